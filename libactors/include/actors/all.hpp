@@ -1,0 +1,9 @@
+#pragma once
+/// @file all.hpp
+/// The whole public API of libactors.
+
+#include <actors/errors.hpp>
+#include <actors/log.hpp>
+#include <actors/node.hpp>
+#include <actors/process.hpp>
+#include <actors/time.hpp>

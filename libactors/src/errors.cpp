@@ -1,0 +1,69 @@
+#include <actors/errors.hpp>
+#include <actors/detail/serialize.hpp>
+
+namespace actors {
+
+namespace {
+
+class category final : public std::error_category {
+public:
+  const char* name() const noexcept override {
+    return "actors";
+  }
+
+  std::string message(int value) const override {
+    switch (static_cast<errc>(value)) {
+      case errc::none:
+        return "no error";
+      case errc::no_node:
+        return "no libactors node is running in this process";
+      case errc::node_exists:
+        return "a libactors node is already running in this process";
+      case errc::bad_argument:
+        return "bad argument";
+      case errc::already_started:
+        return "the process was already started";
+      case errc::not_started:
+        return "the process was not started";
+      case errc::join_self:
+        return "a process cannot join itself";
+      case errc::not_a_child:
+        return "not a child of this process";
+      case errc::closed:
+        return "the object is closed";
+      case errc::still_running:
+        return "the process is still running";
+      case errc::target_not_found:
+        return "the target cannot be found in the child";
+      case errc::bad_payload:
+        return "a payload did not decode";
+      case errc::timeout:
+        return "timed out";
+      case errc::system_error:
+        return "an operating-system call failed";
+    }
+    return "unknown actors error " + std::to_string(value);
+  }
+};
+
+} // namespace
+
+const std::error_category& error_category() noexcept {
+  static const category instance;
+  return instance;
+}
+
+error::error(errc code, const std::string& message)
+  : std::runtime_error(message), code_(code) {}
+
+namespace detail {
+
+void throw_bad_payload(const char* what_failed) {
+  throw error(errc::bad_payload,
+              std::string("cannot decode a payload: ") + what_failed
+                + " (do the serialize functions on both sides match?)");
+}
+
+} // namespace detail
+
+} // namespace actors

@@ -1,0 +1,163 @@
+#include "fd.hpp"
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace actors::detail {
+
+void unique_fd::reset(int fd) noexcept {
+  if (fd_ >= 0)
+    ::close(fd_);
+  fd_ = fd;
+}
+
+void throw_errno(const std::string& call) {
+  int e = errno;
+  throw error(errc::system_error, call + " failed: " + std::strerror(e));
+}
+
+std::pair<unique_fd, unique_fd> socket_pair(int type) {
+  int fds[2];
+  if (::socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds) != 0)
+    throw_errno("socketpair");
+  return {unique_fd(fds[0]), unique_fd(fds[1])};
+}
+
+bool write_all(int fd, const void* data, std::size_t size) noexcept {
+  auto p = static_cast<const char*>(data);
+  while (size > 0) {
+    auto n = ::send(fd, p, size, MSG_NOSIGNAL);
+    if (n < 0 && errno == ENOTSOCK)
+      n = ::write(fd, p, size);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return false;
+    }
+    p += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+bool read_all(int fd, void* data, std::size_t size) noexcept {
+  auto p = static_cast<char*>(data);
+  while (size > 0) {
+    auto n = ::read(fd, p, size);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return false;
+    p += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+bool write_frame(int fd, const std::string& bytes) noexcept {
+  auto n = static_cast<std::uint32_t>(bytes.size());
+  unsigned char head[4] = {static_cast<unsigned char>(n), static_cast<unsigned char>(n >> 8),
+                           static_cast<unsigned char>(n >> 16),
+                           static_cast<unsigned char>(n >> 24)};
+  return write_all(fd, head, 4) && write_all(fd, bytes.data(), bytes.size());
+}
+
+bool read_frame(int fd, std::string& bytes, std::uint32_t limit) noexcept {
+  unsigned char head[4];
+  if (!read_all(fd, head, 4))
+    return false;
+  std::uint32_t n = head[0] | (head[1] << 8) | (head[2] << 16)
+                    | (static_cast<std::uint32_t>(head[3]) << 24);
+  if (n > limit)
+    return false;
+  bytes.resize(n);
+  return read_all(fd, bytes.data(), n);
+}
+
+int poll_for(pollfd* fds, std::size_t count, duration timeout) {
+  using clock = std::chrono::steady_clock;
+  auto deadline = timeout == forever ? clock::time_point::max() : clock::now() + timeout;
+  for (;;) {
+    int ms = -1;
+    if (timeout != forever) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
+      ms = left.count() < 0 ? 0 : static_cast<int>(std::min<long long>(left.count(), 1 << 30));
+    }
+    int r = ::poll(fds, count, ms);
+    if (r > 0)
+      return r;
+    if (r < 0 && errno != EINTR)
+      throw_errno("poll");
+    if (r == 0 && (ms == 0 || clock::now() >= deadline))
+      return 0;
+  }
+}
+
+bool wait_readable(int fd, duration timeout) {
+  pollfd p{fd, POLLIN, 0};
+  return poll_for(&p, 1, timeout) > 0;
+}
+
+int pidfd_open(int pid) noexcept {
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+}
+
+bool send_with_fds(int sock, const void* data, std::size_t size,
+                   const std::vector<int>& fds) noexcept {
+  iovec iov{const_cast<void*>(data), size};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  std::vector<char> control(CMSG_SPACE(sizeof(int) * fds.size()));
+  if (!fds.empty()) {
+    msg.msg_control = control.data();
+    msg.msg_controllen = control.size();
+    auto* cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    std::memcpy(CMSG_DATA(cm), fds.data(), sizeof(int) * fds.size());
+  }
+  for (;;) {
+    auto n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+    if (n >= 0)
+      return static_cast<std::size_t>(n) == size;
+    if (errno != EINTR)
+      return false;
+  }
+}
+
+long recv_with_fds(int sock, void* data, std::size_t size, std::vector<int>& fds,
+                   std::size_t max_fds) noexcept {
+  iovec iov{data, size};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  std::vector<char> control(CMSG_SPACE(sizeof(int) * max_fds));
+  msg.msg_control = control.data();
+  msg.msg_controllen = control.size();
+  long n;
+  do
+    n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return n;
+  for (auto* cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+      continue;
+    auto count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < count; ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+      fds.push_back(fd);
+    }
+  }
+  return n;
+}
+
+} // namespace actors::detail

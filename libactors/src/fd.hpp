@@ -1,0 +1,72 @@
+#pragma once
+// File-descriptor plumbing shared by the node, the fork server and processes.
+
+#include <actors/errors.hpp>
+#include <actors/time.hpp>
+
+#include <cstdint>
+#include <poll.h>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace actors::detail {
+
+/// Owns one file descriptor; closes it on destruction.
+class unique_fd {
+public:
+  unique_fd() noexcept = default;
+  explicit unique_fd(int fd) noexcept : fd_(fd) {}
+  unique_fd(unique_fd&& other) noexcept : fd_(other.release()) {}
+  unique_fd& operator=(unique_fd&& other) noexcept {
+    reset(other.release());
+    return *this;
+  }
+  ~unique_fd() { reset(); }
+  int get() const noexcept { return fd_; }
+  explicit operator bool() const noexcept { return fd_ >= 0; }
+  int release() noexcept { return std::exchange(fd_, -1); }
+  void reset(int fd = -1) noexcept;
+
+private:
+  int fd_ = -1;
+};
+
+/// Throws actors::error(errc::system_error) naming `call` and errno.
+[[noreturn]] void throw_errno(const std::string& call);
+
+/// A connected pair of Unix stream sockets, close-on-exec.
+std::pair<unique_fd, unique_fd> socket_pair(int type);
+
+/// Writes all of `data`; false if the peer is gone. Retries EINTR.
+bool write_all(int fd, const void* data, std::size_t size) noexcept;
+
+/// Reads exactly `size` bytes; false on EOF or error. Retries EINTR.
+bool read_all(int fd, void* data, std::size_t size) noexcept;
+
+/// A frame is a 4-byte little-endian length and that many bytes.
+bool write_frame(int fd, const std::string& bytes) noexcept;
+/// Reads one frame of at most `limit` bytes; false on EOF, error or excess.
+bool read_frame(int fd, std::string& bytes, std::uint32_t limit) noexcept;
+
+/// poll() until one of `fds` has an event or `timeout` passes. Returns the
+/// number of ready descriptors (0 on timeout). Retries EINTR; throws
+/// errc::system_error if poll() fails.
+int poll_for(pollfd* fds, std::size_t count, duration timeout);
+
+/// Waits until `fd` is readable. Returns false on timeout. Retries EINTR.
+bool wait_readable(int fd, duration timeout);
+
+/// pidfd_open(2); -1 with errno on failure.
+int pidfd_open(int pid) noexcept;
+
+/// sendmsg() of `data` with `fds` attached (SCM_RIGHTS).
+bool send_with_fds(int sock, const void* data, std::size_t size,
+                   const std::vector<int>& fds) noexcept;
+
+/// recvmsg() of up to `size` bytes and up to `max_fds` descriptors. Returns
+/// the byte count (0 on EOF, -1 on error).
+long recv_with_fds(int sock, void* data, std::size_t size,
+                   std::vector<int>& fds, std::size_t max_fds) noexcept;
+
+} // namespace actors::detail

@@ -1,0 +1,233 @@
+// The fork server: a single-threaded process forked by the node before any
+// actor-system thread exists. Children are forked from it, so they never
+// inherit a lock held by a thread that does not exist in them. It reaps its
+// children and reports each one's wait status on that child's status socket.
+// When its node dies (or closes the control socket) it kills the children it
+// still has and exits, so a SIGKILLed parent leaves no orphans.
+
+#include "runtime.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <iterator>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <unordered_map>
+
+namespace actors::detail {
+
+namespace {
+
+// Reads /proc/self/cmdline: the argv the program was started with.
+std::vector<std::string> own_argv() {
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::string> args;
+  std::string cur;
+  for (char c : all) {
+    if (c == '\0') {
+      args.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty())
+    args.push_back(cur);
+  return args;
+}
+
+[[noreturn]] void fail_boot(int link, const std::string& what) {
+  auto status = static_cast<unsigned char>(boot_status::failed);
+  write_all(link, &status, 1);
+  write_frame(link, what);
+  _exit(127);
+}
+
+// spawn: run the program again; actors::node's constructor finds
+// ACTORS_BOOT_FD and enters child_main() there.
+[[noreturn]] void exec_self(int link) {
+  auto args = own_argv();
+  std::vector<char*> argv;
+  for (auto& a : args)
+    argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int flags = ::fcntl(link, F_GETFD);
+  ::fcntl(link, F_SETFD, flags & ~FD_CLOEXEC);
+  ::setenv("ACTORS_BOOT_FD", std::to_string(link).c_str(), 1);
+  ::execv("/proc/self/exe", argv.data());
+  fail_boot(link, std::string("spawn: execv(/proc/self/exe) failed: ") + std::strerror(errno));
+}
+
+struct server {
+  int control;
+  int parent_pidfd;
+  int sigfd;
+  sigset_t old_mask;
+  std::unordered_map<int, int> status_of; // child pid -> status socket
+
+  void report(int pid, int wait_status) {
+    auto it = status_of.find(pid);
+    if (it == status_of.end())
+      return;
+    std::int32_t st = wait_status;
+    write_all(it->second, &st, sizeof st);
+    ::close(it->second);
+    status_of.erase(it);
+  }
+
+  void reap() {
+    int st;
+    int pid;
+    while ((pid = ::waitpid(-1, &st, WNOHANG)) > 0)
+      report(pid, st);
+  }
+
+  [[noreturn]] void finish() {
+    for (auto& [pid, fd] : status_of)
+      ::kill(pid, SIGKILL);
+    while (!status_of.empty()) {
+      int st;
+      int pid = ::waitpid(-1, &st, 0);
+      if (pid < 0 && errno == EINTR)
+        continue;
+      if (pid < 0)
+        break;
+      report(pid, st);
+    }
+    _exit(0);
+  }
+
+  void start_child() {
+    unsigned char method = 0;
+    std::vector<int> fds;
+    long n = recv_with_fds(control, &method, 1, fds, 2);
+    if (n <= 0) {
+      for (int fd : fds)
+        ::close(fd);
+      finish(); // the node closed the control socket or died
+    }
+    if (fds.size() != 2) {
+      for (int fd : fds)
+        ::close(fd);
+      return;
+    }
+    int status_fd = fds[0];
+    int link = fds[1];
+    int server_pid = ::getpid();
+    int pid = ::fork();
+    if (pid == 0) {
+      ::close(control);
+      ::close(parent_pidfd);
+      ::close(sigfd);
+      ::close(status_fd);
+      for (auto& [p, fd] : status_of)
+        ::close(fd);
+      ::signal(SIGINT, SIG_DFL);
+      ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != server_pid)
+        _exit(1);
+      if (static_cast<start_method>(method) == start_method::spawn)
+        exec_self(link);
+      child_main(link);
+    }
+    std::int32_t reply = pid > 0 ? pid : -errno;
+    write_all(status_fd, &reply, sizeof reply);
+    ::close(link);
+    if (pid > 0)
+      status_of[pid] = status_fd;
+    else
+      ::close(status_fd);
+  }
+
+  [[noreturn]] void run() {
+    for (;;) {
+      pollfd p[3] = {{control, POLLIN, 0}, {sigfd, POLLIN, 0}, {parent_pidfd, POLLIN, 0}};
+      int r = ::poll(p, parent_pidfd >= 0 ? 3 : 2, -1);
+      if (r < 0) {
+        if (errno == EINTR)
+          continue;
+        finish();
+      }
+      if (p[1].revents) {
+        signalfd_siginfo info;
+        while (::read(sigfd, &info, sizeof info) == sizeof info) {
+        }
+        reap();
+      }
+      if (parent_pidfd >= 0 && p[2].revents)
+        finish();
+      if (p[0].revents & POLLIN)
+        start_child();
+      else if (p[0].revents)
+        finish();
+    }
+  }
+};
+
+} // namespace
+
+forkserver_client start_forkserver() {
+  auto [ours, theirs] = socket_pair(SOCK_SEQPACKET);
+  unique_fd parent_pidfd(pidfd_open(::getpid()));
+  flush_std_streams();
+  int pid = ::fork();
+  if (pid < 0)
+    throw_errno("fork (fork server)");
+  if (pid == 0) {
+    ours.reset();
+    ::prctl(PR_SET_NAME, "actors-forksrv");
+    ::signal(SIGINT, SIG_IGN); // Ctrl-C reaches the parent; it decides
+    server s{theirs.get(), parent_pidfd.get(), -1, {}, {}};
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    ::sigprocmask(SIG_BLOCK, &mask, &s.old_mask);
+    s.sigfd = ::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (s.sigfd < 0)
+      _exit(1);
+    s.run();
+  }
+  forkserver_client fs;
+  fs.pid = pid;
+  fs.control = std::move(ours);
+  return fs;
+}
+
+int forkserver_start(forkserver_client& fs, start_method m, int child_link,
+                     unique_fd& status) {
+  auto [mine, server_end] = socket_pair(SOCK_STREAM);
+  auto method = static_cast<unsigned char>(m);
+  if (!send_with_fds(fs.control.get(), &method, 1, {server_end.get(), child_link}))
+    throw error(errc::system_error, "the fork server is gone: cannot start a process");
+  server_end.reset();
+  std::int32_t reply = 0;
+  if (!read_all(mine.get(), &reply, sizeof reply))
+    throw error(errc::system_error, "the fork server is gone: cannot start a process");
+  if (reply < 0)
+    throw error(errc::system_error,
+                std::string("fork (in the fork server) failed: ") + std::strerror(-reply));
+  status = std::move(mine);
+  return reply;
+}
+
+void stop_forkserver(forkserver_client& fs) noexcept {
+  if (fs.pid <= 0)
+    return;
+  fs.control.reset();
+  int st;
+  while (::waitpid(fs.pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  fs.pid = 0;
+}
+
+} // namespace actors::detail

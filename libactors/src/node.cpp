@@ -1,0 +1,275 @@
+// The node: one per OS process. Owns the fork server, the lazily created CAF
+// actor system, this process's identity and its children.
+
+#include "runtime.hpp"
+
+#include <actors/node.hpp>
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cxxabi.h>
+#include <iostream>
+#include <sys/wait.h>
+#include <typeinfo>
+#include <unistd.h>
+
+namespace actors {
+
+namespace detail {
+
+namespace {
+
+std::atomic<node_state*> the_node{nullptr};
+
+std::string demangle(const char* mangled) {
+  int status = 0;
+  char* s = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
+  std::string out = status == 0 && s ? s : mangled;
+  std::free(s);
+  return out;
+}
+
+// The type and message of the exception being handled, for the report a
+// child prints when its target throws (Python prints a traceback).
+std::string describe_current_exception() {
+  auto* type = abi::__cxa_current_exception_type();
+  std::string name = type ? demangle(type->name()) : "unknown exception";
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    return name + ": " + e.what();
+  } catch (...) {
+    return name;
+  }
+}
+
+void exit_hook() {
+  // std::exit() from main() while the node guard is alive: do what the guard's
+  // destructor would have done.
+  if (auto* n = the_node.load(); n && n->self && n->self->pid == ::getpid())
+    n->shutdown();
+}
+
+std::shared_ptr<process_state> make_self(std::string name, std::vector<int> identity,
+                                         bool daemon, int parent_pid) {
+  auto s = std::make_shared<process_state>();
+  s->kind = role::self;
+  s->name = std::move(name);
+  s->identity = std::move(identity);
+  s->daemon = daemon;
+  s->pid = ::getpid();
+  s->parent_pid = parent_pid;
+  s->started = true;
+  return s;
+}
+
+} // namespace
+
+node_state* current_node() noexcept {
+  return the_node.load();
+}
+
+node_state& require_node() {
+  if (auto* n = the_node.load())
+    return *n;
+  throw error(errc::no_node,
+              "no libactors node is running in this process: create "
+              "`actors::node node;` first thing in main()");
+}
+
+int exitcode_from_wait_status(int status) noexcept {
+  if (WIFEXITED(status))
+    return WEXITSTATUS(status);
+  if (WIFSIGNALED(status))
+    return -WTERMSIG(status);
+  return -SIGKILL;
+}
+
+void flush_std_streams() noexcept {
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
+}
+
+forkserver_client& node_state::ensure_forkserver() {
+  std::lock_guard<std::recursive_mutex> guard(mtx);
+  if (!forkserver)
+    forkserver = start_forkserver();
+  return *forkserver;
+}
+
+void node_state::shutdown() noexcept {
+  std::vector<std::shared_ptr<process_state>> kids;
+  {
+    std::lock_guard<std::recursive_mutex> guard(mtx);
+    kids.swap(children);
+  }
+  try {
+    // As Python at exit: daemons are terminated, the others joined. A daemon
+    // that ignores SIGTERM gets SIGKILL after a second instead of a hang.
+    for (auto& k : kids)
+      if (k->daemon) {
+        process p(k);
+        if (p.is_alive())
+          p.terminate();
+      }
+    for (auto& k : kids) {
+      process p(k);
+      if (k->daemon && !p.join(std::chrono::seconds(1))) {
+        p.kill();
+      }
+      p.join();
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "actors: while stopping the node: %s\n", e.what());
+  }
+  if (forkserver) {
+    stop_forkserver(*forkserver);
+    forkserver.reset();
+  }
+  sys.reset();
+  cfg.reset();
+}
+
+void drop_inherited_node() noexcept {
+  // Runs in a fork()ed child. Other threads of the parent do not exist here,
+  // so no lock is taken: one could be held forever.
+  auto* n = the_node.load();
+  if (!n)
+    return;
+  if (n->forkserver)
+    ::close(n->forkserver->control.release());
+  for (auto& k : n->children) {
+    ::close(k->status.release());
+    ::close(k->pidfd.release());
+    ::close(k->link.release());
+  }
+  if (n->self)
+    ::close(n->self->link.release());
+  if (n->parent)
+    ::close(n->parent->pidfd.release());
+  // The parent's node (and its actor system, whose threads are not here) is
+  // leaked on purpose: destroying it would wait for threads that do not exist.
+  the_node.store(nullptr);
+}
+
+[[noreturn]] void child_main(int link) noexcept {
+  std::string bytes;
+  if (!read_frame(link, bytes, 1u << 31))
+    _exit(1); // the parent died before it sent the boot record
+  boot_record rec;
+  try {
+    rec = decode<boot_record>(bytes);
+  } catch (...) {
+    auto st = static_cast<unsigned char>(boot_status::failed);
+    write_all(link, &st, 1);
+    write_frame(link, "the boot record did not decode");
+    _exit(1);
+  }
+  auto* n = new node_state;
+  n->is_child = true;
+  n->self = make_self(rec.name, rec.identity, rec.daemon, rec.parent_pid);
+  n->self->link.reset(link);
+  auto parent = std::make_shared<process_state>();
+  parent->kind = role::parent;
+  parent->name = rec.parent_name;
+  parent->pid = rec.parent_pid;
+  parent->started = true;
+  parent->pidfd.reset(pidfd_open(rec.parent_pid));
+  n->parent = parent;
+  the_node.store(n);
+  set_start_method(static_cast<start_method>(rec.default_method));
+  try {
+    log::basic_config({rec.log_format, rec.log_datefmt,
+                       static_cast<log::level>(rec.log_threshold)});
+  } catch (...) {
+  }
+
+  auto trampoline = reinterpret_cast<trampoline_fn>(resolve(rec.trampoline));
+  auto target = resolve(rec.target);
+  if (!trampoline || !target) {
+    auto& missing = trampoline ? rec.target : rec.trampoline;
+    auto st = static_cast<unsigned char>(boot_status::target_not_found);
+    write_all(link, &st, 1);
+    write_frame(link, "the target of " + rec.name + " cannot be found in the child: "
+                        + (missing.module.empty() ? std::string("the program")
+                                                  : missing.module)
+                        + " +0x" + [&] {
+                            char buf[32];
+                            std::snprintf(buf, sizeof buf, "%llx",
+                                          static_cast<unsigned long long>(missing.offset));
+                            return std::string(buf);
+                          }()
+                        + " is not loaded there (a library dlopen'ed after the node "
+                          "started is not in forkserver or spawn children; use "
+                          "start_method::fork or link the library)");
+    _exit(1);
+  }
+  auto st = static_cast<unsigned char>(boot_status::running);
+  if (!write_all(link, &st, 1))
+    _exit(1);
+
+  int code = 0;
+  try {
+    code = trampoline(target, rec.payload);
+  } catch (const system_exit& e) {
+    code = e.code();
+  } catch (...) {
+    auto report = "Process " + rec.name + ":\n" + describe_current_exception() + "\n";
+    flush_std_streams();
+    write_all(STDERR_FILENO, report.data(), report.size());
+    code = 1;
+  }
+  n->shutdown();
+  flush_std_streams();
+  _exit(code);
+}
+
+} // namespace detail
+
+node::node() {
+  if (const char* boot = std::getenv("ACTORS_BOOT_FD")) {
+    int fd = std::atoi(boot);
+    ::unsetenv("ACTORS_BOOT_FD");
+    detail::child_main(fd);
+  }
+  if (detail::current_node())
+    throw error(errc::node_exists,
+                "a libactors node is already running in this process; create "
+                "exactly one actors::node, in main()");
+  auto n = std::make_unique<detail::node_state>();
+  n->self = detail::make_self("MainProcess", {}, false, 0);
+  n->ensure_forkserver();
+  detail::the_node.store(n.release());
+  static bool hooked = (std::atexit(detail::exit_hook), true);
+  (void) hooked;
+}
+
+node::~node() {
+  auto* n = detail::the_node.load();
+  if (!n)
+    return;
+  n->shutdown();
+  detail::the_node.store(nullptr);
+  delete n;
+}
+
+caf::actor_system& system() {
+  auto& n = detail::require_node();
+  std::lock_guard<std::recursive_mutex> guard(n.mtx);
+  if (!n.sys) {
+    n.ensure_forkserver(); // before the first actor-system thread exists
+    n.cfg = std::make_unique<caf::actor_system_config>();
+    n.sys = std::make_unique<caf::actor_system>(*n.cfg);
+  }
+  return *n.sys;
+}
+
+bool node_running() noexcept {
+  return detail::current_node() != nullptr;
+}
+
+} // namespace actors

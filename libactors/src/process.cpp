@@ -1,0 +1,396 @@
+#include "runtime.hpp"
+
+#include <actors/process.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+namespace actors {
+
+namespace {
+
+std::atomic<start_method> default_method{start_method::forkserver};
+
+using detail::process_state;
+using detail::role;
+
+std::string joined_name(const std::vector<int>& identity) {
+  std::string name = "Process-";
+  for (std::size_t i = 0; i < identity.size(); ++i) {
+    if (i > 0)
+      name += ':';
+    name += std::to_string(identity[i]);
+  }
+  return name;
+}
+
+void check_open(const process_state& s) {
+  if (s.closed)
+    throw error(errc::closed, "process object " + s.name + " is closed");
+}
+
+void check_startable_setting(const process_state& s, const char* what) {
+  check_open(s);
+  if (s.started)
+    throw error(errc::already_started,
+                std::string("cannot change ") + what + " of " + s.name + " after start()");
+}
+
+// Reads the exit status once the sentinel is ready. Caller holds s.mtx.
+void collect(process_state& s) {
+  if (s.exitcode)
+    return;
+  if (s.method == start_method::fork) {
+    siginfo_t info{};
+    if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(s.pidfd.get()), &info,
+                 WEXITED | WNOHANG)
+          != 0)
+      return;
+    if (info.si_pid == 0)
+      return; // not exited yet
+    s.exitcode = info.si_code == CLD_EXITED ? info.si_status : -info.si_status;
+    return;
+  }
+  std::int32_t status = 0;
+  if (detail::read_all(s.status.get(), &status, sizeof status))
+    s.exitcode = detail::exitcode_from_wait_status(status);
+  else
+    s.exitcode = -SIGKILL; // the fork server died, and took the child with it
+}
+
+// Non-blocking: true if the process has exited (exitcode then set).
+bool poll_exit(process_state& s) {
+  std::lock_guard<std::mutex> guard(s.mtx);
+  if (s.exitcode)
+    return true;
+  if (s.kind == role::parent) {
+    if (s.pidfd.get() < 0)
+      return true;
+    pollfd p{s.pidfd.get(), POLLIN, 0};
+    return ::poll(&p, 1, 0) > 0;
+  }
+  pollfd p{s.sentinel_fd(), POLLIN, 0};
+  if (::poll(&p, 1, 0) <= 0)
+    return false;
+  collect(s);
+  return s.exitcode.has_value();
+}
+
+void send_signal(process_state& s, int sig, const char* what) {
+  std::lock_guard<std::mutex> guard(s.mtx);
+  check_open(s);
+  if (!s.started)
+    throw error(errc::not_started, std::string("cannot ") + what + " " + s.name
+                                     + ": it was never started");
+  if (s.kind != role::child)
+    throw error(errc::not_a_child,
+                std::string("can only ") + what + " a child process, not " + s.name);
+  if (s.exitcode)
+    return;
+  if (::syscall(SYS_pidfd_send_signal, s.pidfd.get(), sig, nullptr, 0) != 0
+      && errno != ESRCH)
+    detail::throw_errno(std::string(what) + " (pidfd_send_signal)");
+}
+
+detail::boot_record make_boot_record(const process_state& s, const detail::node_state& n) {
+  detail::boot_record rec;
+  rec.name = s.name;
+  rec.identity = s.identity;
+  rec.daemon = s.daemon;
+  rec.parent_pid = ::getpid();
+  rec.parent_name = n.self->name;
+  rec.trampoline = detail::locate(reinterpret_cast<detail::any_fn>(s.call.trampoline));
+  rec.target = detail::locate(s.call.target);
+  rec.payload = s.call.payload;
+  rec.default_method = static_cast<int>(get_start_method());
+  auto lc = log::current_config();
+  rec.log_format = lc.format;
+  rec.log_datefmt = lc.datefmt;
+  rec.log_threshold = static_cast<int>(lc.threshold);
+  return rec;
+}
+
+} // namespace
+
+const char* to_string(start_method m) noexcept {
+  switch (m) {
+    case start_method::forkserver:
+      return "forkserver";
+    case start_method::spawn:
+      return "spawn";
+    case start_method::fork:
+      return "fork";
+  }
+  return "?";
+}
+
+void set_start_method(start_method m) noexcept {
+  default_method.store(m);
+}
+
+start_method get_start_method() noexcept {
+  return default_method.load();
+}
+
+process::process(detail::invocation inv) {
+  auto& n = detail::require_node();
+  state_ = std::make_shared<process_state>();
+  std::lock_guard<std::recursive_mutex> guard(n.mtx);
+  state_->identity = n.self->identity;
+  state_->identity.push_back(n.next_child++);
+  state_->name = joined_name(state_->identity);
+  state_->daemon = n.self->daemon;
+  state_->method = get_start_method();
+  state_->call = std::move(inv);
+}
+
+process::process(std::shared_ptr<process_state> state) noexcept : state_(std::move(state)) {}
+
+process::~process() = default;
+
+std::string process::name() const {
+  std::lock_guard<std::mutex> guard(state_->mtx);
+  return state_->name;
+}
+
+process& process::name(std::string new_name) {
+  std::lock_guard<std::mutex> guard(state_->mtx);
+  check_open(*state_);
+  state_->name = std::move(new_name);
+  return *this;
+}
+
+bool process::daemon() const {
+  std::lock_guard<std::mutex> guard(state_->mtx);
+  return state_->daemon;
+}
+
+process& process::daemon(bool value) {
+  std::lock_guard<std::mutex> guard(state_->mtx);
+  check_startable_setting(*state_, "the daemon flag");
+  state_->daemon = value;
+  return *this;
+}
+
+start_method process::method() const {
+  std::lock_guard<std::mutex> guard(state_->mtx);
+  return state_->method;
+}
+
+process& process::method(start_method m) {
+  std::lock_guard<std::mutex> guard(state_->mtx);
+  check_startable_setting(*state_, "the start method");
+  state_->method = m;
+  return *this;
+}
+
+int process::pid() const {
+  std::lock_guard<std::mutex> guard(state_->mtx);
+  return state_->pid;
+}
+
+void process::start() {
+  auto& n = detail::require_node();
+  auto& s = *state_;
+  std::unique_lock<std::mutex> guard(s.mtx);
+  check_open(s);
+  if (s.started)
+    throw error(errc::already_started, "cannot start a process twice (" + s.name + ")");
+  auto boot = detail::encode(make_boot_record(s, n));
+  auto [link, child_link] = detail::socket_pair(SOCK_STREAM);
+
+  if (s.method == start_method::fork) {
+    detail::flush_std_streams();
+    int parent_pid = ::getpid();
+    int pid = ::fork();
+    if (pid < 0)
+      detail::throw_errno("fork");
+    if (pid == 0) {
+      ::close(link.release());
+      detail::drop_inherited_node();
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent_pid)
+        _exit(1);
+      detail::child_main(child_link.release());
+    }
+    s.pid = pid;
+    s.pidfd.reset(detail::pidfd_open(pid)); // our unreaped child: no reuse race
+  } else {
+    auto& fs = n.ensure_forkserver();
+    s.pid = detail::forkserver_start(fs, s.method, child_link.get(), s.status);
+    s.pidfd.reset(detail::pidfd_open(s.pid));
+  }
+  child_link.reset();
+  s.started = true;
+  s.parent_pid = ::getpid();
+  s.link = std::move(link);
+
+  // The child answers once it has found its target; a child that died first
+  // (exec failed, killed) closes the link instead.
+  unsigned char answer = 0;
+  bool sent = detail::write_frame(s.link.get(), boot);
+  bool answered = sent && detail::read_all(s.link.get(), &answer, 1);
+  std::string why;
+  if (answered && answer != static_cast<unsigned char>(detail::boot_status::running))
+    detail::read_frame(s.link.get(), why, 1 << 16);
+  if (!answered || answer != 0) {
+    guard.unlock();
+    join();
+    if (answer == static_cast<unsigned char>(detail::boot_status::target_not_found))
+      throw error(errc::target_not_found, why);
+    throw error(errc::system_error,
+                s.name + " exited during start-up (exitcode "
+                  + std::to_string(s.exitcode.value_or(-1)) + ")"
+                  + (why.empty() ? std::string() : ": " + why));
+  }
+  guard.unlock();
+  std::lock_guard<std::recursive_mutex> ng(n.mtx);
+  n.children.push_back(state_);
+}
+
+void process::join() {
+  join(forever);
+}
+
+bool process::join(duration timeout) {
+  auto& s = *state_;
+  int fd;
+  {
+    std::lock_guard<std::mutex> guard(s.mtx);
+    check_open(s);
+    if (s.kind == role::self)
+      throw error(errc::join_self, "a process cannot join itself (" + s.name + ")");
+    if (!s.started)
+      throw error(errc::not_started, "can only join a started process (" + s.name + ")");
+    if (s.exitcode)
+      return true;
+    if (s.kind == role::child && s.parent_pid != ::getpid())
+      throw error(errc::not_a_child, "can only join a child process (" + s.name + ")");
+    fd = s.sentinel_fd();
+  }
+  if (fd >= 0 && !detail::wait_readable(fd, timeout))
+    return false;
+  return poll_exit(s);
+}
+
+bool process::is_alive() {
+  auto& s = *state_;
+  {
+    std::lock_guard<std::mutex> guard(s.mtx);
+    check_open(s);
+    if (s.kind == role::self)
+      return true;
+    if (!s.started)
+      return false;
+  }
+  return !poll_exit(s);
+}
+
+std::optional<int> process::exitcode() {
+  auto& s = *state_;
+  {
+    std::lock_guard<std::mutex> guard(s.mtx);
+    check_open(s);
+    if (!s.started || s.kind != role::child)
+      return std::nullopt;
+  }
+  poll_exit(s);
+  std::lock_guard<std::mutex> guard(s.mtx);
+  return s.exitcode;
+}
+
+void process::terminate() {
+  send_signal(*state_, SIGTERM, "terminate");
+}
+
+void process::kill() {
+  send_signal(*state_, SIGKILL, "kill");
+}
+
+void process::close() {
+  auto& s = *state_;
+  if (s.kind == role::child && s.started && !s.closed && !poll_exit(s))
+    throw error(errc::still_running,
+                "cannot close " + name() + " while it is still running; join() or "
+                "kill() it first");
+  std::lock_guard<std::mutex> guard(s.mtx);
+  s.closed = true;
+  s.status.reset();
+  s.pidfd.reset();
+  s.link.reset();
+}
+
+int process::sentinel() const {
+  std::lock_guard<std::mutex> guard(state_->mtx);
+  check_open(*state_);
+  if (!state_->started)
+    throw error(errc::not_started, "a process has no sentinel before start() (" + state_->name
+                                     + ")");
+  return state_->sentinel_fd();
+}
+
+process current_process() {
+  return process(detail::require_node().self);
+}
+
+std::optional<process> parent_process() {
+  auto& n = detail::require_node();
+  if (!n.parent)
+    return std::nullopt;
+  return process(n.parent);
+}
+
+std::vector<process> active_children() {
+  auto& n = detail::require_node();
+  std::vector<std::shared_ptr<process_state>> kids;
+  {
+    std::lock_guard<std::recursive_mutex> guard(n.mtx);
+    kids = n.children;
+  }
+  std::vector<process> alive;
+  std::vector<std::shared_ptr<process_state>> keep;
+  for (auto& k : kids) {
+    if (!poll_exit(*k)) {
+      alive.emplace_back(k);
+      keep.push_back(k);
+    }
+  }
+  std::lock_guard<std::recursive_mutex> guard(n.mtx);
+  // Children started meanwhile by another thread stay registered.
+  for (auto& k : n.children)
+    if (std::find(kids.begin(), kids.end(), k) == kids.end())
+      keep.push_back(k);
+  n.children = std::move(keep);
+  return alive;
+}
+
+int cpu_count() noexcept {
+  long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
+std::vector<int> wait(const std::vector<int>& handles, duration timeout) {
+  std::vector<pollfd> fds;
+  for (int h : handles)
+    fds.push_back({h, POLLIN, 0});
+  std::vector<int> ready;
+  if (detail::poll_for(fds.data(), fds.size(), timeout) > 0)
+    for (auto& p : fds)
+      if (p.revents)
+        ready.push_back(p.fd);
+  return ready;
+}
+
+} // namespace actors

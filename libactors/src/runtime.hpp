@@ -1,0 +1,129 @@
+#pragma once
+// The node's internal state, the per-process state behind actors::process,
+// and the pieces that start children. Never installed.
+
+#include "fd.hpp"
+
+#include <actors/detail/target.hpp>
+#include <actors/log.hpp>
+#include <actors/process.hpp>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace actors::detail {
+
+/// What a parent sends a child over their link before the target runs.
+struct boot_record {
+  std::string name;
+  std::vector<int> identity; // Process-1:2 is {1, 2}
+  bool daemon = false;
+  int parent_pid = 0;
+  std::string parent_name;
+  code_location trampoline;
+  code_location target;
+  std::string payload;
+  int default_method = 0;
+  std::string log_format;
+  std::string log_datefmt;
+  int log_threshold = 20;
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(name, identity, daemon, parent_pid, parent_name, trampoline, target, payload,
+       default_method, log_format, log_datefmt, log_threshold);
+  }
+};
+
+/// The child's answer on the link once it has found its target.
+enum class boot_status : unsigned char { running = 0, target_not_found = 1, failed = 2 };
+
+/// What kind of process a process_state describes.
+enum class role { child, self, parent };
+
+struct process_state {
+  std::mutex mtx;
+  role kind = role::child;
+  std::string name;
+  std::vector<int> identity;
+  bool daemon = false;
+  start_method method = start_method::forkserver;
+  invocation call;
+  int pid = 0;
+  bool started = false;
+  bool closed = false;
+  std::optional<int> exitcode;
+  int parent_pid = 0;       // the pid that started it, for "join yourself"
+  unique_fd status;         // fork server children: pid, then wait status
+  unique_fd pidfd;          // signals without pid reuse; sentinel for fork
+  unique_fd link;           // the parent-child link (kept for the transport)
+
+  int sentinel_fd() const noexcept {
+    return method == start_method::fork || kind != role::child ? pidfd.get()
+                                                               : status.get();
+  }
+};
+
+/// Converts a waitpid() status to Python's exitcode convention.
+int exitcode_from_wait_status(int status) noexcept;
+
+/// The fork server as seen from its node.
+struct forkserver_client {
+  int pid = 0;
+  unique_fd control; // SOCK_SEQPACKET
+};
+
+/// Forks the fork server. Must run before any thread exists in the process.
+forkserver_client start_forkserver();
+
+/// Asks the fork server for a child. Returns the pid; `status` receives the
+/// socket on which the wait status arrives.
+int forkserver_start(forkserver_client& fs, start_method m, int child_link,
+                     unique_fd& status);
+
+/// Stops the fork server: it kills any child it still has and exits.
+void stop_forkserver(forkserver_client& fs) noexcept;
+
+/// Everything one node knows. One per OS process, reachable via current_node().
+struct node_state {
+  std::recursive_mutex mtx;
+  std::shared_ptr<process_state> self;
+  std::shared_ptr<process_state> parent; // null in the main process
+  int next_child = 1;
+  std::vector<std::shared_ptr<process_state>> children;
+  std::optional<forkserver_client> forkserver;
+  std::unique_ptr<caf::actor_system_config> cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  bool is_child = false;
+
+  /// Starts the fork server unless it runs already or threads exist.
+  forkserver_client& ensure_forkserver();
+  /// Joins non-daemon children, terminates daemons, stops the fork server
+  /// and the actor system. Idempotent.
+  void shutdown() noexcept;
+};
+
+/// The node of this process, or nullptr.
+node_state* current_node() noexcept;
+/// The node of this process; throws errc::no_node.
+node_state& require_node();
+
+/// Entered in a new child (after fork, or after exec from node's
+/// constructor): reads the boot record from `link`, runs the target and
+/// exits the process. Never returns.
+[[noreturn]] void child_main(int link) noexcept;
+
+/// Closes every descriptor a forked child must not keep from its parent's
+/// node (the fork server's control socket, children's links...).
+void drop_inherited_node() noexcept;
+
+/// Flushes C and C++ standard streams, so a fork does not duplicate output.
+void flush_std_streams() noexcept;
+
+} // namespace actors::detail
