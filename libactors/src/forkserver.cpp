@@ -107,19 +107,26 @@ struct server {
   }
 
   void start_child() {
-    unsigned char method = 0;
+    // Request: {method, mask of the caller's stdin/stdout/stderr that follow}
+    // with fds {status socket, child's link end, the std fds in the mask}.
+    unsigned char request[2] = {0, 0};
     std::vector<int> fds;
-    long n = recv_with_fds(control, &method, 1, fds, 2);
+    long n = recv_with_fds(control, request, 2, fds, 5);
     if (n <= 0) {
       for (int fd : fds)
         ::close(fd);
       finish(); // the node closed the control socket or died
     }
-    if (fds.size() != 2) {
+    std::vector<int> std_targets;
+    for (int i = 0; i < 3; ++i)
+      if (request[1] & (1 << i))
+        std_targets.push_back(i);
+    if (n != 2 || fds.size() != 2 + std_targets.size()) {
       for (int fd : fds)
         ::close(fd);
       return;
     }
+    unsigned char method = request[0];
     int status_fd = fds[0];
     int link = fds[1];
     int server_pid = ::getpid();
@@ -131,6 +138,14 @@ struct server {
       ::close(status_fd);
       for (auto& [p, fd] : status_of)
         ::close(fd);
+      // The caller's current stdio, not the fork server's (a redirect made
+      // after the node started is honoured).
+      for (std::size_t i = 0; i < std_targets.size(); ++i) {
+        if (fds[2 + i] != std_targets[i]) {
+          ::dup2(fds[2 + i], std_targets[i]);
+          ::close(fds[2 + i]);
+        }
+      }
       ::signal(SIGINT, SIG_DFL);
       ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -142,6 +157,8 @@ struct server {
     }
     std::int32_t reply = pid > 0 ? pid : -errno;
     write_all(status_fd, &reply, sizeof reply);
+    for (std::size_t i = 2; i < fds.size(); ++i)
+      ::close(fds[i]);
     ::close(link);
     if (pid > 0)
       status_of[pid] = status_fd;
@@ -206,8 +223,14 @@ forkserver_client start_forkserver() {
 int forkserver_start(forkserver_client& fs, start_method m, int child_link,
                      unique_fd& status) {
   auto [mine, server_end] = socket_pair(SOCK_STREAM);
-  auto method = static_cast<unsigned char>(m);
-  if (!send_with_fds(fs.control.get(), &method, 1, {server_end.get(), child_link}))
+  unsigned char request[2] = {static_cast<unsigned char>(m), 0};
+  std::vector<int> fds = {server_end.get(), child_link};
+  for (int i = 0; i < 3; ++i)
+    if (::fcntl(i, F_GETFD) != -1) {
+      request[1] |= static_cast<unsigned char>(1 << i);
+      fds.push_back(i);
+    }
+  if (!send_with_fds(fs.control.get(), request, 2, fds))
     throw error(errc::system_error, "the fork server is gone: cannot start a process");
   server_end.reset();
   std::int32_t reply = 0;

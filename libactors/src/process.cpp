@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cerrno>
 #include <csignal>
+#include <ostream>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -134,6 +135,10 @@ const char* to_string(start_method m) noexcept {
       return "fork";
   }
   return "?";
+}
+
+std::ostream& operator<<(std::ostream& out, start_method m) {
+  return out << to_string(m);
 }
 
 void set_start_method(start_method m) noexcept {

@@ -12,6 +12,7 @@
 
 #include <sstream>
 #include <string>
+#include <utility>
 
 namespace actors::log {
 
@@ -23,9 +24,13 @@ enum class level : int { debug = 10, info = 20, warning = 30, error = 40 };
 /// percent sign. `datefmt` is a strftime() format for asctime; empty means
 /// Python's default, "2026-11-22 11:11:20,123".
 struct config {
-  std::string format = "%(asctime)s [%(processName)s] %(message)s";
+  config(std::string format_ = "%(asctime)s [%(processName)s] %(message)s",
+         std::string datefmt_ = {}, level threshold_ = level::info)
+    : format(std::move(format_)), datefmt(std::move(datefmt_)), threshold(threshold_) {}
+
+  std::string format;
   std::string datefmt;
-  level threshold = level::info;
+  level threshold;
 };
 
 /// Replaces the configuration of this process; children started afterwards

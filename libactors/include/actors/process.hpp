@@ -20,6 +20,7 @@
 #include <actors/errors.hpp>
 #include <actors/time.hpp>
 
+#include <iosfwd>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,6 +47,9 @@ enum class start_method {
 
 /// "forkserver", "spawn" or "fork".
 const char* to_string(start_method m) noexcept;
+
+/// Prints to_string(m).
+std::ostream& operator<<(std::ostream& out, start_method m);
 
 /// Sets the start method that new processes use unless they choose their own.
 /// Thread-safe.

@@ -1,0 +1,89 @@
+#include "harness.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <sstream>
+#include <vector>
+
+namespace bench {
+
+namespace {
+
+bool quick_flag = false;
+
+std::string number(std::optional<double> v) {
+  if (!v || !std::isfinite(*v))
+    return "null";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.4g", *v);
+  return buf;
+}
+
+} // namespace
+
+void init(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (std::strcmp(argv[i], "--quick") == 0)
+      quick_flag = true;
+}
+
+bool quick() {
+  return quick_flag;
+}
+
+void emit(const std::string& name, double value, const std::string& unit,
+          std::optional<double> python, std::optional<double> raw) {
+  std::cout << "{\"bench\": \"" << name << "\", \"value\": " << number(value)
+            << ", \"unit\": \"" << unit << "\", \"python\": " << number(python)
+            << ", \"raw\": " << number(raw) << "}" << std::endl;
+}
+
+std::map<std::string, double> run_python(const std::string& script) {
+  std::map<std::string, double> out;
+  std::string cmd = "command -v python3 >/dev/null 2>&1 && python3 " BENCH_DIR "/py/" + script
+                    + (quick_flag ? " --quick" : "");
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p)
+    return out;
+  char line[256];
+  while (std::fgets(line, sizeof line, p)) {
+    std::istringstream in(line);
+    std::string key;
+    double value;
+    if (in >> key >> value)
+      out[key] = value;
+  }
+  ::pclose(p);
+  return out;
+}
+
+std::optional<double> lookup(const std::map<std::string, double>& m, const std::string& key) {
+  auto it = m.find(key);
+  return it == m.end() ? std::nullopt : std::optional<double>(it->second);
+}
+
+double seconds_per_call(const std::function<void()>& body) {
+  using clock = std::chrono::steady_clock;
+  const double round_budget = quick_flag ? 0.02 : 0.2;
+  body(); // warm-up
+  std::vector<double> rounds;
+  for (int r = 0; r < 5; ++r) {
+    long n = 0;
+    auto t0 = clock::now();
+    double elapsed = 0;
+    do {
+      body();
+      ++n;
+      elapsed = std::chrono::duration<double>(clock::now() - t0).count();
+    } while (elapsed < round_budget || n < 3);
+    rounds.push_back(elapsed / static_cast<double>(n));
+  }
+  std::sort(rounds.begin(), rounds.end());
+  return rounds[rounds.size() / 2];
+}
+
+} // namespace bench

@@ -1,0 +1,102 @@
+// Process start -> join of a no-op target, per start method, beside Python's
+// multiprocessing and the bare OS costs (fork+wait, fork+exec of this
+// program); and the resident memory of an idle child.
+//
+// This program deliberately links nothing but libactors: spawn executes it
+// again for every child, and a heavier program (Google Benchmark's library is
+// BIND_NOW, thousands of relocations) would add ~1 ms to every exec and
+// measure the benchmark harness instead of libactors.
+
+#include "harness.hpp"
+
+#include <actors/all.hpp>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace {
+
+void noop() {}
+
+void sleep_ms(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
+
+void start_join(actors::start_method m) {
+  actors::process p(noop);
+  p.method(m);
+  p.start();
+  p.join();
+  if (p.exitcode() != 0) {
+    std::fprintf(stderr, "process_bench: child failed\n");
+    std::exit(1);
+  }
+}
+
+void raw_fork_wait() {
+  int pid = ::fork();
+  if (pid == 0)
+    _exit(0);
+  int st;
+  ::waitpid(pid, &st, 0);
+}
+
+// fork+exec of this very program, which exits at the top of main().
+void raw_fork_exec() {
+  int pid = ::fork();
+  if (pid == 0) {
+    char arg0[] = "process_bench", arg1[] = "--exit-now";
+    char* argv[] = {arg0, arg1, nullptr};
+    ::execv("/proc/self/exe", argv);
+    _exit(127);
+  }
+  int st;
+  ::waitpid(pid, &st, 0);
+}
+
+double rss_mb(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string key;
+  while (in >> key) {
+    if (key == "VmRSS:") {
+      double kb;
+      in >> kb;
+      return kb / 1024.0;
+    }
+    in.ignore(1 << 10, '\n');
+  }
+  return -1;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "--exit-now") == 0)
+    return 0; // the raw fork+exec baseline
+  actors::node node;
+  bench::init(argc, argv);
+
+  auto py = bench::run_python("process_start.py");
+  double fork_wait = bench::seconds_per_call(raw_fork_wait) * 1e3;
+  double fork_exec = bench::seconds_per_call(raw_fork_exec) * 1e3;
+  using actors::start_method;
+  for (auto m : {start_method::forkserver, start_method::spawn, start_method::fork}) {
+    double ms = bench::seconds_per_call([m] { start_join(m); }) * 1e3;
+    bench::emit(std::string("process.start_join.") + actors::to_string(m), ms, "ms",
+                bench::lookup(py, actors::to_string(m)),
+                m == start_method::spawn ? fork_exec : fork_wait);
+  }
+
+  // An idle child: a forkserver child sleeping in its target.
+  actors::process idle(sleep_ms, 2000);
+  idle.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  double rss = rss_mb(idle.pid());
+  idle.kill();
+  idle.join();
+  bench::emit("process.idle_rss", rss, "MB", bench::lookup(py, "idle_rss"), std::nullopt);
+}
