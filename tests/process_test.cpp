@@ -8,6 +8,7 @@
 
 #include <csignal>
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <map>
 #include <numeric>
 #include <poll.h>
@@ -97,6 +98,10 @@ void use_actors(int x) {
 // A child that starts a daemon and a non-daemon grandchild, records their
 // pids, and returns: its node must terminate the daemon and join the other.
 void daemon_parent(std::string dir) {
+  process closed(noop); // joined and closed: must not disturb the node's stop
+  closed.start();
+  closed.join();
+  closed.close();
   process d(sleep_ms, 60'000);
   d.daemon(true);
   d.start();
@@ -309,6 +314,34 @@ TEST(process, active_children_lists_running_children_only) {
   for (auto& p : ps)
     p.join();
   EXPECT_TRUE(actors::active_children().empty());
+}
+
+int open_fds() {
+  int n = 0;
+  for (int fd = 0; fd < 4096; ++fd)
+    if (::fcntl(fd, F_GETFD) != -1)
+      ++n;
+  return n;
+}
+
+TEST(process, finished_children_without_handles_release_their_descriptors) {
+  int before = open_fds();
+  std::vector<int> pids;
+  for (int i = 0; i < 50; ++i) {
+    process p(noop);
+    p.start();
+    pids.push_back(p.pid());
+  } // handles dropped without join, as Python programs often do
+  for (int pid : pids)
+    ASSERT_TRUE(exits_within(pid, 5000ms));
+  {
+    process last(noop); // start() forgets finished children
+    last.start();
+    last.join();
+  }
+  EXPECT_LE(open_fds(), before + 3); // only `last` is still registered
+  EXPECT_TRUE(actors::active_children().empty());
+  EXPECT_EQ(open_fds(), before);
 }
 
 TEST(process, cpu_count_matches_the_machine) {

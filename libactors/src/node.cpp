@@ -107,25 +107,30 @@ void node_state::shutdown() noexcept {
     std::lock_guard<std::recursive_mutex> guard(mtx);
     kids.swap(children);
   }
-  try {
-    // As Python at exit: daemons are terminated, the others joined. A daemon
-    // that ignores SIGTERM gets SIGKILL after a second instead of a hang.
-    for (auto& k : kids)
-      if (k->daemon) {
-        process p(k);
-        if (p.is_alive())
-          p.terminate();
-      }
+  // As Python at exit: daemons are terminated, the others joined. A daemon
+  // that ignores SIGTERM gets SIGKILL after a second instead of a hang.
+  auto each_open_child = [&kids](bool daemons_only, auto&& fn) {
     for (auto& k : kids) {
-      process p(k);
-      if (k->daemon && !p.join(std::chrono::seconds(1))) {
-        p.kill();
+      if (daemons_only && !k->daemon)
+        continue;
+      try {
+        process p(k);
+        fn(p, *k);
+      } catch (const actors::error& e) {
+        if (e.value() != errc::closed)
+          std::fprintf(stderr, "actors: while stopping the node: %s\n", e.what());
       }
-      p.join();
     }
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "actors: while stopping the node: %s\n", e.what());
-  }
+  };
+  each_open_child(true, [](process& p, process_state&) {
+    if (p.is_alive())
+      p.terminate();
+  });
+  each_open_child(false, [](process& p, process_state& k) {
+    if (k.daemon && !p.join(std::chrono::seconds(1)))
+      p.kill();
+    p.join();
+  });
   if (forkserver) {
     stop_forkserver(*forkserver);
     forkserver.reset();

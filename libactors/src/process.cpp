@@ -105,6 +105,22 @@ void send_signal(process_state& s, int sig, const char* what) {
     detail::throw_errno(std::string(what) + " (pidfd_send_signal)");
 }
 
+// Python's _cleanup(): drops finished children from the node's registry, so a
+// program that starts processes forever does not grow. A child nobody else
+// holds a handle to is reaped here; one with handles stays until it is joined.
+void forget_finished_children(detail::node_state& n) {
+  auto finished = [](const std::shared_ptr<process_state>& k) {
+    {
+      std::lock_guard<std::mutex> guard(k->mtx);
+      if (k->closed || k->exitcode)
+        return true;
+    }
+    return k.use_count() == 1 && poll_exit(*k);
+  };
+  n.children.erase(std::remove_if(n.children.begin(), n.children.end(), finished),
+                   n.children.end());
+}
+
 detail::boot_record make_boot_record(const process_state& s, const detail::node_state& n) {
   detail::boot_record rec;
   rec.name = s.name;
@@ -262,6 +278,7 @@ void process::start() {
   }
   guard.unlock();
   std::lock_guard<std::recursive_mutex> ng(n.mtx);
+  forget_finished_children(n);
   n.children.push_back(state_);
 }
 
@@ -326,7 +343,12 @@ void process::kill() {
 
 void process::close() {
   auto& s = *state_;
-  if (s.kind == role::child && s.started && !s.closed && !poll_exit(s))
+  bool running = false;
+  {
+    std::lock_guard<std::mutex> guard(s.mtx);
+    running = s.kind == role::child && s.started && !s.closed && !s.exitcode;
+  }
+  if (running && !poll_exit(s))
     throw error(errc::still_running,
                 "cannot close " + name() + " while it is still running; join() or "
                 "kill() it first");
