@@ -12,6 +12,7 @@
 #include <actors/all.hpp>
 
 #include <chrono>
+#include <iomanip>
 #include <iostream>
 #include <thread>
 
@@ -77,13 +78,12 @@ int main() {
     w.join();
   auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0);
 
-  std::cout << "\nprocess       method      exitcode\n";
+  std::cout << "\n  " << std::left << std::setw(12) << "process" << std::setw(12) << "method"
+            << "exitcode\n";
+  for (auto& w : workers)
+    std::cout << "  " << std::setw(12) << w.name() << std::setw(12)
+              << actors::to_string(w.method()) << *w.exitcode() << '\n';
   int sum = 0;
-  for (auto& w : workers) {
-    std::cout << "  " << w.name() << std::string(12 - std::min<std::size_t>(12, w.name().size()), ' ')
-              << actors::to_string(w.method()) << std::string(12 - std::string(actors::to_string(w.method())).size(), ' ')
-              << *w.exitcode() << '\n';
-  }
   for (int i = 0; i < 6; ++i)
     sum += *workers[i].exitcode();
   std::cout << "\nsum of squares 1..6 = " << sum << " (expected 91), all done in "
