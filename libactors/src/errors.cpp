@@ -1,5 +1,4 @@
 #include <actors/errors.hpp>
-#include <actors/detail/serialize.hpp>
 
 namespace actors {
 
@@ -56,14 +55,5 @@ const std::error_category& error_category() noexcept {
 error::error(errc code, const std::string& message)
   : std::runtime_error(message), code_(code) {}
 
-namespace detail {
-
-void throw_bad_payload(const char* what_failed) {
-  throw error(errc::bad_payload,
-              std::string("cannot decode a payload: ") + what_failed
-                + " (do the serialize functions on both sides match?)");
-}
-
-} // namespace detail
 
 } // namespace actors

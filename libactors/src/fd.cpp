@@ -59,26 +59,6 @@ bool read_all(int fd, void* data, std::size_t size) noexcept {
   return true;
 }
 
-bool write_frame(int fd, const std::string& bytes) noexcept {
-  auto n = static_cast<std::uint32_t>(bytes.size());
-  unsigned char head[4] = {static_cast<unsigned char>(n), static_cast<unsigned char>(n >> 8),
-                           static_cast<unsigned char>(n >> 16),
-                           static_cast<unsigned char>(n >> 24)};
-  return write_all(fd, head, 4) && write_all(fd, bytes.data(), bytes.size());
-}
-
-bool read_frame(int fd, std::string& bytes, std::uint32_t limit) noexcept {
-  unsigned char head[4];
-  if (!read_all(fd, head, 4))
-    return false;
-  std::uint32_t n = head[0] | (head[1] << 8) | (head[2] << 16)
-                    | (static_cast<std::uint32_t>(head[3]) << 24);
-  if (n > limit)
-    return false;
-  bytes.resize(n);
-  return read_all(fd, bytes.data(), n);
-}
-
 int poll_for(pollfd* fds, std::size_t count, duration timeout) {
   using clock = std::chrono::steady_clock;
   auto deadline = timeout == forever ? clock::time_point::max() : clock::now() + timeout;

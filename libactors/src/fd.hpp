@@ -44,11 +44,6 @@ bool write_all(int fd, const void* data, std::size_t size) noexcept;
 /// Reads exactly `size` bytes; false on EOF or error. Retries EINTR.
 bool read_all(int fd, void* data, std::size_t size) noexcept;
 
-/// A frame is a 4-byte little-endian length and that many bytes.
-bool write_frame(int fd, const std::string& bytes) noexcept;
-/// Reads one frame of at most `limit` bytes; false on EOF, error or excess.
-bool read_frame(int fd, std::string& bytes, std::uint32_t limit) noexcept;
-
 /// poll() until one of `fds` has an event or `timeout` passes. Returns the
 /// number of ready descriptors (0 on timeout). Retries EINTR; throws
 /// errc::system_error if poll() fails.

@@ -46,9 +46,7 @@ std::vector<std::string> own_argv() {
 }
 
 [[noreturn]] void fail_boot(int link, const std::string& what) {
-  auto status = static_cast<unsigned char>(boot_status::failed);
-  write_all(link, &status, 1);
-  write_frame(link, what);
+  send_boot_answer(link, boot_status::failed, what);
   _exit(127);
 }
 

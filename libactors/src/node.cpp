@@ -161,17 +161,25 @@ void drop_inherited_node() noexcept {
   the_node.store(nullptr);
 }
 
+bool send_boot_answer(int link, boot_status status, const std::string& message) noexcept {
+  std::string payload(1, static_cast<char>(status));
+  payload += message;
+  return send_frame(link, frame_kind::boot, payload.data(), payload.size(), {});
+}
+
 [[noreturn]] void child_main(int link) noexcept {
+  frame_header header;
   std::string bytes;
-  if (!read_frame(link, bytes, 1u << 31))
+  std::vector<int> fds; // the descriptors the target's arguments carry
+  std::string why;
+  if (recv_frame(link, header, bytes, fds, forever, why) != recv_status::ok
+      || header.kind != frame_kind::boot)
     _exit(1); // the parent died before it sent the boot record
   boot_record rec;
   try {
     rec = decode<boot_record>(bytes);
   } catch (...) {
-    auto st = static_cast<unsigned char>(boot_status::failed);
-    write_all(link, &st, 1);
-    write_frame(link, "the boot record did not decode");
+    send_boot_answer(link, boot_status::failed, "the boot record did not decode");
     _exit(1);
   }
   auto* n = new node_state;
@@ -197,29 +205,24 @@ void drop_inherited_node() noexcept {
   auto target = resolve(rec.target);
   if (!trampoline || !target) {
     auto& missing = trampoline ? rec.target : rec.trampoline;
-    auto st = static_cast<unsigned char>(boot_status::target_not_found);
-    write_all(link, &st, 1);
-    write_frame(link, "the target of " + rec.name + " cannot be found in the child: "
-                        + (missing.module.empty() ? std::string("the program")
-                                                  : missing.module)
-                        + " +0x" + [&] {
-                            char buf[32];
-                            std::snprintf(buf, sizeof buf, "%llx",
-                                          static_cast<unsigned long long>(missing.offset));
-                            return std::string(buf);
-                          }()
-                        + " is not loaded there (a library dlopen'ed after the node "
-                          "started is not in forkserver or spawn children; use "
-                          "start_method::fork or link the library)");
+    char offset[32];
+    std::snprintf(offset, sizeof offset, "%llx",
+                  static_cast<unsigned long long>(missing.offset));
+    send_boot_answer(
+      link, boot_status::target_not_found,
+      "the target of " + rec.name + " cannot be found in the child: "
+        + (missing.module.empty() ? std::string("the program") : missing.module) + " +0x"
+        + offset
+        + " is not loaded there (a library dlopen'ed after the node started is not in "
+          "forkserver or spawn children; use start_method::fork or link the library)");
     _exit(1);
   }
-  auto st = static_cast<unsigned char>(boot_status::running);
-  if (!write_all(link, &st, 1))
+  if (!send_boot_answer(link, boot_status::running))
     _exit(1);
 
   int code = 0;
   try {
-    code = trampoline(target, rec.payload);
+    code = trampoline(target, rec.payload, &fds);
   } catch (const system_exit& e) {
     code = e.code();
   } catch (...) {

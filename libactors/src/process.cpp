@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cerrno>
 #include <csignal>
+#include <fcntl.h>
 #include <ostream>
 #include <poll.h>
 #include <sys/prctl.h>
@@ -174,6 +175,15 @@ process::process(detail::invocation inv) {
   state_->name = joined_name(state_->identity);
   state_->daemon = n.self->daemon;
   state_->method = get_start_method();
+  // The arguments' descriptors are duplicated now: the caller may close its
+  // own (as Python programs close a child's pipe end) before start().
+  for (int fd : inv.fds) {
+    int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (copy < 0)
+      detail::throw_errno("dup of an argument's descriptor");
+    state_->arg_fds.emplace_back(copy);
+  }
+  inv.fds.clear();
   state_->call = std::move(inv);
 }
 
@@ -260,16 +270,27 @@ void process::start() {
 
   // The child answers once it has found its target; a child that died first
   // (exec failed, killed) closes the link instead.
-  unsigned char answer = 0;
-  bool sent = detail::write_frame(s.link.get(), boot);
-  bool answered = sent && detail::read_all(s.link.get(), &answer, 1);
-  std::string why;
-  if (answered && answer != static_cast<unsigned char>(detail::boot_status::running))
-    detail::read_frame(s.link.get(), why, 1 << 16);
-  if (!answered || answer != 0) {
+  std::vector<int> fds;
+  for (auto& fd : s.arg_fds)
+    fds.push_back(fd.get());
+  bool sent = detail::send_frame(s.link.get(), detail::frame_kind::boot, boot.data(),
+                                 boot.size(), fds);
+  s.arg_fds.clear(); // the child has its own copies now
+  detail::frame_header header;
+  std::string answer, why;
+  std::vector<int> none;
+  bool answered = sent
+                  && detail::recv_frame(s.link.get(), header, answer, none, forever, why)
+                       == detail::recv_status::ok
+                  && header.kind == detail::frame_kind::boot && !answer.empty();
+  auto status = answered ? static_cast<detail::boot_status>(answer[0])
+                         : detail::boot_status::failed;
+  if (status != detail::boot_status::running) {
     guard.unlock();
     join();
-    if (answer == static_cast<unsigned char>(detail::boot_status::target_not_found))
+    if (answered)
+      why = answer.substr(1);
+    if (status == detail::boot_status::target_not_found)
       throw error(errc::target_not_found, why);
     throw error(errc::system_error,
                 s.name + " exited during start-up (exitcode "

@@ -3,6 +3,7 @@
 // and the pieces that start children. Never installed.
 
 #include "fd.hpp"
+#include "frame.hpp"
 
 #include <actors/detail/target.hpp>
 #include <actors/log.hpp>
@@ -41,8 +42,12 @@ struct boot_record {
   }
 };
 
-/// The child's answer on the link once it has found its target.
+/// The child's answer on the link once it has found its target: a boot frame
+/// holding the status byte and, unless running, a message.
 enum class boot_status : unsigned char { running = 0, target_not_found = 1, failed = 2 };
+
+/// Sends the child's answer. Returns false if the parent is gone.
+bool send_boot_answer(int link, boot_status status, const std::string& message = {}) noexcept;
 
 /// What kind of process a process_state describes.
 enum class role { child, self, parent };
@@ -63,6 +68,7 @@ struct process_state {
   unique_fd status;         // fork server children: pid, then wait status
   unique_fd pidfd;          // signals without pid reuse; sentinel for fork
   unique_fd link;           // the parent-child link (kept for the transport)
+  std::vector<unique_fd> arg_fds; // descriptors the arguments carry, until start()
 
   int sentinel_fd() const noexcept {
     return method == start_method::fork || kind != role::child ? pidfd.get()

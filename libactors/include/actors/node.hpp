@@ -13,6 +13,8 @@
 
 #include <caf/actor_system.hpp>
 
+#include <cstddef>
+
 namespace actors {
 
 /// RAII guard that starts this process's node and stops it when it goes out of
@@ -43,5 +45,16 @@ caf::actor_system& system();
 
 /// True while a node runs in this process.
 bool node_running() noexcept;
+
+/// Sets the largest message payload, in bytes, that this process sends or
+/// accepts (default 2 GiB, so a 1 GiB message fits; at most 4 GiB - 1).
+/// A larger outgoing message is refused with errc::frame_too_large before
+/// anything is written; a larger incoming frame closes that connection with
+/// errc::bad_frame. Throws errc::bad_argument outside [64, 4 GiB - 1].
+/// Thread-safe; children started afterwards do not inherit it.
+void set_max_frame_size(std::size_t bytes);
+
+/// The current cap (see set_max_frame_size).
+std::size_t max_frame_size() noexcept;
 
 } // namespace actors

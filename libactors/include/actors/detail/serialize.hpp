@@ -1,8 +1,11 @@
 #pragma once
-// Cereal glue shared by everything that crosses a process boundary. Internal:
-// the names here may change; include <actors/all.hpp> instead.
+// Cereal glue shared by everything that crosses a process boundary: a binary
+// archive pair that writes into and reads from memory, where the input side
+// checks every size prefix against the bytes that remain before anything is
+// allocated (Cereal's own binary archive trusts them), and descriptor passing
+// for handles such as pipe ends. Internal: include <actors/all.hpp> instead.
 
-#include <cereal/archives/binary.hpp>
+#include <cereal/cereal.hpp>
 #include <cereal/types/array.hpp>
 #include <cereal/types/chrono.hpp>
 #include <cereal/types/deque.hpp>
@@ -18,42 +21,170 @@
 #include <cereal/types/variant.hpp>
 #include <cereal/types/vector.hpp>
 
-#include <sstream>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 namespace actors::detail {
 
-/// True when T can be written and read back with Cereal's binary archives.
-template <class T>
-inline constexpr bool is_serializable_v
-  = cereal::traits::is_output_serializable<T, cereal::BinaryOutputArchive>::value
-    && cereal::traits::is_input_serializable<T, cereal::BinaryInputArchive>::value;
+/// Appends Cereal's binary encoding to a std::string.
+class output_archive : public cereal::OutputArchive<output_archive, cereal::AllowEmptyClassElision> {
+public:
+  explicit output_archive(std::string& out)
+    : cereal::OutputArchive<output_archive, cereal::AllowEmptyClassElision>(this), out_(out) {}
+
+  void saveBinary(const void* data, std::size_t size) {
+    out_.append(static_cast<const char*>(data), size);
+  }
+
+private:
+  std::string& out_;
+};
+
+/// Reads Cereal's binary encoding from memory. Never reads past the end, and
+/// refuses a size prefix larger than the bytes that remain, so a malformed
+/// payload cannot make it allocate more than the payload's own size.
+class input_archive : public cereal::InputArchive<input_archive, cereal::AllowEmptyClassElision> {
+public:
+  input_archive(const char* data, std::size_t size)
+    : cereal::InputArchive<input_archive, cereal::AllowEmptyClassElision>(this),
+      pos_(data), end_(data + size) {}
+
+  void loadBinary(void* data, std::size_t size) {
+    if (size > remaining())
+      throw cereal::Exception("payload truncated: " + std::to_string(size)
+                              + " bytes needed, " + std::to_string(remaining()) + " remain");
+    std::memcpy(data, pos_, size);
+    pos_ += size;
+  }
+
+  std::size_t remaining() const noexcept { return static_cast<std::size_t>(end_ - pos_); }
+
+  /// Throws unless `count` elements of at least `element_size` bytes fit.
+  void check_size(std::uint64_t count, std::size_t element_size) const {
+    if (count > remaining() / (element_size ? element_size : 1))
+      throw cereal::Exception("size prefix " + std::to_string(count) + " exceeds the "
+                              + std::to_string(remaining()) + " bytes that remain");
+  }
+
+private:
+  const char* pos_;
+  const char* end_;
+};
 
 template <class T>
-std::string encode(const T& value) {
-  std::ostringstream out;
-  {
-    cereal::BinaryOutputArchive archive(out);
-    archive(value);
-  }
-  return std::move(out).str();
+std::enable_if_t<std::is_arithmetic_v<T>> save(output_archive& ar, const T& t) {
+  ar.saveBinary(std::addressof(t), sizeof t);
+}
+template <class T>
+std::enable_if_t<std::is_arithmetic_v<T>> load(input_archive& ar, T& t) {
+  ar.loadBinary(std::addressof(t), sizeof t);
+}
+template <class Archive, class T>
+CEREAL_ARCHIVE_RESTRICT(input_archive, output_archive)
+serialize(Archive& ar, cereal::NameValuePair<T>& t) {
+  ar(t.value);
+}
+template <class T>
+void save(output_archive& ar, const cereal::SizeTag<T>& t) {
+  ar(t.size);
+}
+template <class T>
+void load(input_archive& ar, cereal::SizeTag<T>& t) {
+  ar(t.size);
+  ar.check_size(t.size, 1); // every element takes at least one byte
+}
+template <class T>
+void save(output_archive& ar, const cereal::BinaryData<T>& bd) {
+  ar.saveBinary(bd.data, static_cast<std::size_t>(bd.size));
+}
+template <class T>
+void load(input_archive& ar, cereal::BinaryData<T>& bd) {
+  ar.loadBinary(bd.data, static_cast<std::size_t>(bd.size));
+}
+// Vectors of numbers: check the whole byte count before the resize.
+template <class T, class A>
+std::enable_if_t<std::is_arithmetic_v<T> && !std::is_same_v<T, bool>>
+load(input_archive& ar, std::vector<T, A>& v) {
+  cereal::size_type n;
+  ar(n);
+  ar.check_size(n, sizeof(T));
+  v.resize(static_cast<std::size_t>(n));
+  ar.loadBinary(v.data(), static_cast<std::size_t>(n) * sizeof(T));
+}
+template <class T, class A>
+std::enable_if_t<std::is_arithmetic_v<T> && !std::is_same_v<T, bool>>
+save(output_archive& ar, const std::vector<T, A>& v) {
+  ar(static_cast<cereal::size_type>(v.size()));
+  ar.saveBinary(v.data(), v.size() * sizeof(T));
 }
 
-/// Throws actors::error(errc::bad_payload) when `bytes` does not decode.
+// -- descriptors --------------------------------------------------------------
+
+/// While a value is encoded for another process, descriptors that travel with
+/// it (pipe ends...) are collected here; while it is decoded, the received
+/// ones are taken from here. Null outside those moments.
+extern thread_local std::vector<int>* outgoing_fds;
+extern thread_local std::vector<int>* incoming_fds;
+
+/// Throws actors::error(errc::bad_payload): `what_failed` says why.
 [[noreturn]] void throw_bad_payload(const char* what_failed);
 
+/// True when T can be written and read back with these archives.
 template <class T>
-T decode(const std::string& bytes) {
-  T value{};
+inline constexpr bool is_serializable_v
+  = cereal::traits::is_output_serializable<T, output_archive>::value
+    && cereal::traits::is_input_serializable<T, input_archive>::value;
+
+/// Encodes `value`; descriptors it carries are appended to `fds` (borrowed,
+/// not duplicated).
+template <class T>
+std::string encode(const T& value, std::vector<int>* fds = nullptr) {
+  std::string out;
+  auto* saved = outgoing_fds;
+  outgoing_fds = fds;
   try {
-    std::istringstream in(bytes);
-    cereal::BinaryInputArchive archive(in);
+    output_archive archive(out);
     archive(value);
+  } catch (...) {
+    outgoing_fds = saved;
+    throw;
+  }
+  outgoing_fds = saved;
+  return out;
+}
+
+/// Decodes a T from `size` bytes; descriptors come from `fds` (the value takes
+/// ownership of those it uses). Throws errc::bad_payload if the bytes do not
+/// decode or are not all used.
+template <class T>
+T decode(const char* data, std::size_t size, std::vector<int>* fds = nullptr) {
+  T value{};
+  auto* saved = incoming_fds;
+  incoming_fds = fds;
+  try {
+    input_archive archive(data, size);
+    archive(value);
+    if (archive.remaining() != 0)
+      throw cereal::Exception(std::to_string(archive.remaining())
+                              + " bytes left over after the value");
   } catch (const std::exception& e) {
+    incoming_fds = saved;
     throw_bad_payload(e.what());
   }
+  incoming_fds = saved;
   return value;
 }
 
+template <class T>
+T decode(const std::string& bytes, std::vector<int>* fds = nullptr) {
+  return decode<T>(bytes.data(), bytes.size(), fds);
+}
+
 } // namespace actors::detail
+
+CEREAL_REGISTER_ARCHIVE(actors::detail::output_archive)
+CEREAL_REGISTER_ARCHIVE(actors::detail::input_archive)
+CEREAL_SETUP_ARCHIVE_TRAITS(actors::detail::input_archive, actors::detail::output_archive)

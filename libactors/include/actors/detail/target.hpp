@@ -10,21 +10,23 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace actors::detail {
 
 /// Any function pointer, stored without its signature.
 using any_fn = void (*)();
 
-/// Runs a target: decodes `payload` into the target's parameters and calls
-/// it. Returns the exit code (0).
-using trampoline_fn = int (*)(any_fn target, const std::string& payload);
+/// Runs a target: decodes `payload` into the target's parameters (taking the
+/// descriptors it carries from `fds`) and calls it. Returns the exit code (0).
+using trampoline_fn = int (*)(any_fn target, const std::string& payload, std::vector<int>* fds);
 
 /// A target ready to be shipped: what to call, how, and with what.
 struct invocation {
   any_fn target = nullptr;
   trampoline_fn trampoline = nullptr;
   std::string payload;
+  std::vector<int> fds; // descriptors the arguments carry (borrowed)
 };
 
 /// Where a code address lives: a loaded module ("" is the main program) and
@@ -101,8 +103,8 @@ decltype(auto) pass_as(T& stored) {
 }
 
 template <class R, class... Ps>
-int run_target(any_fn target, const std::string& payload) {
-  auto args = decode<std::tuple<std::decay_t<Ps>...>>(payload);
+int run_target(any_fn target, const std::string& payload, std::vector<int>* fds) {
+  auto args = decode<std::tuple<std::decay_t<Ps>...>>(payload, fds);
   auto fn = reinterpret_cast<R (*)(Ps...)>(target);
   std::apply([fn](auto&... a) { fn(pass_as<Ps>(a)...); }, args);
   return 0;
@@ -156,7 +158,7 @@ invocation make_invocation(F&& f, Args&&... args) {
         invocation inv;
         inv.target = reinterpret_cast<any_fn>(fp);
         inv.trampoline = trampoline_for(fp);
-        inv.payload = encode(tuple(std::forward<Args>(args)...));
+        inv.payload = encode(tuple(std::forward<Args>(args)...), &inv.fds);
         return inv;
       }
     }
