@@ -162,7 +162,7 @@ errc error_of(F&& f) {
   return errc::none;
 }
 
-class each_method : public ::testing::TestWithParam<start_method> {};
+class process_each_method : public ::testing::TestWithParam<start_method> {};
 
 std::string method_name(const ::testing::TestParamInfo<start_method>& info) {
   return actors::to_string(info.param);
@@ -172,7 +172,7 @@ std::string method_name(const ::testing::TestParamInfo<start_method>& info) {
 
 // -- lifecycle, for every start method ---------------------------------------------
 
-TEST_P(each_method, start_join_gives_exitcode_zero) {
+TEST_P(process_each_method, start_join_gives_exitcode_zero) {
   process p(noop);
   p.method(GetParam());
   EXPECT_EQ(p.pid(), 0);
@@ -184,7 +184,7 @@ TEST_P(each_method, start_join_gives_exitcode_zero) {
   EXPECT_EQ(p.exitcode(), 0);
 }
 
-TEST_P(each_method, arguments_arrive_intact) {
+TEST_P(process_each_method, arguments_arrive_intact) {
   process p(check_args, std::string("h\xc3\xa9llo\0x", 8), std::vector<int>{1, 2, 3},
             std::map<std::string, double>{{"pi", 3.1416}}, std::pair<int, bool>{-5, true});
   p.method(GetParam()).start();
@@ -192,7 +192,7 @@ TEST_P(each_method, arguments_arrive_intact) {
   EXPECT_EQ(p.exitcode(), 6);
 }
 
-TEST_P(each_method, lambda_without_captures_is_a_target) {
+TEST_P(process_each_method, lambda_without_captures_is_a_target) {
   process p([](int a, const std::string& b) { throw actors::system_exit(a + int(b.size())); },
             40, "ab");
   p.method(GetParam()).start();
@@ -200,7 +200,7 @@ TEST_P(each_method, lambda_without_captures_is_a_target) {
   EXPECT_EQ(p.exitcode(), 42);
 }
 
-TEST_P(each_method, uncaught_exception_gives_exitcode_one_and_a_report) {
+TEST_P(process_each_method, uncaught_exception_gives_exitcode_one_and_a_report) {
   test_util::temp_dir dir;
   process p(throw_runtime_error, "boom");
   p.method(GetParam());
@@ -215,7 +215,7 @@ TEST_P(each_method, uncaught_exception_gives_exitcode_one_and_a_report) {
   EXPECT_NE(err.find("std::runtime_error: boom"), std::string::npos) << err;
 }
 
-TEST_P(each_method, kill_gives_minus_nine_and_terminate_minus_fifteen) {
+TEST_P(process_each_method, kill_gives_minus_nine_and_terminate_minus_fifteen) {
   process a(sleep_ms, 30'000);
   process b(sleep_ms, 30'000);
   a.method(GetParam()).start();
@@ -231,7 +231,7 @@ TEST_P(each_method, kill_gives_minus_nine_and_terminate_minus_fifteen) {
   a.kill(); // already dead: nothing happens
 }
 
-TEST_P(each_method, child_sees_its_name_and_parent) {
+TEST_P(process_each_method, child_sees_its_name_and_parent) {
   test_util::temp_dir dir;
   process p(write_identity, dir.file("id"));
   p.name("worker-7").method(GetParam()).start();
@@ -250,7 +250,7 @@ TEST_P(each_method, child_sees_its_name_and_parent) {
   EXPECT_EQ(daemon, 0);
 }
 
-TEST_P(each_method, child_can_run_its_own_actor_system) {
+TEST_P(process_each_method, child_can_run_its_own_actor_system) {
   (void) actors::system(); // the parent's actor system runs too
   process p(use_actors, 21);
   p.method(GetParam()).start();
@@ -258,7 +258,7 @@ TEST_P(each_method, child_can_run_its_own_actor_system) {
   EXPECT_EQ(p.exitcode(), 42);
 }
 
-INSTANTIATE_TEST_SUITE_P(process, each_method,
+INSTANTIATE_TEST_SUITE_P(process, process_each_method,
                          ::testing::Values(start_method::forkserver, start_method::spawn,
                                            start_method::fork),
                          method_name);

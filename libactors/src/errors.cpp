@@ -38,6 +38,14 @@ public:
         return "a payload did not decode";
       case errc::timeout:
         return "timed out";
+      case errc::eof:
+        return "the other end is closed";
+      case errc::broken_pipe:
+        return "broken pipe: the other end is gone";
+      case errc::bad_frame:
+        return "malformed or oversized frame";
+      case errc::frame_too_large:
+        return "message over the frame size cap";
       case errc::system_error:
         return "an operating-system call failed";
     }

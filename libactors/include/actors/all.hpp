@@ -5,5 +5,6 @@
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
 #include <actors/node.hpp>
+#include <actors/pipe.hpp>
 #include <actors/process.hpp>
 #include <actors/time.hpp>

@@ -43,6 +43,18 @@ enum class errc : int {
   bad_payload,
   /// A blocking call ran out of time.
   timeout,
+  /// The other end of a connection closed or its process died; nothing more
+  /// will arrive (Python's EOFError).
+  eof,
+  /// The other end of a connection is gone, so a message cannot be sent
+  /// (Python's BrokenPipeError).
+  broken_pipe,
+  /// An incoming frame was malformed or over the cap; that connection was
+  /// closed. Other connections are untouched.
+  bad_frame,
+  /// An outgoing message is over the frame cap (actors::set_max_frame_size);
+  /// nothing was sent and the connection stays usable.
+  frame_too_large,
   /// An operating-system call failed; the message names the call and errno.
   system_error,
 };
@@ -74,6 +86,13 @@ class timeout_error : public error {
 public:
   explicit timeout_error(const std::string& message)
     : error(errc::timeout, message) {}
+};
+
+/// The other end closed or died: nothing more will arrive (Python's EOFError).
+class eof_error : public error {
+public:
+  explicit eof_error(const std::string& message)
+    : error(errc::eof, message) {}
 };
 
 /// Thrown by a process target to end its process with `code` as exit code,

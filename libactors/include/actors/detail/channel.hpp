@@ -1,0 +1,68 @@
+#pragma once
+// The untyped half of a pipe end: one socket, whole frames in and out, with
+// descriptors attached. Internal; use actors::connection<T>.
+
+#include <actors/time.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace actors::detail {
+
+
+class channel {
+public:
+  /// Owns `fd` from now on.
+  channel(int fd, bool readable, bool writable) noexcept;
+  ~channel();
+  channel(const channel&) = delete;
+  channel& operator=(const channel&) = delete;
+
+  /// Sends one frame. Throws errc::frame_too_large (nothing sent),
+  /// errc::broken_pipe, errc::closed, errc::bad_argument (read-only end).
+  void send(bool raw_bytes, const std::string& payload, const std::vector<int>& fds);
+
+  /// Receives one frame; false on timeout. Throws eof_error, errc::bad_frame
+  /// (the connection is then closed), errc::closed, errc::bad_argument.
+  bool recv(std::string& payload, std::vector<int>& fds, duration timeout);
+
+  /// True if a frame (or EOF) is waiting.
+  bool poll(duration timeout);
+
+  /// Closes the socket; wakes a thread blocked in recv(). Idempotent.
+  void close() noexcept;
+
+  bool closed() const noexcept { return closed_.load(); }
+  bool readable() const noexcept { return readable_; }
+  bool writable() const noexcept { return writable_; }
+  /// The socket; throws errc::closed.
+  int fd() const;
+
+private:
+  int fd_;
+  int wake_; // eventfd: close() wakes a thread blocked in recv()
+  bool readable_;
+  bool writable_;
+  std::atomic<bool> closed_{false};
+  std::mutex send_mtx_;
+  std::mutex recv_mtx_;
+};
+
+/// Two connected channels (socketpair). One-way: the first only receives,
+/// the second only sends, as Python's Pipe(duplex=False).
+std::pair<std::shared_ptr<channel>, std::shared_ptr<channel>> channel_pair(bool duplex);
+
+/// While encoding for another process: records `fd` to travel along and
+/// returns its index. Throws errc::bad_argument outside such an encoding.
+std::uint32_t export_fd(int fd);
+
+/// While decoding: takes ownership of received descriptor `index`. Throws
+/// errc::bad_payload if there is none.
+int import_fd(std::uint32_t index);
+
+} // namespace actors::detail

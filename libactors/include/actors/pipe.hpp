@@ -1,0 +1,152 @@
+#pragma once
+/// @file pipe.hpp
+/// `actors::pipe<T>()`: Python's `multiprocessing.Pipe` with a message type.
+/// Each end is a `connection<T>`. Messages are Cereal-encoded frames on a
+/// Unix socket; an end can be passed to a child process as an argument, or
+/// sent through another pipe to any local process.
+///
+/// @code
+/// void child(actors::connection<std::string> out) { out.send("hello"); }
+///
+/// int main() {
+///   actors::node node;
+///   auto [parent_end, child_end] = actors::pipe<std::string>();
+///   actors::process p(child, child_end);
+///   p.start();
+///   child_end.close();                       // ours; the child has a copy
+///   std::cout << parent_end.recv() << '\n';  // hello
+///   p.join();
+/// }
+/// @endcode
+
+#include <actors/detail/channel.hpp>
+#include <actors/detail/serialize.hpp>
+#include <actors/errors.hpp>
+#include <actors/time.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace actors {
+
+/// One end of a pipe carrying messages of type T.
+///
+/// - Blocks: send() while the socket buffer is full; recv() until a message
+///   arrives or the other end closes.
+/// - Throws: `eof_error` from recv() once the other end has closed or its
+///   process died (never blocks forever); errc::broken_pipe from send() when
+///   the other end is gone; errc::frame_too_large for a message over the cap
+///   (nothing sent, the connection stays usable); errc::bad_frame when a
+///   malformed frame arrives (this connection is closed, nothing else is
+///   affected); errc::closed after close().
+/// - Timeouts: recv(timeout) throws timeout_error, try_recv(timeout) returns
+///   nullopt; both bound the wait for a message to begin.
+/// - Thread-safety: one thread may send while another receives; copies share
+///   the same end.
+template <class T>
+class connection {
+public:
+  static_assert(detail::is_serializable_v<T>,
+                "actors::connection<T>: T is not serializable with Cereal. Give it a "
+                "serialize(Archive&) member, or include the matching "
+                "<cereal/types/...> header.");
+
+  /// An end that is not connected; every call throws errc::closed.
+  connection() = default;
+
+  explicit connection(std::shared_ptr<detail::channel> ch) noexcept : ch_(std::move(ch)) {}
+
+  /// Sends one message.
+  void send(const T& value) {
+    std::vector<int> fds;
+    auto bytes = detail::encode(value, &fds);
+    get().send(false, bytes, fds);
+  }
+
+  /// Receives one message; waits as long as it takes.
+  T recv() { return *try_recv(forever); }
+
+  /// Receives one message, or throws timeout_error after `timeout`.
+  T recv(duration timeout) {
+    if (auto v = try_recv(timeout))
+      return std::move(*v);
+    throw timeout_error("connection::recv: no message within the timeout");
+  }
+
+  /// Receives one message, or nullopt after `timeout` (default: don't wait).
+  std::optional<T> try_recv(duration timeout = duration::zero()) {
+    std::string bytes;
+    std::vector<int> fds;
+    if (!get().recv(bytes, fds, timeout))
+      return std::nullopt;
+    return detail::decode<T>(bytes, &fds);
+  }
+
+  /// Sends raw bytes, not encoded (Python's send_bytes).
+  void send_bytes(std::string_view bytes) {
+    get().send(true, std::string(bytes), {});
+  }
+
+  /// Receives one message's bytes as they travelled (Python's recv_bytes).
+  std::string recv_bytes(duration timeout = forever) {
+    std::string bytes;
+    std::vector<int> fds;
+    if (!get().recv(bytes, fds, timeout))
+      throw timeout_error("connection::recv_bytes: no message within the timeout");
+    return bytes;
+  }
+
+  /// True if a message (or EOF) is ready to be received within `timeout`.
+  bool poll(duration timeout = duration::zero()) { return get().poll(timeout); }
+
+  /// Closes this end (all copies of it). The other end sees EOF.
+  void close() noexcept {
+    if (ch_)
+      ch_->close();
+  }
+
+  bool closed() const noexcept { return !ch_ || ch_->closed(); }
+  bool readable() const noexcept { return ch_ && ch_->readable(); }
+  bool writable() const noexcept { return ch_ && ch_->writable(); }
+
+  /// The socket, for poll() or actors::wait(). Throws errc::closed.
+  int fileno() const { return get().fd(); }
+
+  template <class Archive>
+  void save(Archive& ar) const {
+    auto& ch = get();
+    ar(ch.readable(), ch.writable(), detail::export_fd(ch.fd()));
+  }
+
+  template <class Archive>
+  void load(Archive& ar) {
+    bool r = false, w = false;
+    std::uint32_t index = 0;
+    ar(r, w, index);
+    ch_ = std::make_shared<detail::channel>(detail::import_fd(index), r, w);
+  }
+
+private:
+  detail::channel& get() const {
+    if (!ch_)
+      throw error(errc::closed, "this connection is not connected");
+    return *ch_;
+  }
+
+  std::shared_ptr<detail::channel> ch_;
+};
+
+/// A connected pair of ends. Duplex: both send and receive. One-way
+/// (`duplex = false`): the first end only receives, the second only sends.
+/// Throws errc::system_error if the socket cannot be made.
+template <class T>
+std::pair<connection<T>, connection<T>> pipe(bool duplex = true) {
+  auto [a, b] = detail::channel_pair(duplex);
+  return {connection<T>(std::move(a)), connection<T>(std::move(b))};
+}
+
+} // namespace actors

@@ -1,0 +1,367 @@
+#include "test_util.hpp"
+
+#include <actors/all.hpp>
+
+#include <gtest/gtest.h>
+
+#include "../libactors/src/frame.hpp"
+
+#include <csignal>
+#include <random>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+
+using namespace std::chrono_literals;
+using actors::connection;
+using actors::errc;
+using actors::process;
+using actors::start_method;
+
+namespace {
+
+template <class F>
+errc error_of(F&& f) {
+  try {
+    f();
+  } catch (const actors::error& e) {
+    return e.value();
+  }
+  return errc::none;
+}
+
+// -- targets ---------------------------------------------------------------------
+
+void send_square(connection<int> out, int n) {
+  out.send(n * n);
+}
+
+void echo_until_eof(connection<std::string> c) {
+  try {
+    for (;;)
+      c.send("echo:" + c.recv());
+  } catch (const actors::eof_error&) {
+  }
+}
+
+void block_forever(connection<int> c) {
+  (void) c.recv(); // nothing will come; the test kills us
+}
+
+// Receives a pipe end through another pipe and answers on it.
+void answer_on_received_end(connection<connection<int>> carrier) {
+  auto end = carrier.recv();
+  end.send(42);
+}
+
+std::uint64_t fnv1a(const char* data, std::size_t n) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (std::size_t i = 0; i < n; ++i)
+    h = (h ^ static_cast<unsigned char>(data[i])) * 1099511628211ull;
+  return h;
+}
+
+std::string pattern(std::size_t n) {
+  std::string s(n, '\0');
+  std::uint64_t x = 88172645463325252ull;
+  for (std::size_t i = 0; i < n; i += 8) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    std::memcpy(s.data() + i, &x, std::min<std::size_t>(8, n - i));
+  }
+  return s;
+}
+
+// Sends 1 GiB twice: as raw bytes and as an encoded vector, then checksums.
+void send_gigabyte(connection<std::vector<std::uint8_t>> out) {
+  auto data = pattern(std::size_t{1} << 30);
+  auto sum = fnv1a(data.data(), data.size());
+  out.send_bytes(data);
+  std::vector<std::uint8_t> v(data.begin(), data.end());
+  data = std::string();
+  out.send(v);
+  out.send(std::vector<std::uint8_t>(reinterpret_cast<std::uint8_t*>(&sum),
+                                     reinterpret_cast<std::uint8_t*>(&sum) + 8));
+}
+
+class pipe_each_method : public ::testing::TestWithParam<start_method> {};
+
+std::string method_name(const ::testing::TestParamInfo<start_method>& info) {
+  return actors::to_string(info.param);
+}
+
+} // namespace
+
+TEST(pipe, round_trip_in_one_process) {
+  auto [a, b] = actors::pipe<std::vector<std::string>>();
+  a.send({"x", "yz"});
+  EXPECT_EQ(b.recv(), (std::vector<std::string>{"x", "yz"}));
+  b.send({});
+  EXPECT_TRUE(a.poll(1s));
+  EXPECT_TRUE(a.recv().empty());
+  EXPECT_FALSE(a.poll());
+}
+
+TEST_P(pipe_each_method, child_sends_its_result_to_the_parent) {
+  auto [parent_end, child_end] = actors::pipe<int>();
+  process p(send_square, child_end, 12);
+  p.method(GetParam()).start();
+  child_end.close(); // ours; the child holds its own copy
+  EXPECT_EQ(parent_end.recv(5s), 144);
+  p.join();
+  EXPECT_EQ(p.exitcode(), 0);
+  // The child exited and no other copy of its end exists: EOF, not a hang.
+  EXPECT_THROW(parent_end.recv(5s), actors::eof_error);
+}
+
+INSTANTIATE_TEST_SUITE_P(pipe, pipe_each_method,
+                         ::testing::Values(start_method::forkserver, start_method::spawn,
+                                           start_method::fork),
+                         method_name);
+
+TEST(pipe, duplex_conversation_with_a_child) {
+  auto [mine, theirs] = actors::pipe<std::string>();
+  process p(echo_until_eof, theirs);
+  p.start();
+  theirs.close();
+  for (int i = 0; i < 100; ++i) {
+    mine.send(std::to_string(i));
+    ASSERT_EQ(mine.recv(5s), "echo:" + std::to_string(i));
+  }
+  mine.close();
+  p.join();
+  EXPECT_EQ(p.exitcode(), 0);
+}
+
+TEST(pipe, a_killed_peer_gives_eof_not_a_hang) {
+  auto [mine, theirs] = actors::pipe<int>();
+  process p(block_forever, theirs);
+  p.start();
+  theirs.close();
+  std::thread killer([&] {
+    std::this_thread::sleep_for(100ms);
+    p.kill();
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_THROW(mine.recv(), actors::eof_error);
+  EXPECT_LT(test_util::seconds_since(t0), 5.0);
+  killer.join();
+  p.join();
+  EXPECT_EQ(p.exitcode(), -SIGKILL);
+  EXPECT_EQ(error_of([&] { mine.send(1); }), errc::broken_pipe);
+}
+
+TEST(pipe, recv_timeout_and_poll) {
+  auto [a, b] = actors::pipe<int>();
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_THROW(a.recv(100ms), actors::timeout_error);
+  EXPECT_GE(test_util::seconds_since(t0), 0.09);
+  EXPECT_FALSE(a.try_recv(10ms));
+  EXPECT_FALSE(a.poll(0ms));
+  b.send(7);
+  EXPECT_TRUE(a.poll(1s));
+  EXPECT_EQ(a.try_recv(), 7);
+  EXPECT_EQ(actors::wait({a.fileno()}, 10ms).size(), 0u);
+}
+
+TEST(pipe, one_way_pipe_refuses_the_wrong_direction) {
+  auto [reader, writer] = actors::pipe<int>(false);
+  EXPECT_TRUE(reader.readable());
+  EXPECT_FALSE(reader.writable());
+  EXPECT_EQ(error_of([&] { reader.send(1); }), errc::bad_argument);
+  EXPECT_EQ(error_of([&] { (void) writer.recv(1ms); }), errc::bad_argument);
+  writer.send(5);
+  EXPECT_EQ(reader.recv(), 5);
+}
+
+TEST(pipe, bytes_travel_as_they_are) {
+  auto [a, b] = actors::pipe<int>();
+  std::string raw("\0\1\2xyz", 6);
+  a.send_bytes(raw);
+  EXPECT_EQ(b.recv_bytes(1s), raw);
+  a.send(3);
+  EXPECT_EQ(b.recv_bytes(1s).size(), sizeof(int)); // an encoded int, as bytes
+}
+
+TEST(pipe, closed_end_refuses_work_and_peer_sees_eof) {
+  auto [a, b] = actors::pipe<int>();
+  a.close();
+  EXPECT_TRUE(a.closed());
+  EXPECT_EQ(error_of([&] { a.send(1); }), errc::closed);
+  EXPECT_EQ(error_of([&] { (void) a.fileno(); }), errc::closed);
+  EXPECT_THROW(b.recv(1s), actors::eof_error);
+  connection<int> unconnected;
+  EXPECT_EQ(error_of([&] { unconnected.send(1); }), errc::closed);
+}
+
+TEST(pipe, close_wakes_a_blocked_receiver) {
+  auto [a, b] = actors::pipe<int>();
+  std::thread t([&] {
+    std::this_thread::sleep_for(50ms);
+    a.close();
+  });
+  EXPECT_EQ(error_of([&] { (void) a.recv(); }), errc::closed);
+  t.join();
+}
+
+TEST(pipe, an_end_sent_through_a_pipe_reaches_another_process) {
+  auto [carrier_mine, carrier_theirs] = actors::pipe<connection<int>>();
+  process p(answer_on_received_end, carrier_theirs);
+  p.start();
+  auto [answer_mine, answer_theirs] = actors::pipe<int>();
+  carrier_mine.send(answer_theirs);
+  answer_theirs.close();
+  EXPECT_EQ(answer_mine.recv(5s), 42);
+  p.join();
+  EXPECT_EQ(p.exitcode(), 0);
+}
+
+TEST(pipe, oversized_message_is_refused_and_the_connection_stays_usable) {
+  auto saved = actors::max_frame_size();
+  actors::set_max_frame_size(64 * 1024);
+  auto [a, b] = actors::pipe<std::string>();
+  try {
+    a.send(std::string(100'000, 'x'));
+    ADD_FAILURE() << "expected frame_too_large";
+  } catch (const actors::error& e) {
+    EXPECT_EQ(e.value(), errc::frame_too_large);
+    EXPECT_NE(std::string(e.what()).find("set_max_frame_size"), std::string::npos);
+  }
+  a.send("small");
+  EXPECT_EQ(b.recv(1s), "small");
+  actors::set_max_frame_size(saved);
+  EXPECT_EQ(error_of([] { actors::set_max_frame_size(1); }), errc::bad_argument);
+}
+
+// Raw bytes written straight into a connection's socket, as a broken or
+// hostile peer would.
+class raw_peer : public ::testing::Test {
+protected:
+  void SetUp() override {
+    int fds[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+    conn = connection<std::string>(std::make_shared<actors::detail::channel>(fds[0], true, true));
+    raw = fds[1];
+  }
+  void TearDown() override {
+    if (raw >= 0)
+      ::close(raw);
+  }
+  void write_raw(const std::string& bytes) {
+    ASSERT_EQ(::write(raw, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+  }
+  static std::string header(std::uint32_t size, std::uint8_t kind = 2, std::uint16_t fds = 0) {
+    char h[8];
+    actors::detail::put_header(h, {size, fds, static_cast<actors::detail::frame_kind>(kind)});
+    return std::string(h, 8);
+  }
+
+  connection<std::string> conn;
+  int raw = -1;
+};
+
+TEST_F(raw_peer, garbage_closes_only_that_connection) {
+  test_util::temp_dir dir;
+  test_util::capture_stderr quiet(dir.file("err"));
+  auto [x, y] = actors::pipe<int>(); // an unrelated connection
+  write_raw("GET / HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(error_of([&] { (void) conn.recv(1s); }), errc::bad_frame);
+  EXPECT_TRUE(conn.closed());
+  x.send(9);
+  EXPECT_EQ(y.recv(1s), 9);
+}
+
+TEST_F(raw_peer, oversized_header_is_refused_before_allocating) {
+  test_util::temp_dir dir;
+  test_util::capture_stderr quiet(dir.file("err"));
+  write_raw(header(0xF0000000u)); // 3.75 GiB, over the 2 GiB cap
+  try {
+    (void) conn.recv(1s);
+    ADD_FAILURE() << "expected bad_frame";
+  } catch (const actors::error& e) {
+    EXPECT_EQ(e.value(), errc::bad_frame);
+    EXPECT_NE(std::string(e.what()).find("over the cap"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(raw_peer, unknown_kind_and_too_many_descriptors_are_bad_frames) {
+  test_util::temp_dir dir;
+  test_util::capture_stderr quiet(dir.file("err"));
+  write_raw(header(1, 99));
+  EXPECT_EQ(error_of([&] { (void) conn.recv(1s); }), errc::bad_frame);
+  SetUp();
+  write_raw(header(1, 2, 500));
+  EXPECT_EQ(error_of([&] { (void) conn.recv(1s); }), errc::bad_frame);
+}
+
+TEST_F(raw_peer, truncated_frame_from_a_dying_peer_is_eof) {
+  write_raw(header(100) + "only ten b");
+  ::close(std::exchange(raw, -1));
+  try {
+    (void) conn.recv(1s);
+    ADD_FAILURE() << "expected eof_error";
+  } catch (const actors::eof_error& e) {
+    EXPECT_NE(std::string(e.what()).find("10 of 100"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(raw_peer, payload_with_a_huge_size_prefix_is_a_bad_payload) {
+  // A std::string whose size prefix claims 2^60 characters, in a 16-byte frame.
+  std::string payload(8, '\0');
+  std::uint64_t huge = std::uint64_t{1} << 60;
+  std::memcpy(payload.data(), &huge, 8);
+  payload += "abcdefgh";
+  write_raw(header(static_cast<std::uint32_t>(payload.size())) + payload);
+  try {
+    (void) conn.recv(1s);
+    ADD_FAILURE() << "expected bad_payload";
+  } catch (const actors::error& e) {
+    EXPECT_EQ(e.value(), errc::bad_payload);
+    EXPECT_NE(std::string(e.what()).find("exceeds"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(conn.closed()); // the frame itself was well formed
+}
+
+TEST_F(raw_peer, random_garbage_never_crashes_the_decoder) {
+  test_util::temp_dir dir;
+  test_util::capture_stderr quiet(dir.file("err"));
+  std::mt19937 rng(1234);
+  for (int round = 0; round < 200; ++round) {
+    SetUp();
+    std::string junk(rng() % 64, '\0');
+    for (auto& c : junk)
+      c = static_cast<char>(rng());
+    if (round % 2) // half of them with a valid header in front
+      junk = header(static_cast<std::uint32_t>(junk.size())) + junk;
+    write_raw(junk);
+    ::close(std::exchange(raw, -1));
+    auto e = error_of([&] { (void) conn.recv(1s); });
+    EXPECT_TRUE(e == errc::bad_frame || e == errc::eof || e == errc::bad_payload
+                || e == errc::none)
+      << static_cast<int>(e);
+  }
+}
+
+TEST(pipe, one_gibibyte_crosses_intact) {
+  auto [mine, theirs] = actors::pipe<std::vector<std::uint8_t>>();
+  process p(send_gigabyte, theirs);
+  p.start();
+  theirs.close();
+  auto raw = mine.recv_bytes(60s);
+  ASSERT_EQ(raw.size(), std::size_t{1} << 30);
+  auto expected_from_raw = fnv1a(raw.data(), raw.size());
+  raw = std::string();
+  auto v = mine.recv(60s);
+  ASSERT_EQ(v.size(), std::size_t{1} << 30);
+  auto from_vector = fnv1a(reinterpret_cast<const char*>(v.data()), v.size());
+  v = {};
+  auto sum = mine.recv(60s);
+  ASSERT_EQ(sum.size(), 8u);
+  std::uint64_t sent;
+  std::memcpy(&sent, sum.data(), 8);
+  EXPECT_EQ(expected_from_raw, sent);
+  EXPECT_EQ(from_vector, sent);
+  p.join();
+  EXPECT_EQ(p.exitcode(), 0);
+}
