@@ -66,24 +66,52 @@ std::optional<double> lookup(const std::map<std::string, double>& m, const std::
   return it == m.end() ? std::nullopt : std::optional<double>(it->second);
 }
 
-double seconds_per_call(const std::function<void()>& body) {
+namespace {
+
+// One round: calls `body` for about `budget` seconds (at least 3 times) and
+// returns seconds per call.
+double round_of(const std::function<void()>& body, double budget) {
   using clock = std::chrono::steady_clock;
-  const double round_budget = quick_flag ? 0.02 : 0.2;
+  long n = 0;
+  auto t0 = clock::now();
+  double elapsed = 0;
+  do {
+    body();
+    ++n;
+    elapsed = std::chrono::duration<double>(clock::now() - t0).count();
+  } while (elapsed < budget || n < 3);
+  return elapsed / static_cast<double>(n);
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+double round_budget() {
+  return quick_flag ? 0.02 : 0.2;
+}
+
+} // namespace
+
+double seconds_per_call(const std::function<void()>& body) {
   body(); // warm-up
   std::vector<double> rounds;
+  for (int r = 0; r < 5; ++r)
+    rounds.push_back(round_of(body, round_budget()));
+  return median(rounds);
+}
+
+std::pair<double, double> seconds_per_call_pair(const std::function<void()>& a,
+                                                const std::function<void()>& b) {
+  a();
+  b();
+  std::vector<double> ra, rb;
   for (int r = 0; r < 5; ++r) {
-    long n = 0;
-    auto t0 = clock::now();
-    double elapsed = 0;
-    do {
-      body();
-      ++n;
-      elapsed = std::chrono::duration<double>(clock::now() - t0).count();
-    } while (elapsed < round_budget || n < 3);
-    rounds.push_back(elapsed / static_cast<double>(n));
+    ra.push_back(round_of(a, round_budget()));
+    rb.push_back(round_of(b, round_budget()));
   }
-  std::sort(rounds.begin(), rounds.end());
-  return rounds[rounds.size() / 2];
+  return {median(ra), median(rb)};
 }
 
 } // namespace bench

@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace bench {
 
@@ -32,5 +33,10 @@ std::optional<double> lookup(const std::map<std::string, double>& m, const std::
 /// Seconds per call of `body`: the median over 5 rounds, each running for
 /// about a fifth of the time budget (0.1 s with --quick, 1 s otherwise).
 double seconds_per_call(const std::function<void()>& body);
+
+/// Like seconds_per_call, for two bodies measured in alternating rounds, so
+/// that both see the same noise on a shared machine. Returns {a, b}.
+std::pair<double, double> seconds_per_call_pair(const std::function<void()>& a,
+                                                const std::function<void()>& b);
 
 } // namespace bench

@@ -9,14 +9,44 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <unordered_set>
 #include <unistd.h>
 
 namespace actors::detail {
 
+namespace {
+
+// Every channel alive in this process, for drop_inherited_channels().
+std::mutex registry_mtx;
+std::unordered_set<channel*> registry;
+
+} // namespace
+
 channel::channel(int fd, bool readable, bool writable) noexcept
-  : fd_(fd), wake_(::eventfd(0, EFD_CLOEXEC)), readable_(readable), writable_(writable) {}
+  : fd_(fd), wake_(::eventfd(0, EFD_CLOEXEC)), readable_(readable), writable_(writable) {
+  std::lock_guard<std::mutex> guard(registry_mtx);
+  registry.insert(this);
+}
+
+void drop_inherited_channels() noexcept {
+  // Runs right after fork(): no other thread exists, so no lock is taken (one
+  // could be held forever by a thread that did not survive the fork).
+  for (auto* ch : registry) {
+    if (ch->fd_ >= 0)
+      ::close(ch->fd_);
+    if (ch->wake_ >= 0)
+      ::close(ch->wake_);
+    ch->fd_ = -1;
+    ch->wake_ = -1;
+    ch->closed_ = true;
+  }
+}
 
 channel::~channel() {
+  {
+    std::lock_guard<std::mutex> guard(registry_mtx);
+    registry.erase(this);
+  }
   if (fd_ >= 0)
     ::close(fd_);
   if (wake_ >= 0)
@@ -29,7 +59,7 @@ int channel::fd() const {
   return fd_;
 }
 
-void channel::send(bool raw_bytes, const std::string& payload, const std::vector<int>& fds) {
+void channel::send(bool raw_bytes, std::string_view payload, const std::vector<int>& fds) {
   if (!writable_)
     throw error(errc::bad_argument, "this end of a one-way pipe only receives");
   if (payload.size() > frame_cap())
@@ -84,7 +114,10 @@ bool channel::recv(std::string& payload, std::vector<int>& fds, duration timeout
       break;
   }
   log::error() << "closing a connection after a bad frame: " << why;
-  close();
+  if (!closed_.exchange(true)) { // close(), but we hold recv_mtx_ already
+    std::lock_guard<std::mutex> sending(send_mtx_);
+    ::close(std::exchange(fd_, -1));
+  }
   throw error(errc::bad_frame, why + "; the connection was closed");
 }
 

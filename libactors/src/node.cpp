@@ -3,6 +3,7 @@
 
 #include "runtime.hpp"
 
+#include <actors/detail/channel.hpp>
 #include <actors/node.hpp>
 
 #include <atomic>
@@ -142,6 +143,7 @@ void node_state::shutdown() noexcept {
 void drop_inherited_node() noexcept {
   // Runs in a fork()ed child. Other threads of the parent do not exist here,
   // so no lock is taken: one could be held forever.
+  drop_inherited_channels();
   auto* n = the_node.load();
   if (!n)
     return;

@@ -87,9 +87,7 @@ public:
   }
 
   /// Sends raw bytes, not encoded (Python's send_bytes).
-  void send_bytes(std::string_view bytes) {
-    get().send(true, std::string(bytes), {});
-  }
+  void send_bytes(std::string_view bytes) { get().send(true, bytes, {}); }
 
   /// Receives one message's bytes as they travelled (Python's recv_bytes).
   std::string recv_bytes(duration timeout = forever) {
@@ -98,6 +96,16 @@ public:
     if (!get().recv(bytes, fds, timeout))
       throw timeout_error("connection::recv_bytes: no message within the timeout");
     return bytes;
+  }
+
+  /// Receives one message's bytes into `buffer`, reusing its memory, and
+  /// returns their count (Python's recv_bytes_into). For a stream of large
+  /// messages this avoids faulting in a fresh buffer each time.
+  std::size_t recv_bytes_into(std::string& buffer, duration timeout = forever) {
+    std::vector<int> fds;
+    if (!get().recv(buffer, fds, timeout))
+      throw timeout_error("connection::recv_bytes_into: no message within the timeout");
+    return buffer.size();
   }
 
   /// True if a message (or EOF) is ready to be received within `timeout`.

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -25,9 +26,10 @@ public:
 
   /// Sends one frame. Throws errc::frame_too_large (nothing sent),
   /// errc::broken_pipe, errc::closed, errc::bad_argument (read-only end).
-  void send(bool raw_bytes, const std::string& payload, const std::vector<int>& fds);
+  void send(bool raw_bytes, std::string_view payload, const std::vector<int>& fds);
 
-  /// Receives one frame; false on timeout. Throws eof_error, errc::bad_frame
+  /// Receives one frame into `payload` (its capacity is reused); false on
+  /// timeout. Throws eof_error, errc::bad_frame
   /// (the connection is then closed), errc::closed, errc::bad_argument.
   bool recv(std::string& payload, std::vector<int>& fds, duration timeout);
 
@@ -43,6 +45,11 @@ public:
   /// The socket; throws errc::closed.
   int fd() const;
 
+  /// In a fork()ed child: closes every channel inherited from the parent, so
+  /// only the ends passed as arguments (which arrive as new descriptors) stay
+  /// open there, and EOF works as it does across a fork server.
+  friend void drop_inherited_channels() noexcept;
+
 private:
   int fd_;
   int wake_; // eventfd: close() wakes a thread blocked in recv()
@@ -52,6 +59,8 @@ private:
   std::mutex send_mtx_;
   std::mutex recv_mtx_;
 };
+
+void drop_inherited_channels() noexcept;
 
 /// Two connected channels (socketpair). One-way: the first only receives,
 /// the second only sends, as Python's Pipe(duplex=False).

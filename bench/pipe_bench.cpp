@@ -1,0 +1,137 @@
+// Pipe round trip and bandwidth between two processes, beside Python's
+// multiprocessing.Pipe and a raw socketpair doing the same job.
+
+#include "harness.hpp"
+
+#include <actors/all.hpp>
+
+#include <cstring>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace {
+
+constexpr std::size_t big = std::size_t{64} << 20; // 64 MiB messages
+
+void echo(actors::connection<int> c) {
+  try {
+    for (;;)
+      c.send(c.recv());
+  } catch (const actors::eof_error&) {
+  }
+}
+
+void sink(actors::connection<int> c) {
+  std::string buffer;
+  try {
+    for (;;)
+      c.send(static_cast<int>(c.recv_bytes_into(buffer)));
+  } catch (const actors::eof_error&) {
+  }
+}
+
+bool read_n(int fd, char* p, std::size_t n) {
+  while (n > 0) {
+    auto r = ::read(fd, p, n);
+    if (r <= 0)
+      return false;
+    p += r;
+    n -= static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+bool write_n(int fd, const char* p, std::size_t n) {
+  while (n > 0) {
+    auto r = ::write(fd, p, n);
+    if (r <= 0)
+      return false;
+    p += r;
+    n -= static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+// The raw baseline: a forked child on a socketpair echoing `size`-byte
+// messages back as 4-byte answers (size 4: a plain echo).
+struct raw_peer {
+  int fd = -1;
+  int pid = 0;
+  explicit raw_peer(std::size_t size) {
+    int sv[2];
+    ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+    pid = ::fork();
+    if (pid == 0) {
+      ::close(sv[0]);
+      std::string buf(size, '\0');
+      while (read_n(sv[1], buf.data(), size) && write_n(sv[1], buf.data(), 4)) {
+      }
+      _exit(0);
+    }
+    ::close(sv[1]);
+    fd = sv[0];
+  }
+  ~raw_peer() {
+    ::close(fd);
+    int st;
+    ::waitpid(pid, &st, 0);
+  }
+};
+
+} // namespace
+
+int main(int argc, char** argv) {
+  actors::node node;
+  bench::init(argc, argv);
+  auto py = bench::run_python("pipe.py");
+
+  // Round trip of one small message; raw and libactors in alternating rounds.
+  {
+    raw_peer peer(4);
+    char b[4] = {1, 2, 3, 4};
+    auto [mine, theirs] = actors::pipe<int>();
+    actors::process p(echo, theirs);
+    p.start();
+    theirs.close();
+    int i = 0;
+    auto [raw, rtt] = bench::seconds_per_call_pair(
+      [&] {
+        write_n(peer.fd, b, 4);
+        read_n(peer.fd, b, 4);
+      },
+      [&] {
+        mine.send(i);
+        i = mine.recv();
+      });
+    mine.close();
+    p.join();
+    bench::emit("pipe.rtt", rtt * 1e6, "us", bench::lookup(py, "rtt_us"), raw * 1e6);
+  }
+
+  // Bandwidth with 64 MiB messages, each acknowledged; buffers reused on both
+  // sides (recv_bytes_into), as the raw peer does.
+  {
+    std::string payload(big, 'x');
+    raw_peer peer(big);
+    char ack[4];
+    auto [mine, theirs] = actors::pipe<int>();
+    actors::process p(sink, theirs);
+    p.start();
+    theirs.close();
+    auto [raw, ours] = bench::seconds_per_call_pair(
+      [&] {
+        write_n(peer.fd, payload.data(), big);
+        read_n(peer.fd, ack, 4);
+      },
+      [&] {
+        mine.send_bytes(payload);
+        (void) mine.recv();
+      });
+    mine.close();
+    p.join();
+    constexpr double gib = 1024.0 * 1024 * 1024;
+    bench::emit("pipe.bandwidth", big / ours / gib, "GiB/s", bench::lookup(py, "bandwidth_gibs"),
+                big / raw / gib);
+  }
+}
