@@ -147,17 +147,19 @@ std::pair<std::shared_ptr<channel>, std::shared_ptr<channel>> channel_pair(bool 
 }
 
 std::uint32_t export_fd(int fd) {
-  if (!outgoing_fds)
+  auto* out = outgoing_fds();
+  if (!out)
     throw error(errc::bad_argument,
                 "a pipe end can only be encoded to travel to another process");
-  outgoing_fds->push_back(fd);
-  return static_cast<std::uint32_t>(outgoing_fds->size() - 1);
+  out->push_back(fd);
+  return static_cast<std::uint32_t>(out->size() - 1);
 }
 
 int import_fd(std::uint32_t index) {
-  if (!incoming_fds || index >= incoming_fds->size() || (*incoming_fds)[index] < 0)
+  auto* in = incoming_fds();
+  if (!in || index >= in->size() || (*in)[index] < 0)
     throw error(errc::bad_payload, "a message refers to a descriptor that did not arrive");
-  return std::exchange((*incoming_fds)[index], -1);
+  return std::exchange((*in)[index], -1);
 }
 
 } // namespace actors::detail

@@ -3,8 +3,15 @@
 
 namespace actors::detail {
 
-thread_local std::vector<int>* outgoing_fds = nullptr;
-thread_local std::vector<int>* incoming_fds = nullptr;
+std::vector<int>*& outgoing_fds() noexcept {
+  thread_local std::vector<int>* fds = nullptr;
+  return fds;
+}
+
+std::vector<int>*& incoming_fds() noexcept {
+  thread_local std::vector<int>* fds = nullptr;
+  return fds;
+}
 
 void throw_bad_payload(const char* what_failed) {
   throw error(errc::bad_payload,

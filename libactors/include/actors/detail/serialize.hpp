@@ -36,7 +36,8 @@ public:
     : cereal::OutputArchive<output_archive, cereal::AllowEmptyClassElision>(this), out_(out) {}
 
   void saveBinary(const void* data, std::size_t size) {
-    out_.append(static_cast<const char*>(data), size);
+    if (size > 0) // an empty container's data() may be null
+      out_.append(static_cast<const char*>(data), size);
   }
 
 private:
@@ -56,6 +57,8 @@ public:
     if (size > remaining())
       throw cereal::Exception("payload truncated: " + std::to_string(size)
                               + " bytes needed, " + std::to_string(remaining()) + " remain");
+    if (size == 0) // an empty container's data() may be null
+      return;
     std::memcpy(data, pos_, size);
     pos_ += size;
   }
@@ -81,6 +84,15 @@ std::enable_if_t<std::is_arithmetic_v<T>> save(output_archive& ar, const T& t) {
 template <class T>
 std::enable_if_t<std::is_arithmetic_v<T>> load(input_archive& ar, T& t) {
   ar.loadBinary(std::addressof(t), sizeof t);
+}
+// A bool is one byte that must be 0 or 1: any other value would be undefined
+// behaviour once loaded.
+inline void load(input_archive& ar, bool& b) {
+  unsigned char byte = 0;
+  ar.loadBinary(&byte, 1);
+  if (byte > 1)
+    throw cereal::Exception("invalid bool byte " + std::to_string(byte));
+  b = byte == 1;
 }
 template <class Archive, class T>
 CEREAL_ARCHIVE_RESTRICT(input_archive, output_archive)
@@ -126,8 +138,10 @@ save(output_archive& ar, const std::vector<T, A>& v) {
 /// While a value is encoded for another process, descriptors that travel with
 /// it (pipe ends...) are collected here; while it is decoded, the received
 /// ones are taken from here. Null outside those moments.
-extern thread_local std::vector<int>* outgoing_fds;
-extern thread_local std::vector<int>* incoming_fds;
+/// (Functions, not extern thread_local variables: GCC's TLS wrappers for
+/// those misbehave across a static library under UBSan.)
+std::vector<int>*& outgoing_fds() noexcept;
+std::vector<int>*& incoming_fds() noexcept;
 
 /// Throws actors::error(errc::bad_payload): `what_failed` says why.
 [[noreturn]] void throw_bad_payload(const char* what_failed);
@@ -143,16 +157,17 @@ inline constexpr bool is_serializable_v
 template <class T>
 std::string encode(const T& value, std::vector<int>* fds = nullptr) {
   std::string out;
-  auto* saved = outgoing_fds;
-  outgoing_fds = fds;
+  auto& slot = outgoing_fds();
+  auto* saved = slot;
+  slot = fds;
   try {
     output_archive archive(out);
     archive(value);
   } catch (...) {
-    outgoing_fds = saved;
+    slot = saved;
     throw;
   }
-  outgoing_fds = saved;
+  slot = saved;
   return out;
 }
 
@@ -162,8 +177,9 @@ std::string encode(const T& value, std::vector<int>* fds = nullptr) {
 template <class T>
 T decode(const char* data, std::size_t size, std::vector<int>* fds = nullptr) {
   T value{};
-  auto* saved = incoming_fds;
-  incoming_fds = fds;
+  auto& slot = incoming_fds();
+  auto* saved = slot;
+  slot = fds;
   try {
     input_archive archive(data, size);
     archive(value);
@@ -171,10 +187,10 @@ T decode(const char* data, std::size_t size, std::vector<int>* fds = nullptr) {
       throw cereal::Exception(std::to_string(archive.remaining())
                               + " bytes left over after the value");
   } catch (const std::exception& e) {
-    incoming_fds = saved;
+    slot = saved;
     throw_bad_payload(e.what());
   }
-  incoming_fds = saved;
+  slot = saved;
   return value;
 }
 

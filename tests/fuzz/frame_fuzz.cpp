@@ -1,0 +1,107 @@
+// libFuzzer target for everything that reads bytes from another process: the
+// frame header parser, the bounds-checked Cereal input archive, and the
+// frame reader of a connection fed through a real socket. Whatever the bytes,
+// the result is a value or a named libactors error: never a crash, a hang,
+// or an allocation larger than the input.
+//
+// Built and run by tests/fuzz/run (clang's -fsanitize=fuzzer,address).
+
+#include <actors/all.hpp>
+
+#include "../../libactors/src/frame.hpp"
+
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <string>
+#include <sys/socket.h>
+#include <tuple>
+#include <unistd.h>
+#include <variant>
+#include <vector>
+
+namespace {
+
+struct record {
+  int id = 0;
+  std::string name;
+  std::vector<double> values;
+  std::map<std::string, std::vector<std::uint8_t>> blobs;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(id, name, values, blobs);
+  }
+};
+
+template <class T>
+void try_decode(const char* data, std::size_t size) {
+  try {
+    (void) actors::detail::decode<T>(data, size);
+  } catch (const actors::error& e) {
+    if (e.value() != actors::errc::bad_payload)
+      __builtin_trap();
+  }
+}
+
+void decode_all(const char* data, std::size_t size) {
+  try_decode<int>(data, size);
+  try_decode<std::string>(data, size);
+  try_decode<std::vector<int>>(data, size);
+  try_decode<std::vector<std::string>>(data, size);
+  try_decode<std::tuple<int, std::string, std::optional<std::vector<std::uint8_t>>>>(data, size);
+  try_decode<std::variant<int, std::string, record>>(data, size);
+  try_decode<record>(data, size);
+}
+
+// The whole input, written into a socket and read back as frames by a
+// connection until it reports the end or an error.
+void read_as_stream(const char* data, std::size_t size) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+    return;
+  if (size > 0 && ::write(sv[1], data, size) != static_cast<ssize_t>(size)) {
+    ::close(sv[0]);
+    ::close(sv[1]);
+    return;
+  }
+  ::close(sv[1]);
+  actors::connection<record> conn(std::make_shared<actors::detail::channel>(sv[0], true, true));
+  for (int i = 0; i < 64; ++i) {
+    try {
+      (void) conn.recv(std::chrono::milliseconds(100));
+    } catch (const actors::error& e) {
+      auto v = e.value();
+      if (v == actors::errc::eof || v == actors::errc::bad_frame || v == actors::errc::closed)
+        return;
+      if (v != actors::errc::bad_payload && v != actors::errc::timeout)
+        __builtin_trap();
+    }
+  }
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  actors::set_max_frame_size(1 << 20); // keep the fuzzer's allocations small
+  // Silence the "closing a connection after a bad frame" lines.
+  actors::log::basic_config({"%(message)s", "", static_cast<actors::log::level>(100)});
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t size) {
+  auto data = reinterpret_cast<const char*>(bytes);
+  if (size >= actors::detail::frame_header_size) {
+    std::string why;
+    auto h = actors::detail::parse_header(data, actors::max_frame_size(), why);
+    if (h) {
+      auto payload = std::min<std::size_t>(h->size, size - actors::detail::frame_header_size);
+      decode_all(data + actors::detail::frame_header_size, payload);
+    } else if (why.empty()) {
+      __builtin_trap(); // a refusal always says why
+    }
+  }
+  decode_all(data, size);
+  read_as_stream(data, size);
+  return 0;
+}
