@@ -46,6 +46,12 @@ public:
         return "malformed or oversized frame";
       case errc::frame_too_large:
         return "message over the frame size cap";
+      case errc::queue_full:
+        return "the queue is full";
+      case errc::queue_empty:
+        return "the queue is empty";
+      case errc::consumer_died:
+        return "a consumer died holding unfinished items";
       case errc::system_error:
         return "an operating-system call failed";
     }

@@ -4,6 +4,7 @@
 #include "runtime.hpp"
 
 #include <actors/detail/channel.hpp>
+#include <actors/detail/queue_client.hpp>
 #include <actors/node.hpp>
 
 #include <atomic>
@@ -103,6 +104,7 @@ forkserver_client& node_state::ensure_forkserver() {
 }
 
 void node_state::shutdown() noexcept {
+  flush_all_queues(); // what this process put leaves before anything stops
   std::vector<std::shared_ptr<process_state>> kids;
   {
     std::lock_guard<std::recursive_mutex> guard(mtx);
@@ -132,6 +134,7 @@ void node_state::shutdown() noexcept {
       p.kill();
     p.join();
   });
+  stop_queue_server(); // its clients (our children) are gone now
   if (forkserver) {
     stop_forkserver(*forkserver);
     forkserver.reset();
@@ -144,6 +147,7 @@ void drop_inherited_node() noexcept {
   // Runs in a fork()ed child. Other threads of the parent do not exist here,
   // so no lock is taken: one could be held forever.
   drop_inherited_channels();
+  drop_inherited_queues();
   auto* n = the_node.load();
   if (!n)
     return;

@@ -13,6 +13,11 @@ std::vector<int>*& incoming_fds() noexcept {
   return fds;
 }
 
+bool& decoding() noexcept {
+  thread_local bool flag = false;
+  return flag;
+}
+
 void throw_bad_payload(const char* what_failed) {
   throw error(errc::bad_payload,
               std::string("cannot decode a payload: ") + what_failed

@@ -7,4 +7,5 @@
 #include <actors/node.hpp>
 #include <actors/pipe.hpp>
 #include <actors/process.hpp>
+#include <actors/queue.hpp>
 #include <actors/time.hpp>

@@ -55,6 +55,13 @@ enum class errc : int {
   /// An outgoing message is over the frame cap (actors::set_max_frame_size);
   /// nothing was sent and the connection stays usable.
   frame_too_large,
+  /// put() on a full queue ran out of time (Python's queue.Full).
+  queue_full,
+  /// get() on an empty queue ran out of time (Python's queue.Empty).
+  queue_empty,
+  /// A consumer died holding items it had taken from a joinable queue but
+  /// not marked done; join() reports it instead of waiting forever.
+  consumer_died,
   /// An operating-system call failed; the message names the call and errno.
   system_error,
 };
@@ -93,6 +100,18 @@ class eof_error : public error {
 public:
   explicit eof_error(const std::string& message)
     : error(errc::eof, message) {}
+};
+
+/// put() on a full queue ran out of time (Python's queue.Full).
+class queue_full : public error {
+public:
+  explicit queue_full(const std::string& message) : error(errc::queue_full, message) {}
+};
+
+/// get() on an empty queue ran out of time (Python's queue.Empty).
+class queue_empty : public error {
+public:
+  explicit queue_empty(const std::string& message) : error(errc::queue_empty, message) {}
 };
 
 /// Thrown by a process target to end its process with `code` as exit code,

@@ -143,6 +143,10 @@ save(output_archive& ar, const std::vector<T, A>& v) {
 std::vector<int>*& outgoing_fds() noexcept;
 std::vector<int>*& incoming_fds() noexcept;
 
+/// True while decode() runs on this thread: handles such as a queue that are
+/// default-constructed only to be loaded must not create anything then.
+bool& decoding() noexcept;
+
 /// Throws actors::error(errc::bad_payload): `what_failed` says why.
 [[noreturn]] void throw_bad_payload(const char* what_failed);
 
@@ -176,6 +180,14 @@ std::string encode(const T& value, std::vector<int>* fds = nullptr) {
 /// decode or are not all used.
 template <class T>
 T decode(const char* data, std::size_t size, std::vector<int>* fds = nullptr) {
+  bool& flag = decoding();
+  bool was_decoding = flag;
+  flag = true;
+  struct restore {
+    bool& flag;
+    bool value;
+    ~restore() { flag = value; }
+  } restore_flag{flag, was_decoding};
   T value{};
   auto& slot = incoming_fds();
   auto* saved = slot;

@@ -1,0 +1,1049 @@
+// Queues: a server in the node that creates them, clients everywhere else.
+//
+// Server. One transport thread per node runs an epoll loop over a listening
+// Unix socket (in a private 0700 directory, peers checked with SO_PEERCRED)
+// and every client connection. All queue state is touched only by that
+// thread: it is an actor in all but name, driven by the frames it receives.
+// Items are kept as the bytes the producer encoded; the server never decodes
+// them.
+//
+// Client. A process holds up to three connections per queue: one for puts
+// (batched, with credits for bounded queues), one for gets (fetching small
+// batches, acknowledging what get() returned), one for size/join requests.
+// A flusher thread sends batches that are older than ~200 microseconds.
+//
+// Wire: frames (frame.hpp); the first payload byte is the operation.
+//   client -> server                         server -> client
+//   hello  u32 queue id                      -
+//   put    u32 n, n x (u32 len, bytes)       -
+//   credit u32 want, u8 nowait               credit u32 granted
+//   get    u32 max, u32 acks, u8 nowait      get u32 n, n x (u32 len, bytes)
+//   cancel                                   cancelled
+//   size                                     size u64 items, u64 maxsize
+//   done   u32 n                             -
+//   join                                     join u8 ok, message
+//   release u32 acks                         -
+//     (a consumer leaving normally: `acks` items were taken, the rest of what
+//      it fetched goes back to the head of the queue)
+
+#include <actors/detail/queue_client.hpp>
+#include <actors/errors.hpp>
+#include <actors/log.hpp>
+
+#include "frame.hpp"
+#include "runtime.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <thread>
+#include <unistd.h>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace actors::detail {
+
+namespace {
+
+enum op : std::uint8_t {
+  op_hello = 1,
+  op_put = 2,
+  op_credit = 3,
+  op_get = 4,
+  op_cancel = 5,
+  op_size = 6,
+  op_done = 7,
+  op_join = 8,
+  op_cancelled = 9,
+  op_release = 10,
+};
+
+constexpr std::uint32_t max_fetch = 256;           // items per get batch
+constexpr std::size_t batch_bytes = 64 * 1024;     // a put batch is sent at this size
+constexpr std::uint32_t batch_items = 512;         // ... or at this many items
+constexpr auto flush_delay = std::chrono::microseconds(200);
+constexpr std::size_t batch_prefix = 5;             // op byte and u32 count
+
+// -- payload helpers -----------------------------------------------------------
+
+void put_u32(std::string& out, std::uint32_t v) {
+  char b[4];
+  std::memcpy(b, &v, 4);
+  out.append(b, 4);
+}
+
+void put_u64(std::string& out, std::uint64_t v) {
+  char b[8];
+  std::memcpy(b, &v, 8);
+  out.append(b, 8);
+}
+
+struct reader {
+  const char* p;
+  const char* end;
+  bool ok = true;
+
+  std::uint32_t u32() {
+    if (end - p < 4) {
+      ok = false;
+      return 0;
+    }
+    std::uint32_t v;
+    std::memcpy(&v, p, 4);
+    p += 4;
+    return v;
+  }
+  std::uint64_t u64() {
+    if (end - p < 8) {
+      ok = false;
+      return 0;
+    }
+    std::uint64_t v;
+    std::memcpy(&v, p, 8);
+    p += 8;
+    return v;
+  }
+  std::uint8_t u8() {
+    if (end - p < 1) {
+      ok = false;
+      return 0;
+    }
+    return static_cast<std::uint8_t>(*p++);
+  }
+  // An item: u32 length and that many bytes, checked against what remains.
+  bool item(std::string& out) {
+    auto n = u32();
+    if (!ok || static_cast<std::size_t>(end - p) < n)
+      return ok = false;
+    out.assign(p, n);
+    p += n;
+    return true;
+  }
+};
+
+void append_item(std::string& out, const std::string& item) {
+  put_u32(out, static_cast<std::uint32_t>(item.size()));
+  out += item;
+}
+
+// -- server ----------------------------------------------------------------------
+
+struct queue_state;
+
+struct server_conn {
+  int fd = -1;
+  int pid = 0;
+  queue_state* q = nullptr;
+  std::string in;
+  std::string out;
+  std::size_t out_pos = 0; // sent part of `out` (erasing the front would be quadratic)
+  std::deque<std::string> unacked; // fetched by the client, not yet taken
+  std::uint64_t taken = 0;         // acknowledged as returned by get()
+  std::uint64_t done = 0;          // task_done() count
+  std::uint64_t credits = 0;       // granted, not yet used
+  std::uint32_t want_get = 0;
+  bool get_pending = false;
+  std::uint32_t want_credit = 0;
+  bool credit_pending = false;
+  bool join_pending = false;
+};
+
+struct queue_state {
+  std::uint32_t id = 0;
+  std::uint64_t maxsize = 0;
+  bool joinable = false;
+  std::deque<std::string> items;
+  std::uint64_t reserved = 0; // credits granted to producers, not yet used
+  std::uint64_t unfinished = 0;
+  std::string abandoned; // why the next join() fails, if a consumer died
+  std::deque<server_conn*> getters, crediters, joiners;
+};
+
+class server {
+public:
+  server();
+  ~server();
+
+  queue_address create(std::uint64_t maxsize, bool joinable);
+  void stop() noexcept;
+  void forget_after_fork() noexcept;
+
+private:
+  void run();
+  void accept_all();
+  void on_readable(server_conn& c);
+  bool handle(server_conn& c, const char* data, std::size_t size);
+  void send(server_conn& c, const std::string& payload);
+  void flush_out(server_conn& c);
+  void drop(server_conn& c);
+  void serve(queue_state& q);
+  void fail_joiners(queue_state& q);
+
+  std::string dir_;
+  std::string path_;
+  int listener_ = -1;
+  int epoll_ = -1;
+  int wake_ = -1;
+  std::thread thread_;
+  std::mutex mtx_; // guards queues_ creation against the loop's lookups
+  std::unordered_map<std::uint32_t, std::unique_ptr<queue_state>> queues_;
+  std::uint32_t next_id_ = 1;
+  std::unordered_map<int, std::unique_ptr<server_conn>> conns_;
+};
+
+server::server() {
+  char tmpl[] = "/tmp/actors-XXXXXX";
+  if (!::mkdtemp(tmpl)) // mode 0700: only this user can reach the socket
+    throw_errno("mkdtemp (queue socket directory)");
+  dir_ = tmpl;
+  path_ = dir_ + "/node.sock";
+  listener_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path_.c_str(), sizeof addr.sun_path - 1);
+  if (listener_ < 0 || ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0
+      || ::listen(listener_, 128) != 0)
+    throw_errno("bind/listen on " + path_);
+  epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
+  wake_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = listener_;
+  ::epoll_ctl(epoll_, EPOLL_CTL_ADD, listener_, &ev);
+  ev.data.fd = wake_;
+  ::epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_, &ev);
+  thread_ = std::thread([this] { run(); });
+}
+
+server::~server() {
+  stop();
+}
+
+queue_address server::create(std::uint64_t maxsize, bool joinable) {
+  auto q = std::make_unique<queue_state>();
+  q->maxsize = maxsize;
+  q->joinable = joinable;
+  std::lock_guard<std::mutex> guard(mtx_);
+  q->id = next_id_++;
+  queue_address a{path_, q->id, maxsize, joinable, ::getpid()};
+  queues_[q->id] = std::move(q);
+  return a;
+}
+
+void server::stop() noexcept {
+  if (thread_.joinable()) {
+    std::uint64_t one = 1;
+    (void) !::write(wake_, &one, sizeof one);
+    thread_.join();
+  }
+  for (auto& [fd, c] : conns_)
+    ::close(fd);
+  conns_.clear();
+  for (int fd : {listener_, epoll_, wake_})
+    if (fd >= 0)
+      ::close(fd);
+  listener_ = epoll_ = wake_ = -1;
+  if (!path_.empty()) {
+    ::unlink(path_.c_str());
+    ::rmdir(dir_.c_str());
+    path_.clear();
+  }
+}
+
+void server::forget_after_fork() noexcept {
+  // The loop thread does not exist in a fork()ed child; close our copies of
+  // its descriptors so the parent's clients still see the parent's server.
+  for (auto& [fd, c] : conns_)
+    ::close(fd);
+  for (int fd : {listener_, epoll_, wake_})
+    if (fd >= 0)
+      ::close(fd);
+  path_.clear(); // the directory belongs to the parent
+}
+
+void server::run() {
+  epoll_event events[64];
+  for (;;) {
+    int n = ::epoll_wait(epoll_, events, 64, -1);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return;
+    for (int i = 0; i < n; ++i) {
+      int fd = events[i].data.fd;
+      if (fd == wake_)
+        return;
+      if (fd == listener_) {
+        accept_all();
+        continue;
+      }
+      auto it = conns_.find(fd);
+      if (it == conns_.end())
+        continue;
+      auto& c = *it->second;
+      if (events[i].events & EPOLLOUT)
+        flush_out(c);
+      if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+        on_readable(c); // may drop c
+    }
+  }
+}
+
+void server::accept_all() {
+  for (;;) {
+    int fd = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0)
+      return;
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != ::getuid()) {
+      log::warning() << "queue server: refused a connection from uid " << cred.uid;
+      ::close(fd);
+      continue;
+    }
+    auto c = std::make_unique<server_conn>();
+    c->fd = fd;
+    c->pid = cred.pid;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    ::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
+    conns_[fd] = std::move(c);
+  }
+}
+
+void server::on_readable(server_conn& c) {
+  char buf[64 * 1024];
+  bool eof = false;
+  for (;;) {
+    auto n = ::read(c.fd, buf, sizeof buf);
+    if (n > 0) {
+      c.in.append(buf, static_cast<std::size_t>(n));
+      if (static_cast<std::size_t>(n) < sizeof buf)
+        break;
+      continue;
+    }
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+      break;
+    eof = true;
+    break;
+  }
+  std::size_t pos = 0;
+  while (c.in.size() - pos >= frame_header_size) {
+    std::string why;
+    auto h = parse_header(c.in.data() + pos, frame_cap(), why);
+    if (!h || h->fds != 0) {
+      log::error() << "queue server: closing the connection of pid " << c.pid
+                   << " after a bad frame: " << (h ? "unexpected descriptors" : why);
+      drop(c);
+      return;
+    }
+    if (c.in.size() - pos - frame_header_size < h->size) {
+      c.in.reserve(pos + frame_header_size + h->size); // grow once for a big frame
+      break;
+    }
+    if (!handle(c, c.in.data() + pos + frame_header_size, h->size)) {
+      log::error() << "queue server: closing the connection of pid " << c.pid
+                   << " after a malformed request";
+      drop(c);
+      return;
+    }
+    pos += frame_header_size + h->size;
+  }
+  c.in.erase(0, pos);
+  if (eof)
+    drop(c);
+}
+
+bool server::handle(server_conn& c, const char* data, std::size_t size) {
+  reader r{data, data + size};
+  auto code = r.u8();
+  if (code == op_hello) {
+    auto id = r.u32();
+    std::lock_guard<std::mutex> guard(mtx_);
+    auto it = queues_.find(id);
+    if (!r.ok || it == queues_.end() || c.q)
+      return false;
+    c.q = it->second.get();
+    return true;
+  }
+  if (!c.q)
+    return false;
+  auto& q = *c.q;
+  switch (code) {
+    case op_put: {
+      auto n = r.u32();
+      for (std::uint32_t i = 0; r.ok && i < n; ++i) {
+        std::string item;
+        if (!r.item(item))
+          return false;
+        q.items.push_back(std::move(item));
+      }
+      if (!r.ok)
+        return false;
+      auto used = std::min<std::uint64_t>(n, c.credits);
+      c.credits -= used;
+      q.reserved -= used;
+      if (q.joinable)
+        q.unfinished += n;
+      break;
+    }
+    case op_credit:
+      c.want_credit = r.u32();
+      c.credit_pending = true;
+      if (r.u8() && !(q.maxsize == 0 || q.items.size() + q.reserved < q.maxsize)) {
+        c.credit_pending = false; // nowait on a full queue: none, at once
+        std::string reply(1, static_cast<char>(op_credit));
+        put_u32(reply, 0);
+        send(c, reply);
+      } else {
+        q.crediters.push_back(&c);
+      }
+      break;
+    case op_get: {
+      c.want_get = std::max<std::uint32_t>(1, std::min(r.u32(), max_fetch));
+      auto acks = std::min<std::uint64_t>(r.u32(), c.unacked.size());
+      auto nowait = r.u8();
+      if (!r.ok)
+        return false;
+      c.unacked.erase(c.unacked.begin(), c.unacked.begin() + static_cast<long>(acks));
+      c.taken += acks;
+      c.get_pending = true;
+      if (nowait && q.items.empty()) {
+        c.get_pending = false;
+        std::string reply(1, static_cast<char>(op_get));
+        put_u32(reply, 0);
+        send(c, reply);
+      } else {
+        q.getters.push_back(&c);
+      }
+      break;
+    }
+    case op_cancel: {
+      auto drop_from = [&c](std::deque<server_conn*>& d) {
+        d.erase(std::remove(d.begin(), d.end(), &c), d.end());
+      };
+      std::string reply;
+      if (c.get_pending) {
+        c.get_pending = false;
+        drop_from(q.getters);
+        reply.assign(1, static_cast<char>(op_get));
+        put_u32(reply, 0);
+        send(c, reply);
+      }
+      if (c.credit_pending) {
+        c.credit_pending = false;
+        drop_from(q.crediters);
+        reply.assign(1, static_cast<char>(op_credit));
+        put_u32(reply, 0);
+        send(c, reply);
+      }
+      if (c.join_pending) {
+        c.join_pending = false;
+        drop_from(q.joiners);
+      }
+      send(c, std::string(1, static_cast<char>(op_cancelled)));
+      break;
+    }
+    case op_size: {
+      std::string reply(1, static_cast<char>(op_size));
+      put_u64(reply, q.items.size());
+      put_u64(reply, q.maxsize);
+      send(c, reply);
+      break;
+    }
+    case op_done: {
+      auto n = r.u32();
+      if (!r.ok)
+        return false;
+      c.done += n;
+      q.unfinished -= std::min<std::uint64_t>(n, q.unfinished);
+      break;
+    }
+    case op_join:
+      c.join_pending = true;
+      q.joiners.push_back(&c);
+      break;
+    case op_release: {
+      auto acks = std::min<std::uint64_t>(r.u32(), c.unacked.size());
+      if (!r.ok)
+        return false;
+      c.unacked.erase(c.unacked.begin(), c.unacked.begin() + static_cast<long>(acks));
+      c.taken += acks;
+      for (auto it = c.unacked.rbegin(); it != c.unacked.rend(); ++it)
+        q.items.push_front(std::move(*it));
+      c.unacked.clear();
+      break;
+    }
+    default:
+      return false;
+  }
+  serve(q);
+  return r.ok;
+}
+
+// Hands items to waiting consumers, space to waiting producers, and answers
+// joiners, in that order.
+void server::serve(queue_state& q) {
+  while (!q.getters.empty() && !q.items.empty()) {
+    auto* c = q.getters.front();
+    q.getters.pop_front();
+    c->get_pending = false;
+    auto n = static_cast<std::uint32_t>(std::min<std::size_t>(c->want_get, q.items.size()));
+    std::string reply(1, static_cast<char>(op_get));
+    put_u32(reply, n);
+    for (std::uint32_t i = 0; i < n; ++i) {
+      append_item(reply, q.items.front());
+      c->unacked.push_back(std::move(q.items.front()));
+      q.items.pop_front();
+    }
+    send(*c, reply);
+  }
+  while (!q.crediters.empty()) {
+    std::uint64_t room = q.maxsize == 0 ? q.crediters.front()->want_credit
+                         : q.items.size() + q.reserved >= q.maxsize
+                           ? 0
+                           : q.maxsize - q.items.size() - q.reserved;
+    if (room == 0)
+      break;
+    auto* c = q.crediters.front();
+    q.crediters.pop_front();
+    c->credit_pending = false;
+    auto granted = std::min<std::uint64_t>(room, std::max<std::uint32_t>(1, c->want_credit));
+    if (q.maxsize > 0) {
+      q.reserved += granted;
+      c->credits += granted;
+    }
+    std::string reply(1, static_cast<char>(op_credit));
+    put_u32(reply, static_cast<std::uint32_t>(granted));
+    send(*c, reply);
+  }
+  if (!q.joiners.empty() && (q.unfinished == 0 || !q.abandoned.empty())) {
+    std::string reply(1, static_cast<char>(op_join));
+    reply += q.abandoned.empty() ? '\1' : '\0';
+    reply += q.abandoned;
+    for (auto* c : q.joiners) {
+      c->join_pending = false;
+      send(*c, reply);
+    }
+    q.joiners.clear();
+    q.abandoned.clear();
+  }
+}
+
+void server::send(server_conn& c, const std::string& payload) {
+  char head[frame_header_size];
+  put_header(head, {static_cast<std::uint32_t>(payload.size()), 0, frame_kind::object});
+  std::size_t sent = 0;
+  if (c.out.empty()) { // write straight from the payload; buffer what is left
+    iovec iov[2] = {{head, sizeof head}, {const_cast<char*>(payload.data()), payload.size()}};
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 2;
+    auto n = ::sendmsg(c.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    sent = n > 0 ? static_cast<std::size_t>(n) : 0;
+    if (sent == sizeof head + payload.size())
+      return;
+  }
+  if (sent < sizeof head) {
+    c.out.append(head + sent, sizeof head - sent);
+    c.out += payload;
+  } else {
+    c.out.append(payload, sent - sizeof head, std::string::npos);
+  }
+  flush_out(c);
+}
+
+void server::flush_out(server_conn& c) {
+  while (c.out_pos < c.out.size()) {
+    auto n = ::send(c.fd, c.out.data() + c.out_pos, c.out.size() - c.out_pos,
+                    MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      c.out_pos += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR)
+      continue;
+    break; // EAGAIN: wait for EPOLLOUT; errors: the read side will see EOF
+  }
+  if (c.out_pos == c.out.size()) {
+    c.out.clear();
+    c.out_pos = 0;
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN | (c.out.empty() ? 0u : static_cast<unsigned>(EPOLLOUT));
+  ev.data.fd = c.fd;
+  ::epoll_ctl(epoll_, EPOLL_CTL_MOD, c.fd, &ev);
+}
+
+// A client went away (exit, crash, or a bad frame). Nothing it was handed and
+// had not taken is lost: those items go back to the head of the queue.
+void server::drop(server_conn& c) {
+  if (auto* q = c.q) {
+    auto forget = [&c](std::deque<server_conn*>& d) {
+      d.erase(std::remove(d.begin(), d.end(), &c), d.end());
+    };
+    forget(q->getters);
+    forget(q->crediters);
+    forget(q->joiners);
+    for (auto it = c.unacked.rbegin(); it != c.unacked.rend(); ++it)
+      q->items.push_front(std::move(*it));
+    q->reserved -= std::min(q->reserved, c.credits);
+    if (q->joinable && c.taken > c.done) {
+      auto lost = c.taken - c.done;
+      q->unfinished -= std::min(q->unfinished, lost);
+      q->abandoned = "consumer pid " + std::to_string(c.pid) + " died holding "
+                     + std::to_string(lost) + " unfinished item(s) of this queue";
+    }
+  }
+  int fd = c.fd;
+  auto* q = c.q;
+  ::epoll_ctl(epoll_, EPOLL_CTL_DEL, fd, nullptr);
+  ::close(fd);
+  conns_.erase(fd); // c is gone from here on
+  if (q)
+    serve(*q);
+}
+
+// -- the node's server, created on first use ----------------------------------------
+
+std::mutex server_mtx;
+server* the_server = nullptr;
+
+server& node_server() {
+  auto& n = require_node();
+  std::lock_guard<std::mutex> guard(server_mtx);
+  if (!the_server) {
+    n.ensure_forkserver(); // before this process's first thread
+    the_server = new server;
+  }
+  return *the_server;
+}
+
+} // namespace
+
+// -- client ------------------------------------------------------------------------
+
+class queue_client {
+public:
+  explicit queue_client(queue_address a) : addr(std::move(a)) {}
+  ~queue_client() { close_all(); }
+
+  queue_address addr;
+
+  // Puts: a batch of encoded items, sent when full or by the flusher. The
+  // batch starts with room for the op byte and count, filled in when sent.
+  std::mutex put_mtx;
+  unique_fd put_fd;
+  std::string batch = std::string(batch_prefix, '\0');
+  std::uint32_t batch_count = 0;
+  std::uint64_t credits = 0;
+  bool closed = false;
+
+  // Gets: items fetched and not yet returned; acks for those returned.
+  std::mutex get_mtx;
+  std::mutex get_write_mtx;
+  unique_fd get_fd;
+  std::deque<std::string> fetched;
+  std::uint32_t acks = 0;
+  std::uint32_t fetch_size = 1;
+  std::uint64_t taken = 0;
+  std::uint64_t done = 0;
+
+  // size and join.
+  std::mutex ctl_mtx;
+  unique_fd ctl_fd;
+
+  void close_all() noexcept {
+    put_fd.reset();
+    get_fd.reset();
+    ctl_fd.reset();
+  }
+
+  // A consumer leaving normally: what get() returned is taken, what it had
+  // fetched beyond that goes back to the queue, so nothing is delivered twice.
+  void release() noexcept {
+    std::lock_guard<std::mutex> lock(get_mtx);
+    if (!get_fd || (acks == 0 && fetched.empty()))
+      return;
+    std::string req(1, static_cast<char>(op_release));
+    put_u32(req, std::exchange(acks, 0));
+    std::lock_guard<std::mutex> w(get_write_mtx);
+    send_frame(get_fd.get(), frame_kind::object, req.data(), req.size(), {});
+    fetched.clear();
+  }
+
+  // Sends buffered puts and waits until the server has them: a size or join
+  // request on another connection could otherwise overtake them. Returns the
+  // queue's size, or nullopt if this process never put anything.
+  std::optional<std::uint64_t> sync_puts() {
+    std::lock_guard<std::mutex> put_lock(put_mtx);
+    flush_locked();
+    if (!put_fd)
+      return std::nullopt;
+    write(put_fd.get(), std::string(1, static_cast<char>(op_size)));
+    auto reply = read_reply(put_fd.get(), forever);
+    reader r{reply->data() + 1, reply->data() + reply->size()};
+    return r.u64();
+  }
+
+  // Connects (lazily) and says which queue this connection is for.
+  void ensure(unique_fd& fd) {
+    if (fd)
+      return;
+    unique_fd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::strncpy(sa.sun_path, addr.path.c_str(), sizeof sa.sun_path - 1);
+    if (!s || ::connect(s.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
+      throw owner_gone();
+    std::string hello(1, static_cast<char>(op_hello));
+    put_u32(hello, addr.id);
+    if (!send_frame(s.get(), frame_kind::object, hello.data(), hello.size(), {}))
+      throw owner_gone();
+    fd = std::move(s);
+  }
+
+  eof_error owner_gone() const {
+    return eof_error("the queue's owner process (pid " + std::to_string(addr.owner_pid)
+                     + ") has exited or closed it");
+  }
+
+  void write(int fd, const std::string& payload) {
+    if (!send_frame(fd, frame_kind::object, payload.data(), payload.size(), {}))
+      throw owner_gone();
+  }
+
+  // Reads the next reply; nullopt on timeout.
+  std::optional<std::string> read_reply(int fd, duration timeout) {
+    frame_header h;
+    std::string payload, why;
+    std::vector<int> fds;
+    auto st = recv_frame(fd, h, payload, fds, timeout, why);
+    if (st == recv_status::timeout)
+      return std::nullopt;
+    if (st != recv_status::ok || payload.empty())
+      throw owner_gone();
+    return payload;
+  }
+
+  // Sends the put batch. Caller holds put_mtx.
+  void flush_locked() {
+    if (batch_count == 0)
+      return;
+    ensure(put_fd);
+    batch[0] = static_cast<char>(op_put);
+    std::memcpy(batch.data() + 1, &batch_count, 4);
+    std::string payload = std::exchange(batch, std::string(batch_prefix, '\0'));
+    batch_count = 0;
+    write(put_fd.get(), payload);
+  }
+
+  // Waits for a reply of type `want` on `fd`; on timeout cancels the request
+  // and drains replies up to the server's "cancelled" (a reply that crossed
+  // the cancel is still returned).
+  std::optional<std::string> await(int fd, op want, duration timeout) {
+    if (auto r = read_reply(fd, timeout))
+      return r;
+    std::string cancel(1, static_cast<char>(op_cancel));
+    write(fd, cancel);
+    std::optional<std::string> answer;
+    for (;;) {
+      auto r = read_reply(fd, forever);
+      if (static_cast<op>((*r)[0]) == op_cancelled)
+        return answer;
+      if (static_cast<op>((*r)[0]) == want)
+        answer = std::move(r);
+    }
+  }
+};
+
+namespace {
+
+// The flusher: sends put batches that have waited ~200 microseconds, so an
+// item put by a producer that then idles still leaves promptly.
+struct flusher {
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::unordered_set<queue_client*> pending;
+  std::unordered_set<queue_client*> clients;
+  std::thread thread;
+  bool stopping = false;
+
+  void run() {
+    std::unique_lock<std::mutex> lock(mtx);
+    while (!stopping) {
+      cv.wait(lock, [this] { return stopping || !pending.empty(); });
+      cv.wait_for(lock, flush_delay, [this] { return stopping; });
+      auto work = std::move(pending);
+      pending.clear();
+      for (auto* c : work) {
+        std::lock_guard<std::mutex> put_lock(c->put_mtx);
+        try {
+          c->flush_locked();
+        } catch (const std::exception& e) {
+          log::error() << "queue: buffered items could not be sent: " << e.what();
+        }
+      }
+    }
+  }
+};
+
+std::mutex flusher_mtx;
+flusher* the_flusher = nullptr;
+
+flusher& get_flusher() {
+  std::lock_guard<std::mutex> guard(flusher_mtx);
+  if (!the_flusher) {
+    require_node().ensure_forkserver();
+    the_flusher = new flusher;
+    the_flusher->thread = std::thread([f = the_flusher] { f->run(); });
+  }
+  return *the_flusher;
+}
+
+void track(queue_client* c) {
+  auto& f = get_flusher();
+  std::lock_guard<std::mutex> guard(f.mtx);
+  f.clients.insert(c);
+}
+
+} // namespace
+
+std::shared_ptr<queue_client> create_queue(std::uint64_t maxsize, bool joinable) {
+  return connect_queue(node_server().create(maxsize, joinable));
+}
+
+std::shared_ptr<queue_client> connect_queue(const queue_address& address) {
+  auto c = std::shared_ptr<queue_client>(new queue_client(address), [](queue_client* p) {
+    {
+      std::lock_guard<std::mutex> guard(flusher_mtx);
+      if (the_flusher) {
+        std::lock_guard<std::mutex> g(the_flusher->mtx);
+        the_flusher->pending.erase(p);
+        the_flusher->clients.erase(p);
+      }
+    }
+    {
+      std::lock_guard<std::mutex> put_lock(p->put_mtx);
+      try {
+        p->flush_locked(); // the last handle is gone: nothing buffered is lost
+      } catch (...) {
+      }
+    }
+    p->release();
+    delete p;
+  });
+  track(c.get());
+  return c;
+}
+
+const queue_address& address_of(const queue_client& c) noexcept {
+  return c.addr;
+}
+
+bool queue_put(queue_client& c, std::string item, duration timeout) {
+  if (item.size() + 4 > frame_cap())
+    throw error(errc::frame_too_large,
+                "queue item of " + std::to_string(item.size()) + " bytes is over the cap of "
+                  + std::to_string(frame_cap())
+                  + " bytes; nothing was sent (raise it with actors::set_max_frame_size)");
+  std::unique_lock<std::mutex> lock(c.put_mtx);
+  if (c.closed)
+    throw error(errc::closed, "this process closed the queue for putting");
+  if (c.addr.maxsize > 0 && c.credits == 0) {
+    c.flush_locked();
+    c.ensure(c.put_fd);
+    std::string req(1, static_cast<char>(op_credit));
+    // Reserve a few slots ahead (at most an eighth of the queue), so producers
+    // rarely wait for credit yet cannot hoard a small queue's room.
+    put_u32(req, static_cast<std::uint32_t>(
+                   std::clamp<std::uint64_t>(c.addr.maxsize / 8, 1, batch_items)));
+    req += timeout == duration::zero() ? '\1' : '\0';
+    c.write(c.put_fd.get(), req);
+    auto reply = c.await(c.put_fd.get(), op_credit, timeout);
+    if (reply) {
+      reader r{reply->data() + 1, reply->data() + reply->size()};
+      c.credits += r.u32();
+    }
+    if (c.credits == 0)
+      return false;
+  }
+  if (c.addr.maxsize > 0)
+    --c.credits;
+  bool was_empty = c.batch_count == 0;
+  append_item(c.batch, item);
+  ++c.batch_count;
+  if (c.batch.size() - batch_prefix >= batch_bytes || c.batch_count >= batch_items) {
+    c.flush_locked();
+    return true;
+  }
+  lock.unlock();
+  if (was_empty) {
+    auto& f = get_flusher();
+    std::lock_guard<std::mutex> guard(f.mtx);
+    f.pending.insert(&c);
+    f.cv.notify_one();
+  }
+  return true;
+}
+
+std::optional<std::string> queue_get(queue_client& c, duration timeout) {
+  std::lock_guard<std::mutex> lock(c.get_mtx);
+  if (c.fetched.empty()) {
+    // Our own buffered puts go first: a process may consume what it produced.
+    {
+      std::lock_guard<std::mutex> put_lock(c.put_mtx);
+      c.flush_locked();
+    }
+    c.ensure(c.get_fd);
+    std::string req(1, static_cast<char>(op_get));
+    put_u32(req, c.fetch_size);
+    put_u32(req, std::exchange(c.acks, 0));
+    req += timeout == duration::zero() ? '\1' : '\0';
+    {
+      std::lock_guard<std::mutex> w(c.get_write_mtx);
+      c.write(c.get_fd.get(), req);
+    }
+    auto reply = c.await(c.get_fd.get(), op_get, timeout);
+    if (!reply)
+      return std::nullopt;
+    reader r{reply->data() + 1, reply->data() + reply->size()};
+    auto n = r.u32();
+    for (std::uint32_t i = 0; i < n; ++i) {
+      std::string item;
+      if (!r.item(item))
+        throw c.owner_gone();
+      c.fetched.push_back(std::move(item));
+    }
+    // Fetch more next time while the queue keeps up with us.
+    c.fetch_size = n == c.fetch_size ? std::min(max_fetch, c.fetch_size * 2) : std::max(1u, n);
+    if (c.fetched.empty())
+      return std::nullopt;
+  }
+  auto item = std::move(c.fetched.front());
+  c.fetched.pop_front();
+  ++c.acks;
+  ++c.taken;
+  return item;
+}
+
+std::uint64_t queue_size(queue_client& c) {
+  if (auto size = c.sync_puts())
+    return *size;
+  std::lock_guard<std::mutex> lock(c.ctl_mtx);
+  c.ensure(c.ctl_fd);
+  c.write(c.ctl_fd.get(), std::string(1, static_cast<char>(op_size)));
+  auto reply = c.read_reply(c.ctl_fd.get(), forever);
+  reader r{reply->data() + 1, reply->data() + reply->size()};
+  return r.u64();
+}
+
+void queue_task_done(queue_client& c) {
+  {
+    std::lock_guard<std::mutex> lock(c.get_mtx);
+    if (c.done >= c.taken)
+      throw error(errc::bad_argument,
+                  "task_done() called more times than this process took items");
+    ++c.done;
+  }
+  std::string req(1, static_cast<char>(op_done));
+  put_u32(req, 1);
+  std::lock_guard<std::mutex> w(c.get_write_mtx);
+  c.ensure(c.get_fd);
+  c.write(c.get_fd.get(), req);
+}
+
+bool queue_join(queue_client& c, duration timeout) {
+  (void) c.sync_puts();
+  std::lock_guard<std::mutex> lock(c.ctl_mtx);
+  c.ensure(c.ctl_fd);
+  c.write(c.ctl_fd.get(), std::string(1, static_cast<char>(op_join)));
+  auto reply = c.await(c.ctl_fd.get(), op_join, timeout);
+  if (!reply)
+    return false;
+  if (reply->size() < 2 || (*reply)[1] != '\1')
+    throw error(errc::consumer_died, "joinable_queue::join: " + reply->substr(2));
+  return true;
+}
+
+void queue_close(queue_client& c) {
+  std::lock_guard<std::mutex> put_lock(c.put_mtx);
+  c.flush_locked();
+  c.closed = true;
+}
+
+void flush_all_queues() noexcept {
+  std::unique_lock<std::mutex> guard(flusher_mtx);
+  auto* f = the_flusher;
+  guard.unlock();
+  if (!f)
+    return;
+  std::vector<queue_client*> all;
+  {
+    std::lock_guard<std::mutex> g(f->mtx);
+    all.assign(f->clients.begin(), f->clients.end());
+  }
+  for (auto* c : all) {
+    {
+      std::lock_guard<std::mutex> put_lock(c->put_mtx);
+      try {
+        c->flush_locked();
+      } catch (const std::exception& e) {
+        log::error() << "queue: buffered items could not be sent: " << e.what();
+      }
+    }
+    c->release();
+  }
+}
+
+void stop_queue_server() noexcept {
+  flush_all_queues();
+  {
+    std::lock_guard<std::mutex> guard(flusher_mtx);
+    if (the_flusher) {
+      {
+        std::lock_guard<std::mutex> g(the_flusher->mtx);
+        the_flusher->stopping = true;
+      }
+      the_flusher->cv.notify_all();
+      the_flusher->thread.join();
+      // Clients may outlive the node (static handles); keep the registry.
+      the_flusher->stopping = false;
+      the_flusher->thread = std::thread();
+    }
+  }
+  std::lock_guard<std::mutex> guard(server_mtx);
+  if (the_server) {
+    the_server->stop();
+    delete the_server;
+    the_server = nullptr;
+  }
+}
+
+void drop_inherited_queues() noexcept {
+  // In a fork()ed child: the server and flusher threads did not survive the
+  // fork. Our copies of the server's descriptors are closed; clients keep
+  // their state but reconnect on first use, with a fresh flusher.
+  if (the_server) {
+    the_server->forget_after_fork();
+    the_server = nullptr; // leaked: its thread object cannot be destroyed here
+  }
+  if (the_flusher) {
+    for (auto* c : the_flusher->clients)
+      c->close_all();
+    the_flusher = nullptr; // leaked, as above
+  }
+}
+
+} // namespace actors::detail

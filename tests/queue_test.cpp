@@ -1,0 +1,361 @@
+#include "test_util.hpp"
+
+#include <actors/all.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <csignal>
+#include <numeric>
+#include <thread>
+
+using namespace std::chrono_literals;
+using actors::connection;
+using actors::errc;
+using actors::process;
+using actors::start_method;
+
+namespace {
+
+template <class F>
+errc error_of(F&& f) {
+  try {
+    f();
+  } catch (const actors::error& e) {
+    return e.value();
+  }
+  return errc::none;
+}
+
+// -- targets ---------------------------------------------------------------------
+
+// Seed 003: a worker counts to n and puts every number.
+void count_to(actors::queue<int> q, int n) {
+  for (int i = 1; i <= n; ++i)
+    q.put(i);
+}
+
+// Puts ids [first, first + n), then returns at once.
+void produce(actors::queue<int> q, int first, int n) {
+  for (int i = first; i < first + n; ++i)
+    q.put(i);
+}
+
+// Takes ids until -1 and reports every one it took.
+void consume(actors::queue<int> q, connection<std::vector<int>> report) {
+  std::vector<int> got;
+  for (int v; (v = q.get()) != -1;)
+    got.push_back(v);
+  report.send(got);
+}
+
+// Takes one item, tells the parent which, then waits to be killed.
+void take_one_and_hang(actors::queue<int> q, connection<int> report) {
+  report.send(q.get());
+  std::this_thread::sleep_for(1h);
+}
+
+// Takes two items (the second request acknowledges the first), marks none
+// done, and waits to be killed.
+void take_two_and_hang(actors::joinable_queue<int> q, connection<int> report) {
+  report.send(q.get() + q.get());
+  std::this_thread::sleep_for(1h);
+}
+
+void work_and_mark_done(actors::joinable_queue<int> q, int n) {
+  for (int i = 0; i < n; ++i) {
+    (void) q.get();
+    q.task_done();
+  }
+}
+
+// Receives a queue through a pipe and puts into it.
+void put_through_received_queue(connection<actors::queue<std::string>> carrier) {
+  auto q = carrier.recv();
+  q.put("arrived");
+}
+
+std::uint64_t checksum(const std::vector<std::uint8_t>& v) {
+  std::uint64_t h = 1469598103934665603ull;
+  std::size_t i = 0;
+  for (; i + 8 <= v.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, v.data() + i, 8);
+    h = (h ^ w) * 1099511628211ull;
+  }
+  return h;
+}
+
+void put_gigabyte(actors::queue<std::vector<std::uint8_t>> q, connection<std::uint64_t> sum) {
+  std::vector<std::uint8_t> data(std::size_t{1} << 30);
+  std::uint64_t x = 2463534242ull;
+  for (std::size_t i = 0; i < data.size(); i += 8) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    std::memcpy(data.data() + i, &x, 8);
+  }
+  sum.send(checksum(data));
+  q.put(data);
+}
+
+class queue_each_method : public ::testing::TestWithParam<start_method> {};
+
+std::string method_name(const ::testing::TestParamInfo<start_method>& info) {
+  return actors::to_string(info.param);
+}
+
+} // namespace
+
+TEST(queue, put_and_get_in_one_process) {
+  actors::queue<std::string> q;
+  q.put("a");
+  q.put("b");
+  EXPECT_EQ(q.qsize(), 2u);
+  EXPECT_EQ(q.get(), "a");
+  EXPECT_EQ(q.get(1s), "b");
+  EXPECT_TRUE(q.empty());
+}
+
+TEST_P(queue_each_method, five_workers_count_to_ten_thousand) {
+  actors::queue<int> q;
+  std::vector<process> workers;
+  for (int i = 0; i < 5; ++i) {
+    workers.emplace_back(count_to, q, 10'000);
+    workers.back().method(GetParam()).start();
+  }
+  long sum = 0;
+  for (int i = 0; i < 5 * 10'000; ++i)
+    sum += q.get(10s);
+  for (auto& w : workers)
+    w.join();
+  EXPECT_EQ(sum, 5L * (10'000L * 10'001 / 2));
+  EXPECT_EQ(q.qsize(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(queue, queue_each_method,
+                         ::testing::Values(start_method::forkserver, start_method::spawn,
+                                           start_method::fork),
+                         method_name);
+
+// Every item arrives exactly once, for several producer/consumer counts.
+class queue_mpmc : public ::testing::TestWithParam<std::pair<int, int>> {};
+
+TEST_P(queue_mpmc, every_item_arrives_exactly_once) {
+  auto [producers, consumers] = GetParam();
+  constexpr int per_producer = 20'000;
+  actors::queue<int> q(GetParam().first == 3 ? 64 : 0); // bounded in one variant
+  std::vector<process> ps, cs;
+  std::vector<connection<std::vector<int>>> reports;
+  for (int c = 0; c < consumers; ++c) {
+    auto [mine, theirs] = actors::pipe<std::vector<int>>();
+    cs.emplace_back(consume, q, theirs);
+    cs.back().start();
+    theirs.close();
+    reports.push_back(mine);
+  }
+  for (int p = 0; p < producers; ++p) {
+    ps.emplace_back(produce, q, p * per_producer, per_producer);
+    ps.back().start();
+  }
+  for (auto& p : ps)
+    p.join();
+  for (int c = 0; c < consumers; ++c)
+    q.put(-1);
+  std::vector<int> all;
+  for (auto& r : reports) {
+    auto got = r.recv(30s);
+    all.insert(all.end(), got.begin(), got.end());
+  }
+  for (auto& c : cs)
+    c.join();
+  std::sort(all.begin(), all.end());
+  ASSERT_EQ(all.size(), static_cast<std::size_t>(producers * per_producer));
+  for (int i = 0; i < producers * per_producer; ++i)
+    ASSERT_EQ(all[i], i) << "item " << i << " missing or duplicated";
+}
+
+INSTANTIATE_TEST_SUITE_P(queue, queue_mpmc,
+                         ::testing::Values(std::pair{1, 1}, std::pair{2, 3}, std::pair{3, 2},
+                                           std::pair{4, 4}),
+                         [](const auto& info) {
+                           return std::to_string(info.param.first) + "p"
+                                  + std::to_string(info.param.second) + "c";
+                         });
+
+TEST(queue, items_put_just_before_exit_arrive) {
+  actors::queue<int> q;
+  process one(produce, q, 7, 1); // puts one item and returns at once
+  process many(produce, q, 100, 1000);
+  one.start();
+  many.start();
+  one.join();
+  many.join();
+  std::vector<int> got;
+  for (int i = 0; i < 1001; ++i)
+    got.push_back(q.get(5s));
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got.front(), 7);
+  EXPECT_EQ(got.back(), 1099);
+}
+
+TEST(queue, maxsize_blocks_and_times_out) {
+  actors::queue<int> q(2);
+  EXPECT_EQ(q.maxsize(), 2u);
+  q.put(1);
+  q.put(2);
+  EXPECT_TRUE(q.full());
+  EXPECT_EQ(error_of([&] { q.put_nowait(3); }), errc::queue_full);
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_THROW(q.put(3, 100ms), actors::queue_full);
+  EXPECT_GE(test_util::seconds_since(t0), 0.09);
+  EXPECT_FALSE(q.try_put(3));
+  EXPECT_EQ(q.get(), 1);
+  q.put(3, 1s);
+  EXPECT_EQ(q.get(), 2);
+  EXPECT_EQ(q.get(), 3);
+  EXPECT_EQ(error_of([&] { (void) q.get_nowait(); }), errc::queue_empty);
+  t0 = std::chrono::steady_clock::now();
+  EXPECT_THROW((void) q.get(100ms), actors::queue_empty);
+  EXPECT_GE(test_util::seconds_since(t0), 0.09);
+  EXPECT_FALSE(q.try_get());
+}
+
+TEST(queue, a_fast_producer_is_held_back_by_maxsize) {
+  actors::queue<int> q(10);
+  process p(produce, q, 0, 2000);
+  p.start();
+  std::uint64_t most = 0;
+  for (int i = 0; i < 2000; ++i) {
+    if (i % 100 == 0)
+      most = std::max(most, q.qsize());
+    ASSERT_EQ(q.get(10s), i);
+  }
+  p.join();
+  EXPECT_LE(most, 10u);
+}
+
+TEST(queue, items_held_by_a_killed_consumer_are_not_lost) {
+  actors::queue<int> q;
+  for (int i = 0; i < 100; ++i)
+    q.put(i);
+  auto [mine, theirs] = actors::pipe<int>();
+  process c(take_one_and_hang, q, theirs);
+  c.start();
+  theirs.close();
+  int taken = mine.recv(10s);
+  c.kill();
+  c.join();
+  std::vector<int> rest;
+  while (auto v = q.try_get(1s))
+    rest.push_back(*v);
+  std::sort(rest.begin(), rest.end());
+  rest.erase(std::unique(rest.begin(), rest.end()), rest.end());
+  // At least once: the item the consumer took may come back; nothing is lost.
+  EXPECT_GE(rest.size(), 99u);
+  for (int i = 0; i < 100; ++i) {
+    if (i != taken) {
+      EXPECT_TRUE(std::binary_search(rest.begin(), rest.end(), i)) << i;
+    }
+  }
+}
+
+TEST(queue, a_queue_travels_through_a_pipe) {
+  actors::queue<std::string> q;
+  auto [mine, theirs] = actors::pipe<actors::queue<std::string>>();
+  process p(put_through_received_queue, theirs);
+  p.start();
+  theirs.close();
+  mine.send(q);
+  EXPECT_EQ(q.get(10s), "arrived");
+  p.join();
+}
+
+TEST(queue, close_stops_putting_here_only) {
+  actors::queue<int> q;
+  q.put(1);
+  q.close();
+  EXPECT_EQ(error_of([&] { q.put(2); }), errc::closed);
+  EXPECT_EQ(q.get(1s), 1);
+}
+
+TEST(queue, oversized_item_is_refused_and_the_queue_stays_usable) {
+  auto saved = actors::max_frame_size();
+  actors::set_max_frame_size(64 * 1024);
+  actors::queue<std::string> q;
+  EXPECT_EQ(error_of([&] { q.put(std::string(100'000, 'x')); }), errc::frame_too_large);
+  q.put("fits");
+  EXPECT_EQ(q.get(1s), "fits");
+  actors::set_max_frame_size(saved);
+}
+
+TEST(joinable_queue, join_returns_when_all_items_are_done) {
+  actors::joinable_queue<int> q;
+  for (int i = 0; i < 300; ++i)
+    q.put(i);
+  process a(work_and_mark_done, q, 150), b(work_and_mark_done, q, 150);
+  a.start();
+  b.start();
+  q.join(20s);
+  a.join();
+  b.join();
+  EXPECT_EQ(a.exitcode(), 0);
+  EXPECT_EQ(q.qsize(), 0u);
+}
+
+TEST(joinable_queue, join_times_out_while_items_are_unfinished) {
+  actors::joinable_queue<int> q;
+  q.put(1);
+  EXPECT_THROW(q.join(100ms), actors::timeout_error);
+  (void) q.get();
+  EXPECT_THROW(q.join(50ms), actors::timeout_error);
+  q.task_done();
+  q.join(1s);
+  EXPECT_EQ(error_of([&] { q.task_done(); }), errc::bad_argument);
+}
+
+TEST(joinable_queue, a_consumer_dying_with_unfinished_items_fails_join) {
+  actors::joinable_queue<int> q;
+  for (int i = 0; i < 4; ++i)
+    q.put(i);
+  auto [mine, theirs] = actors::pipe<int>();
+  process c(take_two_and_hang, q, theirs);
+  c.start();
+  theirs.close();
+  (void) mine.recv(10s);
+  std::thread killer([&] {
+    std::this_thread::sleep_for(200ms);
+    c.kill();
+  });
+  try {
+    q.join(20s); // Python hangs here forever
+    ADD_FAILURE() << "join() should have failed";
+  } catch (const actors::error& e) {
+    EXPECT_EQ(e.value(), errc::consumer_died) << e.what();
+    EXPECT_NE(std::string(e.what()).find(std::to_string(c.pid())), std::string::npos);
+  }
+  killer.join();
+  c.join();
+}
+
+TEST(simple_queue, put_get_empty) {
+  actors::simple_queue<int> q;
+  EXPECT_TRUE(q.empty());
+  q.put(5);
+  EXPECT_FALSE(q.empty());
+  EXPECT_EQ(q.get(), 5);
+}
+
+TEST(queue, one_gibibyte_item_crosses_intact) {
+  actors::queue<std::vector<std::uint8_t>> q;
+  auto [mine, theirs] = actors::pipe<std::uint64_t>();
+  process p(put_gigabyte, q, theirs);
+  p.start();
+  theirs.close();
+  auto expected = mine.recv(60s);
+  auto v = q.get(60s);
+  ASSERT_EQ(v.size(), std::size_t{1} << 30);
+  EXPECT_EQ(checksum(v), expected);
+  p.join();
+  EXPECT_EQ(p.exitcode(), 0);
+}
