@@ -84,7 +84,7 @@ struct raw_peer {
 int main(int argc, char** argv) {
   actors::node node;
   bench::init(argc, argv);
-  auto py = bench::run_python("pipe.py");
+  auto py = bench::run_python("mp_pipe.py");
 
   // Round trip of one small message; raw and libactors in alternating rounds.
   {

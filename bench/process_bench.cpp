@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
   actors::node node;
   bench::init(argc, argv);
 
-  auto py = bench::run_python("process_start.py");
+  auto py = bench::run_python("mp_process.py");
   double fork_wait = bench::seconds_per_call(raw_fork_wait) * 1e3;
   double fork_exec = bench::seconds_per_call(raw_fork_exec) * 1e3;
   using actors::start_method;

@@ -1,0 +1,80 @@
+// Queue throughput across processes: one producer to one consumer, and four
+// producers to four consumers on a bounded queue; Python's multiprocessing.Queue
+// doing the same in the same run.
+
+#include "harness.hpp"
+
+#include <actors/all.hpp>
+
+#include <chrono>
+#include <fstream>
+
+namespace {
+
+void produce(actors::queue<int> q, int n) {
+  for (int i = 0; i < n; ++i)
+    q.put(i);
+}
+
+void consume(actors::queue<int> q, int n) {
+  long sum = 0;
+  for (int i = 0; i < n; ++i)
+    sum += q.get();
+  if (sum < 0)
+    throw actors::system_exit(2);
+}
+
+// Items per second for `producers` x `consumers` processes moving `total`
+// items through a queue of `maxsize`.
+double items_per_second(int producers, int consumers, int total, std::uint64_t maxsize) {
+  actors::queue<int> q(maxsize);
+  std::vector<actors::process> ps;
+  auto t0 = std::chrono::steady_clock::now();
+  for (int c = 0; c < consumers; ++c)
+    ps.emplace_back(consume, q, total / consumers);
+  for (int p = 0; p < producers; ++p)
+    ps.emplace_back(produce, q, total / producers);
+  for (auto& p : ps)
+    p.start();
+  for (auto& p : ps)
+    p.join();
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return total / s;
+}
+
+double rss_mb() {
+  std::ifstream in("/proc/self/status");
+  std::string key;
+  while (in >> key) {
+    if (key == "VmHWM:") {
+      double kb;
+      in >> kb;
+      return kb / 1024.0;
+    }
+    in.ignore(1 << 10, '\n');
+  }
+  return -1;
+}
+
+double best_of(int rounds, const std::function<double()>& f) {
+  double best = 0;
+  for (int i = 0; i < rounds; ++i)
+    best = std::max(best, f());
+  return best;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  actors::node node;
+  bench::init(argc, argv);
+  auto py = bench::run_python("mp_queue.py");
+  int n = bench::quick() ? 400'000 : 2'000'000;
+  int rounds = bench::quick() ? 2 : 3;
+  double one = best_of(rounds, [&] { return items_per_second(1, 1, n, 0); });
+  bench::emit("queue.1p1c", one, "items/s", bench::lookup(py, "1p1c"), std::nullopt);
+  double four = best_of(rounds, [&] { return items_per_second(4, 4, n, 1000); });
+  bench::emit("queue.4p4c", four, "items/s", bench::lookup(py, "4p4c"), std::nullopt);
+  // The server's peak memory after both runs: bounded by maxsize, not by n.
+  bench::emit("queue.server_peak_rss", rss_mb(), "MB", std::nullopt, std::nullopt);
+}
