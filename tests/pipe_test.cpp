@@ -166,7 +166,7 @@ TEST(pipe, recv_timeout_and_poll) {
   b.send(7);
   EXPECT_TRUE(a.poll(1s));
   EXPECT_EQ(a.try_recv(), 7);
-  EXPECT_EQ(actors::wait({a.fileno()}, 10ms).size(), 0u);
+  EXPECT_EQ(actors::wait({a}, 10ms).size(), 0u);
 }
 
 TEST(pipe, one_way_pipe_refuses_the_wrong_direction) {

@@ -1,6 +1,7 @@
 #include "runtime.hpp"
 
 #include <actors/process.hpp>
+#include <actors/wait.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -429,15 +430,22 @@ int cpu_count() noexcept {
   return n > 0 ? static_cast<int>(n) : 1;
 }
 
-std::vector<int> wait(const std::vector<int>& handles, duration timeout) {
+std::vector<std::size_t> wait(const std::vector<waitable>& objects, duration timeout) {
   std::vector<pollfd> fds;
-  for (int h : handles)
-    fds.push_back({h, POLLIN, 0});
-  std::vector<int> ready;
-  if (detail::poll_for(fds.data(), fds.size(), timeout) > 0)
-    for (auto& p : fds)
-      if (p.revents)
-        ready.push_back(p.fd);
+  std::vector<std::size_t> ready;
+  for (std::size_t i = 0; i < objects.size(); ++i) {
+    if (objects[i].fd() < 0)
+      ready.push_back(i); // ready already (a queue holding fetched items)
+    fds.push_back({objects[i].fd(), POLLIN, 0}); // poll() skips negative fds
+  }
+  if (!ready.empty())
+    timeout = duration::zero();
+  if (detail::poll_for(fds.data(), fds.size(), timeout) > 0) {
+    for (std::size_t i = 0; i < fds.size(); ++i)
+      if (fds[i].revents)
+        ready.push_back(i);
+    std::sort(ready.begin(), ready.end());
+  }
   return ready;
 }
 

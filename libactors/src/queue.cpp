@@ -483,6 +483,10 @@ bool server::handle(server_conn& c, const char* data, std::size_t size) {
       for (auto it = c.unacked.rbegin(); it != c.unacked.rend(); ++it)
         q.items.push_front(std::move(*it));
       c.unacked.clear();
+      if (c.get_pending) { // a fetch armed by wait() is withdrawn too
+        c.get_pending = false;
+        q.getters.erase(std::remove(q.getters.begin(), q.getters.end(), &c), q.getters.end());
+      }
       break;
     }
     default:
@@ -649,6 +653,7 @@ public:
   std::uint32_t batch_count = 0;
   std::uint64_t credits = 0;
   bool closed = false;
+  bool unsynced = false; // puts sent that the server may not have read yet
 
   // Gets: items fetched and not yet returned; acks for those returned.
   std::mutex get_mtx;
@@ -657,6 +662,7 @@ public:
   std::deque<std::string> fetched;
   std::uint32_t acks = 0;
   std::uint32_t fetch_size = 1;
+  bool fetch_pending = false; // a get request is out (sent for wait())
   std::uint64_t taken = 0;
   std::uint64_t done = 0;
 
@@ -693,6 +699,7 @@ public:
       return std::nullopt;
     write(put_fd.get(), std::string(1, static_cast<char>(op_size)));
     auto reply = read_reply(put_fd.get(), forever);
+    unsynced = false;
     reader r{reply->data() + 1, reply->data() + reply->size()};
     return r.u64();
   }
@@ -747,6 +754,7 @@ public:
     std::string payload = std::exchange(batch, std::string(batch_prefix, '\0'));
     batch_count = 0;
     write(put_fd.get(), payload);
+    unsynced = true;
   }
 
   // Waits for a reply of type `want` on `fd`; on timeout cancels the request
@@ -898,23 +906,48 @@ bool queue_put(queue_client& c, std::string item, duration timeout) {
   return true;
 }
 
+namespace {
+
+// Sends a get request. Caller holds c.get_mtx.
+void request_items(queue_client& c, bool nowait) {
+  // Our own buffered puts go first: a process may consume what it produced.
+  // A request that must not wait must not overtake them on the other
+  // connection either (put(x); get_nowait() finds x).
+  bool sync;
+  {
+    std::lock_guard<std::mutex> put_lock(c.put_mtx);
+    c.flush_locked();
+    sync = nowait && c.unsynced;
+  }
+  if (sync)
+    (void) c.sync_puts();
+  c.ensure(c.get_fd);
+  std::string req(1, static_cast<char>(op_get));
+  put_u32(req, c.fetch_size);
+  put_u32(req, std::exchange(c.acks, 0));
+  req += nowait ? '\1' : '\0';
+  std::lock_guard<std::mutex> w(c.get_write_mtx);
+  c.write(c.get_fd.get(), req);
+}
+
+} // namespace
+
+int queue_wait_handle(queue_client& c) {
+  std::lock_guard<std::mutex> lock(c.get_mtx);
+  if (!c.fetched.empty())
+    return -1;
+  if (!c.fetch_pending) {
+    request_items(c, false);
+    c.fetch_pending = true;
+  }
+  return c.get_fd.get();
+}
+
 std::optional<std::string> queue_get(queue_client& c, duration timeout) {
   std::lock_guard<std::mutex> lock(c.get_mtx);
   if (c.fetched.empty()) {
-    // Our own buffered puts go first: a process may consume what it produced.
-    {
-      std::lock_guard<std::mutex> put_lock(c.put_mtx);
-      c.flush_locked();
-    }
-    c.ensure(c.get_fd);
-    std::string req(1, static_cast<char>(op_get));
-    put_u32(req, c.fetch_size);
-    put_u32(req, std::exchange(c.acks, 0));
-    req += timeout == duration::zero() ? '\1' : '\0';
-    {
-      std::lock_guard<std::mutex> w(c.get_write_mtx);
-      c.write(c.get_fd.get(), req);
-    }
+    if (!std::exchange(c.fetch_pending, false))
+      request_items(c, timeout == duration::zero());
     auto reply = c.await(c.get_fd.get(), op_get, timeout);
     if (!reply)
       return std::nullopt;

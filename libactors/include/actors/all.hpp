@@ -9,3 +9,4 @@
 #include <actors/process.hpp>
 #include <actors/queue.hpp>
 #include <actors/time.hpp>
+#include <actors/wait.hpp>

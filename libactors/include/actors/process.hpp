@@ -146,7 +146,8 @@ public:
   void close();
 
   /// A file descriptor that becomes readable when the process exits, for
-  /// poll()/select() or actors::wait(). Throws errc::not_started, errc::closed.
+  /// poll()/select(); actors::wait() takes the process itself. Throws
+  /// errc::not_started, errc::closed.
   int sentinel() const;
 
   /// True if both handles refer to the same process.
@@ -182,11 +183,5 @@ std::vector<process> active_children();
 
 /// The number of CPUs online.
 int cpu_count() noexcept;
-
-/// Waits until at least one of `handles` is ready or `timeout` passes, like
-/// `multiprocessing.connection.wait`. A handle is a file descriptor such as a
-/// process sentinel. Returns the ready handles, in the order given; empty on
-/// timeout. Throws errc::system_error if poll() fails.
-std::vector<int> wait(const std::vector<int>& handles, duration timeout = forever);
 
 } // namespace actors

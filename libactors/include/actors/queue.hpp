@@ -106,6 +106,9 @@ public:
   bool full() { return maxsize() > 0 && qsize() >= maxsize(); }
   std::uint64_t maxsize() const noexcept { return address_of(*client_).maxsize; }
 
+  /// For actors::wait(); see waitable.
+  int wait_handle() { return queue_wait_handle(*client_); }
+
   /// This process will put no more: sends what it buffered. Other processes
   /// are not affected. Further put() calls here throw errc::closed.
   void close() { queue_close(*client_); }

@@ -45,6 +45,11 @@ bool queue_put(queue_client& c, std::string item, duration timeout);
 /// Takes one encoded item, or nullopt after `timeout`. Throws as queue_put.
 std::optional<std::string> queue_get(queue_client& c, duration timeout);
 
+/// For actors::wait(): a descriptor that becomes readable when an item can be
+/// taken (a fetch request is sent, which the next queue_get completes), or
+/// -1 if fetched items are waiting already.
+int queue_wait_handle(queue_client& c);
+
 /// Items in the queue (this process's buffered puts are sent first).
 std::uint64_t queue_size(queue_client& c);
 
