@@ -251,7 +251,12 @@ TEST_P(process_each_method, child_sees_its_name_and_parent) {
 }
 
 TEST_P(process_each_method, child_can_run_its_own_actor_system) {
-  (void) actors::system(); // the parent's actor system runs too
+  // The parent's actor system runs too, except with fork: forking while its
+  // threads run is exactly the hazard Python documents (a lock held by one of
+  // them, in CAF or in ASan's allocator, stays held in the child; seen here
+  // as a rare hang under ASan). forkserver and spawn exist for this case.
+  if (GetParam() != start_method::fork)
+    (void) actors::system();
   process p(use_actors, 21);
   p.method(GetParam()).start();
   p.join();
