@@ -1,30 +1,39 @@
 // The libactors demo: what `tools/run-demo` runs.
 //
-// A fan-out of worker processes, one per start method and then some, each
-// squaring its number and logging who it is; one worker fails with an
-// exception and one hangs and is terminated; a nested worker starts its own
-// child. The parent reports every exit code at the end.
-//
-// Pool and Queue arrive with their own issues; until then results travel in
-// exit codes, and the demo shows the process layer that everything else is
-// built on.
+// A pool-style map built from processes and queues: four workers, on all
+// three start methods, take numbers from a bounded job queue and put their
+// squares on a result queue. Around them: a worker that fails with an
+// exception, one that hangs and is terminated, and a supervisor that talks to
+// its own child through a pipe. The parent prints what came back and every
+// exit code.
 
 #include <actors/all.hpp>
 
 #include <chrono>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <thread>
 
 using namespace std::chrono_literals;
 
 namespace {
 
-void square(int n) {
-  std::this_thread::sleep_for(100ms);
-  actors::log::info() << "pid " << actors::current_process().pid() << " squares " << n
-                      << " -> " << n * n;
-  throw actors::system_exit(n * n); // the exit code carries the result
+struct result {
+  int n = 0;
+  long square = 0;
+  int pid = 0;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(n, square, pid);
+  }
+};
+
+void square_worker(actors::queue<int> jobs, actors::queue<result> results) {
+  int done = 0;
+  for (int n; (n = jobs.get()) != -1; ++done)
+    results.put({n, long(n) * n, actors::current_process().pid()});
+  actors::log::info() << "squared " << done << " numbers";
 }
 
 void broken(std::string why) {
@@ -35,13 +44,19 @@ void hang() {
   std::this_thread::sleep_for(1h);
 }
 
-void supervisor(int n) {
-  actors::log::info() << "supervisor starts its own worker";
-  actors::process child(square, n);
+void echo_twice(actors::connection<std::string> c) {
+  auto text = c.recv();
+  c.send(text + text);
+}
+
+void supervisor(std::string word) {
+  auto [mine, theirs] = actors::pipe<std::string>();
+  actors::process child(echo_twice, theirs);
   child.start();
+  theirs.close();
+  mine.send(word);
+  actors::log::info() << "my child " << child.name() << " answered " << mine.recv();
   child.join();
-  actors::log::info() << child.name() << " answered " << *child.exitcode();
-  throw actors::system_exit(*child.exitcode());
 }
 
 } // namespace
@@ -52,41 +67,59 @@ int main() {
   actors::log::info() << "main process " << actors::current_process().pid() << " on "
                       << actors::cpu_count() << " CPUs";
 
+  actors::queue<int> jobs(8); // bounded: the parent is held back, not flooded
+  actors::queue<result> results;
   std::vector<actors::process> workers;
   const actors::start_method methods[] = {actors::start_method::forkserver,
                                           actors::start_method::spawn,
-                                          actors::start_method::fork};
-  for (int n = 1; n <= 6; ++n) {
-    workers.emplace_back(square, n);
-    workers.back().method(methods[n % 3]);
+                                          actors::start_method::fork,
+                                          actors::start_method::forkserver};
+  for (auto m : methods) {
+    workers.emplace_back(square_worker, jobs, results);
+    workers.back().method(m).start();
   }
-  workers.emplace_back(broken, "bad input on purpose");
-  workers.emplace_back(hang).name("hanger");
-  workers.emplace_back(supervisor, 11).name("supervisor");
+  std::vector<actors::process> others;
+  others.emplace_back(broken, "bad input on purpose");
+  others.emplace_back(hang).name("hanger");
+  others.emplace_back(supervisor, "ping").name("supervisor");
+  for (auto& p : others)
+    p.start();
 
   auto t0 = std::chrono::steady_clock::now();
-  for (auto& w : workers)
-    w.start();
-  actors::log::info() << actors::active_children().size() << " children running";
-
-  auto& hanger = workers[7];
-  if (!hanger.join(300ms)) {
-    actors::log::info() << "hanger still alive after 300 ms: terminate()";
-    hanger.terminate();
+  constexpr int count = 20;
+  for (int n = 1; n <= count; ++n)
+    jobs.put(n);
+  for (std::size_t i = 0; i < workers.size(); ++i)
+    jobs.put(-1); // one stop sign per worker
+  std::map<int, result> squares;
+  for (int i = 0; i < count; ++i) {
+    auto r = results.get(10s);
+    squares[r.n] = r;
   }
-  for (auto& w : workers)
-    w.join();
   auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0);
 
+  if (!others[1].join(300ms)) {
+    actors::log::info() << "hanger still alive after 300 ms: terminate()";
+    others[1].terminate();
+  }
+  for (auto& p : workers)
+    p.join();
+  for (auto& p : others)
+    p.join();
+
+  std::cout << "\n  n  n*n   by pid\n";
+  long sum = 0;
+  for (auto& [n, r] : squares) {
+    std::cout << std::setw(3) << n << std::setw(5) << r.square << "   " << r.pid << '\n';
+    sum += r.square;
+  }
   std::cout << "\n  " << std::left << std::setw(12) << "process" << std::setw(12) << "method"
             << "exitcode\n";
-  for (auto& w : workers)
-    std::cout << "  " << std::setw(12) << w.name() << std::setw(12)
-              << actors::to_string(w.method()) << *w.exitcode() << '\n';
-  int sum = 0;
-  for (int i = 0; i < 6; ++i)
-    sum += *workers[i].exitcode();
-  std::cout << "\nsum of squares 1..6 = " << sum << " (expected 91), all done in "
+  for (auto* group : {&workers, &others})
+    for (auto& p : *group)
+      std::cout << "  " << std::setw(12) << p.name() << std::setw(12)
+                << actors::to_string(p.method()) << *p.exitcode() << '\n';
+  std::cout << "\nsum of squares 1.." << count << " = " << sum << " (expected 2870), mapped in "
             << static_cast<int>(ms.count()) << " ms\n";
-  return sum == 91 ? 0 : 1;
+  return sum == 2870 ? 0 : 1;
 }
