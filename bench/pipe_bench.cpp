@@ -7,7 +7,6 @@
 
 #include <cstring>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 namespace {
@@ -53,29 +52,30 @@ bool write_n(int fd, const char* p, std::size_t n) {
   return true;
 }
 
-// The raw baseline: a forked child on a socketpair echoing `size`-byte
-// messages back as 4-byte answers (size 4: a plain echo).
+// The raw baseline runs in the same kind of process as the libactors peer (a
+// fork-server child), on the same kind of socket, but with bare read/write:
+// it reads `size`-byte messages and answers each with 4 bytes.
+void raw_answer(actors::connection<int> c, std::size_t size) {
+  int fd = c.fileno();
+  std::string buf(size, '\0');
+  while (read_n(fd, buf.data(), size) && write_n(fd, buf.data(), 4)) {
+  }
+}
+
 struct raw_peer {
-  int fd = -1;
-  int pid = 0;
-  explicit raw_peer(std::size_t size) {
-    int sv[2];
-    ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
-    pid = ::fork();
-    if (pid == 0) {
-      ::close(sv[0]);
-      std::string buf(size, '\0');
-      while (read_n(sv[1], buf.data(), size) && write_n(sv[1], buf.data(), 4)) {
-      }
-      _exit(0);
-    }
-    ::close(sv[1]);
-    fd = sv[0];
+  actors::connection<int> mine;
+  actors::process child;
+  int fd;
+  explicit raw_peer(std::size_t size)
+    : raw_peer(actors::pipe<int>(), size) {}
+  raw_peer(std::pair<actors::connection<int>, actors::connection<int>> ends, std::size_t size)
+    : mine(ends.first), child(raw_answer, ends.second, size), fd(mine.fileno()) {
+    child.start();
+    ends.second.close();
   }
   ~raw_peer() {
-    ::close(fd);
-    int st;
-    ::waitpid(pid, &st, 0);
+    mine.close();
+    child.join();
   }
 };
 

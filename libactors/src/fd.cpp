@@ -113,7 +113,7 @@ bool send_with_fds(int sock, const void* data, std::size_t size,
 }
 
 long recv_with_fds(int sock, void* data, std::size_t size, std::vector<int>& fds,
-                   std::size_t max_fds) noexcept {
+                   std::size_t max_fds, int flags) noexcept {
   iovec iov{data, size};
   msghdr msg{};
   msg.msg_iov = &iov;
@@ -123,7 +123,7 @@ long recv_with_fds(int sock, void* data, std::size_t size, std::vector<int>& fds
   msg.msg_controllen = control.size();
   long n;
   do
-    n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | flags);
   while (n < 0 && errno == EINTR);
   if (n < 0)
     return n;

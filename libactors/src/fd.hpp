@@ -62,6 +62,6 @@ bool send_with_fds(int sock, const void* data, std::size_t size,
 /// recvmsg() of up to `size` bytes and up to `max_fds` descriptors. Returns
 /// the byte count (0 on EOF, -1 on error).
 long recv_with_fds(int sock, void* data, std::size_t size,
-                   std::vector<int>& fds, std::size_t max_fds) noexcept;
+                   std::vector<int>& fds, std::size_t max_fds, int flags = 0) noexcept;
 
 } // namespace actors::detail

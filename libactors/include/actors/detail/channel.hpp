@@ -5,6 +5,7 @@
 #include <actors/time.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -51,8 +52,12 @@ public:
   friend void drop_inherited_channels() noexcept;
 
 private:
+  /// Sets SO_RCVTIMEO unless it is set to `slice` already.
+  void set_slice(std::chrono::microseconds slice);
+
   int fd_;
-  int wake_; // eventfd: close() wakes a thread blocked in recv()
+  int wake_; // eventfd: close() wakes a thread blocked in poll()
+  std::chrono::microseconds slice_{-1}; // SO_RCVTIMEO in force
   bool readable_;
   bool writable_;
   std::atomic<bool> closed_{false};
