@@ -107,7 +107,7 @@ std::pair<double, double> seconds_per_call_pair(const std::function<void()>& a,
   a();
   b();
   std::vector<double> ra, rb;
-  for (int r = 0; r < 5; ++r) {
+  for (int r = 0; r < 11; ++r) { // more rounds: the pair must share the noise
     ra.push_back(round_of(a, round_budget()));
     rb.push_back(round_of(b, round_budget()));
   }

@@ -34,8 +34,8 @@ std::optional<double> lookup(const std::map<std::string, double>& m, const std::
 /// about a fifth of the time budget (0.1 s with --quick, 1 s otherwise).
 double seconds_per_call(const std::function<void()>& body);
 
-/// Like seconds_per_call, for two bodies measured in alternating rounds, so
-/// that both see the same noise on a shared machine. Returns {a, b}.
+/// Like seconds_per_call, for two bodies measured in 11 alternating rounds,
+/// so that both see the same noise on a shared machine. Returns {a, b}.
 std::pair<double, double> seconds_per_call_pair(const std::function<void()>& a,
                                                 const std::function<void()>& b);
 
