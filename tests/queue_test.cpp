@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <csignal>
 #include <numeric>
+#include <sys/stat.h>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -97,6 +98,17 @@ void put_gigabyte(actors::queue<std::vector<std::uint8_t>> q, connection<std::ui
   }
   sum.send(checksum(data));
   q.put(data);
+}
+
+// Creates a queue (and so its node's socket directory), reports where it
+// lives, then waits to be killed.
+void own_a_queue(connection<std::string> report) {
+  actors::queue<int> q;
+  q.put(1);
+  // A queue encodes as its address: decode that to learn the socket path.
+  report.send(
+    actors::detail::decode<actors::detail::queue_address>(actors::detail::encode(q)).path);
+  std::this_thread::sleep_for(1h);
 }
 
 class queue_each_method : public ::testing::TestWithParam<start_method> {};
@@ -344,6 +356,28 @@ TEST(joinable_queue, a_consumer_dying_with_unfinished_items_fails_join) {
   }
   killer.join();
   c.join();
+}
+
+TEST(queue, socket_directory_is_private_and_removed_even_after_sigkill) {
+  auto [mine, theirs] = actors::pipe<std::string>();
+  process owner(own_a_queue, theirs);
+  owner.start();
+  theirs.close();
+  auto path = mine.recv(10s);
+  auto dir = path.substr(0, path.rfind('/'));
+  struct stat st{};
+  ASSERT_EQ(::stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  EXPECT_EQ(::access(path.c_str(), F_OK), 0);
+  owner.kill();
+  owner.join();
+  bool gone = false;
+  for (int i = 0; i < 200 && !gone; ++i) {
+    gone = ::access(dir.c_str(), F_OK) != 0;
+    if (!gone)
+      std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(gone) << dir << " outlived its node";
 }
 
 TEST(simple_queue, put_get_empty) {

@@ -26,6 +26,8 @@ namespace actors::detail {
 
 namespace {
 
+constexpr unsigned char cleanup_request = 0xFE;
+
 // Reads /proc/self/cmdline: the argv the program was started with.
 std::vector<std::string> own_argv() {
   std::ifstream in("/proc/self/cmdline", std::ios::binary);
@@ -71,6 +73,7 @@ struct server {
   int sigfd;
   sigset_t old_mask;
   std::unordered_map<int, int> status_of; // child pid -> status socket
+  std::vector<std::string> cleanup;        // socket directories of the node
 
   void report(int pid, int wait_status) {
     auto it = status_of.find(pid);
@@ -90,6 +93,11 @@ struct server {
   }
 
   [[noreturn]] void finish() {
+    // The node is gone (even by SIGKILL): remove its socket directories.
+    for (auto& dir : cleanup) {
+      ::unlink((dir + "/node.sock").c_str());
+      ::rmdir(dir.c_str());
+    }
     for (auto& [pid, fd] : status_of)
       ::kill(pid, SIGKILL);
     while (!status_of.empty()) {
@@ -107,13 +115,17 @@ struct server {
   void start_child() {
     // Request: {method, mask of the caller's stdin/stdout/stderr that follow}
     // with fds {status socket, child's link end, the std fds in the mask}.
-    unsigned char request[2] = {0, 0};
+    unsigned char request[2 + 4096] = {0, 0};
     std::vector<int> fds;
-    long n = recv_with_fds(control, request, 2, fds, 5);
+    long n = recv_with_fds(control, request, sizeof request, fds, 5);
     if (n <= 0) {
       for (int fd : fds)
         ::close(fd);
       finish(); // the node closed the control socket or died
+    }
+    if (request[0] == cleanup_request) { // a path to remove when the node dies
+      cleanup.emplace_back(reinterpret_cast<char*>(request) + 2, static_cast<std::size_t>(n - 2));
+      return;
     }
     std::vector<int> std_targets;
     for (int i = 0; i < 3; ++i)
@@ -202,7 +214,7 @@ forkserver_client start_forkserver() {
     ours.reset();
     ::prctl(PR_SET_NAME, "actors-forksrv");
     ::signal(SIGINT, SIG_IGN); // Ctrl-C reaches the parent; it decides
-    server s{theirs.get(), parent_pidfd.get(), -1, {}, {}};
+    server s{theirs.get(), parent_pidfd.get(), -1, {}, {}, {}};
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGCHLD);
@@ -239,6 +251,13 @@ int forkserver_start(forkserver_client& fs, start_method m, int child_link,
                 std::string("fork (in the fork server) failed: ") + std::strerror(-reply));
   status = std::move(mine);
   return reply;
+}
+
+void forkserver_cleanup_on_exit(forkserver_client& fs, const std::string& dir) {
+  std::string msg(2, '\0');
+  msg[0] = static_cast<char>(cleanup_request);
+  msg += dir;
+  (void) send_with_fds(fs.control.get(), msg.data(), msg.size(), {});
 }
 
 void stop_forkserver(forkserver_client& fs) noexcept {

@@ -173,6 +173,7 @@ public:
   ~server();
 
   queue_address create(std::uint64_t maxsize, bool joinable);
+  const std::string& directory() const noexcept { return dir_; }
   void stop() noexcept;
   void forget_after_fork() noexcept;
 
@@ -628,8 +629,9 @@ server& node_server() {
   auto& n = require_node();
   std::lock_guard<std::mutex> guard(server_mtx);
   if (!the_server) {
-    n.ensure_forkserver(); // before this process's first thread
+    auto& fs = n.ensure_forkserver(); // before this process's first thread
     the_server = new server;
+    forkserver_cleanup_on_exit(fs, the_server->directory());
   }
   return *the_server;
 }

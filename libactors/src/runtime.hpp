@@ -93,6 +93,10 @@ forkserver_client start_forkserver();
 int forkserver_start(forkserver_client& fs, start_method m, int child_link,
                      unique_fd& status);
 
+/// Asks the fork server to remove socket directory `dir` (its node.sock and
+/// itself) once the node is gone, however it ends.
+void forkserver_cleanup_on_exit(forkserver_client& fs, const std::string& dir);
+
 /// Stops the fork server: it kills any child it still has and exits.
 void stop_forkserver(forkserver_client& fs) noexcept;
 
