@@ -17,18 +17,10 @@ using actors::connection;
 using actors::errc;
 using actors::process;
 using actors::start_method;
+using test_util::error_of;
 
 namespace {
 
-template <class F>
-errc error_of(F&& f) {
-  try {
-    f();
-  } catch (const actors::error& e) {
-    return e.value();
-  }
-  return errc::none;
-}
 
 // -- targets ---------------------------------------------------------------------
 
@@ -89,9 +81,6 @@ void send_gigabyte(connection<std::vector<std::uint8_t>> out) {
 
 class pipe_each_method : public ::testing::TestWithParam<start_method> {};
 
-std::string method_name(const ::testing::TestParamInfo<start_method>& info) {
-  return actors::to_string(info.param);
-}
 
 } // namespace
 
@@ -134,9 +123,7 @@ TEST_P(pipe_each_method, duplex_conversation_until_eof) {
 }
 
 INSTANTIATE_TEST_SUITE_P(pipe, pipe_each_method,
-                         ::testing::Values(start_method::forkserver, start_method::spawn,
-                                           start_method::fork),
-                         method_name);
+                         test_util::all_start_methods(), test_util::method_name);
 
 TEST(pipe, a_killed_peer_gives_eof_not_a_hang) {
   auto [mine, theirs] = actors::pipe<int>();

@@ -20,6 +20,7 @@ using namespace std::chrono_literals;
 using actors::errc;
 using actors::process;
 using actors::start_method;
+using test_util::error_of;
 
 namespace {
 
@@ -152,21 +153,9 @@ bool exits_within(int pid, std::chrono::milliseconds limit) {
   return r == 1;
 }
 
-template <class F>
-errc error_of(F&& f) {
-  try {
-    f();
-  } catch (const actors::error& e) {
-    return e.value();
-  }
-  return errc::none;
-}
 
 class process_each_method : public ::testing::TestWithParam<start_method> {};
 
-std::string method_name(const ::testing::TestParamInfo<start_method>& info) {
-  return actors::to_string(info.param);
-}
 
 } // namespace
 
@@ -264,9 +253,7 @@ TEST_P(process_each_method, child_can_run_its_own_actor_system) {
 }
 
 INSTANTIATE_TEST_SUITE_P(process, process_each_method,
-                         ::testing::Values(start_method::forkserver, start_method::spawn,
-                                           start_method::fork),
-                         method_name);
+                         test_util::all_start_methods(), test_util::method_name);
 
 // -- names, identity, free functions ------------------------------------------------
 

@@ -15,18 +15,10 @@ using actors::connection;
 using actors::errc;
 using actors::process;
 using actors::start_method;
+using test_util::error_of;
 
 namespace {
 
-template <class F>
-errc error_of(F&& f) {
-  try {
-    f();
-  } catch (const actors::error& e) {
-    return e.value();
-  }
-  return errc::none;
-}
 
 // -- targets ---------------------------------------------------------------------
 
@@ -113,9 +105,6 @@ void own_a_queue(connection<std::string> report) {
 
 class queue_each_method : public ::testing::TestWithParam<start_method> {};
 
-std::string method_name(const ::testing::TestParamInfo<start_method>& info) {
-  return actors::to_string(info.param);
-}
 
 } // namespace
 
@@ -146,9 +135,7 @@ TEST_P(queue_each_method, five_workers_count_to_ten_thousand) {
 }
 
 INSTANTIATE_TEST_SUITE_P(queue, queue_each_method,
-                         ::testing::Values(start_method::forkserver, start_method::spawn,
-                                           start_method::fork),
-                         method_name);
+                         test_util::all_start_methods(), test_util::method_name);
 
 // Every item arrives exactly once, for several producer/consumer counts.
 class queue_mpmc : public ::testing::TestWithParam<std::pair<int, int>> {};

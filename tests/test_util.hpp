@@ -1,6 +1,11 @@
 #pragma once
 // Small helpers for tests that cross processes.
 
+#include <actors/errors.hpp>
+#include <actors/process.hpp>
+
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -56,6 +61,27 @@ public:
 private:
   int saved_;
 };
+
+/// The errc an actors::error thrown by `f` carries; errc::none if none.
+template <class F>
+actors::errc error_of(F&& f) {
+  try {
+    f();
+  } catch (const actors::error& e) {
+    return e.value();
+  }
+  return actors::errc::none;
+}
+
+/// Every start method, for INSTANTIATE_TEST_SUITE_P, with readable names.
+inline auto all_start_methods() {
+  return ::testing::Values(actors::start_method::forkserver, actors::start_method::spawn,
+                           actors::start_method::fork);
+}
+
+inline std::string method_name(const ::testing::TestParamInfo<actors::start_method>& info) {
+  return actors::to_string(info.param);
+}
 
 inline double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -93,6 +93,20 @@ struct server {
   }
 
   [[noreturn]] void finish() {
+    // Requests still queued may include a directory to clean up: read them
+    // all first (the node may have died right after sending one).
+    for (;;) {
+      unsigned char request[2 + 4096];
+      std::vector<int> fds;
+      long n = recv_with_fds(control, request, sizeof request, fds, 5, MSG_DONTWAIT);
+      for (int fd : fds)
+        ::close(fd);
+      if (n <= 0)
+        break;
+      if (request[0] == cleanup_request)
+        cleanup.emplace_back(reinterpret_cast<char*>(request) + 2,
+                             static_cast<std::size_t>(n - 2));
+    }
     // The node is gone (even by SIGKILL): remove its socket directories.
     for (auto& dir : cleanup) {
       ::unlink((dir + "/node.sock").c_str());
