@@ -7,7 +7,10 @@
 #include <algorithm>
 #include <csignal>
 #include <numeric>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -365,6 +368,47 @@ TEST(queue, socket_directory_is_private_and_removed_even_after_sigkill) {
       std::this_thread::sleep_for(10ms);
   }
   EXPECT_TRUE(gone) << dir << " outlived its node";
+}
+
+// The socket directory is 0700; with it opened up, a process of another uid
+// can reach the socket, and the server must still refuse it (SO_PEERCRED).
+TEST(queue, a_process_of_another_uid_is_refused) {
+  if (::geteuid() != 0)
+    GTEST_SKIP() << "needs root to run a child as another uid";
+  test_util::temp_dir dir;
+  test_util::capture_stderr quiet(dir.file("err")); // the server logs the refusal
+  actors::queue<int> q;
+  q.put(1);
+  auto path =
+    actors::detail::decode<actors::detail::queue_address>(actors::detail::encode(q)).path;
+  ::chmod(path.substr(0, path.rfind('/')).c_str(), 0755);
+  ::chmod(path.c_str(), 0777);
+  int pid = ::fork();
+  if (pid == 0) { // only async-signal-safe calls: this process has threads
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0)
+      _exit(2);
+    int s = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::strncpy(sa.sun_path, path.c_str(), sizeof sa.sun_path - 1);
+    if (::connect(s, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
+      _exit(3);
+    char hello[13] = {5, 0, 0, 0, 0, 0, 2, static_cast<char>(0xAC), 1, 1, 0, 0, 0};
+    (void) !::write(s, hello, sizeof hello);
+    timeval tv{2, 0}; // an accepted connection would just stay silent
+    ::setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char b;
+    auto n = ::read(s, &b, 1);
+    // Refused: the server closed it (EOF, or ECONNRESET as our hello was unread).
+    _exit(n == 0 || (n < 0 && errno == ECONNRESET) ? 0 : 4);
+  }
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  ASSERT_TRUE(WIFEXITED(st));
+  EXPECT_EQ(WEXITSTATUS(st), 0) << "2: setuid failed, 3: connect failed, 4: not refused";
+  EXPECT_NE(test_util::read_file(dir.file("err")).find("refused a connection from uid 65534"),
+            std::string::npos);
+  EXPECT_EQ(q.get(1s), 1); // the queue is unaffected
 }
 
 TEST(simple_queue, put_get_empty) {
