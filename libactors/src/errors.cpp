@@ -52,6 +52,8 @@ public:
         return "the queue is empty";
       case errc::consumer_died:
         return "a consumer died holding unfinished items";
+      case errc::not_owner:
+        return "the lock is not held by this thread";
       case errc::system_error:
         return "an operating-system call failed";
     }

@@ -8,5 +8,7 @@
 #include <actors/pipe.hpp>
 #include <actors/process.hpp>
 #include <actors/queue.hpp>
+#include <actors/shared.hpp>
+#include <actors/sync.hpp>
 #include <actors/time.hpp>
 #include <actors/wait.hpp>

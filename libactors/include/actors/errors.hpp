@@ -62,6 +62,8 @@ enum class errc : int {
   /// A consumer died holding items it had taken from a joinable queue but
   /// not marked done; join() reports it instead of waiting forever.
   consumer_died,
+  /// release() of a lock this thread does not hold.
+  not_owner,
   /// An operating-system call failed; the message names the call and errno.
   system_error,
 };

@@ -1,0 +1,42 @@
+#pragma once
+// Shared memory for values, arrays and locks: an anonymous memfd, mapped by
+// every process it reaches. It travels as a descriptor, never has a name in
+// /dev/shm, and is freed by the kernel when the last process unmaps it, even
+// after crashes. Internal; use <actors/shared.hpp> and <actors/sync.hpp>.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace actors::detail {
+
+class shm_segment {
+public:
+  /// A new zero-filled segment of `size` bytes. Throws errc::system_error.
+  explicit shm_segment(std::size_t size);
+  /// Maps the segment behind `fd`, taking ownership of it.
+  explicit shm_segment(int fd);
+  ~shm_segment();
+  shm_segment(const shm_segment&) = delete;
+  shm_segment& operator=(const shm_segment&) = delete;
+
+  char* data() const noexcept { return data_; }
+  std::size_t size() const noexcept { return size_; }
+  int fd() const noexcept { return fd_; }
+
+private:
+  int fd_ = -1;
+  char* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+/// While decoding: the segment whose descriptor is received `index`.
+std::shared_ptr<shm_segment> import_segment(std::uint32_t index);
+
+/// Initializes a robust, process-shared pthread mutex at `where`.
+void init_robust_mutex(void* where, bool recursive);
+
+/// Bytes a robust mutex takes in a segment (rounded up for alignment).
+std::size_t mutex_bytes() noexcept;
+
+} // namespace actors::detail

@@ -1,0 +1,258 @@
+#include "test_util.hpp"
+
+#include <actors/all.hpp>
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <dirent.h>
+#include <mutex>
+#include <thread>
+
+using namespace std::chrono_literals;
+using actors::connection;
+using actors::errc;
+using actors::process;
+using test_util::error_of;
+
+namespace {
+
+// Seed 001: 9 processes add 50 each to a shared counter.
+void add_fifty(actors::value<int> v) {
+  for (int i = 0; i < 50; ++i)
+    v.fetch_add(1);
+}
+
+// The same, as a compound update under the value's lock.
+void add_fifty_locked(actors::value<long> v) {
+  for (int i = 0; i < 50; ++i) {
+    auto m = v.get_lock();
+    std::lock_guard<actors::mutex> hold(m);
+    v.store(v.load() + 1);
+  }
+}
+
+// Takes the lock, says so, and dies inside the critical section.
+void hold_and_hang(actors::mutex m, actors::event held) {
+  m.acquire();
+  held.set();
+  std::this_thread::sleep_for(1h);
+}
+
+void hold_for(actors::mutex m, actors::event held, int ms) {
+  std::lock_guard<actors::mutex> hold(m);
+  held.set();
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
+
+void wait_then_report(actors::event e, connection<bool> out) {
+  out.send(e.wait(10s));
+}
+
+void add_to_each(actors::array<long> a, long d) {
+  for (std::size_t i = 0; i < a.size(); ++i)
+    a[i].fetch_add(d);
+}
+
+struct point {
+  int x, y;
+};
+
+void move_point(actors::value<point> p) {
+  p.store({p.load().x + 1, 7});
+}
+
+std::size_t dev_shm_entries() {
+  std::size_t n = 0;
+  if (DIR* d = ::opendir("/dev/shm")) {
+    while (::readdir(d))
+      ++n;
+    ::closedir(d);
+  }
+  return n;
+}
+
+} // namespace
+
+TEST(value, nine_processes_add_exactly_450) {
+  actors::value<int> v(0);
+  std::vector<process> ps;
+  for (int i = 0; i < 9; ++i) {
+    ps.emplace_back(add_fifty, v);
+    ps.back().start();
+  }
+  for (auto& p : ps)
+    p.join();
+  EXPECT_EQ(v.load(), 450); // Python's seed printed 400
+}
+
+TEST(value, compound_updates_under_get_lock_are_exact) {
+  actors::value<long> v(0);
+  std::vector<process> ps;
+  for (int i = 0; i < 9; ++i) {
+    ps.emplace_back(add_fifty_locked, v);
+    ps.back().start();
+  }
+  for (auto& p : ps)
+    p.join();
+  EXPECT_EQ(v.load(), 450);
+}
+
+TEST(value, operations) {
+  actors::value<double> d(1.5);
+  EXPECT_EQ(d.load(), 1.5);
+  d = 2.5;
+  EXPECT_EQ(static_cast<double>(d), 2.5);
+  actors::value<int> i(5);
+  EXPECT_EQ(i.fetch_sub(2), 5);
+  EXPECT_EQ(i.exchange(10), 3);
+  int expected = 10;
+  EXPECT_TRUE(i.compare_exchange(expected, 11));
+  EXPECT_EQ(i.load(), 11);
+}
+
+TEST(value, non_atomic_types_go_through_the_lock) {
+  actors::value<point> p(point{1, 2});
+  process child(move_point, p);
+  child.start();
+  child.join();
+  EXPECT_EQ(p.load().x, 2);
+  EXPECT_EQ(p.load().y, 7);
+}
+
+TEST(array, processes_update_elements) {
+  actors::array<long> a(4, 10);
+  std::vector<process> ps;
+  for (int i = 0; i < 3; ++i) {
+    ps.emplace_back(add_to_each, a, 5);
+    ps.back().start();
+  }
+  for (auto& p : ps)
+    p.join();
+  EXPECT_EQ(a.to_vector(), (std::vector<long>{25, 25, 25, 25}));
+  actors::array<long> b{1, 2, 3};
+  EXPECT_EQ(b.size(), 3u);
+  EXPECT_EQ(b[2].load(), 3);
+  EXPECT_EQ(error_of([&] { (void) b.at(3); }), errc::bad_argument);
+}
+
+TEST(mutex, acquire_release_and_misuse) {
+  actors::mutex m;
+  EXPECT_FALSE(m.locked());
+  EXPECT_EQ(error_of([&] { m.release(); }), errc::not_owner); // unheld
+  EXPECT_TRUE(m.acquire());
+  EXPECT_TRUE(m.locked());
+  EXPECT_FALSE(m.acquire(false)); // held: no wait
+  EXPECT_FALSE(m.owner_died());
+  m.release();
+  {
+    std::lock_guard<actors::mutex> g(m);
+    std::thread other([&] { EXPECT_EQ(error_of([&] { m.release(); }), errc::not_owner); });
+    other.join();
+  }
+  std::unique_lock<actors::mutex> u(m, std::defer_lock);
+  EXPECT_TRUE(u.try_lock_for(10ms));
+  u.unlock();
+  actors::mutex a, b;
+  std::scoped_lock both(a, b);
+  EXPECT_TRUE(a.locked());
+}
+
+TEST(mutex, timeout_while_another_process_holds_it) {
+  actors::mutex m;
+  actors::event held;
+  process p(hold_for, m, held, 500);
+  p.start();
+  ASSERT_TRUE(held.wait(10s));
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(m.acquire(true, 100ms));
+  auto took = test_util::seconds_since(t0);
+  EXPECT_GE(took, 0.09);
+  EXPECT_LT(took, 0.45);
+  EXPECT_TRUE(m.acquire(true, 10s)); // released when the holder is done
+  m.release();
+  p.join();
+}
+
+TEST(recursive_mutex, counts_recursion_and_checks_the_owner) {
+  actors::recursive_mutex r;
+  EXPECT_TRUE(r.acquire());
+  EXPECT_TRUE(r.acquire());
+  std::thread other([&] {
+    EXPECT_FALSE(r.acquire(false));
+    EXPECT_EQ(error_of([&] { r.release(); }), errc::not_owner);
+  });
+  other.join();
+  r.release();
+  r.release();
+  EXPECT_EQ(error_of([&] { r.release(); }), errc::not_owner);
+}
+
+// A holder SIGKILLed inside its critical section, 100 times: the next
+// acquirer always gets the lock within 100 ms, told that the owner died.
+TEST(mutex, a_dead_holder_never_blocks_the_next_acquirer) {
+  actors::mutex m;
+  for (int round = 0; round < 100; ++round) {
+    actors::event held;
+    process p(hold_and_hang, m, held);
+    p.start();
+    ASSERT_TRUE(held.wait(10s)) << round;
+    p.kill();
+    p.join();
+    auto t0 = std::chrono::steady_clock::now();
+    ASSERT_TRUE(m.acquire(true, 100ms)) << "round " << round;
+    EXPECT_LT(test_util::seconds_since(t0), 0.1);
+    EXPECT_TRUE(m.owner_died()) << round;
+    m.release();
+  }
+  EXPECT_TRUE(m.acquire(false));
+  EXPECT_FALSE(m.owner_died());
+  m.release();
+}
+
+TEST(event, set_clear_wait) {
+  actors::event e;
+  EXPECT_FALSE(e.is_set());
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(e.wait(100ms));
+  EXPECT_GE(test_util::seconds_since(t0), 0.09);
+  e.set();
+  EXPECT_TRUE(e.is_set());
+  EXPECT_TRUE(e.wait(0ms));
+  e.clear();
+  EXPECT_FALSE(e.wait(0ms));
+}
+
+TEST(event, wakes_waiters_in_other_processes) {
+  actors::event e;
+  std::vector<process> ps;
+  std::vector<connection<bool>> outs;
+  for (int i = 0; i < 3; ++i) {
+    auto [mine, theirs] = actors::pipe<bool>();
+    ps.emplace_back(wait_then_report, e, theirs);
+    ps.back().start();
+    theirs.close();
+    outs.push_back(mine);
+  }
+  std::this_thread::sleep_for(50ms);
+  e.set();
+  for (auto& o : outs)
+    EXPECT_TRUE(o.recv(10s));
+  for (auto& p : ps)
+    p.join();
+}
+
+TEST(shared_memory, nothing_is_left_in_dev_shm) {
+  auto before = dev_shm_entries();
+  {
+    actors::value<int> v(1);
+    actors::array<int> a(100);
+    actors::mutex m;
+    actors::event e;
+    process p(add_fifty, v);
+    p.start();
+    p.join();
+    EXPECT_EQ(dev_shm_entries(), before); // memfds have no name there
+  }
+  EXPECT_EQ(dev_shm_entries(), before);
+}
