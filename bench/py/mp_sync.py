@@ -1,0 +1,52 @@
+"""Python's multiprocessing doing what bench/sync_bench.cpp does: Lock
+acquire+release uncontended (one process) and contended (two processes), and
+two processes incrementing a locked Value. Prints "key value" (ops/s)."""
+import multiprocessing as mp
+import sys
+import time
+
+QUICK = "--quick" in sys.argv
+
+
+def lock_loop(lock, go, n):
+    go.wait()
+    for _ in range(n):
+        lock.acquire()
+        lock.release()
+
+
+def incr_loop(v, go, n):
+    go.wait()
+    for _ in range(n):
+        with v.get_lock():
+            v.value += 1
+
+
+def across(ctx, target, shared, n, procs=2):
+    go = ctx.Event()
+    ps = [ctx.Process(target=target, args=(shared, go, n)) for _ in range(procs)]
+    for p in ps:
+        p.start()
+    time.sleep(0.05)
+    t0 = time.perf_counter()
+    go.set()
+    for p in ps:
+        p.join()
+    return procs * n / (time.perf_counter() - t0)
+
+
+def main():
+    ctx = mp.get_context("forkserver")
+    n = 100_000 if QUICK else 500_000
+    lock = ctx.Lock()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        lock.acquire()
+        lock.release()
+    print("lock_uncontended", n / (time.perf_counter() - t0), flush=True)
+    print("lock_contended", across(ctx, lock_loop, lock, n), flush=True)
+    print("value_incr", across(ctx, incr_loop, ctx.Value("l", 0), n), flush=True)
+
+
+if __name__ == "__main__":
+    main()
