@@ -256,3 +256,77 @@ TEST(shared_memory, nothing_is_left_in_dev_shm) {
   }
   EXPECT_EQ(dev_shm_entries(), before);
 }
+
+namespace {
+
+// Holds one permit for `ms`, logging when it has it (seed: Semaphore(2)).
+void hold_permit(actors::semaphore s, actors::value<int> inside, actors::value<int> most,
+                 int ms) {
+  std::lock_guard<actors::semaphore> hold(s);
+  int now = inside.fetch_add(1) + 1;
+  for (int m = most.load(); now > m && !most.compare_exchange(m, now);) {
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  inside.fetch_sub(1);
+}
+
+void take_permit_and_hang(actors::semaphore s, actors::event held) {
+  s.acquire();
+  held.set();
+  std::this_thread::sleep_for(1h);
+}
+
+} // namespace
+
+TEST(semaphore, two_permits_for_eight_processes) {
+  actors::semaphore s(2);
+  actors::value<int> inside(0), most(0);
+  std::vector<process> ps;
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 8; ++i) {
+    ps.emplace_back(hold_permit, s, inside, most, 100);
+    ps.back().start();
+  }
+  for (auto& p : ps)
+    p.join();
+  EXPECT_EQ(most.load(), 2); // never more than two at once
+  EXPECT_GE(test_util::seconds_since(t0), 0.38); // about 4 x 100 ms
+  EXPECT_EQ(s.get_value(), 2u);
+}
+
+TEST(semaphore, acquire_timeout_and_nonblocking) {
+  actors::semaphore s(1);
+  EXPECT_TRUE(s.acquire());
+  EXPECT_FALSE(s.acquire(false));
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(s.acquire(true, 100ms));
+  EXPECT_GE(test_util::seconds_since(t0), 0.09);
+  s.release();
+  EXPECT_EQ(s.get_value(), 1u);
+  s.release(); // a plain semaphore may go above its initial value
+  EXPECT_EQ(s.get_value(), 2u);
+}
+
+TEST(bounded_semaphore, release_above_the_initial_value_is_an_error) {
+  actors::bounded_semaphore s(2);
+  s.acquire();
+  s.release();
+  EXPECT_EQ(error_of([&] { s.release(); }), errc::bad_argument);
+  EXPECT_EQ(s.get_value(), 2u);
+}
+
+TEST(semaphore, permits_of_a_dead_holder_come_back) {
+  actors::semaphore s(1);
+  actors::event held;
+  process p(take_permit_and_hang, s, held);
+  p.start();
+  ASSERT_TRUE(held.wait(10s));
+  EXPECT_FALSE(s.acquire(false));
+  p.kill();
+  p.join();
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(s.acquire(true, 2s)); // Python waits forever here
+  EXPECT_LT(test_util::seconds_since(t0), 0.5);
+  EXPECT_TRUE(s.owner_died());
+  s.release();
+}

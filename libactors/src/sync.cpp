@@ -11,6 +11,8 @@
 #include <atomic>
 #include <cerrno>
 #include <climits>
+#include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <linux/futex.h>
 #include <pthread.h>
@@ -217,6 +219,195 @@ bool event::wait(duration timeout) const {
     detail::futex(&w, FUTEX_WAIT, 0, t); // returns at once if the word is no longer 0
   }
   return true;
+}
+
+// -- semaphores ------------------------------------------------------------------
+//
+// Layout: [robust mutex][state]. The mutex guards the state; `seq` is the
+// futex word waiters sleep on. Every process that holds permits has a slot
+// (pid, start time, permits held), so permits of a dead process can be
+// given back: a waiter checks the slots when it finds no permit, and again
+// every 100 ms while it waits.
+
+namespace detail {
+
+namespace {
+
+constexpr int semaphore_slots = 128;
+
+struct holder {
+  std::int32_t pid;
+  std::uint32_t held;
+  std::uint64_t start; // start time, so a recycled pid is not mistaken for it
+};
+
+struct semaphore_state {
+  std::atomic<std::uint32_t> seq;
+  std::uint32_t initial;
+  std::uint32_t bounded;
+  std::uint32_t value;
+  holder slots[semaphore_slots];
+};
+
+// The start time of `pid` (clock ticks since boot), or 0 if it is gone.
+std::uint64_t start_time(int pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  FILE* f = std::fopen(path, "r");
+  if (!f)
+    return 0;
+  char buf[1024];
+  std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = '\0';
+  const char* p = std::strrchr(buf, ')'); // the name may hold spaces
+  if (!p)
+    return 0;
+  // Fields after the name start at 3 (state); the start time is field 22.
+  unsigned long long t = 0;
+  char state = 0;
+  int field = 3;
+  for (p += 2; *p && field < 22; ++p)
+    if (*p == ' ')
+      ++field;
+  if (std::sscanf(p, "%llu", &t) != 1)
+    return 0;
+  if (std::sscanf(std::strrchr(buf, ')') + 2, "%c", &state) == 1 && state == 'Z')
+    return 0; // a zombie holds nothing any more
+  return t;
+}
+
+struct me {
+  int pid = 0;
+  std::uint64_t start = 0;
+};
+
+me& myself() {
+  static me m;
+  if (m.pid != ::getpid()) { // first use, or after a fork
+    m.pid = ::getpid();
+    m.start = start_time(m.pid);
+  }
+  return m;
+}
+
+semaphore_state& state_of(const std::shared_ptr<shm_segment>& s) {
+  if (!s)
+    throw error(errc::closed, "this semaphore is not attached to shared memory");
+  return *reinterpret_cast<semaphore_state*>(s->data() + mutex_bytes());
+}
+
+// Locks the state's mutex; a holder that died mid-update left single-word
+// fields, so the state is usable as it is.
+struct state_lock {
+  pthread_mutex_t* m;
+  explicit state_lock(const std::shared_ptr<shm_segment>& s)
+    : m(reinterpret_cast<pthread_mutex_t*>(s->data())) {
+    if (pthread_mutex_lock(m) == EOWNERDEAD)
+      pthread_mutex_consistent(m);
+  }
+  ~state_lock() { pthread_mutex_unlock(m); }
+};
+
+holder* my_slot(semaphore_state& st, bool claim) {
+  auto& i = myself();
+  holder* free_slot = nullptr;
+  for (auto& h : st.slots) {
+    if (h.pid == i.pid && h.start == i.start)
+      return &h;
+    if (!free_slot && h.held == 0)
+      free_slot = &h;
+  }
+  if (!claim)
+    return nullptr;
+  if (!free_slot)
+    throw error(errc::system_error, "semaphore: more than 128 processes hold permits");
+  *free_slot = {i.pid, 0, i.start};
+  return free_slot;
+}
+
+// Gives back the permits of holders that are gone. Returns how many.
+std::uint32_t reclaim(semaphore_state& st) {
+  std::uint32_t back = 0;
+  for (auto& h : st.slots) {
+    if (h.held == 0 || (h.pid == myself().pid && h.start == myself().start))
+      continue;
+    if (start_time(h.pid) != h.start) {
+      back += h.held;
+      h.held = 0;
+      h.pid = 0;
+    }
+  }
+  st.value += back;
+  return back;
+}
+
+} // namespace
+
+} // namespace detail
+
+semaphore::semaphore(unsigned value, bool bounded) {
+  if (detail::decoding())
+    return;
+  segment_ = std::make_shared<detail::shm_segment>(detail::mutex_bytes()
+                                                   + sizeof(detail::semaphore_state));
+  detail::init_robust_mutex(segment_->data(), false);
+  auto& st = detail::state_of(segment_);
+  st.initial = value;
+  st.bounded = bounded ? 1 : 0;
+  st.value = value;
+}
+
+bool semaphore::acquire(bool blocking, duration timeout) {
+  auto& st = detail::state_of(segment_);
+  using clock = std::chrono::steady_clock;
+  auto deadline = timeout == forever ? clock::time_point::max() : clock::now() + timeout;
+  owner_died_ = false;
+  for (;;) {
+    std::uint32_t seen;
+    {
+      detail::state_lock hold(segment_);
+      if (st.value == 0 && detail::reclaim(st) > 0)
+        owner_died_ = true;
+      if (st.value > 0) {
+        auto* slot = detail::my_slot(st, true);
+        --st.value;
+        ++slot->held;
+        return true;
+      }
+      seen = st.seq.load();
+    }
+    if (!blocking)
+      return false;
+    auto now = clock::now();
+    if (now >= deadline)
+      return false;
+    // Sleep until a release, or 100 ms to look for dead holders again.
+    auto left = std::min<clock::duration>(deadline - now, std::chrono::milliseconds(100));
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+    timespec rel{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+    detail::futex(&st.seq, FUTEX_WAIT, seen, &rel);
+  }
+}
+
+void semaphore::release() {
+  auto& st = detail::state_of(segment_);
+  {
+    detail::state_lock hold(segment_);
+    if (st.bounded && st.value >= st.initial)
+      throw error(errc::bad_argument, "bounded_semaphore released too many times");
+    if (auto* slot = detail::my_slot(st, false); slot && slot->held > 0)
+      --slot->held;
+    ++st.value;
+    st.seq.fetch_add(1);
+  }
+  detail::futex(&st.seq, FUTEX_WAKE, 1, nullptr);
+}
+
+unsigned semaphore::get_value() const {
+  auto& st = detail::state_of(segment_);
+  detail::state_lock hold(segment_);
+  return st.value;
 }
 
 } // namespace actors

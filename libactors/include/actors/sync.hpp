@@ -1,8 +1,9 @@
 #pragma once
 /// @file sync.hpp
-/// Locks and events shared by processes (and threads), like Python's
-/// multiprocessing.Lock, RLock and Event. They live in shared memory that
-/// travels with the handle when it is passed to a child or through a pipe.
+/// Locks, semaphores and events shared by processes (and threads), like
+/// Python's multiprocessing.Lock, RLock, Semaphore, BoundedSemaphore and
+/// Event. They live in shared memory that travels with the handle when it is
+/// passed to a child or through a pipe.
 ///
 /// @code
 /// void worker(actors::mutex m, int i) {
@@ -118,6 +119,59 @@ class recursive_mutex : public detail::basic_mutex {
 public:
   recursive_mutex() : basic_mutex(true) {}
   using basic_mutex::basic_mutex;
+};
+
+/// Python's multiprocessing.Semaphore: `value` permits shared by processes.
+/// Permits held by a process that dies are given back: the waiter that takes
+/// one over sees owner_died(). Python keeps such permits forever.
+/// - Blocks: acquire() while no permit is free (at most `timeout`); a dead
+///   holder's permits are noticed within about 100 ms.
+/// - Throws: errc::bad_argument from bounded_semaphore::release() above the
+///   initial value, errc::system_error if more than 128 processes hold
+///   permits at once.
+/// - Thread- and process-safe.
+class semaphore {
+public:
+  explicit semaphore(unsigned value = 1) : semaphore(value, false) {}
+
+  /// Takes a permit; false on timeout (or at once with blocking = false).
+  bool acquire(bool blocking = true, duration timeout = forever);
+  /// Gives a permit back.
+  void release();
+  /// Free permits now (a snapshot).
+  unsigned get_value() const;
+  /// True if the last acquire() through this handle took back a permit that
+  /// a dead process held.
+  bool owner_died() const noexcept { return owner_died_; }
+
+  void lock() { acquire(); }
+  void unlock() { release(); }
+  bool try_lock() { return acquire(false); }
+
+  template <class Archive>
+  void save(Archive& ar) const {
+    ar(detail::export_fd(segment_->fd()));
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    std::uint32_t index = 0;
+    ar(index);
+    segment_ = detail::import_segment(index);
+  }
+
+protected:
+  semaphore(unsigned value, bool bounded);
+
+private:
+  std::shared_ptr<detail::shm_segment> segment_;
+  bool owner_died_ = false;
+};
+
+/// Python's BoundedSemaphore: release() above the initial value throws
+/// errc::bad_argument ("released too many times").
+class bounded_semaphore : public semaphore {
+public:
+  explicit bounded_semaphore(unsigned value = 1) : semaphore(value, true) {}
 };
 
 /// Python's multiprocessing.Event: a flag processes can wait for.
