@@ -330,3 +330,96 @@ TEST(semaphore, permits_of_a_dead_holder_come_back) {
   EXPECT_TRUE(s.owner_died());
   s.release();
 }
+
+namespace {
+
+void set_and_notify(actors::condition<> c, actors::value<int> flag) {
+  std::lock_guard<actors::condition<>> hold(c);
+  flag.store(1);
+  c.notify_all();
+}
+
+void wait_once(actors::condition<> c, actors::value<int> waiting, connection<bool> out) {
+  std::unique_lock<actors::condition<>> hold(c);
+  waiting.fetch_add(1);
+  out.send(c.wait(2s));
+}
+
+void hold_condition_lock_and_hang(actors::condition<> c, actors::event held) {
+  c.acquire();
+  held.set();
+  std::this_thread::sleep_for(1h);
+}
+
+} // namespace
+
+TEST(condition, wait_for_a_predicate_set_by_another_process) {
+  actors::condition<> c;
+  actors::value<int> flag(0);
+  std::unique_lock<actors::condition<>> hold(c);
+  process p(set_and_notify, c, flag);
+  p.start();
+  EXPECT_TRUE(c.wait_for([&] { return flag.load() == 1; }, 10s));
+  hold.unlock();
+  p.join();
+}
+
+TEST(condition, notify_one_wakes_exactly_one) {
+  actors::condition<> c;
+  actors::value<int> waiting(0);
+  std::vector<process> ps;
+  std::vector<connection<bool>> outs;
+  for (int i = 0; i < 2; ++i) {
+    auto [mine, theirs] = actors::pipe<bool>();
+    ps.emplace_back(wait_once, c, waiting, theirs);
+    ps.back().start();
+    theirs.close();
+    outs.push_back(mine);
+  }
+  while (waiting.load() < 2)
+    std::this_thread::sleep_for(5ms);
+  { // both are inside wait() once they released the lock
+    std::lock_guard<actors::condition<>> hold(c);
+    c.notify(1);
+  }
+  int woken = 0;
+  for (auto& o : outs)
+    woken += o.recv(10s) ? 1 : 0; // the other one times out after 2 s
+  EXPECT_EQ(woken, 1);
+  for (auto& p : ps)
+    p.join();
+}
+
+TEST(condition, timeout_and_misuse) {
+  actors::condition<> c;
+  EXPECT_EQ(error_of([&] { (void) c.wait(10ms); }), errc::not_owner);
+  c.acquire();
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(c.wait(100ms));
+  EXPECT_GE(test_util::seconds_since(t0), 0.09);
+  EXPECT_TRUE(c.get_lock().locked()); // held again after the timeout
+  c.release();
+  actors::condition<actors::recursive_mutex> r;
+  r.acquire();
+  c.notify(); // nobody waits: nothing happens
+}
+
+TEST(condition, waiters_wake_when_the_lock_holder_dies) {
+  actors::condition<> c;
+  actors::event held;
+  process holder(hold_condition_lock_and_hang, c, held);
+  std::unique_lock<actors::condition<>> hold(c);
+  holder.start();
+  std::thread killer([&] {
+    held.wait(10s);
+    holder.kill();
+  });
+  // Our wait() releases the lock; the holder takes it and dies holding it.
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(c.wait(10s)); // Python would sleep forever: nobody notifies
+  EXPECT_LT(test_util::seconds_since(t0), 2.0);
+  EXPECT_TRUE(c.get_lock().owner_died());
+  hold.unlock();
+  killer.join();
+  holder.join();
+}

@@ -152,6 +152,21 @@ bool basic_mutex::locked() const {
   return true;
 }
 
+bool basic_mutex::take_over_from_dead_holder() {
+  auto* m = static_cast<pthread_mutex_t*>(native());
+  int rc = pthread_mutex_trylock(m);
+  if (rc == EOWNERDEAD) {
+    pthread_mutex_consistent(m);
+    owner_died_ = true;
+    log::warning() << "a lock's previous holder died while holding it; a condition "
+                      "waiter took it over (owner_died)";
+    return true;
+  }
+  if (rc == 0)
+    pthread_mutex_unlock(m);
+  return false;
+}
+
 void basic_mutex::release() {
   int rc = pthread_mutex_unlock(static_cast<pthread_mutex_t*>(native()));
   if (rc == EPERM)
@@ -409,5 +424,98 @@ unsigned semaphore::get_value() const {
   detail::state_lock hold(segment_);
   return st.value;
 }
+
+// -- conditions -----------------------------------------------------------------
+//
+// Shared state: a futex sequence word, the number of sleeping waiters and the
+// wake tokens notify() hands out; a woken waiter must take a token, so
+// notify(n) wakes at most n.
+
+namespace detail {
+
+namespace {
+
+struct condition_state {
+  std::atomic<std::uint32_t> seq;
+  std::atomic<std::uint32_t> waiters;
+  std::atomic<std::uint32_t> tokens;
+};
+
+condition_state& cstate(const std::shared_ptr<shm_segment>& s) {
+  if (!s)
+    throw error(errc::closed, "this condition is not attached to shared memory");
+  return *reinterpret_cast<condition_state*>(s->data());
+}
+
+bool take_token(condition_state& st) {
+  auto t = st.tokens.load();
+  while (t > 0)
+    if (st.tokens.compare_exchange_weak(t, t - 1))
+      return true;
+  return false;
+}
+
+} // namespace
+
+condition_core::condition_core() {
+  if (decoding())
+    return;
+  segment_ = std::make_shared<shm_segment>(sizeof(condition_state));
+}
+
+void condition_core::enter() {
+  cstate(segment_).waiters.fetch_add(1);
+}
+
+bool condition_core::sleep(duration timeout, const std::function<bool()>& dead_holder) {
+  auto& st = cstate(segment_);
+  using clock = std::chrono::steady_clock;
+  auto deadline = timeout == forever ? clock::time_point::max() : clock::now() + timeout;
+  bool woken = false;
+  for (;;) {
+    auto seen = st.seq.load();
+    if (take_token(st)) {
+      woken = true;
+      break;
+    }
+    auto now = clock::now();
+    if (now >= deadline)
+      break;
+    auto left = std::min<clock::duration>(deadline - now, std::chrono::milliseconds(100));
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+    timespec rel{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+    futex(&st.seq, FUTEX_WAIT, seen, &rel);
+    if (dead_holder && dead_holder()) { // nobody is left to notify us
+      woken = true;
+      break;
+    }
+  }
+  auto left = st.waiters.fetch_sub(1) - 1;
+  if (!woken) { // a token given for us after we stopped waiting is not left over
+    auto t = st.tokens.load();
+    while (t > left && !st.tokens.compare_exchange_weak(t, t - 1)) {
+    }
+  }
+  return woken;
+}
+
+void condition_core::notify(unsigned n) {
+  auto& st = cstate(segment_);
+  // At most as many tokens as there are waiters without one.
+  auto waiting = st.waiters.load();
+  auto tokens = st.tokens.load();
+  auto give = std::min<std::uint32_t>(n, waiting > tokens ? waiting - tokens : 0);
+  if (give == 0)
+    return;
+  st.tokens.fetch_add(give);
+  st.seq.fetch_add(1);
+  futex(&st.seq, FUTEX_WAKE, static_cast<std::uint32_t>(give), nullptr);
+}
+
+void condition_core::notify_all() {
+  notify(UINT32_MAX);
+}
+
+} // namespace detail
 
 } // namespace actors

@@ -25,6 +25,7 @@
 #include <actors/time.hpp>
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 
@@ -50,6 +51,11 @@ public:
   /// True if some thread or process holds the lock now (a snapshot). For a
   /// recursive_mutex held only by the calling thread it says false.
   bool locked() const;
+
+  /// If the lock's holder died holding it, takes the lock over (this thread
+  /// holds it afterwards, owner_died() is true) and returns true. For
+  /// condition waiters, whom nobody else would wake.
+  bool take_over_from_dead_holder();
 
   /// True if the last successful acquire() through this handle took the lock
   /// over from a holder that died (like EOWNERDEAD). Protected data may be
@@ -172,6 +178,114 @@ private:
 class bounded_semaphore : public semaphore {
 public:
   explicit bounded_semaphore(unsigned value = 1) : semaphore(value, true) {}
+};
+
+/// Python's multiprocessing.Condition, on a mutex or recursive_mutex.
+/// - wait() releases the lock, sleeps until notified (or the timeout), and
+///   takes the lock back before it returns; call it with the lock held.
+/// - notify(n) wakes at most n waiters, notify_all() all of them.
+/// - If the lock's holder dies, the waiters wake up (they take the lock
+///   over, and the lock's owner_died() says so) instead of sleeping forever.
+/// - Throws: errc::not_owner from wait() without the lock.
+template <class Lock = mutex>
+class condition;
+
+namespace detail {
+
+/// The shared part of a condition: waiters and wake tokens on a futex word.
+class condition_core {
+public:
+  condition_core();
+  /// Counts the caller as a waiter. Called with the lock still held, so a
+  /// notify() right after the lock is released is not lost.
+  void enter();
+  /// Sleeps up to `timeout` (after enter(), with the lock released); true if
+  /// woken by a token, or when `dead_holder()` says nobody will notify.
+  bool sleep(duration timeout, const std::function<bool()>& dead_holder);
+  void notify(unsigned n);
+  void notify_all();
+
+  template <class Archive>
+  void save(Archive& ar) const {
+    ar(export_fd(segment_->fd()));
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    std::uint32_t index = 0;
+    ar(index);
+    segment_ = import_segment(index);
+  }
+
+private:
+  std::shared_ptr<shm_segment> segment_;
+};
+
+} // namespace detail
+
+template <class Lock>
+class condition {
+public:
+  /// A condition with its own new lock.
+  condition() = default;
+  /// A condition on `lock` (shared with it, as in Python).
+  explicit condition(Lock lock) : lock_(std::move(lock)) {}
+
+  /// Waits for notify(); false if `timeout` passed first. The lock is held
+  /// again when it returns, either way.
+  bool wait(duration timeout = forever) {
+    core_.enter();
+    try {
+      lock_.release(); // throws not_owner without the lock
+    } catch (...) {
+      core_.sleep(duration::zero(), {}); // leave the waiters again
+      throw;
+    }
+    bool taken_over = false;
+    bool woken = core_.sleep(timeout, [this, &taken_over] {
+      return taken_over = lock_.take_over_from_dead_holder();
+    });
+    if (!taken_over)
+      lock_.acquire();
+    return woken;
+  }
+
+  /// Waits until `pred()` is true (checked with the lock held); returns its
+  /// last value, false if `timeout` passed first.
+  template <class Pred>
+  bool wait_for(Pred pred, duration timeout = forever) {
+    using clock = std::chrono::steady_clock;
+    auto deadline = timeout == forever ? clock::time_point::max() : clock::now() + timeout;
+    while (!pred()) {
+      auto now = clock::now();
+      if (now >= deadline)
+        return pred();
+      wait(timeout == forever ? forever
+                              : std::chrono::duration_cast<duration>(deadline - now));
+    }
+    return true;
+  }
+
+  void notify(unsigned n = 1) { core_.notify(n); }
+  void notify_all() { core_.notify_all(); }
+
+  // The lock: condition is itself Lockable, like Python's.
+  bool acquire(bool blocking = true, duration timeout = forever) {
+    return lock_.acquire(blocking, timeout);
+  }
+  void release() { lock_.release(); }
+  void lock() { lock_.lock(); }
+  void unlock() { lock_.unlock(); }
+  bool try_lock() { return lock_.try_lock(); }
+  Lock& get_lock() noexcept { return lock_; }
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(lock_, core_);
+  }
+
+private:
+  Lock lock_;
+  detail::condition_core core_;
 };
 
 /// Python's multiprocessing.Event: a flag processes can wait for.
