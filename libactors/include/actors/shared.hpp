@@ -112,13 +112,11 @@ public:
 
   template <class Archive>
   void save(Archive& ar) const {
-    ar(detail::export_fd(segment_->fd()));
+    detail::save_segment(ar, segment_);
   }
   template <class Archive>
   void load(Archive& ar) {
-    std::uint32_t index = 0;
-    ar(index);
-    segment_ = detail::import_segment(index);
+    segment_ = detail::load_segment(ar);
   }
 
 private:
@@ -180,14 +178,14 @@ public:
 
   template <class Archive>
   void save(Archive& ar) const {
-    ar(detail::export_fd(segment_->fd()), static_cast<std::uint64_t>(size_));
+    detail::save_segment(ar, segment_);
+    ar(static_cast<std::uint64_t>(size_));
   }
   template <class Archive>
   void load(Archive& ar) {
-    std::uint32_t index = 0;
+    segment_ = detail::load_segment(ar);
     std::uint64_t n = 0;
-    ar(index, n);
-    segment_ = detail::import_segment(index);
+    ar(n);
     if (detail::elements_offset<T>() + n * sizeof(std::atomic<T>) > segment_->size())
       throw cereal::Exception("shared array larger than its memory");
     size_ = static_cast<std::size_t>(n);

@@ -79,14 +79,14 @@ public:
 
   template <class Archive>
   void save(Archive& ar) const {
-    ar(export_fd(segment_->fd()), static_cast<std::uint64_t>(offset_));
+    save_segment(ar, segment_);
+    ar(static_cast<std::uint64_t>(offset_));
   }
   template <class Archive>
   void load(Archive& ar) {
-    std::uint32_t index = 0;
+    segment_ = load_segment(ar);
     std::uint64_t offset = 0;
-    ar(index, offset);
-    segment_ = import_segment(index);
+    ar(offset);
     offset_ = static_cast<std::size_t>(offset);
   }
 
@@ -156,13 +156,11 @@ public:
 
   template <class Archive>
   void save(Archive& ar) const {
-    ar(detail::export_fd(segment_->fd()));
+    detail::save_segment(ar, segment_);
   }
   template <class Archive>
   void load(Archive& ar) {
-    std::uint32_t index = 0;
-    ar(index);
-    segment_ = detail::import_segment(index);
+    segment_ = detail::load_segment(ar);
   }
 
 protected:
@@ -207,13 +205,11 @@ public:
 
   template <class Archive>
   void save(Archive& ar) const {
-    ar(export_fd(segment_->fd()));
+    save_segment(ar, segment_);
   }
   template <class Archive>
   void load(Archive& ar) {
-    std::uint32_t index = 0;
-    ar(index);
-    segment_ = import_segment(index);
+    segment_ = load_segment(ar);
   }
 
 private:
@@ -304,13 +300,11 @@ public:
 
   template <class Archive>
   void save(Archive& ar) const {
-    ar(detail::export_fd(segment_->fd()));
+    detail::save_segment(ar, segment_);
   }
   template <class Archive>
   void load(Archive& ar) {
-    std::uint32_t index = 0;
-    ar(index);
-    segment_ = detail::import_segment(index);
+    segment_ = detail::load_segment(ar);
   }
 
 private:

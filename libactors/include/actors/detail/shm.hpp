@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <memory>
 
+#include <actors/detail/channel.hpp>
+
 namespace actors::detail {
 
 class shm_segment {
@@ -32,6 +34,19 @@ private:
 
 /// While decoding: the segment whose descriptor is received `index`.
 std::shared_ptr<shm_segment> import_segment(std::uint32_t index);
+
+/// How every segment-backed handle travels: its memfd, as a descriptor.
+template <class Archive>
+void save_segment(Archive& ar, const std::shared_ptr<shm_segment>& segment) {
+  ar(export_fd(segment->fd()));
+}
+
+template <class Archive>
+std::shared_ptr<shm_segment> load_segment(Archive& ar) {
+  std::uint32_t index = 0;
+  ar(index);
+  return import_segment(index);
+}
 
 /// Initializes a robust, process-shared pthread mutex at `where`.
 void init_robust_mutex(void* where, bool recursive);
