@@ -7,6 +7,7 @@
 #include <csignal>
 #include <dirent.h>
 #include <mutex>
+#include <set>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -422,4 +423,94 @@ TEST(condition, waiters_wake_when_the_lock_holder_dies) {
   hold.unlock();
   killer.join();
   holder.join();
+}
+
+namespace {
+
+void cross(actors::barrier b, connection<int> out) {
+  out.send(static_cast<int>(b.wait(10s)));
+}
+
+void cross_then_hang(actors::barrier b) {
+  (void) b.wait(); // one of three: waits for a party that never comes
+}
+
+int actions_run = 0;
+void count_action() {
+  ++actions_run;
+}
+
+} // namespace
+
+TEST(barrier, all_parties_cross_together_with_distinct_indices) {
+  actors::barrier b(3);
+  EXPECT_EQ(b.parties(), 3u);
+  std::vector<process> ps;
+  std::vector<connection<int>> outs;
+  for (int i = 0; i < 2; ++i) {
+    auto [mine, theirs] = actors::pipe<int>();
+    ps.emplace_back(cross, b, theirs);
+    ps.back().start();
+    theirs.close();
+    outs.push_back(mine);
+  }
+  std::set<unsigned> indices{b.wait(10s)};
+  for (auto& o : outs)
+    indices.insert(static_cast<unsigned>(o.recv(10s)));
+  EXPECT_EQ(indices, (std::set<unsigned>{0, 1, 2}));
+  for (auto& p : ps)
+    p.join();
+  EXPECT_FALSE(b.broken());
+  EXPECT_EQ(b.n_waiting(), 0u);
+}
+
+TEST(barrier, the_last_party_runs_the_action) {
+  actors::barrier b(1, count_action);
+  EXPECT_EQ(b.wait(), 0u);
+  EXPECT_EQ(b.wait(), 0u); // reusable
+  EXPECT_EQ(actions_run, 2);
+}
+
+TEST(barrier, timeout_abort_and_reset) {
+  actors::barrier b(2);
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_THROW(b.wait(100ms), actors::broken_barrier_error);
+  EXPECT_GE(test_util::seconds_since(t0), 0.09);
+  EXPECT_TRUE(b.broken());
+  EXPECT_EQ(error_of([&] { (void) b.wait(10ms); }), errc::broken_barrier);
+  b.reset();
+  EXPECT_FALSE(b.broken());
+  b.abort();
+  EXPECT_TRUE(b.broken());
+  b.reset();
+  std::thread waiter([&] { EXPECT_EQ(error_of([&] { (void) b.wait(10s); }), errc::broken_barrier); });
+  while (b.n_waiting() == 0)
+    std::this_thread::sleep_for(5ms);
+  b.reset(); // breaks the waiter's round, not the barrier
+  waiter.join();
+  EXPECT_FALSE(b.broken());
+  EXPECT_EQ(error_of([] { actors::barrier none(0); }), errc::bad_argument);
+}
+
+TEST(barrier, a_killed_party_breaks_it_for_the_others) {
+  actors::barrier b(3);
+  process p(cross_then_hang, b);
+  p.start();
+  while (b.n_waiting() == 0)
+    std::this_thread::sleep_for(5ms);
+  std::thread killer([&] {
+    std::this_thread::sleep_for(100ms);
+    p.kill();
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  try {
+    (void) b.wait(20s); // Python hangs here: the third party never comes
+    ADD_FAILURE() << "wait() should have thrown";
+  } catch (const actors::broken_barrier_error& e) {
+    EXPECT_NE(std::string(e.what()).find(std::to_string(p.pid())), std::string::npos)
+      << e.what();
+  }
+  EXPECT_LT(test_util::seconds_since(t0), 2.0);
+  killer.join();
+  p.join();
 }

@@ -54,6 +54,8 @@ public:
         return "a consumer died holding unfinished items";
       case errc::not_owner:
         return "the lock is not held by this thread";
+      case errc::broken_barrier:
+        return "the barrier is broken";
       case errc::system_error:
         return "an operating-system call failed";
     }

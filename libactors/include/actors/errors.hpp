@@ -64,6 +64,9 @@ enum class errc : int {
   consumer_died,
   /// release() of a lock this thread does not hold.
   not_owner,
+  /// A barrier was broken: aborted, reset, timed out, its action threw, or a
+  /// waiting party died (Python's BrokenBarrierError).
+  broken_barrier,
   /// An operating-system call failed; the message names the call and errno.
   system_error,
 };
@@ -114,6 +117,13 @@ public:
 class queue_empty : public error {
 public:
   explicit queue_empty(const std::string& message) : error(errc::queue_empty, message) {}
+};
+
+/// The barrier is broken (Python's BrokenBarrierError).
+class broken_barrier_error : public error {
+public:
+  explicit broken_barrier_error(const std::string& message)
+    : error(errc::broken_barrier, message) {}
 };
 
 /// Thrown by a process target to end its process with `code` as exit code,

@@ -284,6 +284,45 @@ private:
   detail::condition_core core_;
 };
 
+/// Python's multiprocessing.Barrier: `parties` processes (or threads) wait
+/// until all have arrived, then all go on together.
+/// - wait() returns this party's arrival index (0 ... parties-1). The last to
+///   arrive runs `action` first, if there is one.
+/// - Throws broken_barrier_error when the barrier is or becomes broken: by
+///   abort(), by reset() while parties wait, by a wait() that times out, by
+///   an action that throws, or when a waiting party dies (noticed within
+///   about 100 ms; Python's other waiters hang).
+/// - `action` is a free function or captureless lambda; it runs in whichever
+///   process arrives last, found there like a process target.
+class barrier {
+public:
+  explicit barrier(unsigned parties = 1, void (*action)() = nullptr, duration timeout = forever);
+
+  /// Waits for the other parties (at most `timeout`; default: the
+  /// barrier's own timeout).
+  unsigned wait();
+  unsigned wait(duration timeout);
+  /// Breaks the barrier for current waiters, then makes it usable again.
+  void reset();
+  /// Breaks the barrier: current and future waits throw until reset().
+  void abort();
+  bool broken() const;
+  unsigned n_waiting() const;
+  unsigned parties() const;
+
+  template <class Archive>
+  void save(Archive& ar) const {
+    detail::save_segment(ar, segment_);
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    segment_ = detail::load_segment(ar);
+  }
+
+private:
+  std::shared_ptr<detail::shm_segment> segment_;
+};
+
 /// Python's multiprocessing.Event: a flag processes can wait for.
 /// - Blocks: wait() until set (or the timeout). Never throws on timeout: it
 ///   returns false, as in Python.
