@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <vector>
@@ -93,6 +94,20 @@ double round_budget() {
 }
 
 } // namespace
+
+double status_mb(int pid, const std::string& key) {
+  std::ifstream in(pid ? "/proc/" + std::to_string(pid) + "/status" : "/proc/self/status");
+  std::string word;
+  while (in >> word) {
+    if (word == key) {
+      double kb;
+      in >> kb;
+      return kb / 1024.0;
+    }
+    in.ignore(1 << 10, '\n');
+  }
+  return -1;
+}
 
 double seconds_per_call(const std::function<void()>& body) {
   body(); // warm-up

@@ -30,6 +30,10 @@ std::map<std::string, double> run_python(const std::string& script);
 /// Looks a key up in run_python()'s answer.
 std::optional<double> lookup(const std::map<std::string, double>& m, const std::string& key);
 
+/// A memory figure of a process in MB, read from /proc/<pid>/status (pid 0:
+/// this process), e.g. "VmRSS:" or "VmHWM:". -1 if it cannot be read.
+double status_mb(int pid, const std::string& key);
+
 /// Seconds per call of `body`: the median over 5 rounds, each running for
 /// about a fifth of the time budget (0.1 s with --quick, 1 s otherwise).
 double seconds_per_call(const std::function<void()>& body);

@@ -13,7 +13,6 @@
 
 #include <chrono>
 #include <cstring>
-#include <fstream>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -58,20 +57,6 @@ void raw_fork_exec() {
   ::waitpid(pid, &st, 0);
 }
 
-double rss_mb(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string key;
-  while (in >> key) {
-    if (key == "VmRSS:") {
-      double kb;
-      in >> kb;
-      return kb / 1024.0;
-    }
-    in.ignore(1 << 10, '\n');
-  }
-  return -1;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
@@ -95,7 +80,7 @@ int main(int argc, char** argv) {
   actors::process idle(sleep_ms, 2000);
   idle.start();
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  double rss = rss_mb(idle.pid());
+  double rss = bench::status_mb(idle.pid(), "VmRSS:");
   idle.kill();
   idle.join();
   bench::emit("process.idle_rss", rss, "MB", bench::lookup(py, "idle_rss"), std::nullopt);

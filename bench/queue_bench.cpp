@@ -7,7 +7,6 @@
 #include <actors/all.hpp>
 
 #include <chrono>
-#include <fstream>
 
 namespace {
 
@@ -42,20 +41,6 @@ double items_per_second(int producers, int consumers, int total, std::uint64_t m
   return total / s;
 }
 
-double rss_mb() {
-  std::ifstream in("/proc/self/status");
-  std::string key;
-  while (in >> key) {
-    if (key == "VmHWM:") {
-      double kb;
-      in >> kb;
-      return kb / 1024.0;
-    }
-    in.ignore(1 << 10, '\n');
-  }
-  return -1;
-}
-
 double best_of(int rounds, const std::function<double()>& f) {
   double best = 0;
   for (int i = 0; i < rounds; ++i)
@@ -74,7 +59,7 @@ int main(int argc, char** argv) {
   // 4p4c first: the server's memory high-water mark after it shows that a
   // bounded queue keeps memory bounded (the unbounded 1p1c run may not).
   double four = best_of(rounds, [&] { return items_per_second(4, 4, n, 1000); });
-  double rss = rss_mb();
+  double rss = bench::status_mb(0, "VmHWM:");
   double one = best_of(rounds, [&] { return items_per_second(1, 1, n, 0); });
   bench::emit("queue.1p1c", one, "items/s", bench::lookup(py, "1p1c"), std::nullopt);
   bench::emit("queue.4p4c", four, "items/s", bench::lookup(py, "4p4c"), std::nullopt);

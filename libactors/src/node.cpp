@@ -189,7 +189,6 @@ bool send_boot_answer(int link, boot_status status, const std::string& message) 
     _exit(1);
   }
   auto* n = new node_state;
-  n->is_child = true;
   n->self = make_self(rec.name, rec.identity, rec.daemon, rec.parent_pid);
   n->self->link.reset(link);
   auto parent = std::make_shared<process_state>();

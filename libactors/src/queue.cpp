@@ -91,33 +91,21 @@ struct reader {
   const char* end;
   bool ok = true;
 
-  std::uint32_t u32() {
-    if (end - p < 4) {
+  // A fixed-size number, or 0 with ok cleared when too few bytes remain.
+  template <class T>
+  T number() {
+    if (static_cast<std::size_t>(end - p) < sizeof(T)) {
       ok = false;
       return 0;
     }
-    std::uint32_t v;
-    std::memcpy(&v, p, 4);
-    p += 4;
+    T v;
+    std::memcpy(&v, p, sizeof v);
+    p += sizeof v;
     return v;
   }
-  std::uint64_t u64() {
-    if (end - p < 8) {
-      ok = false;
-      return 0;
-    }
-    std::uint64_t v;
-    std::memcpy(&v, p, 8);
-    p += 8;
-    return v;
-  }
-  std::uint8_t u8() {
-    if (end - p < 1) {
-      ok = false;
-      return 0;
-    }
-    return static_cast<std::uint8_t>(*p++);
-  }
+  std::uint32_t u32() { return number<std::uint32_t>(); }
+  std::uint64_t u64() { return number<std::uint64_t>(); }
+  std::uint8_t u8() { return number<std::uint8_t>(); }
   // An item: u32 length and that many bytes, checked against what remains.
   bool item(std::string& out) {
     auto n = u32();

@@ -110,7 +110,6 @@ struct node_state {
   std::optional<forkserver_client> forkserver;
   std::unique_ptr<caf::actor_system_config> cfg;
   std::unique_ptr<caf::actor_system> sys;
-  bool is_child = false;
 
   /// Starts the fork server unless it runs already or threads exist.
   forkserver_client& ensure_forkserver();

@@ -101,6 +101,15 @@ void* basic_mutex::native() const {
   return segment_->data() + offset_;
 }
 
+// The holder died inside its critical section and the kernel handed us the
+// lock (EOWNERDEAD): mark it usable again and say so.
+void basic_mutex::recover_from_dead_holder(void* native_mutex) {
+  pthread_mutex_consistent(static_cast<pthread_mutex_t*>(native_mutex));
+  owner_died_ = true;
+  log::warning() << "a lock's previous holder died while holding it; the lock was "
+                    "recovered (owner_died)";
+}
+
 bool basic_mutex::acquire(bool blocking, duration timeout) {
   auto* m = static_cast<pthread_mutex_t*>(native());
   int rc;
@@ -119,12 +128,7 @@ bool basic_mutex::acquire(bool blocking, duration timeout) {
   }
   owner_died_ = false;
   if (rc == EOWNERDEAD) {
-    // The holder died inside its critical section; the kernel handed us the
-    // lock. Mark it usable again and say so.
-    pthread_mutex_consistent(m);
-    owner_died_ = true;
-    log::warning() << "a lock's previous holder died while holding it; the lock was "
-                      "recovered (owner_died)";
+    recover_from_dead_holder(m);
     return true;
   }
   if (rc == 0)
@@ -157,10 +161,7 @@ bool basic_mutex::take_over_from_dead_holder() {
   auto* m = static_cast<pthread_mutex_t*>(native());
   int rc = pthread_mutex_trylock(m);
   if (rc == EOWNERDEAD) {
-    pthread_mutex_consistent(m);
-    owner_died_ = true;
-    log::warning() << "a lock's previous holder died while holding it; a condition "
-                      "waiter took it over (owner_died)";
+    recover_from_dead_holder(m);
     return true;
   }
   if (rc == 0)
@@ -193,6 +194,26 @@ long futex(std::atomic<std::uint32_t>* addr, int op, std::uint32_t val, const ti
   return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), op, val, t, nullptr, 0);
 }
 
+using steady = std::chrono::steady_clock;
+
+steady::time_point deadline_after(duration timeout) {
+  return timeout == forever ? steady::time_point::max() : steady::now() + timeout;
+}
+
+// Sleeps while `*word` still equals `seen`, until a wake-up, `deadline`, or
+// at most `slice` (waiters that re-check for dead processes use 100 ms).
+void futex_sleep(std::atomic<std::uint32_t>* word, std::uint32_t seen,
+                 steady::time_point deadline,
+                 steady::duration slice = std::chrono::milliseconds(100)) {
+  auto left = deadline == steady::time_point::max() ? slice
+                                                     : std::min(deadline - steady::now(), slice);
+  if (left < steady::duration::zero())
+    left = steady::duration::zero();
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+  timespec rel{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+  futex(word, FUTEX_WAIT, seen, &rel);
+}
+
 } // namespace
 
 } // namespace detail
@@ -219,20 +240,13 @@ bool event::is_set() const {
 
 bool event::wait(duration timeout) const {
   auto& w = detail::word(segment_);
-  using clock = std::chrono::steady_clock;
-  auto deadline = timeout == forever ? clock::time_point::max() : clock::now() + timeout;
+  auto deadline = detail::deadline_after(timeout);
   while (w.load() == 0) {
-    timespec rel{};
-    const timespec* t = nullptr;
-    if (timeout != forever) {
-      auto left = deadline - clock::now();
-      if (left <= clock::duration::zero())
-        return false;
-      auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
-      rel = {static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
-      t = &rel;
-    }
-    detail::futex(&w, FUTEX_WAIT, 0, t); // returns at once if the word is no longer 0
+    if (detail::steady::now() >= deadline)
+      return false;
+    // Returns at once if the word is no longer 0; nothing to re-check, so
+    // the slice is long.
+    detail::futex_sleep(&w, 0, deadline, std::chrono::hours(1));
   }
   return true;
 }
@@ -376,8 +390,7 @@ semaphore::semaphore(unsigned value, bool bounded) {
 
 bool semaphore::acquire(bool blocking, duration timeout) {
   auto& st = detail::state_of(segment_);
-  using clock = std::chrono::steady_clock;
-  auto deadline = timeout == forever ? clock::time_point::max() : clock::now() + timeout;
+  auto deadline = detail::deadline_after(timeout);
   owner_died_ = false;
   for (;;) {
     std::uint32_t seen;
@@ -393,16 +406,10 @@ bool semaphore::acquire(bool blocking, duration timeout) {
       }
       seen = st.seq.load();
     }
-    if (!blocking)
-      return false;
-    auto now = clock::now();
-    if (now >= deadline)
+    if (!blocking || detail::steady::now() >= deadline)
       return false;
     // Sleep until a release, or 100 ms to look for dead holders again.
-    auto left = std::min<clock::duration>(deadline - now, std::chrono::milliseconds(100));
-    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
-    timespec rel{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
-    detail::futex(&st.seq, FUTEX_WAIT, seen, &rel);
+    detail::futex_sleep(&st.seq, seen, deadline);
   }
 }
 
@@ -470,8 +477,7 @@ void condition_core::enter() {
 
 bool condition_core::sleep(duration timeout, const std::function<bool()>& dead_holder) {
   auto& st = cstate(segment_);
-  using clock = std::chrono::steady_clock;
-  auto deadline = timeout == forever ? clock::time_point::max() : clock::now() + timeout;
+  auto deadline = deadline_after(timeout);
   bool woken = false;
   for (;;) {
     auto seen = st.seq.load();
@@ -479,13 +485,9 @@ bool condition_core::sleep(duration timeout, const std::function<bool()>& dead_h
       woken = true;
       break;
     }
-    auto now = clock::now();
-    if (now >= deadline)
+    if (steady::now() >= deadline)
       break;
-    auto left = std::min<clock::duration>(deadline - now, std::chrono::milliseconds(100));
-    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
-    timespec rel{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
-    futex(&st.seq, FUTEX_WAIT, seen, &rel);
+    futex_sleep(&st.seq, seen, deadline);
     if (dead_holder && dead_holder()) { // nobody is left to notify us
       woken = true;
       break;
@@ -594,8 +596,7 @@ unsigned barrier::wait() {
 
 unsigned barrier::wait(duration timeout) {
   auto& st = detail::bstate(segment_);
-  using clock = std::chrono::steady_clock;
-  auto deadline = timeout == forever ? clock::time_point::max() : clock::now() + timeout;
+  auto deadline = detail::deadline_after(timeout);
   auto& me = detail::myself();
   std::uint32_t gen, index;
   detail::holder* slot = nullptr;
@@ -657,7 +658,7 @@ unsigned barrier::wait(duration timeout) {
           detail::break_barrier(st, "waiting party pid " + std::to_string(pid) + " died");
           detail::throw_broken(st);
         }
-      if (clock::now() >= deadline) {
+      if (detail::steady::now() >= deadline) {
         if (slot)
           *slot = {};
         --st.count;
@@ -665,12 +666,7 @@ unsigned barrier::wait(duration timeout) {
         detail::throw_broken(st);
       }
     }
-    auto left = std::min<clock::duration>(deadline - clock::now(), std::chrono::milliseconds(100));
-    if (left < clock::duration::zero())
-      left = clock::duration::zero();
-    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
-    timespec rel{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
-    detail::futex(&st.seq, FUTEX_WAIT, seen, &rel);
+    detail::futex_sleep(&st.seq, seen, deadline);
   }
 }
 

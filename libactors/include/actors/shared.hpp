@@ -48,7 +48,7 @@ std::size_t elements_offset() noexcept {
 /// - Thread- and process-safe per operation. Compound updates
 ///   (`v.store(v.load() + 1)`) need `get_lock()`, as in Python.
 template <class T>
-class value {
+class value : public detail::segment_handle {
   static_assert(std::is_trivially_copyable_v<T>,
                 "actors::value<T>: T must be trivially copyable to live in shared memory");
 
@@ -110,14 +110,9 @@ public:
   /// The lock that guards compound updates (Python's get_lock()).
   mutex get_lock() const { return mutex(segment_, 0); }
 
-  template <class Archive>
-  void save(Archive& ar) const {
-    detail::save_segment(ar, segment_);
-  }
-  template <class Archive>
-  void load(Archive& ar) {
-    segment_ = detail::load_segment(ar);
-  }
+  // load() above is the atomic read; these are how the handle travels.
+  using detail::segment_handle::load;
+  using detail::segment_handle::save;
 
 private:
   using slot = std::conditional_t<detail::lock_free_v<T>, std::atomic<T>, T>;
@@ -129,7 +124,6 @@ private:
       reinterpret_cast<slot*>(segment_->data() + detail::elements_offset<T>()));
   }
 
-  std::shared_ptr<detail::shm_segment> segment_;
 };
 
 /// n Ts in shared memory (Python's multiprocessing.Array). Elements of

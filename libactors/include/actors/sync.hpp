@@ -99,6 +99,7 @@ protected:
 
 private:
   void* native() const;
+  void recover_from_dead_holder(void* native_mutex);
 
   std::shared_ptr<shm_segment> segment_;
   std::size_t offset_ = 0;
@@ -136,7 +137,7 @@ public:
 ///   initial value, errc::system_error if more than 128 processes hold
 ///   permits at once.
 /// - Thread- and process-safe.
-class semaphore {
+class semaphore : public detail::segment_handle {
 public:
   explicit semaphore(unsigned value = 1) : semaphore(value, false) {}
 
@@ -154,20 +155,10 @@ public:
   void unlock() { release(); }
   bool try_lock() { return acquire(false); }
 
-  template <class Archive>
-  void save(Archive& ar) const {
-    detail::save_segment(ar, segment_);
-  }
-  template <class Archive>
-  void load(Archive& ar) {
-    segment_ = detail::load_segment(ar);
-  }
-
 protected:
   semaphore(unsigned value, bool bounded);
 
 private:
-  std::shared_ptr<detail::shm_segment> segment_;
   bool owner_died_ = false;
 };
 
@@ -191,7 +182,7 @@ class condition;
 namespace detail {
 
 /// The shared part of a condition: waiters and wake tokens on a futex word.
-class condition_core {
+class condition_core : public segment_handle {
 public:
   condition_core();
   /// Counts the caller as a waiter. Called with the lock still held, so a
@@ -202,18 +193,6 @@ public:
   bool sleep(duration timeout, const std::function<bool()>& dead_holder);
   void notify(unsigned n);
   void notify_all();
-
-  template <class Archive>
-  void save(Archive& ar) const {
-    save_segment(ar, segment_);
-  }
-  template <class Archive>
-  void load(Archive& ar) {
-    segment_ = load_segment(ar);
-  }
-
-private:
-  std::shared_ptr<shm_segment> segment_;
 };
 
 } // namespace detail
@@ -294,7 +273,7 @@ private:
 ///   about 100 ms; Python's other waiters hang).
 /// - `action` is a free function or captureless lambda; it runs in whichever
 ///   process arrives last, found there like a process target.
-class barrier {
+class barrier : public detail::segment_handle {
 public:
   explicit barrier(unsigned parties = 1, void (*action)() = nullptr, duration timeout = forever);
 
@@ -309,25 +288,13 @@ public:
   bool broken() const;
   unsigned n_waiting() const;
   unsigned parties() const;
-
-  template <class Archive>
-  void save(Archive& ar) const {
-    detail::save_segment(ar, segment_);
-  }
-  template <class Archive>
-  void load(Archive& ar) {
-    segment_ = detail::load_segment(ar);
-  }
-
-private:
-  std::shared_ptr<detail::shm_segment> segment_;
 };
 
 /// Python's multiprocessing.Event: a flag processes can wait for.
 /// - Blocks: wait() until set (or the timeout). Never throws on timeout: it
 ///   returns false, as in Python.
 /// - Thread-safe. Costs nothing while nobody waits (a futex word).
-class event {
+class event : public detail::segment_handle {
 public:
   event();
 
@@ -336,18 +303,6 @@ public:
   bool is_set() const;
   /// Waits until the flag is set; false if `timeout` passed first.
   bool wait(duration timeout = forever) const;
-
-  template <class Archive>
-  void save(Archive& ar) const {
-    detail::save_segment(ar, segment_);
-  }
-  template <class Archive>
-  void load(Archive& ar) {
-    segment_ = detail::load_segment(ar);
-  }
-
-private:
-  std::shared_ptr<detail::shm_segment> segment_;
 };
 
 } // namespace actors

@@ -48,6 +48,23 @@ std::shared_ptr<shm_segment> load_segment(Archive& ar) {
   return import_segment(index);
 }
 
+/// Base of handles whose state is one whole segment (event, semaphore,
+/// barrier, value, condition): it holds the segment and is how they travel.
+class segment_handle {
+public:
+  template <class Archive>
+  void save(Archive& ar) const {
+    save_segment(ar, segment_);
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    segment_ = load_segment(ar);
+  }
+
+protected:
+  std::shared_ptr<shm_segment> segment_;
+};
+
 /// Initializes a robust, process-shared pthread mutex at `where`.
 void init_robust_mutex(void* where, bool recursive);
 
