@@ -83,6 +83,13 @@ inline std::string method_name(const ::testing::TestParamInfo<actors::start_meth
   return actors::to_string(info.param);
 }
 
+/// True while `pid` runs (a zombie does not count).
+inline bool alive(int pid) {
+  auto stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  auto close = stat.rfind(')');
+  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
+}
+
 inline double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }

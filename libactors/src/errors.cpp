@@ -1,5 +1,7 @@
 #include <actors/errors.hpp>
 
+#include <cstring>
+
 namespace actors {
 
 namespace {
@@ -56,6 +58,16 @@ public:
         return "the lock is not held by this thread";
       case errc::broken_barrier:
         return "the barrier is broken";
+      case errc::remote_error:
+        return "a task raised an exception in a worker";
+      case errc::worker_died:
+        return "the worker running the task died";
+      case errc::cancelled:
+        return "the task was cancelled";
+      case errc::interrupted:
+        return "interrupted by SIGINT";
+      case errc::key_error:
+        return "no such key or index";
       case errc::system_error:
         return "an operating-system call failed";
     }
@@ -72,6 +84,26 @@ const std::error_category& error_category() noexcept {
 
 error::error(errc code, const std::string& message)
   : std::runtime_error(message), code_(code) {}
+
+remote_error::remote_error(std::string type_name, std::string message, int pid, std::string task)
+  : error(errc::remote_error, task + " raised " + type_name + " in worker pid "
+                                + std::to_string(pid) + (message.empty() ? "" : ": " + message)),
+    type_name_(std::move(type_name)), message_(std::move(message)), task_(std::move(task)),
+    pid_(pid) {}
+
+namespace {
+std::string death_message(int pid, int signal, int exitcode, const std::string& task) {
+  std::string how = signal > 0 ? "was killed by signal " + std::to_string(signal) + " ("
+                                   + ::strsignal(signal) + ")"
+                               : "exited with code " + std::to_string(exitcode);
+  return "worker pid " + std::to_string(pid) + " " + how + " while running " + task
+         + "; a new worker replaced it";
+}
+} // namespace
+
+worker_died::worker_died(int pid, int signal, int exitcode, std::string task)
+  : error(errc::worker_died, death_message(pid, signal, exitcode, task)), pid_(pid),
+    signal_(signal), exitcode_(exitcode), task_(std::move(task)) {}
 
 
 } // namespace actors

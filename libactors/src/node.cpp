@@ -34,18 +34,11 @@ std::string demangle(const char* mangled) {
   return out;
 }
 
-// The type and message of the exception being handled, for the report a
-// child prints when its target throws (Python prints a traceback).
+// The report a child prints when its target throws (Python prints a
+// traceback).
 std::string describe_current_exception() {
-  auto* type = abi::__cxa_current_exception_type();
-  std::string name = type ? demangle(type->name()) : "unknown exception";
-  try {
-    throw;
-  } catch (const std::exception& e) {
-    return name + ": " + e.what();
-  } catch (...) {
-    return name;
-  }
+  auto [name, message] = current_exception_info();
+  return message.empty() ? name : name + ": " + message;
 }
 
 void exit_hook() {
@@ -69,6 +62,18 @@ std::shared_ptr<process_state> make_self(std::string name, std::vector<int> iden
 }
 
 } // namespace
+
+std::pair<std::string, std::string> current_exception_info() {
+  auto* type = abi::__cxa_current_exception_type();
+  std::string name = type ? demangle(type->name()) : "unknown exception";
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    return {name, e.what()};
+  } catch (...) {
+    return {name, ""};
+  }
+}
 
 node_state* current_node() noexcept {
   return the_node.load();

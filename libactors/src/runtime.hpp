@@ -132,6 +132,10 @@ node_state& require_node();
 /// node (the fork server's control socket, children's links...).
 void drop_inherited_node() noexcept;
 
+/// Inside a catch block: the demangled type of the exception being handled
+/// and its what() ("" for a type not derived from std::exception).
+std::pair<std::string, std::string> current_exception_info();
+
 /// Flushes C and C++ standard streams, so a fork does not duplicate output.
 void flush_std_streams() noexcept;
 

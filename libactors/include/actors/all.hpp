@@ -5,7 +5,10 @@
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
 #include <actors/node.hpp>
+#include <actors/executor.hpp>
+#include <actors/future.hpp>
 #include <actors/pipe.hpp>
+#include <actors/pool.hpp>
 #include <actors/process.hpp>
 #include <actors/queue.hpp>
 #include <actors/shared.hpp>

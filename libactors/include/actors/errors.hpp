@@ -67,6 +67,20 @@ enum class errc : int {
   /// A barrier was broken: aborted, reset, timed out, its action threw, or a
   /// waiting party died (Python's BrokenBarrierError).
   broken_barrier,
+  /// A task raised an exception in a pool worker; the exception is a
+  /// remote_error that names the original type, message, worker and task.
+  remote_error,
+  /// The worker process running a task died (signal, _exit, OOM...); the
+  /// exception is a worker_died that names the pid, signal and task.
+  worker_died,
+  /// The future's task was cancelled before it started.
+  cancelled,
+  /// SIGINT (Ctrl-C) arrived while the call was waiting (Python's
+  /// KeyboardInterrupt).
+  interrupted,
+  /// A managed dict has no such key (Python's KeyError); a managed list has
+  /// no such index (IndexError).
+  key_error,
   /// An operating-system call failed; the message names the call and errno.
   system_error,
 };
@@ -124,6 +138,57 @@ class broken_barrier_error : public error {
 public:
   explicit broken_barrier_error(const std::string& message)
     : error(errc::broken_barrier, message) {}
+};
+
+/// A task raised an exception in a pool worker. `what()` reads like
+/// "map chunk 3 (items 30..39) raised std::invalid_argument in worker pid
+/// 4242: bad input"; the parts are available one by one.
+class remote_error : public error {
+public:
+  remote_error(std::string type_name, std::string message, int pid, std::string task);
+  /// The demangled type of the exception thrown in the worker.
+  const std::string& type_name() const noexcept { return type_name_; }
+  /// Its what() (empty for an exception not derived from std::exception).
+  const std::string& message() const noexcept { return message_; }
+  /// The worker's pid.
+  int pid() const noexcept { return pid_; }
+  /// Which task or chunk: "apply_async #7", "map chunk 3 (items 30..39)".
+  const std::string& task() const noexcept { return task_; }
+
+private:
+  std::string type_name_, message_, task_;
+  int pid_;
+};
+
+/// The worker process running a task died. `signal()` is the signal that
+/// killed it (0 if it exited, e.g. by _exit(), then see `exitcode()`).
+class worker_died : public error {
+public:
+  worker_died(int pid, int signal, int exitcode, std::string task);
+  int pid() const noexcept { return pid_; }
+  int signal() const noexcept { return signal_; }
+  int exitcode() const noexcept { return exitcode_; }
+  const std::string& task() const noexcept { return task_; }
+
+private:
+  int pid_, signal_, exitcode_;
+  std::string task_;
+};
+
+/// The future's task was cancelled before it started (Python's
+/// CancelledError).
+class cancelled_error : public error {
+public:
+  explicit cancelled_error(const std::string& message) : error(errc::cancelled, message) {}
+};
+
+/// SIGINT arrived while a pool call was waiting (Python's KeyboardInterrupt).
+/// Only calls that wait on pool results are interrupted; without a waiting
+/// call, SIGINT keeps its default action (the program ends).
+class keyboard_interrupt : public error {
+public:
+  explicit keyboard_interrupt(const std::string& message)
+    : error(errc::interrupted, message) {}
 };
 
 /// Thrown by a process target to end its process with `code` as exit code,

@@ -56,6 +56,8 @@ struct fn_traits; // not a function: see the static_assert in as_function_pointe
 template <class R, class... Ps>
 struct fn_traits<R (*)(Ps...)> {
   using pointer = R (*)(Ps...);
+  using result = R;
+  using params = std::tuple<Ps...>;
   using args = std::tuple<std::decay_t<Ps>...>;
   static constexpr std::size_t arity = sizeof...(Ps);
 };

@@ -1,0 +1,76 @@
+#pragma once
+/// @file executor.hpp
+/// `actors::process_pool_executor`: Python's
+/// `concurrent.futures.ProcessPoolExecutor`, on the same supervisor as
+/// actors::pool. Unlike Python's, it does not break when a worker dies: the
+/// task that was running fails with worker_died, the worker is replaced,
+/// and every other future goes on.
+///
+/// @code
+/// actors::process_pool_executor ex(4);
+/// std::vector<actors::future<int>> fs;
+/// for (int i = 0; i < 10; ++i)
+///   fs.push_back(ex.submit(square, i));
+/// for (auto& f : actors::as_completed(fs))
+///   std::cout << f.result() << '\n';
+/// @endcode
+
+#include <actors/future.hpp>
+#include <actors/pool.hpp>
+
+namespace actors {
+
+class process_pool_executor {
+public:
+  /// Starts `max_workers` workers (0: cpu_count()). Python's
+  /// max_tasks_per_child, initializer and mp_context are
+  /// pool_options().maxtasksperchild(n), .initializer(fn, args...) and
+  /// .method(m).
+  explicit process_pool_executor(int max_workers = 0, pool_options options = {})
+    : pool_(max_workers, std::move(options)) {}
+
+  /// As leaving Python's `with ProcessPoolExecutor() as ex:` block:
+  /// shutdown(true).
+  ~process_pool_executor() { shutdown(true); }
+
+  process_pool_executor(const process_pool_executor&) = delete;
+  process_pool_executor& operator=(const process_pool_executor&) = delete;
+
+  /// Schedules fn(args...); returns its future at once. Throws errc::closed
+  /// after shutdown() (Python raises RuntimeError).
+  template <class F, class... Args>
+  auto submit(F&& fn, Args&&... args) {
+    return pool_.apply_async_with(task_options(), std::forward<F>(fn),
+                                  std::forward<Args>(args)...);
+  }
+
+  /// fn over `items`, results in input order, lazily (see pool::imap).
+  /// Advancing throws timeout_error once `timeout` (counted from this call)
+  /// has passed, and a task's error where that task's result would be.
+  template <class F, class Range>
+  auto map(F&& fn, Range&& items, duration timeout = forever, std::size_t chunksize = 1) {
+    auto r = pool_.imap(std::forward<F>(fn), std::forward<Range>(items),
+                        task_options().chunksize(chunksize));
+    r.set_deadline(detail::deadline_in(timeout));
+    return r;
+  }
+
+  /// No more submissions. `cancel_futures`: futures that have not started
+  /// are cancelled. `wait`: returns once every running task has finished
+  /// and the workers have exited. Idempotent.
+  void shutdown(bool wait = true, bool cancel_futures = false) {
+    if (cancel_futures)
+      detail::pool_cancel_pending(*pool_.core());
+    pool_.close();
+    if (wait)
+      pool_.join();
+  }
+
+  /// The pool underneath (pids, restarts...).
+  pool& underlying_pool() noexcept { return pool_; }
+
+private:
+  pool pool_;
+};
+
+} // namespace actors

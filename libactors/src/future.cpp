@@ -1,0 +1,165 @@
+// Futures' shared state, and how waiting calls notice SIGINT.
+
+#include <actors/future.hpp>
+#include <actors/log.hpp>
+
+#include <atomic>
+#include <csignal>
+
+namespace actors::detail {
+
+namespace {
+
+// The state whose callbacks this thread runs: they may read its result.
+thread_local const task_state* in_callbacks_of = nullptr;
+
+// Calls waiting on results now, and SIGINTs seen while any waited.
+std::atomic<int> waiters{0};
+std::atomic<unsigned> interrupts{0};
+
+extern "C" void on_sigint(int) {
+  if (waiters.load() > 0) {
+    interrupts.fetch_add(1);
+    return;
+  }
+  // Nobody waits: SIGINT does what it would have done without us.
+  ::signal(SIGINT, SIG_DFL);
+  ::raise(SIGINT);
+}
+
+} // namespace
+
+void catch_sigint() noexcept {
+  static std::atomic<bool> done{false};
+  if (done.exchange(true))
+    return;
+  struct sigaction old {};
+  if (::sigaction(SIGINT, nullptr, &old) != 0 || old.sa_handler != SIG_DFL)
+    return; // the program handles (or ignores) SIGINT itself
+  struct sigaction sa {};
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  ::sigaction(SIGINT, &sa, nullptr);
+}
+
+std::chrono::steady_clock::time_point deadline_in(duration timeout) noexcept {
+  auto now = std::chrono::steady_clock::now();
+  if (timeout == forever || timeout > std::chrono::hours(24 * 365 * 100))
+    return std::chrono::steady_clock::time_point::max();
+  return now + std::max(timeout, duration::zero());
+}
+
+bool wait_interruptibly(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
+                        std::chrono::steady_clock::time_point deadline,
+                        const std::function<bool()>& done) {
+  if (done())
+    return true;
+  waiters.fetch_add(1);
+  auto seen = interrupts.load();
+  struct leave {
+    ~leave() { waiters.fetch_sub(1); }
+  } guard;
+  for (;;) {
+    if (interrupts.load() != seen)
+      throw keyboard_interrupt("interrupted by SIGINT (Ctrl-C) while waiting for results");
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline)
+      return done();
+    auto slice = std::min<std::chrono::steady_clock::duration>(deadline - now,
+                                                                std::chrono::milliseconds(100));
+    if (cv.wait_for(lock, slice, done))
+      return true;
+  }
+}
+
+bool task_state::claim(std::size_t) {
+  std::lock_guard<std::mutex> lock(mtx_);
+  if (status_ == status::pending)
+    status_ = status::running;
+  return status_ == status::running;
+}
+
+bool task_state::cancel() {
+  std::vector<std::function<void()>> callbacks;
+  {
+    std::lock_guard<std::mutex> lock(mtx_);
+    if (status_ != status::pending)
+      return status_ == status::cancelled;
+    status_ = status::cancelled;
+    error_ = std::make_exception_ptr(cancelled_error("the task was cancelled before it started"));
+    callbacks.swap(callbacks_);
+  }
+  settle(callbacks);
+  return true;
+}
+
+void task_state::fail(std::size_t, std::exception_ptr e) {
+  finish(status::failed, std::move(e));
+}
+
+void task_state::finish(status s, std::exception_ptr e) {
+  std::vector<std::function<void()>> callbacks;
+  {
+    std::lock_guard<std::mutex> lock(mtx_);
+    if (status_ >= status::succeeded)
+      return; // ended already (a map's later chunks after its first failure)
+    status_ = s;
+    error_ = std::move(e);
+    callbacks.swap(callbacks_);
+  }
+  settle(callbacks);
+}
+
+// Runs the callbacks, then lets waiters go: as in Python, a result's
+// callback has run by the time get() or wait() returns.
+void task_state::settle(std::vector<std::function<void()>>& callbacks) {
+  auto* outer = std::exchange(in_callbacks_of, this);
+  for (auto& fn : callbacks) {
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      log::error() << "a future's callback threw " << e.what();
+    } catch (...) {
+      log::error() << "a future's callback threw";
+    }
+  }
+  in_callbacks_of = outer;
+  {
+    std::lock_guard<std::mutex> lock(mtx_);
+    settled_ = true;
+  }
+  cv_.notify_all();
+}
+
+bool task_state::wait(duration timeout) {
+  std::unique_lock<std::mutex> lock(mtx_);
+  return wait_interruptibly(lock, cv_, deadline_in(timeout), [this] {
+    return settled_ || (status_ >= status::succeeded && in_callbacks_of == this);
+  });
+}
+
+task_state::status task_state::current() const {
+  std::lock_guard<std::mutex> lock(mtx_);
+  return status_;
+}
+
+std::exception_ptr task_state::error() const {
+  std::lock_guard<std::mutex> lock(mtx_);
+  return error_;
+}
+
+void task_state::on_done(std::function<void()> fn) {
+  {
+    std::lock_guard<std::mutex> lock(mtx_);
+    if (status_ < status::succeeded) {
+      callbacks_.push_back(std::move(fn));
+      return;
+    }
+  }
+  auto* outer = std::exchange(in_callbacks_of, this);
+  fn();
+  in_callbacks_of = outer;
+}
+
+} // namespace actors::detail

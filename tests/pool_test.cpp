@@ -1,0 +1,636 @@
+#include "test_util.hpp"
+
+#include <actors/all.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <csignal>
+#include <numeric>
+#include <random>
+#include <set>
+#include <thread>
+
+using namespace std::chrono_literals;
+using actors::errc;
+using test_util::error_of;
+using test_util::seconds_since;
+
+namespace {
+
+int square(int x) {
+  return x * x;
+}
+
+long add(long a, long b) {
+  return a + b;
+}
+
+std::string shout(const std::string& s) {
+  return s + "!";
+}
+
+int worker_pid(int) {
+  return ::getpid();
+}
+
+void nothing(int) {}
+
+int slow_square(int x) {
+  std::this_thread::sleep_for(20ms);
+  return x * x;
+}
+
+int sleep_ms(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return ms;
+}
+
+int throw_on_three(int x) {
+  if (x == 3)
+    throw std::invalid_argument("three is not allowed");
+  return x;
+}
+
+// -- the crash matrix: a fault of some kind at some step of a task ---------------
+
+enum fault { sigkill, segfault, exit0, exception };
+enum step { decoding, running, encoding };
+
+// Faults only in a worker, never in the test process that encodes it.
+void do_fault(int kind) {
+  switch (kind) {
+    case sigkill:
+      ::raise(SIGKILL);
+      break;
+    case segfault:
+      ::raise(SIGSEGV);
+      break;
+    case exit0:
+      ::_exit(0);
+    default:
+      throw std::runtime_error("injected fault");
+  }
+}
+
+struct faulty {
+  int kind = 0;
+  int where = 0;
+  int parent = 0;
+  template <class Archive>
+  void save(Archive& ar) const {
+    ar(kind, where, parent);
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    ar(kind, where, parent);
+    if (where == decoding && ::getpid() != parent)
+      do_fault(kind);
+  }
+};
+
+struct faulty_result {
+  faulty f;
+  template <class Archive>
+  void save(Archive& ar) const {
+    if (f.where == encoding && ::getpid() != f.parent)
+      do_fault(f.kind);
+    ar(f);
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    ar(f);
+  }
+};
+
+faulty_result run_faulty(faulty f) {
+  if (f.where == running)
+    do_fault(f.kind);
+  return {f};
+}
+
+// A result that encodes in the worker but does not decode in the caller.
+struct undecodable {
+  template <class Archive>
+  void save(Archive& ar) const {
+    ar(std::uint8_t{7});
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    std::uint8_t v;
+    ar(v);
+    throw std::runtime_error("this type refuses to be decoded");
+  }
+};
+
+undecodable make_undecodable(int) {
+  return {};
+}
+
+} // namespace
+
+TEST(pool, map_returns_results_in_order) {
+  actors::pool pool(2);
+  std::vector<int> xs(1000);
+  std::iota(xs.begin(), xs.end(), 0);
+  auto out = pool.map(square, xs);
+  ASSERT_EQ(out.size(), xs.size());
+  for (int i = 0; i < 1000; ++i)
+    EXPECT_EQ(out[static_cast<std::size_t>(i)], i * i);
+  EXPECT_EQ(pool.map(square, xs, 1).size(), 1000u);
+  EXPECT_TRUE(pool.map(square, std::vector<int>{}).empty());
+  auto strings = pool.map(shout, std::vector<std::string>{"a", "b"});
+  EXPECT_EQ(strings, (std::vector<std::string>{"a!", "b!"}));
+  EXPECT_EQ(pool.map(nothing, xs).size(), 1000u);
+  EXPECT_EQ(pool.map([](int x) { return x + 1; }, std::vector<int>{1, 2}),
+            (std::vector<int>{2, 3}));
+}
+
+TEST(pool, starmap_and_apply) {
+  actors::pool pool(2);
+  std::vector<std::tuple<long, long>> pairs{{1, 2}, {3, 4}, {5, 6}};
+  EXPECT_EQ(pool.starmap(add, pairs), (std::vector<long>{3, 7, 11}));
+  EXPECT_EQ(pool.apply(add, 40, 2), 42);
+  EXPECT_EQ(pool.apply_async(square, 7).get(1s), 49);
+  EXPECT_EQ(pool.map_async(square, std::vector<int>{1, 2, 3}).get(),
+            (std::vector<int>{1, 4, 9}));
+}
+
+TEST(pool, default_chunksize_follows_python) {
+  EXPECT_EQ(actors::detail::default_chunksize(1'000'000, 2), 125'000u);
+  EXPECT_EQ(actors::detail::default_chunksize(10, 4), 1u);
+  EXPECT_EQ(actors::detail::default_chunksize(17, 1), 5u);
+  EXPECT_EQ(actors::detail::default_chunksize(0, 2), 1u);
+}
+
+TEST(pool, async_result_api) {
+  actors::pool pool(1);
+  auto f = pool.apply_async(sleep_ms, 300);
+  EXPECT_FALSE(f.ready());
+  EXPECT_EQ(error_of([&] { f.successful(); }), errc::bad_argument);
+  EXPECT_EQ(error_of([&] { f.get(50ms); }), errc::timeout);
+  EXPECT_FALSE(f.wait(10ms));
+  EXPECT_TRUE(f.wait(5s));
+  EXPECT_TRUE(f.ready());
+  EXPECT_TRUE(f.successful());
+  EXPECT_EQ(f.get(), 300);
+  EXPECT_EQ(f.get(), 300); // a result can be read again
+}
+
+TEST(pool, apply_async_callbacks_run) {
+  actors::pool pool(2);
+  std::atomic<int> got{0};
+  std::atomic<int> errors{0};
+  auto ok = pool.apply_async(square, 5, [&](int r) { got = r; });
+  auto bad = pool.apply_async(
+    throw_on_three, 3, [&](int) { got = -1; },
+    [&](const actors::error& e) { errors = e.value() == errc::remote_error ? 1 : 2; });
+  ok.wait();
+  bad.wait();
+  EXPECT_EQ(got.load(), 25);
+  EXPECT_EQ(errors.load(), 1);
+}
+
+TEST(pool, remote_error_names_type_message_pid_and_task) {
+  actors::pool pool(2);
+  auto pids = pool.pids();
+  try {
+    pool.map(throw_on_three, std::vector<int>{1, 2, 3, 4}, 2);
+    FAIL() << "map should have thrown";
+  } catch (const actors::remote_error& e) {
+    EXPECT_EQ(e.type_name(), "std::invalid_argument");
+    EXPECT_EQ(e.message(), "three is not allowed");
+    EXPECT_EQ(e.task(), "map chunk 1 (items 2..3)");
+    EXPECT_TRUE(std::find(pids.begin(), pids.end(), e.pid()) != pids.end());
+    EXPECT_NE(std::string(e.what()).find("raised std::invalid_argument in worker pid"),
+              std::string::npos);
+  }
+  EXPECT_EQ(pool.apply(square, 3), 9); // the pool goes on
+}
+
+// Every fault kind at every step: only that future fails, with the right
+// error; the pool replaces the worker and goes on.
+TEST(pool, crash_matrix) {
+  actors::pool pool(2);
+  for (int kind : {sigkill, segfault, exit0, exception}) {
+    for (int where : {decoding, running, encoding}) {
+      SCOPED_TRACE("fault " + std::to_string(kind) + " at step " + std::to_string(where));
+      auto other = pool.apply_async(slow_square, 6);
+      auto f = pool.apply_async(run_faulty, faulty{kind, where, ::getpid()});
+      try {
+        f.get(20s);
+        ADD_FAILURE() << "the faulty task succeeded";
+      } catch (const actors::worker_died& e) {
+        EXPECT_NE(kind, exception);
+        EXPECT_EQ(e.signal(), kind == sigkill ? SIGKILL : kind == segfault ? SIGSEGV : 0);
+        EXPECT_EQ(e.task().rfind("apply_async #", 0), 0u) << e.task();
+        EXPECT_NE(std::string(e.what()).find("worker pid " + std::to_string(e.pid())),
+                  std::string::npos);
+      } catch (const actors::remote_error& e) {
+        EXPECT_EQ(kind, exception);
+        // Decoding wraps what a type's load() throws into errc::bad_payload.
+        EXPECT_EQ(e.type_name(), where == decoding ? "actors::error" : "std::runtime_error");
+        EXPECT_NE(e.message().find("injected fault"), std::string::npos);
+        if (where == decoding) {
+          EXPECT_NE(e.message().find("decoding its arguments"), std::string::npos);
+        }
+        if (where == encoding) {
+          EXPECT_NE(e.message().find("encoding its result"), std::string::npos);
+        }
+      }
+      EXPECT_EQ(other.get(20s), 36);
+      EXPECT_EQ(pool.apply(square, 4), 16);
+    }
+  }
+  EXPECT_GE(pool.restarts(), 9u);
+  EXPECT_EQ(pool.pids().size(), 2u);
+}
+
+TEST(pool, retries_rerun_a_task_whose_worker_died) {
+  actors::pool pool(actors::pool_options().processes(2).max_retries(1));
+  // Dies every time: one retry, then worker_died.
+  auto f = pool.apply_async(run_faulty, faulty{sigkill, running, ::getpid()});
+  EXPECT_EQ(error_of([&] { f.get(20s); }), errc::worker_died);
+  EXPECT_EQ(pool.restarts(), 2u);
+}
+
+TEST(pool, a_result_that_does_not_decode_fails_only_its_future) {
+  actors::pool pool(2);
+  auto f = pool.apply_async(make_undecodable, 1);
+  EXPECT_EQ(error_of([&] { f.get(10s); }), errc::bad_payload);
+  EXPECT_EQ(pool.apply(square, 5), 25);
+}
+
+// 100k tasks while a random worker is SIGKILLed every 50 ms: every task ends
+// exactly once, as a result or as worker_died, and nothing hangs.
+void chaos(int retries) {
+  actors::pool pool(actors::pool_options().processes(2).max_retries(retries));
+  std::atomic<bool> stop{false};
+  std::atomic<int> kills{0};
+  std::thread killer([&] {
+    std::mt19937 rng(42);
+    while (!stop) {
+      std::this_thread::sleep_for(50ms);
+      auto pids = pool.pids();
+      if (!pids.empty() && ::kill(pids[rng() % pids.size()], SIGKILL) == 0)
+        ++kills;
+    }
+  });
+  constexpr int n = 100'000;
+  std::vector<actors::future<int>> fs;
+  fs.reserve(n);
+  for (int i = 0; i < n; ++i) // a 20 ms task every thousand: the run lasts about a second
+    fs.push_back(pool.apply_async(sleep_ms, i % 1000 == 0 ? 20 : 0));
+  int ok = 0, died = 0;
+  std::string other;
+  for (auto& f : fs) {
+    try {
+      f.get(60s);
+      ++ok;
+    } catch (const actors::worker_died&) {
+      ++died;
+    } catch (const actors::error& e) {
+      other = e.what();
+    }
+  }
+  stop = true;
+  killer.join();
+  EXPECT_EQ(other, "");
+  EXPECT_EQ(ok + died, n);
+  if (retries > 0) {
+    EXPECT_EQ(died, 0);
+  }
+  EXPECT_GT(kills.load(), 0);
+  std::cout << "chaos: " << kills << " kills, " << ok << " results, " << died
+            << " worker_died\n";
+}
+
+TEST(pool, chaos_every_task_ends_exactly_once) {
+  chaos(0);
+}
+
+TEST(pool, chaos_with_retries_every_task_succeeds) {
+  chaos(1000);
+}
+
+class maxtasks : public ::testing::TestWithParam<int> {};
+
+TEST_P(maxtasks, recycles_workers_without_stranding_work) {
+  int per_child = GetParam();
+  actors::pool pool(actors::pool_options().processes(2).maxtasksperchild(
+    static_cast<std::uint64_t>(per_child)));
+  std::vector<actors::future<int>> fs;
+  for (int i = 0; i < 200; ++i)
+    fs.push_back(pool.apply_async(worker_pid, i));
+  std::set<int> pids;
+  for (auto& f : fs)
+    pids.insert(f.get(30s));
+  EXPECT_GE(pids.size(), 200u / static_cast<std::size_t>(per_child));
+  auto out = pool.map(square, std::vector<int>(100, 3), 1);
+  EXPECT_EQ(out, std::vector<int>(100, 9));
+}
+
+INSTANTIATE_TEST_SUITE_P(pool, maxtasks, ::testing::Values(1, 2));
+
+TEST(pool, executor_with_one_worker_and_two_tasks_per_child_finishes) {
+  // Python's ProcessPoolExecutor(1, max_tasks_per_child=2) hangs here.
+  actors::process_pool_executor ex(1, actors::pool_options().maxtasksperchild(2));
+  std::vector<actors::future<int>> fs;
+  for (int i = 0; i < 10; ++i)
+    fs.push_back(ex.submit(square, i));
+  for (int i = 0; i < 10; ++i)
+    EXPECT_EQ(fs[static_cast<std::size_t>(i)].result(20s), i * i);
+}
+
+TEST(pool, imap_over_an_endless_generator_is_lazy_and_bounded) {
+  actors::pool pool(2);
+  auto pulled = std::make_shared<std::atomic<long>>(0);
+  long next = 0;
+  auto endless = [&next, pulled]() -> std::optional<int> {
+    ++*pulled;
+    return static_cast<int>(next++ % 1000);
+  };
+  auto it = pool.imap(square, endless, actors::task_options().chunksize(4).max_in_flight(8));
+  for (int i = 0; i < 5000; ++i) {
+    auto v = it.next(10s);
+    ASSERT_TRUE(v);
+    EXPECT_EQ(*v, (i % 1000) * (i % 1000));
+  }
+  // At most the window (8 chunks of 4) ahead of what was consumed.
+  EXPECT_LE(pulled->load(), 5000 + 8 * 4 + 1);
+}
+
+TEST(pool, imap_reads_a_slow_input_as_it_comes) {
+  actors::pool pool(2);
+  int produced = 0;
+  auto slow = [&produced]() -> std::optional<int> {
+    if (produced == 20)
+      return std::nullopt;
+    std::this_thread::sleep_for(5ms);
+    return produced++;
+  };
+  std::vector<int> got;
+  for (int v : pool.imap(square, slow))
+    got.push_back(v);
+  ASSERT_EQ(got.size(), 20u);
+  for (int i = 0; i < 20; ++i)
+    EXPECT_EQ(got[static_cast<std::size_t>(i)], i * i);
+}
+
+TEST(pool, imap_unordered_returns_everything_once) {
+  actors::pool pool(2);
+  std::vector<int> xs(500);
+  std::iota(xs.begin(), xs.end(), 0);
+  std::multiset<int> got;
+  for (int v : pool.imap_unordered(square, xs, 7))
+    got.insert(v);
+  ASSERT_EQ(got.size(), 500u);
+  for (int x : xs)
+    EXPECT_EQ(got.count(x * x), 1u);
+}
+
+TEST(pool, imap_next_times_out_and_continues) {
+  actors::pool pool(1);
+  auto it = pool.imap(sleep_ms, std::vector<int>{300, 1});
+  EXPECT_EQ(error_of([&] { it.next(50ms); }), errc::timeout);
+  EXPECT_EQ(*it.next(5s), 300);
+  EXPECT_EQ(*it.next(5s), 1);
+  EXPECT_FALSE(it.next(5s));
+}
+
+TEST(pool, task_timeout_kills_only_the_overrunning_worker) {
+  actors::pool pool(2);
+  auto t0 = std::chrono::steady_clock::now();
+  auto slow = pool.apply_async_with(actors::task_options().timeout(200ms), sleep_ms, 10'000);
+  auto fast = pool.apply_async(square, 8);
+  EXPECT_EQ(error_of([&] { slow.get(10s); }), errc::timeout);
+  EXPECT_LT(seconds_since(t0), 3.0);
+  EXPECT_EQ(fast.get(5s), 64);
+  EXPECT_EQ(pool.apply(square, 9), 81);
+  EXPECT_EQ(pool.restarts(), 1u);
+}
+
+TEST(pool, close_join_and_terminate) {
+  actors::pool pool(2);
+  EXPECT_EQ(error_of([&] { pool.join(); }), errc::bad_argument);
+  auto f = pool.map_async(slow_square, std::vector<int>{1, 2, 3, 4}, 1);
+  pool.close();
+  EXPECT_EQ(error_of([&] { pool.apply(square, 1); }), errc::closed);
+  EXPECT_TRUE(pool.join(10s));
+  EXPECT_EQ(f.get(), (std::vector<int>{1, 4, 9, 16})); // queued work finished
+  EXPECT_TRUE(pool.pids().empty());
+
+  actors::pool other(2);
+  auto g = other.apply_async(sleep_ms, 10'000);
+  std::this_thread::sleep_for(50ms);
+  auto t0 = std::chrono::steady_clock::now();
+  other.terminate();
+  EXPECT_LT(seconds_since(t0), 3.0);
+  EXPECT_EQ(error_of([&] { g.get(1s); }), errc::closed);
+}
+
+TEST(pool, progress_callback_sees_every_item) {
+  actors::pool pool(2);
+  std::vector<actors::progress_info> seen;
+  std::vector<int> xs(1000, 2);
+  pool.map(square, xs,
+           actors::task_options().chunksize(10).progress(
+             [&](const actors::progress_info& p) { seen.push_back(p); }));
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.back().done, 1000u);
+  EXPECT_EQ(seen.back().total, 1000u);
+  EXPECT_GE(seen.back().rate, 0.0);
+}
+
+TEST(pool, progress_bar_draws_done_total) {
+  test_util::temp_dir dir;
+  auto path = dir.file("bar");
+  {
+    test_util::capture_stderr capture(path);
+    actors::progress_bar()({50, 100, 1.0, 50.0, 1.0});
+    actors::progress_bar()({100, 100, 2.0, 50.0, 0.0});
+  }
+  auto text = test_util::read_file(path);
+  EXPECT_NE(text.find("50/100"), std::string::npos) << text;
+  EXPECT_NE(text.find("ETA 1s"), std::string::npos) << text;
+  EXPECT_NE(text.find("100/100"), std::string::npos) << text;
+}
+
+namespace {
+actors::value<int>* init_counter = nullptr;
+void init_worker(actors::value<int> v) {
+  v.fetch_add(1);
+  init_counter = new actors::value<int>(v);
+}
+int read_init_counter(int) {
+  return init_counter ? init_counter->load() : -1;
+}
+void failing_init() {
+  throw std::logic_error("no database");
+}
+} // namespace
+
+TEST(pool, initializer_runs_once_per_worker_with_handles) {
+  actors::value<int> started(0);
+  {
+    actors::pool pool(actors::pool_options().processes(3).initializer(init_worker, started));
+    EXPECT_GE(pool.apply(read_init_counter, 0), 1);
+    pool.close();
+    pool.join();
+  }
+  EXPECT_EQ(started.load(), 3);
+}
+
+TEST(pool, a_failing_initializer_breaks_the_pool_with_a_clear_error) {
+  actors::pool pool(actors::pool_options().processes(2).initializer(failing_init));
+  auto t0 = std::chrono::steady_clock::now();
+  try {
+    pool.apply(square, 2);
+    FAIL() << "apply should have thrown";
+  } catch (const actors::remote_error& e) {
+    EXPECT_EQ(e.task(), "the pool's initializer");
+    EXPECT_EQ(e.type_name(), "std::logic_error");
+  }
+  EXPECT_LT(seconds_since(t0), 10.0);
+}
+
+TEST(pool, executor_futures) {
+  actors::process_pool_executor ex(2);
+  auto f = ex.submit(square, 6);
+  EXPECT_EQ(f.result(5s), 36);
+  EXPECT_TRUE(f.done());
+  EXPECT_FALSE(f.cancelled());
+  EXPECT_EQ(f.exception(), nullptr);
+  auto bad = ex.submit(throw_on_three, 3);
+  auto e = bad.exception(5s);
+  ASSERT_NE(e, nullptr);
+  EXPECT_THROW(std::rethrow_exception(e), actors::remote_error);
+  std::atomic<int> called{0};
+  f.add_done_callback([&](const actors::future<int>&) { ++called; }); // done: runs now
+  EXPECT_EQ(called.load(), 1);
+  std::vector<int> mapped;
+  for (int v : ex.map(square, std::vector<int>{1, 2, 3}))
+    mapped.push_back(v);
+  EXPECT_EQ(mapped, (std::vector<int>{1, 4, 9}));
+}
+
+TEST(pool, executor_cancel_and_shutdown) {
+  actors::process_pool_executor ex(1);
+  std::vector<actors::future<int>> fs;
+  for (int i = 0; i < 20; ++i)
+    fs.push_back(ex.submit(sleep_ms, 50));
+  std::this_thread::sleep_for(20ms);
+  EXPECT_TRUE(fs.back().cancel());
+  EXPECT_TRUE(fs.back().cancelled());
+  EXPECT_EQ(error_of([&] { fs.back().result(); }), errc::cancelled);
+  EXPECT_FALSE(fs.front().cancel()); // running already
+  ex.shutdown(true, true);
+  int done = 0, cancelled = 0;
+  for (auto& f : fs) {
+    ASSERT_TRUE(f.done());
+    (f.cancelled() ? cancelled : done)++;
+  }
+  EXPECT_GE(done, 1);
+  EXPECT_GE(cancelled, 10);
+  EXPECT_EQ(error_of([&] { ex.submit(square, 1); }), errc::closed);
+}
+
+TEST(pool, executor_map_timeout) {
+  actors::process_pool_executor ex(1);
+  auto it = ex.map(sleep_ms, std::vector<int>{10, 2000}, 300ms);
+  EXPECT_EQ(*it.next(), 10);
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(error_of([&] { it.next(); }), errc::timeout);
+  EXPECT_LT(seconds_since(t0), 1.0);
+  ex.underlying_pool().terminate();
+}
+
+TEST(pool, wait_and_as_completed) {
+  actors::process_pool_executor ex(3);
+  std::vector<actors::future<int>> fs{ex.submit(sleep_ms, 600), ex.submit(sleep_ms, 10),
+                                      ex.submit(sleep_ms, 300)};
+  auto first = actors::wait(fs, actors::return_when::first_completed, 5s);
+  ASSERT_GE(first.done.size(), 1u);
+  EXPECT_EQ(first.done[0].result(), 10);
+  EXPECT_GE(first.not_done.size(), 1u);
+
+  std::vector<int> order;
+  for (auto& f : actors::as_completed(fs, 10s))
+    order.push_back(f.result());
+  EXPECT_EQ(order, (std::vector<int>{10, 300, 600}));
+
+  auto all = actors::wait(fs);
+  EXPECT_EQ(all.done.size(), 3u);
+  EXPECT_TRUE(all.not_done.empty());
+
+  std::vector<actors::future<int>> mixed{ex.submit(throw_on_three, 3), ex.submit(sleep_ms, 2000)};
+  auto t0 = std::chrono::steady_clock::now();
+  auto failed = actors::wait(mixed, actors::return_when::first_exception, 10s);
+  EXPECT_LT(seconds_since(t0), 1.5);
+  EXPECT_EQ(failed.done.size(), 1u);
+
+  std::vector<actors::future<int>> slow{ex.submit(sleep_ms, 2000)};
+  actors::as_completed<int> stream(slow, 100ms);
+  EXPECT_EQ(error_of([&] { stream.next(); }), errc::timeout);
+  ex.underlying_pool().terminate();
+}
+
+namespace {
+// In a child: a pool runs a long map; the test sends this process SIGINT.
+void interrupted_map(actors::connection<std::vector<int>> report) {
+  actors::pool pool(2);
+  report.send(pool.pids());
+  auto t0 = std::chrono::steady_clock::now();
+  try {
+    pool.map(sleep_ms, std::vector<int>(1000, 50), 1);
+  } catch (const actors::keyboard_interrupt&) {
+    auto ms = static_cast<int>(seconds_since(t0) * 1000);
+    report.send({ms});
+    return;
+  }
+  report.send({-1});
+}
+} // namespace
+
+TEST(pool, sigint_interrupts_a_long_map_and_stops_the_workers) {
+  auto [mine, theirs] = actors::pipe<std::vector<int>>(false);
+  actors::process p(interrupted_map, theirs);
+  p.start();
+  auto pids = mine.recv(10s);
+  ASSERT_EQ(pids.size(), 2u);
+  std::this_thread::sleep_for(300ms);
+  auto t0 = std::chrono::steady_clock::now();
+  ::kill(p.pid(), SIGINT);
+  auto answer = mine.recv(5s);
+  EXPECT_LT(seconds_since(t0), 1.0); // the call threw within a second
+  ASSERT_EQ(answer.size(), 1u);
+  EXPECT_GE(answer[0], 0);
+  ASSERT_TRUE(p.join(10s));
+  EXPECT_EQ(p.exitcode(), 0);
+  for (int pid : pids) { // every worker is gone within two seconds
+    bool gone = false;
+    for (int i = 0; i < 20 && !gone; ++i) {
+      gone = !test_util::alive(pid);
+      if (!gone)
+        std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_TRUE(gone) << "worker " << pid << " still runs";
+  }
+  EXPECT_LT(seconds_since(t0), 3.0);
+}
+
+TEST(pool, bad_arguments_are_clear_errors) {
+  EXPECT_EQ(error_of([] { actors::pool p(actors::pool_options().processes(-1)); }),
+            errc::bad_argument);
+  EXPECT_EQ(error_of([] { actors::pool p(actors::pool_options().max_retries(-1)); }),
+            errc::bad_argument);
+}
+
+TEST(pool, works_with_every_start_method) {
+  for (auto m : {actors::start_method::forkserver, actors::start_method::spawn,
+                 actors::start_method::fork}) {
+    actors::pool pool(actors::pool_options().processes(2).method(m));
+    EXPECT_EQ(pool.map(square, std::vector<int>{1, 2, 3}), (std::vector<int>{1, 4, 9}))
+      << actors::to_string(m);
+  }
+}
