@@ -40,6 +40,7 @@
 #include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <thread>
 #include <unistd.h>
 #include <unordered_map>
@@ -104,30 +105,155 @@ T take(const char*& p) {
   return v;
 }
 
-// Appends one frame (header, op byte, body) to `out`.
-void append_frame(std::string& out, op code, const std::string& head, const std::string& body) {
-  char h[frame_header_size];
-  put_header(h, {static_cast<std::uint32_t>(1 + head.size() + body.size()), 0, frame_kind::object});
-  out.append(h, sizeof h);
-  out += static_cast<char>(code);
-  out += head;
-  out += body;
-}
+// Bytes read from a socket and not parsed yet. Unlike a std::string it does
+// not zero-fill the room it reads into, and it makes room for a whole frame
+// once its header is known.
+class inbuf {
+public:
+  const char* data() const noexcept { return buf_.get() + begin_; }
+  std::size_t size() const noexcept { return end_ - begin_; }
+  void consume(std::size_t n) noexcept {
+    begin_ += n;
+    if (begin_ == end_)
+      begin_ = end_ = 0;
+  }
 
-// The complete frames at the front of `in` from `pos`; calls fn(payload, size)
-// for each and returns false on a malformed header.
-template <class Fn>
-bool each_frame(const std::string& in, std::size_t& pos, Fn&& fn) {
-  while (in.size() - pos >= frame_header_size) {
+  // One read(2) into the free room. False on EOF or error (errno tells;
+  // EAGAIN on a non-blocking socket with nothing to read).
+  bool read_from(int fd) {
+    std::size_t want = 64 * 1024;
     std::string why;
-    auto h = parse_header(in.data() + pos, frame_cap(), why);
+    if (size() >= frame_header_size)
+      if (auto h = parse_header(data(), frame_cap(), why))
+        want = std::max<std::size_t>(want, frame_header_size + h->size - std::min<std::size_t>(
+                                                                            size(), frame_header_size + h->size));
+    reserve(want);
+    for (;;) {
+      errno = 0;
+      auto n = ::read(fd, buf_.get() + end_, cap_ - end_);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n > 0)
+        end_ += static_cast<std::size_t>(n);
+      return n > 0;
+    }
+  }
+
+private:
+  void reserve(std::size_t want) {
+    if (cap_ - end_ >= want)
+      return;
+    auto live = size();
+    if (cap_ - live >= want && begin_ > 0) {
+      std::memmove(buf_.get(), data(), live);
+    } else {
+      auto cap = std::max(2 * cap_, live + want);
+      std::unique_ptr<char[]> bigger(new char[cap]);
+      if (live > 0)
+        std::memcpy(bigger.get(), data(), live);
+      buf_ = std::move(bigger);
+      cap_ = cap;
+    }
+    begin_ = 0;
+    end_ = live;
+  }
+
+  std::unique_ptr<char[]> buf_;
+  std::size_t begin_ = 0, end_ = 0, cap_ = 0;
+};
+
+// Frames waiting to be written. Small frames are packed together; a large
+// body is kept as its own piece (moved in, not copied) and all go out with
+// one sendmsg of many pieces.
+class outbox {
+public:
+  void frame(op code, const std::string& head, std::string body) {
+    char h[frame_header_size + 1];
+    put_header(h, {static_cast<std::uint32_t>(1 + head.size() + body.size()), 0,
+                   frame_kind::object});
+    h[frame_header_size] = static_cast<char>(code);
+    small(h, sizeof h);
+    small(head.data(), head.size());
+    if (body.size() <= 16 * 1024) {
+      small(body.data(), body.size());
+    } else {
+      bytes_ += body.size();
+      pieces_.push_back(std::move(body));
+      packable_ = false;
+    }
+  }
+
+  bool empty() const noexcept { return pieces_.empty(); }
+  std::size_t bytes() const noexcept { return bytes_; }
+
+  // Writes what the socket takes: everything, on a blocking socket. False
+  // if the peer is gone.
+  bool send(int fd) {
+    while (!pieces_.empty()) {
+      iovec iov[64];
+      std::size_t n = 0;
+      for (auto it = pieces_.begin(); it != pieces_.end() && n < 64; ++it, ++n) {
+        std::size_t skip = n == 0 ? offset_ : 0;
+        iov[n] = {it->data() + skip, it->size() - skip};
+      }
+      msghdr msg{};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = n;
+      auto sent = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+      if (sent < 0 && errno == EINTR)
+        continue;
+      if (sent < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK;
+      bytes_ -= static_cast<std::size_t>(sent);
+      auto left = static_cast<std::size_t>(sent);
+      while (left > 0) {
+        auto room = pieces_.front().size() - offset_;
+        if (left < room) {
+          offset_ += left;
+          break;
+        }
+        left -= room;
+        pieces_.pop_front();
+        offset_ = 0;
+      }
+      if (pieces_.empty())
+        packable_ = false;
+    }
+    return true;
+  }
+
+private:
+  void small(const char* p, std::size_t n) {
+    if (n == 0)
+      return;
+    if (!packable_ || pieces_.back().size() + n > 64 * 1024) {
+      pieces_.emplace_back();
+      packable_ = true;
+    }
+    pieces_.back().append(p, n);
+    bytes_ += n;
+  }
+
+  std::deque<std::string> pieces_;
+  std::size_t offset_ = 0; // sent part of the front piece
+  std::size_t bytes_ = 0;
+  bool packable_ = false;  // the last piece takes small frames
+};
+
+// The complete frames at the front of `in`: calls fn(payload, size) for each
+// and consumes it. Stops (false) at a malformed header or when fn says so.
+template <class Fn>
+bool each_frame(inbuf& in, Fn&& fn) {
+  while (in.size() >= frame_header_size) {
+    std::string why;
+    auto h = parse_header(in.data(), frame_cap(), why);
     if (!h || h->size == 0)
       return false;
-    if (in.size() - pos - frame_header_size < h->size)
+    if (in.size() - frame_header_size < h->size)
       return true;
-    if (!fn(in.data() + pos + frame_header_size, static_cast<std::size_t>(h->size)))
+    if (!fn(in.data() + frame_header_size, static_cast<std::size_t>(h->size)))
       return false;
-    pos += frame_header_size + h->size;
+    in.consume(frame_header_size + h->size);
   }
   return true;
 }
@@ -189,12 +315,6 @@ std::string missing_code(const code_location& where) {
            "in forkserver or spawn workers; link it, or use start_method::fork)";
 }
 
-bool send_all(int fd, std::string& out) {
-  bool ok = write_all(fd, out.data(), out.size());
-  out.clear();
-  return ok;
-}
-
 } // namespace
 
 /// A worker process: runs the initializer, then tasks until its socket
@@ -203,7 +323,7 @@ void pool_worker(worker_boot boot) {
   ::signal(SIGINT, SIG_IGN); // Ctrl-C is the parent's to handle; it stops us
   unique_fd sock(boot.sock.fd);
   auto* slot = reinterpret_cast<std::atomic<std::uint64_t>*>(boot.slots->data()) + boot.slot;
-  std::string out;
+  outbox out;
   if (boot.has_init) {
     auto trampoline = reinterpret_cast<trampoline_fn>(resolve(boot.init_trampoline));
     auto target = resolve(boot.init_target);
@@ -217,20 +337,18 @@ void pool_worker(worker_boot boot) {
         fds.push_back(f.fd);
       trampoline(target, boot.init_payload, &fds);
     } catch (...) {
-      append_frame(out, op_init_failed, {}, encode_exception());
-      send_all(sock.get(), out);
+      out.frame(op_init_failed, {}, encode_exception());
+      out.send(sock.get());
       throw system_exit(1);
     }
   }
   std::vector<any_fn> table; // code the supervisor defined, by index
-  std::string in;
-  std::size_t pos = 0;
+  inbuf in;
   std::uint64_t done = 0;
   auto last_flush = clock::now();
-  char buf[64 * 1024];
   for (;;) {
     bool quit = false;
-    bool ok = each_frame(in, pos, [&](const char* p, std::size_t size) {
+    bool ok = each_frame(in, [&](const char* p, std::size_t size) {
       const char* end = p + size;
       auto code = static_cast<op>(*p++);
       if (code == op_def && end - p >= 4) {
@@ -261,18 +379,18 @@ void pool_worker(worker_boot boot) {
                       "the task's function is not loaded in this worker (see the warning "
                       "above)");
         current_phase() = task_phase::decoding;
-        auto result = runner(fn, std::string(p, end));
+        auto result = runner(fn, p, static_cast<std::size_t>(end - p));
         put(head, static_cast<std::uint64_t>((clock::now() - start).count()));
-        append_frame(out, op_result, head, result);
+        out.frame(op_result, head, std::move(result));
       } catch (...) {
         head += static_cast<char>(current_phase());
-        append_frame(out, op_error, head, encode_exception());
+        out.frame(op_error, head, encode_exception());
       }
       slot->store(0, std::memory_order_release);
       ++done;
       auto now = clock::now();
-      if (out.size() > 256 * 1024 || now - last_flush > std::chrono::milliseconds(2)) {
-        if (!send_all(sock.get(), out))
+      if (out.bytes() > 256 * 1024 || now - last_flush > std::chrono::milliseconds(2)) {
+        if (!out.send(sock.get()))
           throw system_exit(0); // the pool is gone
         last_flush = now;
       }
@@ -283,7 +401,7 @@ void pool_worker(worker_boot boot) {
       return true;
     });
     if (!out.empty()) { // about to wait for more work: send what is done
-      if (!send_all(sock.get(), out))
+      if (!out.send(sock.get()))
         return;
       last_flush = clock::now();
     }
@@ -293,14 +411,8 @@ void pool_worker(worker_boot boot) {
       log::error() << "pool worker: a malformed frame from the supervisor; exiting";
       throw system_exit(1);
     }
-    in.erase(0, pos);
-    pos = 0;
-    auto n = ::read(sock.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
+    if (!in.read_from(sock.get()))
       return; // the pool closed us: exit normally
-    in.append(buf, static_cast<std::size_t>(n));
   }
 }
 
@@ -318,9 +430,8 @@ struct worker {
   int pid = 0;
   unique_fd sock;
   std::uint32_t slot = 0;
-  std::string in;
-  std::string out;
-  std::size_t out_pos = 0;
+  inbuf in;
+  outbox out;
   std::deque<sent_job> inflight;
   std::size_t known_defs = 0;
   std::uint64_t sent = 0;
@@ -504,14 +615,15 @@ void pool_core::dispatch() {
     for (; w.known_defs < fn_table_.size(); ++w.known_defs) {
       std::string head;
       put(head, static_cast<std::uint32_t>(w.known_defs));
-      append_frame(w.out, op_def, head, encode(fn_table_[w.known_defs]));
+      w.out.frame(op_def, head, encode(fn_table_[w.known_defs]));
     }
     std::string head;
     auto id = next_id_++;
     put(head, id);
     put(head, runner);
     put(head, fn);
-    append_frame(w.out, op_task, head, j.payload); // kept: a retry sends it again
+    // The payload is kept only if a retry may send it again.
+    w.out.frame(op_task, head, j.retries > 0 ? j.payload : std::move(j.payload));
     ++w.sent;
     if (timed) {
       w.exclusive = true;
@@ -526,43 +638,20 @@ void pool_core::dispatch() {
 }
 
 void pool_core::flush(worker& w) {
-  while (w.out_pos < w.out.size()) {
-    auto n = ::send(w.sock.get(), w.out.data() + w.out_pos, w.out.size() - w.out_pos,
-                    MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n > 0) {
-      w.out_pos += static_cast<std::size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR)
-      continue;
-    break; // EAGAIN: poll for POLLOUT; EPIPE: the read side sees EOF
-  }
-  if (w.out_pos == w.out.size()) {
-    w.out.clear();
-    w.out_pos = 0;
-  }
+  w.out.send(w.sock.get()); // a peer that is gone: the read side sees EOF
 }
 
 void pool_core::read_from(worker& w) {
-  char buf[64 * 1024];
-  for (;;) {
-    auto n = ::read(w.sock.get(), buf, sizeof buf);
-    if (n > 0) {
-      w.in.append(buf, static_cast<std::size_t>(n));
+  while (!w.eof) {
+    if (w.in.read_from(w.sock.get()))
       continue;
-    }
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
       break;
     w.eof = true;
-    break;
   }
-  std::size_t pos = 0;
-  bool ok = each_frame(w.in, pos, [&](const char* p, std::size_t size) {
+  bool ok = each_frame(w.in, [&](const char* p, std::size_t size) {
     return handle(w, p, size);
   });
-  w.in.erase(0, pos);
   if (!ok) {
     log::error() << "pool: worker pid " << w.pid << " sent a malformed frame; replacing it";
     w.proc->kill();
@@ -597,7 +686,7 @@ bool pool_core::handle(worker& w, const char* p, std::size_t size) {
     auto ns = static_cast<double>(take<std::uint64_t>(p));
     avg_ns_ = avg_ns_ <= 0 ? ns : 0.9 * avg_ns_ + 0.1 * ns;
     try {
-      j.sink->deliver(j.part, std::string(p, end));
+      j.sink->deliver(j.part, p, static_cast<std::size_t>(end - p));
     } catch (const error& e) {
       fail(j, std::make_exception_ptr(
                 error(errc::bad_payload, j.label.text() + ": its result did not decode in the "
@@ -739,7 +828,7 @@ void pool_core::run() noexcept {
     auto next_deadline = clock::time_point::max();
     for (auto& w : workers_) {
       short events = POLLIN;
-      if (w->out_pos < w->out.size())
+      if (!w->out.empty())
         events |= POLLOUT;
       fds.push_back({w->sock.get(), events, 0});
       next_deadline = std::min(next_deadline, w->deadline);

@@ -59,7 +59,7 @@ public:
   virtual bool claim(std::size_t part) = 0;
   /// The task's encoded result. May throw (a result that does not decode):
   /// the pool then calls fail().
-  virtual void deliver(std::size_t part, std::string&& bytes) = 0;
+  virtual void deliver(std::size_t part, const char* data, std::size_t size) = 0;
   /// The task failed; `e` holds an actors::error.
   virtual void fail(std::size_t part, std::exception_ptr e) = 0;
   /// Cancels a job that has not started (executor shutdown); false if it
@@ -122,8 +122,8 @@ using stored_t = std::conditional_t<std::is_void_v<T>, void_result, T>;
 template <class T>
 class result_state : public task_state {
 public:
-  void deliver(std::size_t, std::string&& bytes) override {
-    auto value = decode<stored_t<T>>(bytes);
+  void deliver(std::size_t, const char* data, std::size_t size) override {
+    auto value = decode<stored_t<T>>(data, size);
     {
       std::lock_guard<std::mutex> lock(mtx_);
       value_.emplace(std::move(value));

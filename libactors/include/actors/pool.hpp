@@ -34,6 +34,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <deque>
 #include <iterator>
 #include <map>
@@ -169,38 +170,61 @@ std::string encode_slice(const T* first, std::size_t n) {
   return out;
 }
 
-/// A map's future: collects the chunks' results in order, reports progress.
+/// A map's future: puts the chunks' results in place, reports progress.
 template <class R>
 class map_state : public result_state<std::vector<stored_t<R>>> {
 public:
   using item_t = stored_t<R>;
   map_state(std::vector<std::size_t> sizes, progress_fn progress)
-    : sizes_(std::move(sizes)), parts_(sizes_.size()), left_(sizes_.size()),
-      progress_(std::move(progress)), start_(std::chrono::steady_clock::now()) {
-    for (auto n : sizes_)
+    : sizes_(std::move(sizes)), left_(sizes_.size()), progress_(std::move(progress)),
+      start_(std::chrono::steady_clock::now()) {
+    for (auto n : sizes_) {
+      offsets_.push_back(total_);
       total_ += n;
+    }
+    if constexpr (in_place)
+      all_.resize(total_);
+    else
+      parts_.resize(sizes_.size());
     if (left_ == 0)
       this->set({});
   }
 
-  void deliver(std::size_t part, std::string&& bytes) override {
-    auto items = decode<std::vector<item_t>>(bytes);
-    if (items.size() != sizes_[part])
-      throw error(errc::bad_payload, "a map chunk came back with the wrong number of results");
-    done_ += items.size();
-    parts_[part] = std::move(items);
-    report(--left_ == 0);
-    if (left_ == 0) {
-      std::vector<item_t> all;
-      all.reserve(total_);
-      for (auto& p : parts_)
-        std::move(p.begin(), p.end(), std::back_inserter(all));
-      parts_.clear();
-      this->set(std::move(all));
+  void deliver(std::size_t part, const char* data, std::size_t size) override {
+    auto n = sizes_[part];
+    if constexpr (std::is_arithmetic_v<item_t> && !std::is_same_v<item_t, bool>) {
+      // The bytes of a vector of numbers are its count and its elements:
+      // copied straight into place.
+      std::uint64_t count = 0;
+      if (size != sizeof count + n * sizeof(item_t)
+          || (std::memcpy(&count, data, sizeof count), count != n))
+        throw error(errc::bad_payload, "a map chunk came back with the wrong number of results");
+      std::memcpy(all_.data() + offsets_[part], data + sizeof count, n * sizeof(item_t));
+    } else {
+      auto items = decode<std::vector<item_t>>(data, size);
+      if (items.size() != n)
+        throw error(errc::bad_payload, "a map chunk came back with the wrong number of results");
+      if constexpr (in_place)
+        std::move(items.begin(), items.end(), all_.begin() + static_cast<long>(offsets_[part]));
+      else
+        parts_[part] = std::move(items);
     }
+    done_ += n;
+    report(--left_ == 0);
+    if (left_ > 0)
+      return;
+    if constexpr (!in_place) {
+      all_.reserve(total_);
+      for (auto& p : parts_)
+        std::move(p.begin(), p.end(), std::back_inserter(all_));
+      parts_.clear();
+    }
+    this->set(std::move(all_));
   }
 
 private:
+  static constexpr bool in_place = std::is_default_constructible_v<item_t>;
+
   void report(bool last) {
     if (!progress_)
       return;
@@ -217,8 +241,9 @@ private:
     progress_(info);
   }
 
-  std::vector<std::size_t> sizes_;
-  std::vector<std::vector<item_t>> parts_;
+  std::vector<std::size_t> sizes_, offsets_;
+  std::vector<item_t> all_;
+  std::vector<std::vector<item_t>> parts_; // when item_t has no default constructor
   std::size_t left_;
   std::uint64_t total_ = 0, done_ = 0;
   progress_fn progress_;
@@ -358,9 +383,14 @@ public:
       using R = typename traits::result;
       detail::check_result<R>();
       auto fp = static_cast<typename traits::pointer>(fn);
-      return submit_chunks<R>(detail::collect<P>(items), "map", reinterpret_cast<detail::any_fn>(fp),
-                              &detail::run_map<R, std::tuple_element_t<0, param_tuple<F>>>,
-                              options);
+      auto runner = &detail::run_map<R, std::tuple_element_t<0, param_tuple<F>>>;
+      auto fn_ptr = reinterpret_cast<detail::any_fn>(fp);
+      if constexpr (std::is_same_v<Range, std::vector<P>>) // no copy of a vector of P
+        return submit_chunks<R>(items.data(), items.size(), "map", fn_ptr, runner, options);
+      else {
+        auto all = detail::collect<P>(items);
+        return submit_chunks<R>(all.data(), all.size(), "map", fn_ptr, runner, options);
+      }
     }
   }
 
@@ -381,7 +411,8 @@ public:
       using R = typename traits::result;
       detail::check_result<R>();
       auto fp = static_cast<typename traits::pointer>(fn);
-      return submit_chunks<R>(detail::collect<typename traits::args>(items), "starmap",
+      auto all = detail::collect<typename traits::args>(items);
+      return submit_chunks<R>(all.data(), all.size(), "starmap",
                               reinterpret_cast<detail::any_fn>(fp), starmap_runner<R>(fp),
                               options);
     }
@@ -498,16 +529,15 @@ private:
   }
 
   template <class R, class T>
-  future<std::vector<detail::stored_t<R>>> submit_chunks(std::vector<T> items, const char* kind,
-                                                         detail::any_fn fn,
+  future<std::vector<detail::stored_t<R>>> submit_chunks(const T* items, std::size_t n,
+                                                         const char* kind, detail::any_fn fn,
                                                          detail::task_runner runner,
                                                          const task_options& options) {
-    std::size_t chunk = options.chunksize_ > 0
-                          ? options.chunksize_
-                          : detail::default_chunksize(items.size(), size());
+    std::size_t chunk = options.chunksize_ > 0 ? options.chunksize_
+                                               : detail::default_chunksize(n, size());
     std::vector<std::size_t> sizes;
-    for (std::size_t first = 0; first < items.size(); first += chunk)
-      sizes.push_back(std::min(chunk, items.size() - first));
+    for (std::size_t first = 0; first < n; first += chunk)
+      sizes.push_back(std::min(chunk, n - first));
     auto state = std::make_shared<detail::map_state<R>>(sizes, options.progress_);
     future<std::vector<detail::stored_t<R>>> f(state);
     std::vector<detail::job> jobs(sizes.size());
@@ -518,7 +548,7 @@ private:
         auto& j = jobs[i];
         j.fn = fn;
         j.runner = runner;
-        j.payload = detail::encode_slice(items.data() + first, sizes[i]);
+        j.payload = detail::encode_slice(items + first, sizes[i]);
         j.sink = state;
         j.part = i;
         j.label = {kind, i, first, sizes[i]};
@@ -552,8 +582,8 @@ class imap_state : public job_sink {
 public:
   using item_t = stored_t<R>;
   bool claim(std::size_t) override { return true; }
-  void deliver(std::size_t part, std::string&& bytes) override {
-    auto items = decode<std::vector<item_t>>(bytes);
+  void deliver(std::size_t part, const char* data, std::size_t size) override {
+    auto items = decode<std::vector<item_t>>(data, size);
     std::lock_guard<std::mutex> lock(mtx);
     ready.emplace(part, std::move(items));
     order.push_back(part);

@@ -20,7 +20,7 @@ namespace actors::detail {
 
 /// Runs one task in a worker: decodes `payload`, calls `fn`, returns the
 /// encoded result. Exceptions propagate; the worker reports them.
-using task_runner = std::string (*)(any_fn fn, const std::string& payload);
+using task_runner = std::string (*)(any_fn fn, const char* payload, std::size_t size);
 
 /// Which step of a task failed in the worker, for remote_error's message.
 enum class task_phase : std::uint8_t { decoding = 0, running = 1, encoding = 2 };
@@ -31,9 +31,9 @@ task_phase& current_phase() noexcept;
 // -- runners: one per call shape, instantiated in the caller's program ---------
 
 template <class R, class... Ps>
-std::string run_apply(any_fn fn, const std::string& payload) {
+std::string run_apply(any_fn fn, const char* payload, std::size_t size) {
   current_phase() = task_phase::decoding;
-  auto args = decode<std::tuple<std::decay_t<Ps>...>>(payload);
+  auto args = decode<std::tuple<std::decay_t<Ps>...>>(payload, size);
   current_phase() = task_phase::running;
   auto f = reinterpret_cast<R (*)(Ps...)>(fn);
   if constexpr (std::is_void_v<R>) {
@@ -49,9 +49,9 @@ std::string run_apply(any_fn fn, const std::string& payload) {
 
 /// A map chunk: a vector of single arguments in, a vector of results out.
 template <class R, class P>
-std::string run_map(any_fn fn, const std::string& payload) {
+std::string run_map(any_fn fn, const char* payload, std::size_t size) {
   current_phase() = task_phase::decoding;
-  auto items = decode<std::vector<std::decay_t<P>>>(payload);
+  auto items = decode<std::vector<std::decay_t<P>>>(payload, size);
   current_phase() = task_phase::running;
   auto f = reinterpret_cast<R (*)(P)>(fn);
   std::vector<stored_t<R>> out;
@@ -70,9 +70,9 @@ std::string run_map(any_fn fn, const std::string& payload) {
 
 /// A starmap chunk: a vector of argument tuples in, a vector of results out.
 template <class R, class... Ps>
-std::string run_starmap(any_fn fn, const std::string& payload) {
+std::string run_starmap(any_fn fn, const char* payload, std::size_t size) {
   current_phase() = task_phase::decoding;
-  auto items = decode<std::vector<std::tuple<std::decay_t<Ps>...>>>(payload);
+  auto items = decode<std::vector<std::tuple<std::decay_t<Ps>...>>>(payload, size);
   current_phase() = task_phase::running;
   auto f = reinterpret_cast<R (*)(Ps...)>(fn);
   std::vector<stored_t<R>> out;
