@@ -167,20 +167,20 @@ private:
 // one sendmsg of many pieces.
 class outbox {
 public:
-  void frame(op code, const std::string& head, std::string body) {
-    char h[frame_header_size + 1];
-    put_header(h, {static_cast<std::uint32_t>(1 + head.size() + body.size()), 0,
-                   frame_kind::object});
-    h[frame_header_size] = static_cast<char>(code);
-    small(h, sizeof h);
-    small(head.data(), head.size());
-    if (body.size() <= 16 * 1024) {
-      small(body.data(), body.size());
-    } else {
-      bytes_ += body.size();
-      pieces_.push_back(std::move(body));
-      packable_ = false;
+  void frame(op code, const std::string& head, const std::string& body) {
+    put_head(code, head, body.size());
+    small(body.data(), body.size());
+  }
+  // A body shared with the job that may be sent again: not copied if large.
+  void frame(op code, const std::string& head, std::shared_ptr<const std::string> body) {
+    put_head(code, head, body->size());
+    if (body->size() <= 16 * 1024) {
+      small(body->data(), body->size());
+      return;
     }
+    bytes_ += body->size();
+    pieces_.push_back({{}, std::move(body)});
+    packable_ = false;
   }
 
   bool empty() const noexcept { return pieces_.empty(); }
@@ -194,7 +194,8 @@ public:
       std::size_t n = 0;
       for (auto it = pieces_.begin(); it != pieces_.end() && n < 64; ++it, ++n) {
         std::size_t skip = n == 0 ? offset_ : 0;
-        iov[n] = {it->data() + skip, it->size() - skip};
+        auto& b = it->bytes();
+        iov[n] = {const_cast<char*>(b.data()) + skip, b.size() - skip};
       }
       msghdr msg{};
       msg.msg_iov = iov;
@@ -207,7 +208,7 @@ public:
       bytes_ -= static_cast<std::size_t>(sent);
       auto left = static_cast<std::size_t>(sent);
       while (left > 0) {
-        auto room = pieces_.front().size() - offset_;
+        auto room = pieces_.front().bytes().size() - offset_;
         if (left < room) {
           offset_ += left;
           break;
@@ -223,18 +224,33 @@ public:
   }
 
 private:
+  struct piece {
+    std::string own;
+    std::shared_ptr<const std::string> shared;
+    const std::string& bytes() const noexcept { return shared ? *shared : own; }
+  };
+
+  void put_head(op code, const std::string& head, std::size_t body_size) {
+    char h[frame_header_size + 1];
+    put_header(h, {static_cast<std::uint32_t>(1 + head.size() + body_size), 0,
+                   frame_kind::object});
+    h[frame_header_size] = static_cast<char>(code);
+    small(h, sizeof h);
+    small(head.data(), head.size());
+  }
+
   void small(const char* p, std::size_t n) {
     if (n == 0)
       return;
-    if (!packable_ || pieces_.back().size() + n > 64 * 1024) {
+    if (!packable_ || pieces_.back().own.size() + n > 64 * 1024) {
       pieces_.emplace_back();
       packable_ = true;
     }
-    pieces_.back().append(p, n);
+    pieces_.back().own.append(p, n);
     bytes_ += n;
   }
 
-  std::deque<std::string> pieces_;
+  std::deque<piece> pieces_;
   std::size_t offset_ = 0; // sent part of the front piece
   std::size_t bytes_ = 0;
   bool packable_ = false;  // the last piece takes small frames
@@ -622,8 +638,7 @@ void pool_core::dispatch() {
     put(head, id);
     put(head, runner);
     put(head, fn);
-    // The payload is kept only if a retry may send it again.
-    w.out.frame(op_task, head, j.retries > 0 ? j.payload : std::move(j.payload));
+    w.out.frame(op_task, head, j.payload);
     ++w.sent;
     if (timed) {
       w.exclusive = true;

@@ -265,7 +265,7 @@ future<R> submit_one(pool_core& core, any_fn fn, task_runner runner,
   j.timeout = timeout;
   j.retries = retries;
   try {
-    j.payload = encoder(args);
+    j.payload = std::make_shared<const std::string>(encoder(args));
   } catch (const error& e) {
     state->fail(0, std::make_exception_ptr(
                      error(errc::bad_payload, label.text() + ": its arguments could not be "
@@ -548,7 +548,7 @@ private:
         auto& j = jobs[i];
         j.fn = fn;
         j.runner = runner;
-        j.payload = detail::encode_slice(items + first, sizes[i]);
+        j.payload = std::make_shared<const std::string>(detail::encode_slice(items + first, sizes[i]));
         j.sink = state;
         j.part = i;
         j.label = {kind, i, first, sizes[i]};
@@ -703,7 +703,7 @@ private:
       detail::job j;
       j.fn = fn_;
       j.runner = runner_;
-      j.payload = std::move(*payload);
+      j.payload = std::make_shared<const std::string>(std::move(*payload));
       j.sink = state_;
       j.part = submitted_ + jobs.size();
       j.label = {kind_, j.part, first, count};

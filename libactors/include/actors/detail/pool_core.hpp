@@ -104,7 +104,7 @@ struct job_label {
 struct job {
   any_fn fn = nullptr;
   task_runner runner = nullptr;
-  std::string payload;
+  std::shared_ptr<const std::string> payload; // shared: a job may be sent again
   std::shared_ptr<job_sink> sink;
   std::size_t part = 0;
   job_label label;
