@@ -4,6 +4,7 @@
 
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
+#include <actors/manager.hpp>
 #include <actors/node.hpp>
 #include <actors/executor.hpp>
 #include <actors/future.hpp>

@@ -1,0 +1,360 @@
+#pragma once
+/// @file manager.hpp
+/// `actors::manager`: Python's `multiprocessing.Manager()`. A server process
+/// holds shared objects: dicts, lists, namespaces, locks, events and queues.
+/// Other processes use them through proxies: small handles (an address and
+/// an object id, no descriptors) that can be passed to children, sent
+/// through queues and pipes, and given to pool tasks.
+///
+/// @code
+/// void count(actors::managed_dict<std::string, int> d, std::string who) {
+///   d.set(who, static_cast<int>(who.size()));
+/// }
+///
+/// int main() {
+///   actors::node node;
+///   actors::manager mgr;
+///   auto d = mgr.dict<std::string, int>();
+///   actors::process p(count, d, "worker");
+///   p.start();
+///   p.join();
+///   d.get("worker");   // 6
+/// }
+/// @endcode
+///
+/// Every call is one request to the manager and is atomic there. If the
+/// manager process dies, every call (including one blocked in acquire() or
+/// wait()) throws eof_error at once, naming the manager's pid; nothing hangs
+/// and nothing is logged per call.
+
+#include <actors/detail/serialize.hpp>
+#include <actors/errors.hpp>
+#include <actors/queue.hpp>
+#include <actors/time.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace actors {
+
+namespace detail {
+
+/// Where a managed object lives.
+struct managed_address {
+  std::string path; // the manager's socket
+  std::uint32_t id = 0;
+  int manager_pid = 0;
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(path, id, manager_pid);
+  }
+};
+
+/// Operations on managed objects (the wire's op byte).
+enum class mop : std::uint8_t {
+  create = 1, shutdown, // on the manager itself (id 0)
+  set, get, contains, erase, pop, size, clear, items, setdefault, // dict
+  append, extend, at, assign, insert, pop_at, // list (and size, clear, items)
+  acquire, release, locked, // lock
+  ev_set, ev_clear, ev_is_set, ev_wait, // event
+  queue, // the address of the manager's queue
+};
+
+/// What create makes.
+enum class mkind : std::uint8_t { dict = 1, list, lock, rlock, event, queue };
+
+/// One call: sends `op` with `args` (encoded fields) to the object at `a`;
+/// returns the reply body. `timeout` is applied by the manager (acquire,
+/// wait). Throws eof_error if the manager is gone, errc::key_error,
+/// errc::not_owner, timeout_error as the manager answers.
+struct manager_reply {
+  bool flag = false; // acquire: the previous holder died
+  bool timed_out = false;
+  std::string body;
+};
+manager_reply manager_call(const managed_address& a, mop op, const std::string& args,
+                           duration timeout = forever);
+
+/// A request's fields: each user value is encoded on its own (a blob the
+/// manager keeps without decoding); the tuple of fields is encoded again.
+template <class... Ts>
+std::string args(const Ts&... vs) {
+  return encode(std::forward_as_tuple(vs...));
+}
+template <class T>
+std::string blob(const T& v) {
+  return encode(v);
+}
+template <class T>
+T unblob(const std::string& bytes) {
+  return decode<T>(bytes);
+}
+
+/// Base of every proxy: its address, and how it travels.
+class managed {
+public:
+  managed() = default;
+  explicit managed(managed_address a) : addr_(std::move(a)) {}
+  const managed_address& address() const noexcept { return addr_; }
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(addr_);
+  }
+
+protected:
+  manager_reply call(mop op, const std::string& a = {}, duration timeout = forever) const {
+    return manager_call(addr_, op, a, timeout);
+  }
+  managed_address addr_;
+};
+
+} // namespace detail
+
+/// A dict in the manager (Python's `manager.dict()`). Keys keep insertion
+/// order, as in Python. K and V must be Cereal-serializable.
+template <class K, class V>
+class managed_dict : public detail::managed {
+public:
+  using detail::managed::managed;
+
+  void set(const K& key, const V& value) {
+    call(detail::mop::set, detail::args(detail::blob(key), detail::blob(value)));
+  }
+  /// The value; throws errc::key_error if there is none (Python's KeyError).
+  V get(const K& key) const {
+    auto r = try_get(key);
+    if (!r)
+      throw error(errc::key_error, "managed_dict::get: no such key");
+    return std::move(*r);
+  }
+  /// The value, or `fallback`.
+  V get(const K& key, const V& fallback) const { return try_get(key).value_or(fallback); }
+  std::optional<V> try_get(const K& key) const { return take(detail::mop::get, key); }
+  bool contains(const K& key) const {
+    return detail::unblob<bool>(call(detail::mop::contains, detail::args(detail::blob(key))).body);
+  }
+  /// Removes the key; false if it was not there.
+  bool erase(const K& key) {
+    return detail::unblob<bool>(call(detail::mop::erase, detail::args(detail::blob(key))).body);
+  }
+  /// Removes and returns the value; throws errc::key_error if absent.
+  V pop(const K& key) {
+    auto r = take(detail::mop::pop, key);
+    if (!r)
+      throw error(errc::key_error, "managed_dict::pop: no such key");
+    return std::move(*r);
+  }
+  /// The value of `key`, set to `value` first if absent, in one step.
+  V setdefault(const K& key, const V& value) {
+    return detail::unblob<V>(detail::unblob<std::string>(
+      call(detail::mop::setdefault, detail::args(detail::blob(key), detail::blob(value))).body));
+  }
+  std::size_t size() const {
+    return detail::unblob<std::uint64_t>(call(detail::mop::size).body);
+  }
+  void clear() { call(detail::mop::clear); }
+  /// A snapshot of the items, in insertion order.
+  std::vector<std::pair<K, V>> items() const {
+    auto raw = detail::unblob<std::vector<std::pair<std::string, std::string>>>(
+      call(detail::mop::items).body);
+    std::vector<std::pair<K, V>> out;
+    out.reserve(raw.size());
+    for (auto& [k, v] : raw)
+      out.emplace_back(detail::unblob<K>(k), detail::unblob<V>(v));
+    return out;
+  }
+  std::vector<K> keys() const {
+    std::vector<K> out;
+    for (auto& kv : items())
+      out.push_back(std::move(kv.first));
+    return out;
+  }
+  std::vector<V> values() const {
+    std::vector<V> out;
+    for (auto& kv : items())
+      out.push_back(std::move(kv.second));
+    return out;
+  }
+
+private:
+  std::optional<V> take(detail::mop op, const K& key) const {
+    auto r = detail::unblob<std::optional<std::string>>(
+      call(op, detail::args(detail::blob(key))).body);
+    if (!r)
+      return std::nullopt;
+    return detail::unblob<V>(*r);
+  }
+};
+
+/// A list in the manager (Python's `manager.list()`). Indices may be
+/// negative, counting from the end, as in Python; out of range is
+/// errc::key_error (Python's IndexError).
+template <class T>
+class managed_list : public detail::managed {
+public:
+  using detail::managed::managed;
+
+  void append(const T& v) { call(detail::mop::append, detail::args(detail::blob(v))); }
+  void extend(const std::vector<T>& vs) {
+    std::vector<std::string> each;
+    for (auto& v : vs)
+      each.push_back(detail::blob(v));
+    call(detail::mop::extend, detail::args(each));
+  }
+  T get(long i) const { return item(detail::mop::at, i); }
+  void set(long i, const T& v) {
+    call(detail::mop::assign, detail::args(static_cast<std::int64_t>(i), detail::blob(v)));
+  }
+  void insert(long i, const T& v) {
+    call(detail::mop::insert, detail::args(static_cast<std::int64_t>(i), detail::blob(v)));
+  }
+  /// Removes and returns the item at `i` (default: the last).
+  T pop(long i = -1) { return item(detail::mop::pop_at, i); }
+  std::size_t size() const {
+    return detail::unblob<std::uint64_t>(call(detail::mop::size).body);
+  }
+  void clear() { call(detail::mop::clear); }
+  /// A snapshot of the items.
+  std::vector<T> items() const {
+    auto raw = detail::unblob<std::vector<std::string>>(call(detail::mop::items).body);
+    std::vector<T> out;
+    out.reserve(raw.size());
+    for (auto& r : raw)
+      out.push_back(detail::unblob<T>(r));
+    return out;
+  }
+
+private:
+  T item(detail::mop op, long i) const {
+    return detail::unblob<T>(detail::unblob<std::string>(
+      call(op, detail::args(static_cast<std::int64_t>(i))).body));
+  }
+};
+
+/// A namespace of named values of any types (Python's `manager.Namespace()`):
+/// `ns.set("total", 3)`, `ns.get<int>("total")`.
+class managed_namespace : public detail::managed {
+public:
+  using detail::managed::managed;
+
+  template <class T>
+  void set(const std::string& name, const T& value) {
+    call(detail::mop::set, detail::args(detail::blob(name), detail::blob(value)));
+  }
+  /// The value; errc::key_error if unset, errc::bad_payload if it is not a T.
+  template <class T>
+  T get(const std::string& name) const {
+    auto r = detail::unblob<std::optional<std::string>>(
+      call(detail::mop::get, detail::args(detail::blob(name))).body);
+    if (!r)
+      throw error(errc::key_error, "managed_namespace::get: no attribute '" + name + "'");
+    return detail::unblob<T>(*r);
+  }
+  bool contains(const std::string& name) const {
+    return detail::unblob<bool>(call(detail::mop::contains, detail::args(detail::blob(name))).body);
+  }
+  bool erase(const std::string& name) {
+    return detail::unblob<bool>(call(detail::mop::erase, detail::args(detail::blob(name))).body);
+  }
+};
+
+/// A lock in the manager (Python's `manager.Lock()` / `RLock()`). The
+/// holder is a thread of a process. If the holding process dies (or drops
+/// its last handle to the manager), the lock is released and the next
+/// acquirer is told: owner_died() is true after its acquire().
+/// Meets Lockable and TimedLockable: std::lock_guard, unique_lock work.
+class managed_lock : public detail::managed {
+public:
+  using detail::managed::managed;
+
+  /// Takes the lock; false if `blocking` is false or `timeout` passes first.
+  bool acquire(bool blocking = true, duration timeout = forever) {
+    auto r = call(detail::mop::acquire, detail::args(blocking), timeout);
+    owner_died_ = r.flag;
+    return !r.timed_out;
+  }
+  /// Throws errc::not_owner if this thread does not hold it.
+  void release() { call(detail::mop::release); }
+  bool locked() const { return detail::decode<bool>(call(detail::mop::locked).body); }
+  /// Whether the last acquire() here found the previous holder dead.
+  bool owner_died() const noexcept { return owner_died_; }
+
+  void lock() { acquire(); }
+  bool try_lock() { return acquire(false); }
+  void unlock() { release(); }
+  template <class Rep, class Period>
+  bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
+    return acquire(true, std::chrono::duration_cast<duration>(d));
+  }
+
+private:
+  bool owner_died_ = false;
+};
+
+/// An event in the manager (Python's `manager.Event()`).
+class managed_event : public detail::managed {
+public:
+  using detail::managed::managed;
+
+  void set() { call(detail::mop::ev_set); }
+  void clear() { call(detail::mop::ev_clear); }
+  bool is_set() const { return detail::decode<bool>(call(detail::mop::ev_is_set).body); }
+  /// Waits until set; false after `timeout`.
+  bool wait(duration timeout = forever) { return !call(detail::mop::ev_wait, {}, timeout).timed_out; }
+};
+
+/// Starts a manager process and makes objects in it.
+/// - Blocks: the constructor until the manager runs; shutdown() until it
+///   exited.
+/// - Throws: eof_error once the manager is gone; errc::no_node.
+/// - The manager is a daemon child: it stops when this handle is destroyed,
+///   at shutdown(), or when this process's node stops or dies.
+class manager {
+public:
+  manager();
+  ~manager();
+  manager(const manager&) = delete;
+  manager& operator=(const manager&) = delete;
+
+  template <class K, class V>
+  managed_dict<K, V> dict() {
+    return managed_dict<K, V>(create(detail::mkind::dict));
+  }
+  template <class T>
+  managed_list<T> list() {
+    return managed_list<T>(create(detail::mkind::list));
+  }
+  managed_namespace namespace_() { return managed_namespace(create(detail::mkind::dict)); }
+  managed_lock lock() { return managed_lock(create(detail::mkind::lock)); }
+  managed_lock rlock() { return managed_lock(create(detail::mkind::rlock)); }
+  managed_event event() { return managed_event(create(detail::mkind::event)); }
+  /// A queue served by the manager process: it outlives the process that
+  /// asked for it, and its handle travels like any queue.
+  template <class T>
+  actors::queue<T> queue(std::uint64_t maxsize = 0) {
+    auto bytes = detail::manager_call({path_, 0, pid_}, detail::mop::queue,
+                                      detail::args(maxsize))
+                   .body;
+    return detail::decode<actors::queue<T>>(bytes);
+  }
+
+  /// The manager's pid.
+  int pid() const noexcept { return pid_; }
+  /// Stops the manager process; proxies throw eof_error afterwards.
+  void shutdown();
+
+private:
+  detail::managed_address create(detail::mkind kind);
+
+  struct state;
+  std::unique_ptr<state> state_;
+  std::string path_;
+  int pid_ = 0;
+};
+
+} // namespace actors

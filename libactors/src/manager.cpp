@@ -1,0 +1,622 @@
+// The manager: a process whose main loop serves shared objects to proxies.
+//
+// Server. The manager process runs one poll loop (an actor in all but name)
+// over a listening Unix socket in a private 0700 directory and every client
+// connection. Values are kept as the bytes the client encoded; the manager
+// never decodes user types. Blocking calls (acquire, wait) park the request
+// until it can be answered or its timeout, which the manager keeps, passes.
+// A process's connections closing means it died or is exiting: the locks it
+// held are released and the next acquirer is told (owner_died).
+//
+// Wire (frames; the first byte is the code):
+//   request  u8 op, u32 object, u64 thread, i64 timeout ns (-1: none), args
+//   reply    u8 status (0 ok, 1 ok and the previous holder died,
+//            2 timed out, 3 error: (errc, message)), body
+
+#include <actors/errors.hpp>
+#include <actors/log.hpp>
+#include <actors/manager.hpp>
+#include <actors/pipe.hpp>
+#include <actors/process.hpp>
+
+#include "fd.hpp"
+#include "frame.hpp"
+#include "runtime.hpp"
+#include "wire.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <list>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <unordered_map>
+
+namespace actors::detail {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+enum status : std::uint8_t { st_ok = 0, st_owner_died = 1, st_timed_out = 2, st_error = 3 };
+
+struct mconn;
+
+struct waiter {
+  mconn* c;
+  int pid;
+  std::uint64_t tid;
+  clock::time_point deadline;
+};
+
+struct object {
+  mkind kind = mkind::dict;
+  // dict: insertion order, and an index by encoded key
+  std::list<std::pair<std::string, std::string>> entries;
+  std::unordered_map<std::string, std::list<std::pair<std::string, std::string>>::iterator> index;
+  // list
+  std::vector<std::string> items;
+  // lock
+  int holder_pid = 0;
+  std::uint64_t holder_tid = 0;
+  int count = 0;
+  bool died = false;
+  // event
+  bool is_set = false;
+  std::deque<waiter> waiters;
+  // queue
+  std::shared_ptr<queue_client> queue;
+};
+
+struct mconn {
+  unique_fd fd;
+  int pid = 0;
+  inbuf in;
+  outbox out;
+  bool eof = false;
+};
+
+// A request that cannot be served: answered with an error, the manager goes on.
+struct refusal {
+  errc code;
+  std::string message;
+};
+
+class manager_server {
+public:
+  explicit manager_server(std::string dir);
+  const std::string& path() const noexcept { return path_; }
+  void run();
+
+private:
+  void accept_all();
+  bool handle(mconn& c, const char* p, std::size_t size);
+  void serve(mconn& c, mop op, object& o, std::uint64_t tid, clock::time_point deadline,
+             const char* args, std::size_t size);
+  void reply(mconn& c, status s, const std::string& body = {});
+  void grant(object& o);
+  void drop(mconn& c);
+  object& find(std::uint32_t id);
+
+  std::string dir_, path_;
+  unique_fd listener_;
+  std::unordered_map<int, std::unique_ptr<mconn>> conns_;
+  std::unordered_map<std::uint32_t, object> objects_;
+  std::unordered_map<int, int> conns_of_pid_;
+  std::uint32_t next_id_ = 1;
+  bool stopping_ = false;
+};
+
+manager_server::manager_server(std::string dir) : dir_(std::move(dir)) {
+  path_ = dir_ + "/node.sock";
+  listener_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path_.c_str(), sizeof addr.sun_path - 1);
+  if (!listener_ || ::bind(listener_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0
+      || ::listen(listener_.get(), 128) != 0)
+    throw_errno("bind/listen on " + path_);
+}
+
+object& manager_server::find(std::uint32_t id) {
+  auto it = objects_.find(id);
+  if (it == objects_.end())
+    throw refusal{errc::bad_argument, "no managed object " + std::to_string(id)};
+  return it->second;
+}
+
+void manager_server::reply(mconn& c, status s, const std::string& body) {
+  c.out.frame(s, {}, body);
+}
+
+void manager_server::run() {
+  std::vector<pollfd> fds;
+  std::vector<mconn*> order;
+  while (!stopping_) {
+    fds.clear();
+    order.clear();
+    fds.push_back({listener_.get(), POLLIN, 0});
+    auto next = clock::time_point::max();
+    for (auto& [fd, c] : conns_) {
+      fds.push_back({fd, static_cast<short>(POLLIN | (c->out.empty() ? 0 : POLLOUT)), 0});
+      order.push_back(c.get());
+    }
+    for (auto& [id, o] : objects_)
+      for (auto& w : o.waiters)
+        next = std::min(next, w.deadline);
+    int timeout_ms = -1;
+    if (next != clock::time_point::max())
+      timeout_ms = static_cast<int>(std::max<long>(
+        0, std::chrono::ceil<std::chrono::milliseconds>(next - clock::now()).count()));
+    if (::poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR)
+      throw_errno("poll (manager)");
+    if (fds[0].revents)
+      accept_all();
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      auto& c = *order[i];
+      if (fds[i + 1].revents & POLLOUT)
+        c.out.send(c.fd.get());
+      if (!(fds[i + 1].revents & (POLLIN | POLLHUP | POLLERR)))
+        continue;
+      while (c.in.read_from(c.fd.get())) {
+      }
+      if (errno != EAGAIN && errno != EWOULDBLOCK)
+        c.eof = true;
+      if (!each_frame(c.in, [&](const char* p, std::size_t size) { return handle(c, p, size); })) {
+        log::error() << "manager: closing the connection of pid " << c.pid
+                     << " after a malformed request";
+        c.eof = true;
+      }
+      if (!c.out.empty())
+        c.out.send(c.fd.get());
+    }
+    // Timeouts of parked requests.
+    auto now = clock::now();
+    for (auto& [id, o] : objects_) {
+      for (auto it = o.waiters.begin(); it != o.waiters.end();) {
+        if (it->deadline > now) {
+          ++it;
+          continue;
+        }
+        reply(*it->c, st_timed_out);
+        it->c->out.send(it->c->fd.get());
+        it = o.waiters.erase(it);
+      }
+    }
+    for (auto* c : order)
+      if (c->eof)
+        drop(*c);
+  }
+}
+
+void manager_server::accept_all() {
+  for (;;) {
+    int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0)
+      return;
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != ::getuid()) {
+      log::warning() << "manager: refused a connection from uid " << cred.uid;
+      ::close(fd);
+      continue;
+    }
+    auto c = std::make_unique<mconn>();
+    c->fd.reset(fd);
+    c->pid = cred.pid;
+    ++conns_of_pid_[c->pid];
+    conns_[fd] = std::move(c);
+  }
+}
+
+bool manager_server::handle(mconn& c, const char* p, std::size_t size) {
+  constexpr std::size_t head = 1 + 4 + 8 + 8;
+  if (size < head)
+    return false;
+  auto op = static_cast<mop>(take<std::uint8_t>(p));
+  auto id = take<std::uint32_t>(p);
+  auto tid = take<std::uint64_t>(p);
+  auto timeout_ns = take<std::int64_t>(p);
+  auto deadline = timeout_ns < 0 ? clock::time_point::max()
+                                 : clock::now() + std::chrono::nanoseconds(timeout_ns);
+  try {
+    if (id == 0) {
+      if (op == mop::shutdown) {
+        stopping_ = true;
+        reply(c, st_ok);
+        return true;
+      }
+      if (op == mop::queue) { // served by this process's node, kept alive here
+        auto [maxsize] = decode<std::tuple<std::uint64_t>>(p, size - head);
+        auto& o = objects_[next_id_++];
+        o.kind = mkind::queue;
+        o.queue = create_queue(maxsize, false);
+        reply(c, st_ok, encode(address_of(*o.queue)));
+        return true;
+      }
+      if (op != mop::create || size < head + 1)
+        throw refusal{errc::bad_argument, "unknown manager request"};
+      auto kind = static_cast<mkind>(p[0]);
+      auto new_id = next_id_++;
+      auto& o = objects_[new_id];
+      o.kind = kind;
+      reply(c, st_ok, encode(new_id));
+      return true;
+    }
+    serve(c, op, find(id), tid, deadline, p, size - head);
+  } catch (const refusal& r) {
+    reply(c, st_error, encode(std::make_pair(static_cast<int>(r.code), r.message)));
+  } catch (const error& e) {
+    reply(c, st_error, encode(std::make_pair(static_cast<int>(e.value()), std::string(e.what()))));
+  }
+  return true;
+}
+
+// Python-style index: negative counts from the end.
+std::size_t index_of(std::int64_t i, std::size_t size, bool allow_end) {
+  auto n = static_cast<std::int64_t>(size);
+  if (i < 0)
+    i += n;
+  if (i < 0 || i > n || (i == n && !allow_end))
+    throw refusal{errc::key_error, "managed_list: index out of range"};
+  return static_cast<std::size_t>(i);
+}
+
+void manager_server::serve(mconn& c, mop op, object& o, std::uint64_t tid,
+                           clock::time_point deadline, const char* args, std::size_t size) {
+  using key_t = std::tuple<std::string>;
+  using kv_t = std::tuple<std::string, std::string>;
+  using ix_t = std::tuple<std::int64_t>;
+  using ixv_t = std::tuple<std::int64_t, std::string>;
+  switch (op) {
+    case mop::set: {
+      auto [k, v] = decode<kv_t>(args, size);
+      auto it = o.index.find(k);
+      if (it != o.index.end()) {
+        it->second->second = std::move(v);
+      } else {
+        o.entries.emplace_back(k, std::move(v));
+        o.index.emplace(std::move(k), std::prev(o.entries.end()));
+      }
+      return reply(c, st_ok);
+    }
+    case mop::get:
+    case mop::pop: {
+      auto [k] = decode<key_t>(args, size);
+      auto it = o.index.find(k);
+      std::optional<std::string> v;
+      if (it != o.index.end()) {
+        v = it->second->second;
+        if (op == mop::pop) {
+          o.entries.erase(it->second);
+          o.index.erase(it);
+        }
+      }
+      return reply(c, st_ok, encode(v));
+    }
+    case mop::contains: {
+      auto [k] = decode<key_t>(args, size);
+      return reply(c, st_ok, encode(o.index.count(k) > 0));
+    }
+    case mop::erase: {
+      auto [k] = decode<key_t>(args, size);
+      auto it = o.index.find(k);
+      bool found = it != o.index.end();
+      if (found) {
+        o.entries.erase(it->second);
+        o.index.erase(it);
+      }
+      return reply(c, st_ok, encode(found));
+    }
+    case mop::setdefault: {
+      auto [k, v] = decode<kv_t>(args, size);
+      auto it = o.index.find(k);
+      if (it == o.index.end()) {
+        o.entries.emplace_back(k, v);
+        it = o.index.emplace(std::move(k), std::prev(o.entries.end())).first;
+      }
+      return reply(c, st_ok, encode(it->second->second));
+    }
+    case mop::size:
+      return reply(c, st_ok,
+                   encode(static_cast<std::uint64_t>(o.kind == mkind::list ? o.items.size()
+                                                                           : o.entries.size())));
+    case mop::clear:
+      o.entries.clear();
+      o.index.clear();
+      o.items.clear();
+      return reply(c, st_ok);
+    case mop::items:
+      if (o.kind == mkind::list)
+        return reply(c, st_ok, encode(o.items));
+      return reply(c, st_ok, encode(std::vector<std::pair<std::string, std::string>>(
+                                o.entries.begin(), o.entries.end())));
+    case mop::append: {
+      auto [v] = decode<key_t>(args, size);
+      o.items.push_back(std::move(v));
+      return reply(c, st_ok);
+    }
+    case mop::extend: {
+      auto [vs] = decode<std::tuple<std::vector<std::string>>>(args, size);
+      for (auto& v : vs)
+        o.items.push_back(std::move(v));
+      return reply(c, st_ok);
+    }
+    case mop::at: {
+      auto [i] = decode<ix_t>(args, size);
+      return reply(c, st_ok, encode(o.items[index_of(i, o.items.size(), false)]));
+    }
+    case mop::assign: {
+      auto [i, v] = decode<ixv_t>(args, size);
+      o.items[index_of(i, o.items.size(), false)] = std::move(v);
+      return reply(c, st_ok);
+    }
+    case mop::insert: {
+      auto [i, v] = decode<ixv_t>(args, size);
+      // Python clamps insert positions instead of raising.
+      auto n = static_cast<std::int64_t>(o.items.size());
+      auto at = std::clamp<std::int64_t>(i < 0 ? i + n : i, 0, n);
+      o.items.insert(o.items.begin() + at, std::move(v));
+      return reply(c, st_ok);
+    }
+    case mop::pop_at: {
+      auto [i] = decode<ix_t>(args, size);
+      if (o.items.empty())
+        throw refusal{errc::key_error, "managed_list::pop: the list is empty"};
+      auto at = index_of(i, o.items.size(), false);
+      auto v = std::move(o.items[at]);
+      o.items.erase(o.items.begin() + static_cast<long>(at));
+      return reply(c, st_ok, encode(v));
+    }
+    case mop::acquire: {
+      auto [blocking] = decode<std::tuple<bool>>(args, size);
+      bool mine = o.holder_pid == c.pid && o.holder_tid == tid;
+      if (o.count > 0 && mine && o.kind == mkind::rlock) {
+        ++o.count;
+        return reply(c, st_ok);
+      }
+      if (!blocking && (o.count > 0 || !o.waiters.empty()))
+        return reply(c, st_timed_out);
+      o.waiters.push_back({&c, c.pid, tid, deadline});
+      return grant(o);
+    }
+    case mop::release: {
+      if (o.count == 0 || o.holder_pid != c.pid || o.holder_tid != tid)
+        throw refusal{errc::not_owner,
+                      o.count == 0 ? "release of a managed lock that is not held"
+                                   : "release of a managed lock held by another thread or "
+                                     "process (pid " + std::to_string(o.holder_pid) + ")"};
+      if (--o.count == 0)
+        o.holder_pid = 0;
+      reply(c, st_ok);
+      return grant(o);
+    }
+    case mop::locked:
+      return reply(c, st_ok, encode(o.count > 0));
+    case mop::ev_set:
+      o.is_set = true;
+      for (auto& w : o.waiters)
+        reply(*w.c, st_ok);
+      o.waiters.clear();
+      return reply(c, st_ok);
+    case mop::ev_clear:
+      o.is_set = false;
+      return reply(c, st_ok);
+    case mop::ev_is_set:
+      return reply(c, st_ok, encode(o.is_set));
+    case mop::ev_wait:
+      if (o.is_set)
+        return reply(c, st_ok);
+      o.waiters.push_back({&c, c.pid, tid, deadline});
+      return;
+    default:
+      throw refusal{errc::bad_argument, "unknown request for a managed object"};
+  }
+}
+
+// Hands a free lock to the first waiter.
+void manager_server::grant(object& o) {
+  while (o.count == 0 && !o.waiters.empty()) {
+    auto w = o.waiters.front();
+    o.waiters.pop_front();
+    o.holder_pid = w.pid;
+    o.holder_tid = w.tid;
+    o.count = 1;
+    reply(*w.c, std::exchange(o.died, false) ? st_owner_died : st_ok);
+  }
+}
+
+void manager_server::drop(mconn& c) {
+  int pid = c.pid;
+  for (auto& [id, o] : objects_) {
+    o.waiters.erase(std::remove_if(o.waiters.begin(), o.waiters.end(),
+                                   [&](const waiter& w) { return w.c == &c; }),
+                    o.waiters.end());
+  }
+  if (--conns_of_pid_[pid] == 0) {
+    conns_of_pid_.erase(pid);
+    for (auto& [id, o] : objects_) { // the process is gone: so are its locks
+      if ((o.kind == mkind::lock || o.kind == mkind::rlock) && o.count > 0
+          && o.holder_pid == pid) {
+        o.count = 0;
+        o.holder_pid = 0;
+        o.died = true;
+        log::warning() << "manager: pid " << pid << " exited holding lock " << id
+                       << "; released it";
+        grant(o);
+        for (auto& [fd, other] : conns_)
+          if (!other->out.empty())
+            other->out.send(fd);
+      }
+    }
+  }
+  conns_.erase(c.fd.get()); // c is gone from here on
+}
+
+} // namespace
+
+/// The manager process.
+void manager_main(connection<std::string> report) {
+  char tmpl[] = "/tmp/actors-XXXXXX";
+  if (!::mkdtemp(tmpl))
+    throw_errno("mkdtemp (manager socket directory)");
+  std::string dir = tmpl;
+  auto& fs = require_node().ensure_forkserver();
+  forkserver_cleanup_on_exit(fs, dir); // removed however this process ends
+  manager_server server(dir);
+  report.send(server.path());
+  report.close();
+  server.run();
+  ::unlink(server.path().c_str());
+  ::rmdir(dir.c_str());
+}
+
+// -- the client side -----------------------------------------------------------
+
+namespace {
+
+std::uint64_t this_thread_id() {
+  thread_local std::uint64_t id = static_cast<std::uint64_t>(::syscall(SYS_gettid));
+  return id;
+}
+
+// A process's idle connections to one manager, reused across calls and
+// threads. A fork()ed child starts afresh.
+struct link {
+  std::mutex mtx;
+  std::vector<unique_fd> idle;
+};
+
+std::mutex links_mtx;
+std::unordered_map<std::string, std::shared_ptr<link>> links;
+int links_pid = 0;
+
+std::shared_ptr<link> link_to(const std::string& path) {
+  std::lock_guard<std::mutex> lock(links_mtx);
+  if (links_pid != ::getpid()) {
+    for (auto& [p, l] : links) // inherited by fork: the parent's, not ours
+      for (auto& fd : l->idle)
+        fd.reset();
+    links.clear();
+    links_pid = ::getpid();
+  }
+  auto& l = links[path];
+  if (!l)
+    l = std::make_shared<link>();
+  return l;
+}
+
+eof_error manager_gone(const managed_address& a) {
+  return eof_error("the manager process (pid " + std::to_string(a.manager_pid)
+                   + ") is gone: its objects cannot be reached any more");
+}
+
+} // namespace
+
+manager_reply manager_call(const managed_address& a, mop op, const std::string& args,
+                           duration timeout) {
+  auto l = link_to(a.path);
+  unique_fd fd;
+  {
+    std::lock_guard<std::mutex> lock(l->mtx);
+    if (!l->idle.empty()) {
+      fd = std::move(l->idle.back());
+      l->idle.pop_back();
+    }
+  }
+  if (!fd) {
+    fd.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::strncpy(sa.sun_path, a.path.c_str(), sizeof sa.sun_path - 1);
+    if (!fd || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
+      throw manager_gone(a);
+  }
+  std::string req;
+  req += static_cast<char>(op);
+  put(req, a.id);
+  put(req, this_thread_id());
+  put(req, static_cast<std::int64_t>(timeout == forever ? -1 : std::max<long long>(0, timeout.count())));
+  req += args;
+  if (req.size() > frame_cap())
+    throw error(errc::frame_too_large, "a managed object's request is over the frame cap");
+  if (!send_frame(fd.get(), frame_kind::object, req.data(), req.size(), {}))
+    throw manager_gone(a);
+  frame_header h;
+  std::string payload, why;
+  std::vector<int> fds;
+  if (recv_frame(fd.get(), h, payload, fds, forever, why) != recv_status::ok || payload.empty())
+    throw manager_gone(a);
+  {
+    std::lock_guard<std::mutex> lock(l->mtx);
+    l->idle.push_back(std::move(fd));
+  }
+  manager_reply r;
+  auto s = static_cast<status>(payload[0]);
+  r.body = payload.substr(1);
+  if (s == st_error) {
+    auto [code, message] = decode<std::pair<int, std::string>>(r.body);
+    throw error(static_cast<errc>(code), message);
+  }
+  r.flag = s == st_owner_died;
+  r.timed_out = s == st_timed_out;
+  return r;
+}
+
+} // namespace actors::detail
+
+namespace actors {
+
+struct manager::state {
+  std::optional<process> proc;
+};
+
+manager::manager() : state_(std::make_unique<state>()) {
+  auto [rx, tx] = pipe<std::string>(false);
+  process p(detail::manager_main, tx);
+  static std::atomic<int> managers{0};
+  p.daemon(true);
+  p.name("SyncManager-" + std::to_string(++managers));
+  p.start();
+  tx.close();
+  try {
+    path_ = rx.recv(std::chrono::seconds(30));
+  } catch (const error& e) {
+    p.kill();
+    p.join();
+    throw error(errc::system_error, std::string("the manager process did not start: ") + e.what());
+  }
+  pid_ = p.pid();
+  state_->proc.emplace(std::move(p));
+}
+
+manager::~manager() {
+  try {
+    shutdown();
+  } catch (...) {
+  }
+}
+
+void manager::shutdown() {
+  if (!state_->proc)
+    return;
+  try {
+    detail::manager_call({path_, 0, pid_}, detail::mop::shutdown, {});
+  } catch (const eof_error&) {
+  }
+  if (!state_->proc->join(std::chrono::seconds(2))) {
+    state_->proc->kill();
+    state_->proc->join();
+  }
+  state_->proc.reset();
+}
+
+detail::managed_address manager::create(detail::mkind kind) {
+  std::string args(1, static_cast<char>(kind));
+  auto r = detail::manager_call({path_, 0, pid_}, detail::mop::create, args);
+  return {path_, detail::decode<std::uint32_t>(r.body), pid_};
+}
+
+} // namespace actors

@@ -1,0 +1,201 @@
+#include "test_util.hpp"
+
+#include <actors/all.hpp>
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <thread>
+
+using namespace std::chrono_literals;
+using actors::errc;
+using test_util::error_of;
+using test_util::seconds_since;
+
+namespace {
+
+void add_words(actors::managed_dict<std::string, int> d, actors::managed_list<std::string> l,
+               std::string who) {
+  for (int i = 0; i < 50; ++i) {
+    l.append(who);
+    d.set(who + std::to_string(i), i);
+  }
+}
+
+void count_under_lock(actors::managed_namespace ns, actors::managed_lock lock) {
+  for (int i = 0; i < 50; ++i) {
+    std::lock_guard<actors::managed_lock> hold(lock);
+    ns.set("total", ns.get<int>("total") + 1);
+  }
+}
+
+void hold_lock_and_hang(actors::managed_lock lock, actors::managed_event held) {
+  lock.acquire();
+  held.set();
+  std::this_thread::sleep_for(1h);
+}
+
+void wait_then_put(actors::managed_event go, actors::queue<int> q) {
+  if (go.wait(10s))
+    q.put(42);
+}
+
+} // namespace
+
+TEST(manager, dict_and_list_from_many_processes) {
+  actors::manager mgr;
+  auto d = mgr.dict<std::string, int>();
+  auto l = mgr.list<std::string>();
+  std::vector<actors::process> ps;
+  for (auto who : {"a", "b", "c", "d"})
+    ps.emplace_back(add_words, d, l, who);
+  for (auto& p : ps)
+    p.start();
+  for (auto& p : ps)
+    p.join();
+  EXPECT_EQ(d.size(), 200u);
+  EXPECT_EQ(l.size(), 200u);
+  EXPECT_EQ(d.get("c49"), 49);
+  EXPECT_TRUE(d.contains("a0"));
+  EXPECT_EQ(error_of([&] { d.get("zzz"); }), errc::key_error);
+  EXPECT_EQ(d.get("zzz", 7), 7);
+  EXPECT_EQ(d.pop("a0"), 0);
+  EXPECT_FALSE(d.erase("a0"));
+  EXPECT_EQ(d.setdefault("new", 5), 5);
+  EXPECT_EQ(d.setdefault("new", 6), 5);
+  EXPECT_EQ(d.keys().back(), "new"); // insertion order
+  d.clear();
+  EXPECT_EQ(d.size(), 0u);
+}
+
+TEST(manager, list_indices_follow_python) {
+  actors::manager mgr;
+  auto l = mgr.list<int>();
+  l.extend({1, 2, 3});
+  l.append(4);
+  EXPECT_EQ(l.get(-1), 4);
+  EXPECT_EQ(l.get(0), 1);
+  l.set(1, 20);
+  l.insert(0, 0);
+  l.insert(100, 5); // clamped, as in Python
+  EXPECT_EQ(l.items(), (std::vector<int>{0, 1, 20, 3, 4, 5}));
+  EXPECT_EQ(l.pop(), 5);
+  EXPECT_EQ(l.pop(0), 0);
+  EXPECT_EQ(error_of([&] { l.get(10); }), errc::key_error);
+  l.clear();
+  EXPECT_EQ(error_of([&] { l.pop(); }), errc::key_error);
+}
+
+TEST(manager, namespace_and_lock_give_exact_totals) {
+  actors::manager mgr;
+  auto ns = mgr.namespace_();
+  auto lock = mgr.lock();
+  ns.set("total", 0);
+  ns.set("label", std::string("counter"));
+  std::vector<actors::process> ps;
+  for (int i = 0; i < 4; ++i)
+    ps.emplace_back(count_under_lock, ns, lock);
+  for (auto& p : ps)
+    p.start();
+  for (auto& p : ps)
+    p.join();
+  EXPECT_EQ(ns.get<int>("total"), 200);
+  EXPECT_EQ(ns.get<std::string>("label"), "counter");
+  EXPECT_EQ(error_of([&] { ns.get<int>("missing"); }), errc::key_error);
+}
+
+TEST(manager, lock_misuse_and_timeouts) {
+  actors::manager mgr;
+  auto lock = mgr.lock();
+  EXPECT_EQ(error_of([&] { lock.release(); }), errc::not_owner);
+  EXPECT_TRUE(lock.acquire());
+  EXPECT_TRUE(lock.locked());
+  std::thread other([&] {
+    auto t0 = std::chrono::steady_clock::now();
+    EXPECT_FALSE(lock.acquire(true, 100ms));
+    EXPECT_GE(seconds_since(t0), 0.09);
+    EXPECT_FALSE(lock.acquire(false));
+    EXPECT_EQ(error_of([&] { lock.release(); }), errc::not_owner);
+  });
+  other.join();
+  lock.release();
+  EXPECT_FALSE(lock.locked());
+
+  auto rlock = mgr.rlock();
+  EXPECT_TRUE(rlock.acquire());
+  EXPECT_TRUE(rlock.acquire()); // recursion counts
+  rlock.release();
+  EXPECT_TRUE(rlock.locked());
+  rlock.release();
+  EXPECT_FALSE(rlock.locked());
+}
+
+TEST(manager, a_dead_holder_releases_the_lock_and_the_next_acquirer_is_told) {
+  actors::manager mgr;
+  auto lock = mgr.lock();
+  auto held = mgr.event();
+  actors::process p(hold_lock_and_hang, lock, held);
+  p.start();
+  ASSERT_TRUE(held.wait(10s));
+  EXPECT_FALSE(lock.acquire(false));
+  p.kill();
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(lock.acquire(true, 5s));
+  EXPECT_LT(seconds_since(t0), 1.0);
+  EXPECT_TRUE(lock.owner_died());
+  lock.release();
+  p.join();
+}
+
+TEST(manager, event_and_queue) {
+  actors::manager mgr;
+  auto go = mgr.event();
+  auto q = mgr.queue<int>();
+  EXPECT_FALSE(go.wait(50ms));
+  actors::process p(wait_then_put, go, q);
+  p.start();
+  go.set();
+  EXPECT_TRUE(go.is_set());
+  EXPECT_EQ(q.get(10s), 42);
+  go.clear();
+  EXPECT_FALSE(go.is_set());
+  p.join();
+}
+
+TEST(manager, proxies_travel_through_queues) {
+  actors::manager mgr;
+  auto d = mgr.dict<int, int>();
+  actors::queue<actors::managed_dict<int, int>> q;
+  q.put(d);
+  auto copy = q.get(5s);
+  copy.set(1, 2);
+  EXPECT_EQ(d.get(1), 2);
+}
+
+TEST(manager, every_call_fails_fast_once_the_manager_dies) {
+  actors::manager mgr;
+  auto d = mgr.dict<int, int>();
+  auto lock = mgr.lock();
+  auto ev = mgr.event();
+  d.set(1, 1);
+  lock.acquire();
+  std::thread waiter([&] { // blocked in the manager when it dies
+    auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(error_of([&] { ev.wait(); }), errc::eof);
+    EXPECT_LT(seconds_since(t0), 5.0);
+  });
+  std::this_thread::sleep_for(100ms);
+  ::kill(mgr.pid(), SIGKILL);
+  for (int i = 0; i < 5; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    try {
+      d.get(1);
+      ADD_FAILURE() << "a call on a dead manager succeeded";
+    } catch (const actors::eof_error& e) {
+      EXPECT_NE(std::string(e.what()).find("pid " + std::to_string(mgr.pid())), std::string::npos);
+    }
+    EXPECT_LT(seconds_since(t0), 0.5);
+  }
+  EXPECT_EQ(error_of([&] { lock.release(); }), errc::eof);
+  waiter.join();
+}
