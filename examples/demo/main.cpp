@@ -1,15 +1,18 @@
 // The libactors demo: what `tools/run-demo` runs.
 //
-// A pool-style map built from processes and queues: four workers, on all
+// First, a map built by hand from processes and queues: four workers, on all
 // three start methods, take numbers from a bounded job queue and put their
 // squares on a result queue. Around them: a worker that fails with an
 // exception, one that hangs and is terminated, and a supervisor that talks to
 // its own child through a pipe. The parent prints what came back and every
-// exit code.
+// exit code. Then the same kind of job on actors::pool, whose supervisor
+// replaces a worker that is killed mid-task while the rest goes on.
 
 #include <actors/all.hpp>
 
 #include <chrono>
+#include <csignal>
+#include <numeric>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -42,6 +45,15 @@ void broken(std::string why) {
 
 void hang() {
   std::this_thread::sleep_for(1h);
+}
+
+long cube(int n) {
+  return long(n) * n * n;
+}
+
+long die_on_purpose(int) {
+  ::raise(SIGKILL); // a worker lost mid-task: the pool must survive it
+  return 0;
 }
 
 void echo_twice(actors::connection<std::string> c) {
@@ -121,5 +133,23 @@ int main() {
                 << actors::to_string(p.method()) << *p.exitcode() << '\n';
   std::cout << "\nsum of squares 1.." << count << " = " << sum << " (expected 2870), mapped in "
             << static_cast<int>(ms.count()) << " ms\n";
-  return sum == 2870 ? 0 : 1;
+
+  // The same kind of job on a pool: map over 1..20, and a task whose worker
+  // is killed while the others go on.
+  actors::pool pool(2);
+  std::vector<int> numbers(count);
+  std::iota(numbers.begin(), numbers.end(), 1);
+  auto doomed = pool.apply_async(die_on_purpose, 0);
+  auto cubes = pool.map(cube, numbers);
+  long cube_sum = std::accumulate(cubes.begin(), cubes.end(), 0L);
+  std::cout << "\npool of " << pool.size() << " workers: sum of cubes 1.." << count << " = "
+            << cube_sum << " (expected 44100)\n";
+  try {
+    doomed.get(10s);
+  } catch (const actors::worker_died& e) {
+    std::cout << "a task's worker died, as planned: " << e.what() << '\n';
+  }
+  std::cout << "the pool went on: 7^3 = " << pool.apply(cube, 7) << " after " << pool.restarts()
+            << " restart(s)\n";
+  return sum == 2870 && cube_sum == 44100 ? 0 : 1;
 }
