@@ -127,6 +127,20 @@ undecodable make_undecodable(int) {
   return {};
 }
 
+// An argument that refuses to be encoded in the caller.
+struct unencodable {
+  template <class Archive>
+  void save(Archive&) const {
+    throw std::runtime_error("this type refuses to be encoded");
+  }
+  template <class Archive>
+  void load(Archive&) {}
+};
+
+int take_unencodable(unencodable) {
+  return 1;
+}
+
 } // namespace
 
 TEST(pool, map_returns_results_in_order) {
@@ -263,6 +277,21 @@ TEST(pool, a_result_that_does_not_decode_fails_only_its_future) {
   actors::pool pool(2);
   auto f = pool.apply_async(make_undecodable, 1);
   EXPECT_EQ(error_of([&] { f.get(10s); }), errc::bad_payload);
+  EXPECT_EQ(pool.apply(square, 5), 25);
+}
+
+TEST(pool, an_argument_that_does_not_encode_fails_only_its_future) {
+  actors::pool pool(2);
+  auto f = pool.apply_async(take_unencodable, unencodable{});
+  try {
+    f.get(10s);
+    FAIL() << "get should have thrown";
+  } catch (const actors::error& e) {
+    EXPECT_EQ(e.value(), errc::bad_payload);
+    EXPECT_NE(std::string(e.what()).find("refuses to be encoded"), std::string::npos);
+  }
+  auto m = pool.map_async(take_unencodable, std::vector<unencodable>(3));
+  EXPECT_EQ(error_of([&] { m.get(10s); }), errc::bad_payload);
   EXPECT_EQ(pool.apply(square, 5), 25);
 }
 
