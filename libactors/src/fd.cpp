@@ -1,11 +1,14 @@
 #include "fd.hpp"
 
+#include <actors/log.hpp>
+
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 namespace actors::detail {
@@ -138,6 +141,55 @@ long recv_with_fds(int sock, void* data, std::size_t size, std::vector<int>& fds
     }
   }
   return n;
+}
+
+std::string private_socket_dir() {
+  char tmpl[] = "/tmp/actors-XXXXXX";
+  if (!::mkdtemp(tmpl)) // mode 0700
+    throw_errno("mkdtemp (socket directory)");
+  return tmpl;
+}
+
+namespace {
+sockaddr_un unix_address(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  return addr;
+}
+} // namespace
+
+unique_fd listen_unix(const std::string& path) {
+  unique_fd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  auto addr = unix_address(path);
+  if (!s || ::bind(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0
+      || ::listen(s.get(), 128) != 0)
+    throw_errno("bind/listen on " + path);
+  return s;
+}
+
+unique_fd accept_same_user(int listener, int& pid, const char* server) {
+  for (;;) {
+    unique_fd fd(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+    if (!fd)
+      return fd;
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0
+        && cred.uid == ::getuid()) {
+      pid = cred.pid;
+      return fd;
+    }
+    log::warning() << server << ": refused a connection from uid " << cred.uid;
+  }
+}
+
+unique_fd connect_unix(const std::string& path) {
+  unique_fd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  auto addr = unix_address(path);
+  if (s && ::connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    s.reset();
+  return s;
 }
 
 } // namespace actors::detail

@@ -64,4 +64,19 @@ bool send_with_fds(int sock, const void* data, std::size_t size,
 long recv_with_fds(int sock, void* data, std::size_t size,
                    std::vector<int>& fds, std::size_t max_fds, int flags = 0) noexcept;
 
+/// A private directory for a server socket: /tmp/actors-XXXXXX, mode 0700,
+/// so only this user can reach what listens in it. Returns its path.
+std::string private_socket_dir();
+
+/// A non-blocking Unix stream socket listening at `path`.
+unique_fd listen_unix(const std::string& path);
+
+/// Accepts one pending connection (non-blocking, close-on-exec) from a
+/// process of this user; others are refused with a warning naming `server`.
+/// Returns an invalid fd when none is pending; `pid` is the peer's.
+unique_fd accept_same_user(int listener, int& pid, const char* server);
+
+/// A blocking connection to the Unix socket at `path`; invalid on failure.
+unique_fd connect_unix(const std::string& path);
+
 } // namespace actors::detail

@@ -30,7 +30,6 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <unistd.h>
 #include <unordered_map>
 
@@ -109,16 +108,8 @@ private:
   bool stopping_ = false;
 };
 
-manager_server::manager_server(std::string dir) : dir_(std::move(dir)) {
-  path_ = dir_ + "/node.sock";
-  listener_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path_.c_str(), sizeof addr.sun_path - 1);
-  if (!listener_ || ::bind(listener_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0
-      || ::listen(listener_.get(), 128) != 0)
-    throw_errno("bind/listen on " + path_);
-}
+manager_server::manager_server(std::string dir)
+  : dir_(std::move(dir)), path_(dir_ + "/node.sock"), listener_(listen_unix(path_)) {}
 
 object& manager_server::find(std::uint32_t id) {
   auto it = objects_.find(id);
@@ -192,22 +183,13 @@ void manager_server::run() {
 }
 
 void manager_server::accept_all() {
-  for (;;) {
-    int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0)
-      return;
-    ucred cred{};
-    socklen_t len = sizeof cred;
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != ::getuid()) {
-      log::warning() << "manager: refused a connection from uid " << cred.uid;
-      ::close(fd);
-      continue;
-    }
+  int pid = 0;
+  while (auto fd = accept_same_user(listener_.get(), pid, "manager")) {
     auto c = std::make_unique<mconn>();
-    c->fd.reset(fd);
-    c->pid = cred.pid;
-    ++conns_of_pid_[c->pid];
-    conns_[fd] = std::move(c);
+    c->fd = std::move(fd);
+    c->pid = pid;
+    ++conns_of_pid_[pid];
+    conns_[c->fd.get()] = std::move(c);
   }
 }
 
@@ -459,10 +441,7 @@ void manager_server::drop(mconn& c) {
 
 /// The manager process.
 void manager_main(connection<std::string> report) {
-  char tmpl[] = "/tmp/actors-XXXXXX";
-  if (!::mkdtemp(tmpl))
-    throw_errno("mkdtemp (manager socket directory)");
-  std::string dir = tmpl;
+  auto dir = private_socket_dir();
   auto& fs = require_node().ensure_forkserver();
   forkserver_cleanup_on_exit(fs, dir); // removed however this process ends
   manager_server server(dir);
@@ -527,11 +506,8 @@ manager_reply manager_call(const managed_address& a, mop op, const std::string& 
     }
   }
   if (!fd) {
-    fd.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    std::strncpy(sa.sun_path, a.path.c_str(), sizeof sa.sun_path - 1);
-    if (!fd || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
+    fd = connect_unix(a.path);
+    if (!fd)
       throw manager_gone(a);
   }
   std::string req;

@@ -43,7 +43,6 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <sys/un.h>
 #include <thread>
 #include <unistd.h>
 #include <unordered_map>
@@ -189,18 +188,9 @@ private:
 };
 
 server::server() {
-  char tmpl[] = "/tmp/actors-XXXXXX";
-  if (!::mkdtemp(tmpl)) // mode 0700: only this user can reach the socket
-    throw_errno("mkdtemp (queue socket directory)");
-  dir_ = tmpl;
+  dir_ = private_socket_dir();
   path_ = dir_ + "/node.sock";
-  listener_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path_.c_str(), sizeof addr.sun_path - 1);
-  if (listener_ < 0 || ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0
-      || ::listen(listener_, 128) != 0)
-    throw_errno("bind/listen on " + path_);
+  listener_ = listen_unix(path_).release();
   epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
   wake_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   epoll_event ev{};
@@ -287,25 +277,16 @@ void server::run() {
 }
 
 void server::accept_all() {
-  for (;;) {
-    int fd = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0)
-      return;
-    ucred cred{};
-    socklen_t len = sizeof cred;
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != ::getuid()) {
-      log::warning() << "queue server: refused a connection from uid " << cred.uid;
-      ::close(fd);
-      continue;
-    }
+  int pid = 0;
+  while (auto fd = accept_same_user(listener_, pid, "queue server")) {
     auto c = std::make_unique<server_conn>();
-    c->fd = fd;
-    c->pid = cred.pid;
+    c->fd = fd.release();
+    c->pid = pid;
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.fd = fd;
-    ::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
-    conns_[fd] = std::move(c);
+    ev.data.fd = c->fd;
+    ::epoll_ctl(epoll_, EPOLL_CTL_ADD, c->fd, &ev);
+    conns_[c->fd] = std::move(c);
   }
 }
 
@@ -698,11 +679,8 @@ public:
   void ensure(unique_fd& fd) {
     if (fd)
       return;
-    unique_fd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    std::strncpy(sa.sun_path, addr.path.c_str(), sizeof sa.sun_path - 1);
-    if (!s || ::connect(s.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
+    auto s = connect_unix(addr.path);
+    if (!s)
       throw owner_gone();
     std::string hello(1, static_cast<char>(op_hello));
     put_u32(hello, addr.id);
