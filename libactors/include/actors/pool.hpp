@@ -471,6 +471,14 @@ private:
   template <class F>
   using param_tuple = typename detail::fn_traits<typename detail::traits_of<F>::pointer>::params;
 
+  // A call's options, or the pool's defaults.
+  duration timeout_for(const task_options& o) const {
+    return o.timeout_ == forever ? detail::pool_task_timeout(*core_) : o.timeout_;
+  }
+  int retries_for(const task_options& o) const {
+    return o.max_retries_ ? *o.max_retries_ : detail::pool_max_retries(*core_);
+  }
+
   template <class R, class... Ps>
   static detail::task_runner starmap_runner(R (*)(Ps...)) {
     return &detail::run_starmap<R, Ps...>;
@@ -493,8 +501,7 @@ private:
     auto f = detail::submit_one<R>(
       *core_, reinterpret_cast<detail::any_fn>(fp), apply_runner(fp),
       [](const void* a) { return detail::encode(*static_cast<const args_t*>(a)); }, &args,
-      label, options.timeout_ == forever ? detail::pool_task_timeout(*core_) : options.timeout_,
-      options.max_retries_ ? *options.max_retries_ : detail::pool_max_retries(*core_));
+      label, timeout_for(options), retries_for(options));
     constexpr std::size_t extras = sizeof...(J);
     if constexpr (extras > 0)
       add_callbacks<R>(f, std::get<sizeof...(I) + J>(all)...);
@@ -541,8 +548,8 @@ private:
     auto state = std::make_shared<detail::map_state<R>>(sizes, options.progress_);
     future<std::vector<detail::stored_t<R>>> f(state);
     std::vector<detail::job> jobs(sizes.size());
-    auto timeout = options.timeout_ == forever ? detail::pool_task_timeout(*core_) : options.timeout_;
-    int retries = options.max_retries_ ? *options.max_retries_ : detail::pool_max_retries(*core_);
+    auto timeout = timeout_for(options);
+    int retries = retries_for(options);
     try {
       for (std::size_t i = 0, first = 0; i < sizes.size(); first += sizes[i], ++i) {
         auto& j = jobs[i];
@@ -820,8 +827,7 @@ auto pool::make_imap(F&& fn, Range&& items, const task_options& options, bool or
       reinterpret_cast<detail::any_fn>(fp),
       &detail::run_map<R, std::tuple_element_t<0, param_tuple<F>>>,
       ordered ? "imap" : "imap_unordered", ordered, window,
-      options.timeout_ == forever ? detail::pool_task_timeout(*core_) : options.timeout_,
-      options.max_retries_ ? *options.max_retries_ : detail::pool_max_retries(*core_));
+      timeout_for(options), retries_for(options));
   }
 }
 
