@@ -111,6 +111,35 @@ class queue_each_method : public ::testing::TestWithParam<start_method> {};
 
 } // namespace
 
+namespace {
+void exit_at_once() {}
+
+// A child that first touches a queue (its first use starts the child's own
+// fork server) and then starts grandchildren, which must exit normally.
+void use_queue_then_start_children(actors::queue<int> q) {
+  q.put(1);
+  std::vector<actors::process> kids;
+  for (int i = 0; i < 3; ++i) {
+    kids.emplace_back(exit_at_once);
+    kids.back().start();
+  }
+  for (auto& k : kids)
+    if (!k.join(std::chrono::seconds(10)) || *k.exitcode() != 0)
+      throw actors::system_exit(3);
+}
+} // namespace
+
+// Regression: the fork server used to be started while a queue mutex was
+// held, so grandchildren inherited it locked and hung at exit.
+TEST(queue, grandchildren_of_a_queue_user_exit_cleanly) {
+  actors::queue<int> q;
+  actors::process p(use_queue_then_start_children, q);
+  p.start();
+  ASSERT_TRUE(p.join(30s));
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(q.get(5s), 1);
+}
+
 TEST(queue, put_and_get_in_one_process) {
   actors::queue<std::string> q;
   q.put("a");

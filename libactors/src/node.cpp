@@ -75,6 +75,11 @@ std::pair<std::string, std::string> current_exception_info() {
   }
 }
 
+int node_daemon_threads(int delta) noexcept {
+  static std::atomic<int> count{0};
+  return count.fetch_add(delta) + delta;
+}
+
 node_state* current_node() noexcept {
   return the_node.load();
 }
@@ -144,8 +149,15 @@ void node_state::shutdown() noexcept {
     stop_forkserver(*forkserver);
     forkserver.reset();
   }
-  sys.reset();
-  cfg.reset();
+  if (node_daemon_threads(0) > 0) {
+    // A daemon thread still runs in the actor system: destroying it would
+    // wait for that thread. Leave both to the process's end.
+    (void) sys.release();
+    (void) cfg.release();
+  } else {
+    sys.reset(); // waits for non-daemon threads, as Python does at exit
+    cfg.reset();
+  }
 }
 
 void drop_inherited_node() noexcept {

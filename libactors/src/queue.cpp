@@ -595,10 +595,12 @@ std::mutex server_mtx;
 server* the_server = nullptr;
 
 server& node_server() {
-  auto& n = require_node();
+  // The fork server starts before this process's first thread, and before
+  // taking server_mtx: it must not inherit that mutex locked (its children,
+  // which inherit its memory, would deadlock on it).
+  auto& fs = require_node().ensure_forkserver();
   std::lock_guard<std::mutex> guard(server_mtx);
   if (!the_server) {
-    auto& fs = n.ensure_forkserver(); // before this process's first thread
     the_server = new server;
     forkserver_cleanup_on_exit(fs, the_server->directory());
   }
@@ -779,9 +781,9 @@ std::mutex flusher_mtx;
 flusher* the_flusher = nullptr;
 
 flusher& get_flusher() {
+  require_node().ensure_forkserver(); // not under flusher_mtx: see node_server()
   std::lock_guard<std::mutex> guard(flusher_mtx);
   if (!the_flusher) {
-    require_node().ensure_forkserver();
     the_flusher = new flusher;
     the_flusher->thread = std::thread([f = the_flusher] { f->run(); });
   }

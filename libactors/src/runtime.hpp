@@ -118,6 +118,11 @@ struct node_state {
   void shutdown() noexcept;
 };
 
+/// Counts daemon actors::threads still running (delta +1 at start, -1 at
+/// the end). While any runs, the node's stop leaves the actor system alone
+/// (the process is ending; Python abandons daemon threads too).
+int node_daemon_threads(int delta) noexcept;
+
 /// The node of this process, or nullptr.
 node_state* current_node() noexcept;
 /// The node of this process; throws errc::no_node.

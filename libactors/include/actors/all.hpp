@@ -14,5 +14,6 @@
 #include <actors/queue.hpp>
 #include <actors/shared.hpp>
 #include <actors/sync.hpp>
+#include <actors/thread.hpp>
 #include <actors/time.hpp>
 #include <actors/wait.hpp>

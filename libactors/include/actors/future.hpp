@@ -213,6 +213,10 @@ public:
 
   bool valid() const noexcept { return state_ != nullptr; }
 
+  /// True if both are handles to the same task's result.
+  friend bool operator==(const future& a, const future& b) noexcept { return a.state_ == b.state_; }
+  friend bool operator!=(const future& a, const future& b) noexcept { return !(a == b); }
+
   /// For the pool: the state its supervisor fills in.
   const std::shared_ptr<detail::result_state<T>>& state() const noexcept { return state_; }
 

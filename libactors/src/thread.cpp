@@ -1,0 +1,150 @@
+// actors::thread: a function run by a detached blocking actor of the node's
+// actor system, with Python's Thread lifecycle around it.
+
+#include <actors/node.hpp>
+#include <actors/thread.hpp>
+
+#include "runtime.hpp"
+
+#include <caf/blocking_actor.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace actors {
+
+namespace detail {
+
+struct thread_state {
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::function<void()> body;
+  std::string name;
+  bool daemon = false;
+  bool started = false;
+  bool finished = false;
+  long native_id = 0;
+};
+
+namespace {
+
+std::atomic<int> next_thread{1};
+
+class thread_actor : public caf::blocking_actor {
+public:
+  thread_actor(caf::actor_config& cfg, std::shared_ptr<thread_state> s)
+    : caf::blocking_actor(cfg), state_(std::move(s)) {}
+
+  void act() override {
+    {
+      std::lock_guard<std::mutex> lock(state_->mtx);
+      state_->native_id = static_cast<long>(::syscall(SYS_gettid));
+    }
+    try {
+      state_->body();
+    } catch (...) {
+      // Python prints the exception and the thread ends; so do we.
+      auto [type, message] = current_exception_info();
+      std::fprintf(stderr, "Exception in thread %s:\n%s%s%s\n", state_->name.c_str(),
+                   type.c_str(), message.empty() ? "" : ": ", message.c_str());
+    }
+    state_->body = nullptr; // what it captured goes now, not with the handle
+    {
+      std::lock_guard<std::mutex> lock(state_->mtx);
+      state_->finished = true;
+    }
+    state_->cv.notify_all();
+    if (state_->daemon)
+      node_daemon_threads(-1);
+  }
+
+private:
+  std::shared_ptr<thread_state> state_;
+};
+
+} // namespace
+
+} // namespace detail
+
+thread::thread(std::function<void()> body) : state_(std::make_shared<detail::thread_state>()) {
+  state_->body = std::move(body);
+  state_->name = "Thread-" + std::to_string(detail::next_thread++);
+}
+
+thread::~thread() = default;
+
+std::string thread::name() const {
+  std::lock_guard<std::mutex> lock(state_->mtx);
+  return state_->name;
+}
+
+thread& thread::name(std::string new_name) {
+  std::lock_guard<std::mutex> lock(state_->mtx);
+  state_->name = std::move(new_name);
+  return *this;
+}
+
+bool thread::daemon() const {
+  std::lock_guard<std::mutex> lock(state_->mtx);
+  return state_->daemon;
+}
+
+thread& thread::daemon(bool value) {
+  std::lock_guard<std::mutex> lock(state_->mtx);
+  if (state_->started)
+    throw error(errc::already_started, "thread::daemon: the thread was started already");
+  state_->daemon = value;
+  return *this;
+}
+
+void thread::start() {
+  auto& sys = system(); // throws errc::no_node
+  {
+    std::lock_guard<std::mutex> lock(state_->mtx);
+    if (state_->started)
+      throw error(errc::already_started, "thread::start: threads can only be started once");
+    state_->started = true;
+  }
+  if (state_->daemon) {
+    // Not awaited when the node stops; the node leaves its actor system
+    // running (the process is ending) while a daemon thread still runs.
+    detail::node_daemon_threads(+1);
+    sys.spawn<detail::thread_actor, caf::hidden>(state_);
+  } else {
+    sys.spawn<detail::thread_actor>(state_);
+  }
+}
+
+void thread::join() {
+  (void) join(forever);
+}
+
+bool thread::join(duration timeout) {
+  std::unique_lock<std::mutex> lock(state_->mtx);
+  if (!state_->started)
+    throw error(errc::not_started, "thread::join: the thread was not started");
+  if (!state_->finished && state_->native_id == static_cast<long>(::syscall(SYS_gettid)))
+    throw error(errc::join_self, "thread::join: a thread cannot join itself");
+  auto done = [this] { return state_->finished; };
+  if (timeout == forever) {
+    state_->cv.wait(lock, done);
+    return true;
+  }
+  return state_->cv.wait_for(lock, timeout, done);
+}
+
+bool thread::is_alive() const {
+  std::lock_guard<std::mutex> lock(state_->mtx);
+  return state_->started && !state_->finished;
+}
+
+long thread::native_id() const {
+  std::lock_guard<std::mutex> lock(state_->mtx);
+  return state_->native_id;
+}
+
+} // namespace actors
