@@ -1,11 +1,16 @@
-# Runs one example and checks what it printed: it must exit with 0 and its
-# output (stdout and stderr together) must match every regex in EXPECT, a
-# list separated by "|;|".
-#   cmake -DPROGRAM=path -DEXPECT="re1|;|re2" -P run_example.cmake
-execute_process(COMMAND ${PROGRAM} OUTPUT_VARIABLE out ERROR_VARIABLE out
+# Runs one program and checks what it printed: it must exit with EXIT_CODE
+# (default 0) and its output (stdout and stderr together) must match every
+# regex in EXPECT. Lists (EXPECT, ARGS) are separated by "|;|".
+#   cmake -DPROGRAM=path [-DARGS="a|;|b"] [-DEXIT_CODE=n] -DEXPECT="re1|;|re2"
+#         -P run_example.cmake
+if(NOT DEFINED EXIT_CODE)
+  set(EXIT_CODE 0)
+endif()
+string(REPLACE "|;|" ";" args "${ARGS}")
+execute_process(COMMAND ${PROGRAM} ${args} OUTPUT_VARIABLE out ERROR_VARIABLE out
                 RESULT_VARIABLE rc TIMEOUT 60)
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "${PROGRAM} exited with ${rc}:\n${out}")
+if(NOT rc EQUAL EXIT_CODE)
+  message(FATAL_ERROR "${PROGRAM} exited with ${rc}, not ${EXIT_CODE}:\n${out}")
 endif()
 string(REPLACE "|;|" ";" expected "${EXPECT}")
 foreach(re IN LISTS expected)
