@@ -144,8 +144,9 @@ long recv_with_fds(int sock, void* data, std::size_t size, std::vector<int>& fds
 }
 
 std::string private_socket_dir() {
-  char tmpl[] = "/tmp/actors-XXXXXX";
-  if (!::mkdtemp(tmpl)) // mode 0700
+  // The pid in the name lets actors-top find a program's node.
+  std::string tmpl = "/tmp/actors-" + std::to_string(::getpid()) + "-XXXXXX";
+  if (!::mkdtemp(tmpl.data())) // mode 0700
     throw_errno("mkdtemp (socket directory)");
   return tmpl;
 }

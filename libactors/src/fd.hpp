@@ -64,7 +64,7 @@ bool send_with_fds(int sock, const void* data, std::size_t size,
 long recv_with_fds(int sock, void* data, std::size_t size,
                    std::vector<int>& fds, std::size_t max_fds, int flags = 0) noexcept;
 
-/// A private directory for a server socket: /tmp/actors-XXXXXX, mode 0700,
+/// A private directory for a server socket: /tmp/actors-<pid>-XXXXXX, mode 0700,
 /// so only this user can reach what listens in it. Returns its path.
 std::string private_socket_dir();
 

@@ -274,6 +274,9 @@ node::node() {
   n->self = detail::make_self("MainProcess", {}, false, 0);
   n->ensure_forkserver();
   detail::the_node.store(n.release());
+  const char* control = std::getenv("ACTORS_CONTROL");
+  if (!control || std::string(control) != "off")
+    detail::start_control_endpoint(); // for actors-top
   static bool hooked = (std::atexit(detail::exit_hook), true);
   (void) hooked;
 }

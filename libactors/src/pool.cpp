@@ -22,6 +22,7 @@
 
 #include <actors/detail/pool_core.hpp>
 #include <actors/detail/shm.hpp>
+#include <actors/detail/stats.hpp>
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
 
@@ -281,6 +282,9 @@ public:
   explicit pool_core(pool_config c);
   ~pool_core();
 
+  // For actors-top.
+  std::atomic<std::uint64_t> queued{0}, running{0}, done{0};
+
   // Shared with callers, under mtx.
   pool_config cfg;
   std::mutex mtx;
@@ -508,6 +512,7 @@ bool pool_core::handle(worker& w, const char* p, std::size_t size) {
   auto id = take<std::uint64_t>(p);
   if (id != w.inflight.front().id)
     return false; // results come back in the order the jobs were sent
+  ++done;
   auto j = std::move(w.inflight.front().j);
   w.inflight.pop_front();
   w.exclusive = false;
@@ -647,6 +652,13 @@ void pool_core::run() noexcept {
       publish_pids();
 
     dispatch();
+    {
+      std::size_t in_flight = 0;
+      for (auto& w : workers_)
+        in_flight += w->inflight.size();
+      queued = pending_.size();
+      running = in_flight;
+    }
 
     if (is_closed && pending_.empty() && idle()) {
       for (auto& w : workers_)
@@ -735,6 +747,35 @@ void pool_core::run() noexcept {
 
 // -- the pool's public side ------------------------------------------------------
 
+namespace {
+std::mutex pools_mtx;
+std::vector<std::weak_ptr<pool_core>> pools;
+
+void pool_stats_of(node_stats& s) {
+  std::lock_guard<std::mutex> lock(pools_mtx);
+  std::vector<std::weak_ptr<pool_core>> live;
+  for (auto& w : pools) {
+    auto p = w.lock();
+    if (!p)
+      continue;
+    live.push_back(w);
+    pool_stats ps;
+    ps.size = p->cfg.processes;
+    {
+      std::lock_guard<std::mutex> l(p->mtx);
+      ps.workers = p->pids;
+      ps.restarts = p->restarts;
+      ps.queued = p->inbox.size();
+    }
+    ps.queued += p->queued.load();
+    ps.running = p->running.load();
+    ps.done = p->done.load();
+    s.pools.push_back(std::move(ps));
+  }
+  pools = std::move(live);
+}
+} // namespace
+
 std::shared_ptr<pool_core> start_pool(pool_config config) {
   if (config.processes < 0)
     throw error(errc::bad_argument, "pool: processes must be at least 1 (or 0 for cpu_count())");
@@ -745,6 +786,12 @@ std::shared_ptr<pool_core> start_pool(pool_config config) {
   auto core = std::make_shared<pool_core>(std::move(config));
   core->start_initial_workers();
   core->thread = std::thread([p = core.get()] { p->run(); });
+  static bool registered = (add_stats_source(&pool_stats_of), true);
+  (void) registered;
+  {
+    std::lock_guard<std::mutex> lock(pools_mtx);
+    pools.push_back(core);
+  }
   return core;
 }
 

@@ -27,6 +27,8 @@
 //      it fetched goes back to the head of the queue)
 
 #include <actors/detail/queue_client.hpp>
+#include <actors/detail/serialize.hpp>
+#include <actors/detail/stats.hpp>
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
 
@@ -152,6 +154,7 @@ struct queue_state {
   std::uint64_t unfinished = 0;
   std::string abandoned; // why the next join() fails, if a consumer died
   std::deque<server_conn*> getters, crediters, joiners;
+  std::uint64_t puts = 0, gets = 0; // items in and out, for actors-top
 };
 
 class server {
@@ -338,6 +341,32 @@ void server::on_readable(server_conn& c) {
 bool server::handle(server_conn& c, const char* data, std::size_t size) {
   reader r{data, data + size};
   auto code = r.u8();
+  if (code == stats_request && !c.q) { // actors-top asks (control endpoint)
+    node_stats s;
+    try {
+      s = collect_stats();
+    } catch (const std::exception& e) {
+      log::warning() << "queue server: stats: " << e.what();
+    }
+    std::lock_guard<std::mutex> guard(mtx_);
+    for (auto& [id, q] : queues_) {
+      queue_stats qs;
+      qs.id = id;
+      qs.items = q->items.size();
+      qs.maxsize = q->maxsize;
+      qs.puts = q->puts;
+      qs.gets = q->gets;
+      qs.waiting_getters = static_cast<std::uint32_t>(q->getters.size());
+      qs.waiting_putters = static_cast<std::uint32_t>(q->crediters.size());
+      for (auto& [fd, other] : conns_)
+        qs.connections += other->q == q.get() ? 1 : 0;
+      s.queues.push_back(qs);
+    }
+    std::string reply(1, static_cast<char>(stats_request));
+    reply += encode(s);
+    send(c, reply);
+    return true;
+  }
   if (code == op_hello) {
     auto id = r.u32();
     std::lock_guard<std::mutex> guard(mtx_);
@@ -358,6 +387,7 @@ bool server::handle(server_conn& c, const char* data, std::size_t size) {
         if (!r.item(item))
           return false;
         q.items.push_back(std::move(item));
+        ++q.puts;
       }
       if (!r.ok)
         return false;
@@ -479,6 +509,7 @@ void server::serve(queue_state& q) {
     for (std::uint32_t i = 0; i < n; ++i) {
       append_item(reply, q.items.front());
       c->unacked.push_back(std::move(q.items.front()));
+      ++q.gets;
       q.items.pop_front();
     }
     send(*c, reply);
@@ -984,6 +1015,10 @@ void queue_close(queue_client& c) {
   std::lock_guard<std::mutex> put_lock(c.put_mtx);
   c.flush_locked();
   c.closed = true;
+}
+
+void start_control_endpoint() {
+  (void) node_server();
 }
 
 void flush_all_queues() noexcept {

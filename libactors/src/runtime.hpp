@@ -12,6 +12,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -103,6 +104,7 @@ void stop_forkserver(forkserver_client& fs) noexcept;
 /// Everything one node knows. One per OS process, reachable via current_node().
 struct node_state {
   std::recursive_mutex mtx;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   std::shared_ptr<process_state> self;
   std::shared_ptr<process_state> parent; // null in the main process
   int next_child = 1;

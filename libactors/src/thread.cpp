@@ -2,6 +2,7 @@
 // actor system, with Python's Thread lifecycle around it.
 
 #include <actors/node.hpp>
+#include <actors/detail/stats.hpp>
 #include <actors/thread.hpp>
 
 #include "runtime.hpp"
@@ -33,6 +34,23 @@ struct thread_state {
 namespace {
 
 std::atomic<int> next_thread{1};
+
+std::mutex threads_mtx;
+std::vector<std::weak_ptr<thread_state>> started_threads;
+
+void thread_stats_of(node_stats& s) {
+  std::lock_guard<std::mutex> lock(threads_mtx);
+  std::vector<std::weak_ptr<thread_state>> live;
+  for (auto& w : started_threads) {
+    auto t = w.lock();
+    if (!t)
+      continue;
+    live.push_back(w);
+    std::lock_guard<std::mutex> l(t->mtx);
+    s.threads.push_back({t->name, t->native_id, !t->finished, t->daemon});
+  }
+  started_threads = std::move(live);
+}
 
 class thread_actor : public caf::blocking_actor {
 public:
@@ -108,6 +126,12 @@ void thread::start() {
     if (state_->started)
       throw error(errc::already_started, "thread::start: threads can only be started once");
     state_->started = true;
+  }
+  {
+    static bool registered = (detail::add_stats_source(&detail::thread_stats_of), true);
+    (void) registered;
+    std::lock_guard<std::mutex> lock(detail::threads_mtx);
+    detail::started_threads.push_back(state_);
   }
   if (state_->daemon) {
     // Not awaited when the node stops; the node leaves its actor system

@@ -64,6 +64,10 @@ bool queue_join(queue_client& c, duration timeout);
 /// Sends what this process buffered and stops putting (Python's close()).
 void queue_close(queue_client& c);
 
+/// Opens this node's transport socket now (actors-top's control endpoint),
+/// rather than at the first queue.
+void start_control_endpoint();
+
 /// Sends every process-wide buffered item now (node shutdown calls this).
 void flush_all_queues() noexcept;
 

@@ -1,0 +1,102 @@
+#pragma once
+// What a node tells actors-top through its control endpoint: its children,
+// queues (the typed mailboxes it serves), pools, threads (in-process actors)
+// and locks. The endpoint is the node's transport socket,
+// /tmp/actors-<pid>-XXXXXX/node.sock, which the main process of every
+// libactors program opens at start (ACTORS_CONTROL=off disables it).
+// Internal; used by actors-top.
+
+#include <actors/time.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace actors::detail {
+
+struct child_stats {
+  std::string name;
+  int pid = 0;
+  bool alive = false;
+  int exitcode = 0; // when not alive
+  std::string method;
+  bool daemon = false;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(name, pid, alive, exitcode, method, daemon);
+  }
+};
+
+struct queue_stats {
+  std::uint32_t id = 0;
+  std::uint64_t items = 0, maxsize = 0, puts = 0, gets = 0;
+  std::uint32_t waiting_getters = 0, waiting_putters = 0, connections = 0;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(id, items, maxsize, puts, gets, waiting_getters, waiting_putters, connections);
+  }
+};
+
+struct pool_stats {
+  int size = 0;
+  std::vector<int> workers;
+  std::uint64_t queued = 0, running = 0, done = 0, restarts = 0;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(size, workers, queued, running, done, restarts);
+  }
+};
+
+struct thread_stats {
+  std::string name;
+  long tid = 0;
+  bool alive = false, daemon = false;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(name, tid, alive, daemon);
+  }
+};
+
+struct lock_stats {
+  std::string kind; // "mutex" or "recursive_mutex"
+  long holder_tid = 0; // 0: free
+  int holder_pid = 0;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(kind, holder_tid, holder_pid);
+  }
+};
+
+struct node_stats {
+  int pid = 0;
+  std::string name;
+  double uptime = 0;
+  std::vector<child_stats> children;
+  std::vector<queue_stats> queues;
+  std::vector<pool_stats> pools;
+  std::vector<thread_stats> threads;
+  std::vector<lock_stats> locks;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(pid, name, uptime, children, queues, pools, threads, locks);
+  }
+};
+
+/// The transport's operation byte for a stats request (on a connection that
+/// has not said hello to a queue).
+constexpr std::uint8_t stats_request = 11;
+
+/// Adds a function that fills in its part of the stats (pools, threads,
+/// locks register one each, once).
+void add_stats_source(void (*fill)(node_stats&));
+
+/// This node's stats, but for its queues (the transport fills those in).
+node_stats collect_stats();
+
+/// Asks the node listening at `socket_path` for its stats; nullopt if it
+/// does not answer within `timeout`.
+std::optional<node_stats> query_stats(const std::string& socket_path, duration timeout);
+
+} // namespace actors::detail

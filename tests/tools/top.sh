@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# actors-top attaches to a running libactors program (actors-run with a
+# topology) and shows its processes, queues and threads; it exits cleanly
+# and names the pid when asked about a process that is not one.
+set -u
+top=$1 run=$2 file=$3
+"$run" --no-view --duration 4 "$file" >/dev/null 2>&1 &
+pid=$!
+sleep 1.5
+out=$("$top" --once "$pid" 2>&1); rc=$?
+echo "$out"
+wait "$pid"
+[ "$rc" -eq 0 ] || { echo "FAIL: actors-top exited with $rc"; exit 1; }
+for want in "actors-top: pid $pid (MainProcess)" "PROCESSES " "producer" "flaky-1" "flaky-2" \
+            "QUEUES (mailboxes) 2" "THREADS (actors)" "LOCKS"; do
+  grep -qF "$want" <<<"$out" || { echo "FAIL: no '$want' in the snapshot"; exit 1; }
+done
+grep -qE "^  producer +[0-9]+ +running +forkserver" <<<"$out" || { echo "FAIL: producer row"; exit 1; }
+"$top" --once $$ >/dev/null 2>&1 && { echo "FAIL: bash is not a libactors program"; exit 1; }
+echo PASS
