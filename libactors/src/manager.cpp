@@ -550,6 +550,7 @@ struct manager::state {
 };
 
 manager::manager() : state_(std::make_unique<state>()) {
+  detail::start_control_endpoint(); // actors-top can watch the manager process
   auto [rx, tx] = pipe<std::string>(false);
   process p(detail::manager_main, tx);
   static std::atomic<int> managers{0};

@@ -274,9 +274,12 @@ node::node() {
   n->self = detail::make_self("MainProcess", {}, false, 0);
   n->ensure_forkserver();
   detail::the_node.store(n.release());
-  const char* control = std::getenv("ACTORS_CONTROL");
-  if (!control || std::string(control) != "off")
-    detail::start_control_endpoint(); // for actors-top
+  // actors-top's control endpoint is the transport's socket. It opens with
+  // the first queue, pool, thread or manager (which run threads anyway); a
+  // program without any stays thread-free, so fork() stays safe in it,
+  // unless ACTORS_CONTROL=on asks for the endpoint from the start.
+  if (const char* control = std::getenv("ACTORS_CONTROL"); control && std::string(control) == "on")
+    detail::start_control_endpoint();
   static bool hooked = (std::atexit(detail::exit_hook), true);
   (void) hooked;
 }

@@ -21,6 +21,7 @@
 //                                           init_failed (type, what)
 
 #include <actors/detail/pool_core.hpp>
+#include <actors/detail/queue_client.hpp>
 #include <actors/detail/shm.hpp>
 #include <actors/detail/stats.hpp>
 #include <actors/errors.hpp>
@@ -748,31 +749,23 @@ void pool_core::run() noexcept {
 // -- the pool's public side ------------------------------------------------------
 
 namespace {
-std::mutex pools_mtx;
-std::vector<std::weak_ptr<pool_core>> pools;
+weak_registry<pool_core> pools;
 
 void pool_stats_of(node_stats& s) {
-  std::lock_guard<std::mutex> lock(pools_mtx);
-  std::vector<std::weak_ptr<pool_core>> live;
-  for (auto& w : pools) {
-    auto p = w.lock();
-    if (!p)
-      continue;
-    live.push_back(w);
+  pools.each([&s](pool_core& p, bool) {
     pool_stats ps;
-    ps.size = p->cfg.processes;
+    ps.size = p.cfg.processes;
     {
-      std::lock_guard<std::mutex> l(p->mtx);
-      ps.workers = p->pids;
-      ps.restarts = p->restarts;
-      ps.queued = p->inbox.size();
+      std::lock_guard<std::mutex> l(p.mtx);
+      ps.workers = p.pids;
+      ps.restarts = p.restarts;
+      ps.queued = p.inbox.size();
     }
-    ps.queued += p->queued.load();
-    ps.running = p->running.load();
-    ps.done = p->done.load();
+    ps.queued += p.queued.load();
+    ps.running = p.running.load();
+    ps.done = p.done.load();
     s.pools.push_back(std::move(ps));
-  }
-  pools = std::move(live);
+  });
 }
 } // namespace
 
@@ -784,14 +777,12 @@ std::shared_ptr<pool_core> start_pool(pool_config config) {
   require_node().ensure_forkserver();
   catch_sigint();
   auto core = std::make_shared<pool_core>(std::move(config));
+  start_control_endpoint(); // actors-top can watch the pool
   core->start_initial_workers();
   core->thread = std::thread([p = core.get()] { p->run(); });
   static bool registered = (add_stats_source(&pool_stats_of), true);
   (void) registered;
-  {
-    std::lock_guard<std::mutex> lock(pools_mtx);
-    pools.push_back(core);
-  }
+  pools.add(core);
   return core;
 }
 

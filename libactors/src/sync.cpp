@@ -90,30 +90,18 @@ void init_robust_mutex(void* where, bool recursive) {
 }
 
 namespace {
-struct known_lock {
-  std::weak_ptr<shm_segment> segment;
-  bool recursive;
-};
-std::mutex locks_mtx;
-std::vector<known_lock> known_locks;
+weak_registry<shm_segment> known_locks; // extra: recursive
 
 // The locks this process created, and who holds them (glibc keeps the
 // holder's thread id in the mutex).
 void lock_stats_of(node_stats& s) {
-  std::lock_guard<std::mutex> lock(locks_mtx);
-  std::vector<known_lock> live;
-  for (auto& k : known_locks) {
-    auto seg = k.segment.lock();
-    if (!seg)
-      continue;
-    live.push_back(k);
-    auto* m = reinterpret_cast<pthread_mutex_t*>(seg->data());
+  known_locks.each([&s](shm_segment& seg, bool recursive) {
+    auto* m = reinterpret_cast<pthread_mutex_t*>(seg.data());
     lock_stats ls;
-    ls.kind = k.recursive ? "recursive_mutex" : "mutex";
+    ls.kind = recursive ? "recursive_mutex" : "mutex";
     ls.holder_tid = __atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED) & 0x3fffffff;
     s.locks.push_back(ls);
-  }
-  known_locks = std::move(live);
+  });
 }
 } // namespace
 
@@ -124,8 +112,7 @@ basic_mutex::basic_mutex(bool recursive) {
   init_robust_mutex(segment_->data(), recursive);
   static bool registered = (add_stats_source(&lock_stats_of), true);
   (void) registered;
-  std::lock_guard<std::mutex> lock(locks_mtx);
-  known_locks.push_back({segment_, recursive});
+  known_locks.add(segment_, recursive);
 }
 
 void* basic_mutex::native() const {

@@ -2,6 +2,7 @@
 // actor system, with Python's Thread lifecycle around it.
 
 #include <actors/node.hpp>
+#include <actors/detail/queue_client.hpp>
 #include <actors/detail/stats.hpp>
 #include <actors/thread.hpp>
 
@@ -35,21 +36,13 @@ namespace {
 
 std::atomic<int> next_thread{1};
 
-std::mutex threads_mtx;
-std::vector<std::weak_ptr<thread_state>> started_threads;
+weak_registry<thread_state> started_threads;
 
 void thread_stats_of(node_stats& s) {
-  std::lock_guard<std::mutex> lock(threads_mtx);
-  std::vector<std::weak_ptr<thread_state>> live;
-  for (auto& w : started_threads) {
-    auto t = w.lock();
-    if (!t)
-      continue;
-    live.push_back(w);
-    std::lock_guard<std::mutex> l(t->mtx);
-    s.threads.push_back({t->name, t->native_id, !t->finished, t->daemon});
-  }
-  started_threads = std::move(live);
+  started_threads.each([&s](thread_state& t, bool) {
+    std::lock_guard<std::mutex> l(t.mtx);
+    s.threads.push_back({t.name, t.native_id, !t.finished, t.daemon});
+  });
 }
 
 class thread_actor : public caf::blocking_actor {
@@ -130,9 +123,9 @@ void thread::start() {
   {
     static bool registered = (detail::add_stats_source(&detail::thread_stats_of), true);
     (void) registered;
-    std::lock_guard<std::mutex> lock(detail::threads_mtx);
-    detail::started_threads.push_back(state_);
+    detail::started_threads.add(state_);
   }
+  detail::start_control_endpoint(); // actors-top can watch the thread
   if (state_->daemon) {
     // Not awaited when the node stops; the node leaves its actor system
     // running (the process is ending) while a daemon thread still runs.

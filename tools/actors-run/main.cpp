@@ -168,6 +168,24 @@ T get_or(const toml::table& t, const char* key, T fallback) {
   throw file_error{line_of(*n), std::string("'") + key + "' has the wrong type"};
 }
 
+// Calls fn(name, table, line) for each entry of section [kind], checking
+// that the section and each entry are tables.
+template <class F>
+void each_entry(const toml::table& doc, const char* kind, F&& fn) {
+  auto* section = doc.get(kind);
+  if (!section)
+    return;
+  auto* t = section->as_table();
+  if (!t)
+    throw file_error{line_of(*section), std::string("[") + kind + "] must be a table"};
+  for (auto& [name, node] : *t) {
+    auto* spec = node.as_table();
+    if (!spec)
+      throw file_error{line_of(node), std::string(name.str()) + " must be a table"};
+    fn(std::string(name.str()), *spec, line_of(node));
+  }
+}
+
 topology parse(const std::string& path) {
   toml::table doc;
   try {
@@ -176,25 +194,15 @@ topology parse(const std::string& path) {
     throw file_error{static_cast<int>(e.source().begin.line), std::string(e.description())};
   }
   topology topo;
-  for (auto& [kind, known] : {std::pair<const char*, bool>{"queues", false}, {"pipes", true}}) {
-    auto* section = doc.get(kind);
-    if (!section)
-      continue;
-    auto* t = section->as_table();
-    if (!t)
-      throw file_error{line_of(*section), std::string("[") + kind + "] must be a table"};
-    for (auto& [name, node] : *t) {
-      auto* spec = node.as_table();
-      if (!spec)
-        throw file_error{line_of(node), std::string(name.str()) + " must be a table"};
-      channel_spec c{std::string(name.str()), known, 0, line_of(node)};
-      auto maxsize = get_or<std::int64_t>(*spec, "maxsize", 0);
+  for (auto& [kind, is_pipe] : {std::pair<const char*, bool>{"queues", false}, {"pipes", true}})
+    each_entry(doc, kind, [&, is_pipe = is_pipe](std::string name, const toml::table& spec, int line) {
+      channel_spec c{std::move(name), is_pipe, 0, line};
+      auto maxsize = get_or<std::int64_t>(spec, "maxsize", 0);
       if (maxsize < 0)
         throw file_error{c.line, "maxsize must not be negative"};
       c.maxsize = static_cast<std::uint64_t>(maxsize);
       topo.channels.push_back(c);
-    }
-  }
+    });
   auto find_channel = [&](const std::string& name) -> const channel_spec* {
     for (auto& c : topo.channels)
       if (c.name == name)
@@ -202,22 +210,13 @@ topology parse(const std::string& path) {
     return nullptr;
   };
   std::uint64_t seed = 1;
-  for (auto& [kind, in_process] : {std::pair<const char*, bool>{"processes", false}, {"actors", true}}) {
-    auto* section = doc.get(kind);
-    if (!section)
-      continue;
-    auto* t = section->as_table();
-    if (!t)
-      throw file_error{line_of(*section), std::string("[") + kind + "] must be a table"};
-    for (auto& [name, node] : *t) {
-      auto* spec = node.as_table();
-      if (!spec)
-        throw file_error{line_of(node), std::string(name.str()) + " must be a table"};
+  for (auto& [kind, in_process] : {std::pair<const char*, bool>{"processes", false}, {"actors", true}})
+    each_entry(doc, kind, [&, in_process = in_process](std::string name, const toml::table& spec, int line) {
       group_spec g;
-      g.name = std::string(name.str());
+      g.name = std::move(name);
       g.in_process = in_process;
-      g.line = line_of(node);
-      for (auto& [key, value] : *spec) {
+      g.line = line;
+      for (auto& [key, value] : spec) {
         static const char* known_keys[] = {"role",  "op",       "count",      "rate",
                                            "delay_us", "crash_rate", "input", "output",
                                            "replicas", "restart"};
@@ -227,22 +226,22 @@ topology parse(const std::string& path) {
                                              + g.name};
       }
       g.role.group = g.name;
-      g.role.role = get_or<std::string>(*spec, "role", "");
+      g.role.role = get_or<std::string>(spec, "role", "");
       if (g.role.role != "produce" && g.role.role != "transform" && g.role.role != "sink")
         throw file_error{g.line, g.name + ": role must be produce, transform or sink, not '"
                                    + g.role.role + "'"};
-      g.role.op = get_or<std::string>(*spec, "op", "identity");
+      g.role.op = get_or<std::string>(spec, "op", "identity");
       if (g.role.op != "identity" && g.role.op != "square" && g.role.op != "double"
           && g.role.op != "increment")
         throw file_error{g.line, g.name + ": op must be identity, square, double or increment"};
-      g.role.count = get_or<std::int64_t>(*spec, "count", 0);
-      g.role.rate = get_or<double>(*spec, "rate", 0.0);
-      g.role.delay_us = get_or<std::int64_t>(*spec, "delay_us", 0);
-      g.role.crash_rate = get_or<double>(*spec, "crash_rate", 0.0);
-      g.input = get_or<std::string>(*spec, "input", "");
-      g.output = get_or<std::string>(*spec, "output", "");
-      g.replicas = static_cast<int>(get_or<std::int64_t>(*spec, "replicas", 1));
-      auto restart = get_or<std::string>(*spec, "restart", "never");
+      g.role.count = get_or<std::int64_t>(spec, "count", 0);
+      g.role.rate = get_or<double>(spec, "rate", 0.0);
+      g.role.delay_us = get_or<std::int64_t>(spec, "delay_us", 0);
+      g.role.crash_rate = get_or<double>(spec, "crash_rate", 0.0);
+      g.input = get_or<std::string>(spec, "input", "");
+      g.output = get_or<std::string>(spec, "output", "");
+      g.replicas = static_cast<int>(get_or<std::int64_t>(spec, "replicas", 1));
+      auto restart = get_or<std::string>(spec, "restart", "never");
       if (restart != "never" && restart != "on-failure")
         throw file_error{g.line, g.name + ": restart must be never or on-failure"};
       g.restart = restart == "on-failure";
@@ -268,8 +267,7 @@ topology parse(const std::string& path) {
                                           "or be restarted"};
       g.role.seed = seed++;
       topo.groups.push_back(g);
-    }
-  }
+    });
   if (topo.groups.empty())
     throw file_error{1, "the file names no [processes.*] or [actors.*]"};
   for (auto& c : topo.channels) {

@@ -2,14 +2,16 @@
 // What a node tells actors-top through its control endpoint: its children,
 // queues (the typed mailboxes it serves), pools, threads (in-process actors)
 // and locks. The endpoint is the node's transport socket,
-// /tmp/actors-<pid>-XXXXXX/node.sock, which the main process of every
-// libactors program opens at start (ACTORS_CONTROL=off disables it).
+// /tmp/actors-<pid>-XXXXXX/node.sock, which a node opens with its first
+// queue, pool, thread or manager (ACTORS_CONTROL=on: when the node starts).
 // Internal; used by actors-top.
 
 #include <actors/time.hpp>
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -87,6 +89,37 @@ struct node_stats {
 /// The transport's operation byte for a stats request (on a connection that
 /// has not said hello to a queue).
 constexpr std::uint8_t stats_request = 11;
+
+/// What a module created, held weakly (the registry keeps nothing alive),
+/// with a little extra per entry; how pools, threads and locks are found.
+template <class T, class Extra = bool>
+class weak_registry {
+public:
+  void add(const std::shared_ptr<T>& p, Extra extra = {}) {
+    std::lock_guard<std::mutex> lock(mtx_);
+    items_.push_back({p, extra});
+  }
+  /// Calls fn(T&, const Extra&) for each one still alive; forgets the rest.
+  template <class F>
+  void each(F&& fn) {
+    std::lock_guard<std::mutex> lock(mtx_);
+    std::vector<entry> live;
+    for (auto& e : items_)
+      if (auto p = e.ref.lock()) {
+        fn(*p, e.extra);
+        live.push_back(e);
+      }
+    items_ = std::move(live);
+  }
+
+private:
+  struct entry {
+    std::weak_ptr<T> ref;
+    Extra extra;
+  };
+  std::mutex mtx_;
+  std::vector<entry> items_;
+};
 
 /// Adds a function that fills in its part of the stats (pools, threads,
 /// locks register one each, once).
