@@ -114,4 +114,15 @@ int main(int argc, char** argv) {
   if (v.load() != 2 * n)
     std::fprintf(stderr, "sync_bench: lost increments: %ld of %ld\n", v.load(), 2 * n);
   bench::emit("value.incr", incr, "increments/s", bench::lookup(py, "value_incr"), std::nullopt);
+
+  // A manager's dict: one request/reply round trip per call, as in Python.
+  actors::manager mgr;
+  auto d = mgr.dict<long, long>();
+  long calls = bench::quick() ? 5'000 : 50'000;
+  t0 = clock_type::now();
+  for (long i = 0; i < calls; ++i)
+    d.set(i % 1000, i);
+  double sets = calls / std::chrono::duration<double>(clock_type::now() - t0).count();
+  bench::emit("manager.dict_set", sets, "ops/s", bench::lookup(py, "manager_dict_set"),
+              std::nullopt);
 }

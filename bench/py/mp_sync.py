@@ -1,6 +1,7 @@
 """Python's multiprocessing doing what bench/sync_bench.cpp does: Lock
 acquire+release uncontended (one process) and contended (two processes), and
-two processes incrementing a locked Value. Prints "key value" (ops/s)."""
+two processes incrementing a locked Value, and d[k] = v on a Manager's dict.
+Prints "key value" (ops/s)."""
 import multiprocessing as mp
 import sys
 import time
@@ -46,6 +47,13 @@ def main():
     print("lock_uncontended", n / (time.perf_counter() - t0), flush=True)
     print("lock_contended", across(ctx, lock_loop, lock, n), flush=True)
     print("value_incr", across(ctx, incr_loop, ctx.Value("l", 0), n), flush=True)
+    with ctx.Manager() as m:
+        d = m.dict()
+        calls = 5_000 if QUICK else 50_000
+        t0 = time.perf_counter()
+        for i in range(calls):
+            d[i % 1000] = i
+        print("manager_dict_set", calls / (time.perf_counter() - t0), flush=True)
 
 
 if __name__ == "__main__":
