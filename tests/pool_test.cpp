@@ -205,6 +205,25 @@ TEST(pool, apply_async_callbacks_run) {
   EXPECT_EQ(errors.load(), 1);
 }
 
+// A callback that waits for another result of its own pool would deadlock
+// (callbacks run on the thread that delivers results): it gets an error.
+TEST(pool, waiting_inside_a_callback_is_an_error_not_a_hang) {
+  actors::pool pool(2);
+  std::atomic<int> code{-1};
+  auto f = pool.apply_async(square, 3, [&](int) {
+    code = static_cast<int>(error_of([&] { pool.apply(square, 4); }));
+  });
+  EXPECT_EQ(f.get(10s), 9);
+  EXPECT_EQ(code.load(), static_cast<int>(errc::bad_argument));
+  std::atomic<int> join_code{-1};
+  auto g = pool.apply_async(square, 5, [&](int) {
+    join_code = static_cast<int>(error_of([&] { pool.terminate(); }));
+  });
+  EXPECT_EQ(g.get(10s), 25);
+  EXPECT_EQ(join_code.load(), static_cast<int>(errc::bad_argument));
+  EXPECT_EQ(pool.apply(square, 6), 36); // the pool goes on
+}
+
 TEST(pool, remote_error_names_type_message_pid_and_task) {
   actors::pool pool(2);
   auto pids = pool.pids();

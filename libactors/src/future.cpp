@@ -17,7 +17,8 @@ thread_local const task_state* in_callbacks_of = nullptr;
 std::atomic<int> waiters{0};
 std::atomic<unsigned> interrupts{0};
 
-extern "C" void on_sigint(int) {
+// Not extern "C": that would give it a global name in every user program.
+void actors_sigint_handler(int) {
   if (waiters.load() > 0) {
     interrupts.fetch_add(1);
     return;
@@ -37,7 +38,7 @@ void catch_sigint() noexcept {
   if (::sigaction(SIGINT, nullptr, &old) != 0 || old.sa_handler != SIG_DFL)
     return; // the program handles (or ignores) SIGINT itself
   struct sigaction sa {};
-  sa.sa_handler = on_sigint;
+  sa.sa_handler = actors_sigint_handler;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
   ::sigaction(SIGINT, &sa, nullptr);
@@ -50,11 +51,21 @@ std::chrono::steady_clock::time_point deadline_in(duration timeout) noexcept {
   return now + std::max(timeout, duration::zero());
 }
 
+bool& on_pool_supervisor() noexcept {
+  thread_local bool flag = false;
+  return flag;
+}
+
 bool wait_interruptibly(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
                         std::chrono::steady_clock::time_point deadline,
                         const std::function<bool()>& done) {
   if (done())
     return true;
+  if (on_pool_supervisor())
+    throw error(errc::bad_argument,
+                "waiting for a pool result inside a pool callback would deadlock: callbacks "
+                "run on the pool's supervisor thread, which delivers the results; keep "
+                "callbacks short and wait for results elsewhere");
   waiters.fetch_add(1);
   auto seen = interrupts.load();
   struct leave {

@@ -591,6 +591,7 @@ void pool_core::reap(worker& w) {
 }
 
 void pool_core::run() noexcept {
+  on_pool_supervisor() = true;
   std::vector<pollfd> fds;
   for (;;) {
     bool is_closed, is_terminating, cancel;
@@ -860,11 +861,17 @@ void pool_cancel_pending(pool_core& p) {
 }
 
 void pool_terminate(pool_core& p) {
+  if (std::this_thread::get_id() == p.thread.get_id())
+    throw error(errc::bad_argument, "pool::terminate from one of the pool's own callbacks "
+                                    "would deadlock (they run on its supervisor thread)");
   set_flag(p, &pool_core::terminating);
   pool_join(p, forever);
 }
 
 bool pool_join(pool_core& p, duration timeout) {
+  if (std::this_thread::get_id() == p.thread.get_id())
+    throw error(errc::bad_argument, "pool::join/terminate from one of the pool's own callbacks "
+                                    "would deadlock (they run on its supervisor thread)");
   std::unique_lock<std::mutex> lock(p.mtx);
   if (!p.closed && !p.terminating)
     throw error(errc::bad_argument, "pool::join: call close() or terminate() first");

@@ -46,6 +46,10 @@ bool wait_interruptibly(std::unique_lock<std::mutex>& lock, std::condition_varia
                         std::chrono::steady_clock::time_point deadline,
                         const std::function<bool()>& done);
 
+/// True on a pool's supervisor thread, where callbacks run: waiting there for
+/// a result that thread has yet to deliver would deadlock, so it throws.
+bool& on_pool_supervisor() noexcept;
+
 /// Makes SIGINT interrupt waiting pool calls (once per process, and only if
 /// SIGINT has its default action).
 void catch_sigint() noexcept;
