@@ -129,4 +129,14 @@ std::pair<double, double> seconds_per_call_pair(const std::function<void()>& a,
   return {median(ra), median(rb)};
 }
 
+double best_seconds(int rounds, const std::function<void()>& body) {
+  double best = 1e300;
+  for (int i = 0; i < rounds; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    body();
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return best;
+}
+
 } // namespace bench

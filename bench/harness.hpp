@@ -34,6 +34,9 @@ std::optional<double> lookup(const std::map<std::string, double>& m, const std::
 /// this process), e.g. "VmRSS:" or "VmHWM:". -1 if it cannot be read.
 double status_mb(int pid, const std::string& key);
 
+/// The fastest of `rounds` runs of `body`, in seconds (each run timed whole).
+double best_seconds(int rounds, const std::function<void()>& body);
+
 /// Seconds per call of `body`: the median over 5 rounds, each running for
 /// about a fifth of the time budget (0.1 s with --quick, 1 s otherwise).
 double seconds_per_call(const std::function<void()>& body);

@@ -15,19 +15,7 @@ int twice(int x) {
   return 2 * x;
 }
 
-double seconds(const std::function<void()>& f) {
-  auto t0 = std::chrono::steady_clock::now();
-  f();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// The fastest of `rounds` runs of f, in seconds.
-double best_seconds(int rounds, const std::function<void()>& f) {
-  double best = 1e300;
-  for (int i = 0; i < rounds; ++i)
-    best = std::min(best, seconds(f));
-  return best;
-}
+using bench::best_seconds;
 
 void check(bool ok, const char* what) {
   if (!ok)

@@ -23,12 +23,11 @@ void consume(actors::queue<int> q, int n) {
     throw actors::system_exit(2);
 }
 
-// Items per second for `producers` x `consumers` processes moving `total`
-// items through a queue of `maxsize`.
-double items_per_second(int producers, int consumers, int total, std::uint64_t maxsize) {
+// `producers` x `consumers` processes move `total` items through a queue of
+// `maxsize`.
+void move_items(int producers, int consumers, int total, std::uint64_t maxsize) {
   actors::queue<int> q(maxsize);
   std::vector<actors::process> ps;
-  auto t0 = std::chrono::steady_clock::now();
   for (int c = 0; c < consumers; ++c)
     ps.emplace_back(consume, q, total / consumers);
   for (int p = 0; p < producers; ++p)
@@ -37,15 +36,6 @@ double items_per_second(int producers, int consumers, int total, std::uint64_t m
     p.start();
   for (auto& p : ps)
     p.join();
-  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return total / s;
-}
-
-double best_of(int rounds, const std::function<double()>& f) {
-  double best = 0;
-  for (int i = 0; i < rounds; ++i)
-    best = std::max(best, f());
-  return best;
 }
 
 } // namespace
@@ -58,9 +48,9 @@ int main(int argc, char** argv) {
   int rounds = bench::quick() ? 2 : 3;
   // 4p4c first: the server's memory high-water mark after it shows that a
   // bounded queue keeps memory bounded (the unbounded 1p1c run may not).
-  double four = best_of(rounds, [&] { return items_per_second(4, 4, n, 1000); });
+  double four = n / bench::best_seconds(rounds, [&] { move_items(4, 4, n, 1000); });
   double rss = bench::status_mb(0, "VmHWM:");
-  double one = best_of(rounds, [&] { return items_per_second(1, 1, n, 0); });
+  double one = n / bench::best_seconds(rounds, [&] { move_items(1, 1, n, 0); });
   bench::emit("queue.1p1c", one, "items/s", bench::lookup(py, "1p1c"), std::nullopt);
   bench::emit("queue.4p4c", four, "items/s", bench::lookup(py, "4p4c"), std::nullopt);
   bench::emit("queue.4p4c.server_peak_rss", rss, "MB", std::nullopt, std::nullopt);

@@ -143,6 +143,11 @@ long recv_with_fds(int sock, void* data, std::size_t size, std::vector<int>& fds
   return n;
 }
 
+long current_tid() noexcept {
+  thread_local long tid = static_cast<long>(::syscall(SYS_gettid));
+  return tid;
+}
+
 std::string private_socket_dir() {
   // The pid in the name lets actors-top find a program's node.
   std::string tmpl = "/tmp/actors-" + std::to_string(::getpid()) + "-XXXXXX";

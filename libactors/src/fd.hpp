@@ -52,6 +52,9 @@ int poll_for(pollfd* fds, std::size_t count, duration timeout);
 /// Waits until `fd` is readable. Returns false on timeout. Retries EINTR.
 bool wait_readable(int fd, duration timeout);
 
+/// The calling thread's kernel id (gettid).
+long current_tid() noexcept;
+
 /// pidfd_open(2); -1 with errno on failure.
 int pidfd_open(int pid) noexcept;
 

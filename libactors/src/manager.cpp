@@ -29,7 +29,6 @@
 #include <list>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 #include <unordered_map>
 
@@ -463,11 +462,6 @@ void manager_main(connection<std::string> report) {
 
 namespace {
 
-std::uint64_t this_thread_id() {
-  thread_local std::uint64_t id = static_cast<std::uint64_t>(::syscall(SYS_gettid));
-  return id;
-}
-
 // A process's idle connections to one manager, reused across calls and
 // threads. A fork()ed child starts afresh.
 struct link {
@@ -520,7 +514,7 @@ manager_reply manager_call(const managed_address& a, mop op, const std::string& 
   std::string req;
   req += static_cast<char>(op);
   put(req, a.id);
-  put(req, this_thread_id());
+  put(req, static_cast<std::uint64_t>(current_tid()));
   put(req, static_cast<std::int64_t>(timeout == forever ? -1 : std::max<long long>(0, timeout.count())));
   req += args;
   if (req.size() > frame_cap())

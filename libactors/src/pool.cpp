@@ -205,6 +205,7 @@ void pool_worker(worker_boot boot) {
       auto start = clock::now();
       std::string head;
       put(head, id);
+      current_phase() = task_phase::decoding; // a missing function fails before decoding
       try {
         auto runner = runner_index < table.size()
                         ? reinterpret_cast<task_runner>(table[runner_index]) : nullptr;
@@ -213,7 +214,6 @@ void pool_worker(worker_boot boot) {
           throw error(errc::target_not_found,
                       "the task's function is not loaded in this worker (see the warning "
                       "above)");
-        current_phase() = task_phase::decoding;
         auto result = runner(fn, p, static_cast<std::size_t>(end - p));
         put(head, static_cast<std::uint64_t>((clock::now() - start).count()));
         out.frame(op_result, head, std::move(result));
@@ -860,18 +860,24 @@ void pool_cancel_pending(pool_core& p) {
   set_flag(p, &pool_core::cancel_pending);
 }
 
-void pool_terminate(pool_core& p) {
+namespace {
+// join() and terminate() wait for the supervisor: not from its own thread.
+void refuse_on_supervisor(const pool_core& p, const char* call) {
   if (std::this_thread::get_id() == p.thread.get_id())
-    throw error(errc::bad_argument, "pool::terminate from one of the pool's own callbacks "
-                                    "would deadlock (they run on its supervisor thread)");
+    throw error(errc::bad_argument, std::string("pool::") + call
+                                      + " from one of the pool's own callbacks would deadlock "
+                                        "(they run on its supervisor thread)");
+}
+} // namespace
+
+void pool_terminate(pool_core& p) {
+  refuse_on_supervisor(p, "terminate");
   set_flag(p, &pool_core::terminating);
   pool_join(p, forever);
 }
 
 bool pool_join(pool_core& p, duration timeout) {
-  if (std::this_thread::get_id() == p.thread.get_id())
-    throw error(errc::bad_argument, "pool::join/terminate from one of the pool's own callbacks "
-                                    "would deadlock (they run on its supervisor thread)");
+  refuse_on_supervisor(p, "join");
   std::unique_lock<std::mutex> lock(p.mtx);
   if (!p.closed && !p.terminating)
     throw error(errc::bad_argument, "pool::join: call close() or terminate() first");

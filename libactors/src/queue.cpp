@@ -145,6 +145,11 @@ struct server_conn {
   bool join_pending = false;
 };
 
+// Takes a connection off one of a queue's wait lists.
+void withdraw(std::deque<server_conn*>& waiting, server_conn* c) {
+  waiting.erase(std::remove(waiting.begin(), waiting.end(), c), waiting.end());
+}
+
 struct queue_state {
   std::uint32_t id = 0;
   std::uint64_t maxsize = 0;
@@ -430,28 +435,20 @@ bool server::handle(server_conn& c, const char* data, std::size_t size) {
       break;
     }
     case op_cancel: {
-      auto drop_from = [&c](std::deque<server_conn*>& d) {
-        d.erase(std::remove(d.begin(), d.end(), &c), d.end());
+      // A pending get or credit request is answered with nothing; a join is
+      // just forgotten. Then "cancelled" closes the exchange.
+      auto answer_empty = [&](bool& pending, std::deque<server_conn*>& waiting, op code) {
+        if (!std::exchange(pending, false))
+          return;
+        withdraw(waiting, &c);
+        std::string reply(1, static_cast<char>(code));
+        put_u32(reply, 0);
+        send(c, reply);
       };
-      std::string reply;
-      if (c.get_pending) {
-        c.get_pending = false;
-        drop_from(q.getters);
-        reply.assign(1, static_cast<char>(op_get));
-        put_u32(reply, 0);
-        send(c, reply);
-      }
-      if (c.credit_pending) {
-        c.credit_pending = false;
-        drop_from(q.crediters);
-        reply.assign(1, static_cast<char>(op_credit));
-        put_u32(reply, 0);
-        send(c, reply);
-      }
-      if (c.join_pending) {
-        c.join_pending = false;
-        drop_from(q.joiners);
-      }
+      answer_empty(c.get_pending, q.getters, op_get);
+      answer_empty(c.credit_pending, q.crediters, op_credit);
+      if (std::exchange(c.join_pending, false))
+        withdraw(q.joiners, &c);
       send(c, std::string(1, static_cast<char>(op_cancelled)));
       break;
     }
@@ -483,10 +480,8 @@ bool server::handle(server_conn& c, const char* data, std::size_t size) {
       for (auto it = c.unacked.rbegin(); it != c.unacked.rend(); ++it)
         q.items.push_front(std::move(*it));
       c.unacked.clear();
-      if (c.get_pending) { // a fetch armed by wait() is withdrawn too
-        c.get_pending = false;
-        q.getters.erase(std::remove(q.getters.begin(), q.getters.end(), &c), q.getters.end());
-      }
+      if (std::exchange(c.get_pending, false)) // a fetch armed by wait() is withdrawn too
+        withdraw(q.getters, &c);
       break;
     }
     default:
@@ -595,12 +590,9 @@ void server::flush_out(server_conn& c) {
 // had not taken is lost: those items go back to the head of the queue.
 void server::drop(server_conn& c) {
   if (auto* q = c.q) {
-    auto forget = [&c](std::deque<server_conn*>& d) {
-      d.erase(std::remove(d.begin(), d.end(), &c), d.end());
-    };
-    forget(q->getters);
-    forget(q->crediters);
-    forget(q->joiners);
+    withdraw(q->getters, &c);
+    withdraw(q->crediters, &c);
+    withdraw(q->joiners, &c);
     for (auto it = c.unacked.rbegin(); it != c.unacked.rend(); ++it)
       q->items.push_front(std::move(*it));
     q->reserved -= std::min(q->reserved, c.credits);

@@ -6,6 +6,7 @@
 #include <actors/detail/stats.hpp>
 #include <actors/thread.hpp>
 
+#include "fd.hpp"
 #include "runtime.hpp"
 
 #include <caf/blocking_actor.hpp>
@@ -14,7 +15,6 @@
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace actors {
@@ -53,7 +53,7 @@ public:
   void act() override {
     {
       std::lock_guard<std::mutex> lock(state_->mtx);
-      state_->native_id = static_cast<long>(::syscall(SYS_gettid));
+      state_->native_id = current_tid();
     }
     try {
       state_->body();
@@ -144,7 +144,7 @@ bool thread::join(duration timeout) {
   std::unique_lock<std::mutex> lock(state_->mtx);
   if (!state_->started)
     throw error(errc::not_started, "thread::join: the thread was not started");
-  if (!state_->finished && state_->native_id == static_cast<long>(::syscall(SYS_gettid)))
+  if (!state_->finished && state_->native_id == detail::current_tid())
     throw error(errc::join_self, "thread::join: a thread cannot join itself");
   auto done = [this] { return state_->finished; };
   if (timeout == forever) {

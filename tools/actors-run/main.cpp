@@ -331,8 +331,7 @@ public:
   int run(std::optional<std::chrono::seconds> duration);
 
 private:
-  endpoint reader_of(const std::string& name);
-  endpoint writer_of(const std::string& name);
+  endpoint endpoint_of(const std::string& name, bool reading);
   void start(group_run& g, instance& i);
   bool all_writers_done(const std::string& channel) const;
   void draw(double dt, bool final);
@@ -348,30 +347,21 @@ private:
   actors::event stop_;
 };
 
-endpoint runner::reader_of(const std::string& name) {
+// The queue named `name`, or the reading or writing end of that pipe; an
+// empty endpoint for no name.
+endpoint runner::endpoint_of(const std::string& name, bool reading) {
   endpoint e;
   if (name.empty())
     return e;
   if (auto q = queues_.find(name); q != queues_.end())
     e.queue = q->second;
   else
-    e.pipe = pipes_.at(name).first;
-  return e;
-}
-
-endpoint runner::writer_of(const std::string& name) {
-  endpoint e;
-  if (name.empty())
-    return e;
-  if (auto q = queues_.find(name); q != queues_.end())
-    e.queue = q->second;
-  else
-    e.pipe = pipes_.at(name).second;
+    e.pipe = reading ? pipes_.at(name).first : pipes_.at(name).second;
   return e;
 }
 
 void runner::start(group_run& g, instance& i) {
-  auto in = reader_of(g.spec->input), out = writer_of(g.spec->output);
+  auto in = endpoint_of(g.spec->input, true), out = endpoint_of(g.spec->output, false);
   i.done = false;
   if (g.spec->in_process) {
     i.actor.emplace(run_role, i.role, in, out, *counters_, stop_);
@@ -482,7 +472,7 @@ int runner::run(std::optional<std::chrono::seconds> duration) {
       int readers = 0;
       for (auto& g : groups_)
         readers += g.spec->input == c.name ? static_cast<int>(g.instances.size()) : 0;
-      auto w = writer_of(c.name);
+      auto w = endpoint_of(c.name, false);
       for (int r = 0; r < readers; ++r)
         w.put(std::nullopt);
     }
