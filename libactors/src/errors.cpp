@@ -70,6 +70,8 @@ public:
         return "no such key or index";
       case errc::system_error:
         return "an operating-system call failed";
+      case errc::actor_died:
+        return "the actor is gone";
     }
     return "unknown actors error " + std::to_string(value);
   }

@@ -110,6 +110,7 @@ struct server {
     // The node is gone (even by SIGKILL): remove its socket directories.
     for (auto& dir : cleanup) {
       ::unlink((dir + "/node.sock").c_str());
+      ::unlink((dir + "/actors.sock").c_str());
       ::rmdir(dir.c_str());
     }
     for (auto& [pid, fd] : status_of)

@@ -3,6 +3,8 @@
 #include <actors/future.hpp>
 #include <actors/log.hpp>
 
+#include "io/transport.hpp"
+
 #include <atomic>
 #include <csignal>
 
@@ -51,6 +53,11 @@ std::chrono::steady_clock::time_point deadline_in(duration timeout) noexcept {
   return now + std::max(timeout, duration::zero());
 }
 
+bool on_reply_loop() noexcept {
+  auto* t = transport::running();
+  return t && t->on_outbound_loop();
+}
+
 bool& on_pool_supervisor() noexcept {
   thread_local bool flag = false;
   return flag;
@@ -66,6 +73,11 @@ bool wait_interruptibly(std::unique_lock<std::mutex>& lock, std::condition_varia
                 "waiting for a pool result inside a pool callback would deadlock: callbacks "
                 "run on the pool's supervisor thread, which delivers the results; keep "
                 "callbacks short and wait for results elsewhere");
+  if (on_reply_loop())
+    throw error(errc::bad_argument,
+                "waiting for a result on the thread that delivers actors' replies would "
+                "deadlock (a monitor callback?): keep such callbacks short, or use "
+                "actors::self().then(...) inside an actor");
   waiters.fetch_add(1);
   auto seen = interrupts.load();
   struct leave {

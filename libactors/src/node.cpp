@@ -144,6 +144,7 @@ void node_state::shutdown() noexcept {
       p.kill();
     p.join();
   });
+  stop_actor_runtime(); // actors stop, their monitors hear it; then the transport
   stop_queue_server(); // its clients (our children) are gone now
   if (forkserver) {
     stop_forkserver(*forkserver);
@@ -165,6 +166,7 @@ void drop_inherited_node() noexcept {
   // so no lock is taken: one could be held forever.
   drop_inherited_channels();
   drop_inherited_queues();
+  drop_inherited_actors();
   auto* n = the_node.load();
   if (!n)
     return;
@@ -217,6 +219,7 @@ bool send_boot_answer(int link, boot_status status, const std::string& message) 
   n->parent = parent;
   the_node.store(n);
   set_start_method(static_cast<start_method>(rec.default_method));
+  set_root_endpoint(rec.root_endpoint);
   try {
     log::basic_config({rec.log_format, rec.log_datefmt,
                        static_cast<log::level>(rec.log_threshold)});

@@ -140,6 +140,7 @@ detail::boot_record make_boot_record(const process_state& s, const detail::node_
   rec.log_format = lc.format;
   rec.log_datefmt = lc.datefmt;
   rec.log_threshold = static_cast<int>(lc.threshold);
+  rec.root_endpoint = detail::root_endpoint();
   return rec;
 }
 

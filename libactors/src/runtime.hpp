@@ -35,11 +35,12 @@ struct boot_record {
   std::string log_format;
   std::string log_datefmt;
   int log_threshold = 20;
+  std::string root_endpoint; // the root node's actor transport (the registry)
 
   template <class Archive>
   void serialize(Archive& ar) {
     ar(name, identity, daemon, parent_pid, parent_name, trampoline, target, payload,
-       default_method, log_format, log_datefmt, log_threshold);
+       default_method, log_format, log_datefmt, log_threshold, root_endpoint);
   }
 };
 
@@ -142,6 +143,17 @@ void drop_inherited_node() noexcept;
 /// Inside a catch block: the demangled type of the exception being handled
 /// and its what() ("" for a type not derived from std::exception).
 std::pair<std::string, std::string> current_exception_info();
+
+/// The root node's transport endpoint, which serves the registry: in the
+/// root, its own (started on first call); in a child, what its boot record
+/// said.
+std::string root_endpoint();
+void set_root_endpoint(std::string e);
+
+/// Stops every actor of this node (its monitors hear "normal: the node
+/// stopped") and then the transport. Part of node_state::shutdown().
+void stop_actor_runtime() noexcept;
+void drop_inherited_actors() noexcept;
 
 /// Flushes C and C++ standard streams, so a fork does not duplicate output.
 void flush_std_streams() noexcept;

@@ -2,6 +2,7 @@
 /// @file all.hpp
 /// The whole public API of libactors.
 
+#include <actors/actor.hpp>
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
 #include <actors/manager.hpp>

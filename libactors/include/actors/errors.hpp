@@ -83,6 +83,9 @@ enum class errc : int {
   key_error,
   /// An operating-system call failed; the message names the call and errno.
   system_error,
+  /// An ask reached an actor that is gone; the exception is an actor_died
+  /// (actor.hpp) that says why it stopped.
+  actor_died,
 };
 
 /// The std::error_category for actors::errc ("actors").

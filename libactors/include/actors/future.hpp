@@ -50,6 +50,9 @@ bool wait_interruptibly(std::unique_lock<std::mutex>& lock, std::condition_varia
 /// a result that thread has yet to deliver would deadlock, so it throws.
 bool& on_pool_supervisor() noexcept;
 
+/// True on the transport thread that delivers actors' replies.
+bool on_reply_loop() noexcept;
+
 /// Makes SIGINT interrupt waiting pool calls (once per process, and only if
 /// SIGINT has its default action).
 void catch_sigint() noexcept;

@@ -1,0 +1,335 @@
+#pragma once
+/// @file actor.hpp
+/// Actors: objects whose methods are their messages, each running one
+/// message at a time on the node's CAF actor system, in this process or in
+/// any other process of the machine.
+///
+/// @code
+/// struct counter {
+///   int n = 0;
+///   explicit counter(int start) : n(start) {}
+///   int add(int k) { return n += k; }
+///   int get() const { return n; }
+/// };
+///
+/// int main() {
+///   actors::node node;
+///   auto c = actors::spawn<counter>(actors::in_new_process, 10);
+///   c.tell(&counter::add, 5);                             // one-way
+///   actors::future<int> f = c.ask(&counter::get);         // request/response
+///   std::cout << f.get(std::chrono::seconds(1)) << '\n';  // 15
+/// }
+/// @endcode
+///
+/// Messages from one sender arrive in the order they were sent. A method
+/// that throws fails that ask's future with remote_error (naming the actor,
+/// its pid and the method) and the actor goes on; a method run for a tell
+/// that throws stops the actor (nobody else would hear of it), and its
+/// monitors see down_reason::kind::exception.
+
+#include <actors/detail/actor_core.hpp>
+#include <actors/future.hpp>
+#include <actors/pipe.hpp>
+#include <actors/process.hpp>
+#include <actors/time.hpp>
+
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace actors {
+
+template <class T>
+class actor;
+
+namespace detail {
+
+struct handle_access {
+  template <class T>
+  static const std::shared_ptr<actor_ref>& ref(const actor<T>& a) noexcept {
+    return a.ref_;
+  }
+  template <class T>
+  static actor<T> make(std::shared_ptr<actor_ref> r) {
+    return actor<T>(std::move(r));
+  }
+};
+
+template <class T, class M, class... A>
+constexpr bool check_call() {
+  static_assert(std::is_member_function_pointer_v<M>,
+                "actors::actor<T>: the first argument of tell/ask must be a method of T, "
+                "such as &T::name");
+  if constexpr (std::is_member_function_pointer_v<M>) {
+    using traits = method_traits<M>;
+    static_assert(std::is_base_of_v<typename traits::owner, T>,
+                  "actors::actor<T>: this method belongs to another class than the actor's");
+    static_assert(traits::arity == sizeof...(A),
+                  "actors::actor<T>: the number of arguments does not match the method's "
+                  "parameters");
+    if constexpr (traits::arity == sizeof...(A)) {
+      using args = typename traits::args;
+      static_assert(std::is_constructible_v<args, A&&...>,
+                    "actors::actor<T>: an argument cannot be converted to the matching "
+                    "parameter type of the method");
+      static_assert(is_serializable_v<args>,
+                    "actors::actor<T>: a parameter type of the method is not serializable "
+                    "with Cereal. Give it a serialize(Archive&) member, or include the "
+                    "matching <cereal/types/...> header");
+      using R = stored_t<ask_result_t<M>>;
+      static_assert(is_serializable_v<R>,
+                    "actors::actor<T>: the method's result type is not serializable with "
+                    "Cereal. Give it a serialize(Archive&) member, or include the matching "
+                    "<cereal/types/...> header");
+      return std::is_base_of_v<typename traits::owner, T> && std::is_constructible_v<args, A&&...>
+             && is_serializable_v<args> && is_serializable_v<R>;
+    }
+  }
+  return false;
+}
+
+[[noreturn]] void throw_empty_handle();
+
+} // namespace detail
+
+/// A handle to an actor of class T: typed, copyable, comparable, and
+/// serializable with Cereal, so it travels as a process argument, through
+/// queues and pipes, inside messages and pool tasks, and works wherever it
+/// arrives on the machine. It owns no descriptor and does not keep the
+/// actor alive.
+/// - Blocks: never (ask returns a future; tell may wait while the
+///   connection's socket is full).
+/// - Throws: errc::bad_argument for an empty handle, errc::frame_too_large
+///   for arguments over the frame cap. A dead actor is no exception: tell
+///   is dropped and counted (dropped_messages()), ask fails its future with
+///   actor_died, which says why the actor stopped.
+/// - Thread-safe.
+template <class T>
+class actor {
+public:
+  /// An empty handle; assign a spawned one to it.
+  actor() = default;
+
+  /// Sends a one-way message: runs `(obj.*m)(args...)` on the actor.
+  template <class M, class... A>
+  void tell(M m, A&&... args) const {
+    if constexpr (detail::check_call<T, M, A...>()) {
+      using tuple = typename detail::method_traits<M>::args;
+      auto& r = ref();
+      if (auto* cell = detail::live_local(r)) {
+        detail::post_local(*cell, std::make_shared<detail::local_call<T, M, tuple>>(
+                                    m, tuple(std::forward<A>(args)...), nullptr));
+        return;
+      }
+      detail::send_remote(r, detail::call_header_for<T, M>(m),
+                          detail::encode(tuple(std::forward<A>(args)...)), nullptr);
+    }
+  }
+
+  /// Sends a request: runs `(obj.*m)(args...)` on the actor; the future
+  /// holds its result (none_t for void: the method has run). A method that
+  /// returns promise<R> answers later, when the promise is fulfilled.
+  template <class M, class... A>
+  future<detail::ask_result_t<M>> ask(M m, A&&... args) const {
+    using R = detail::ask_result_t<M>;
+    auto st = std::make_shared<detail::result_state<R>>();
+    if constexpr (detail::check_call<T, M, A...>()) {
+      using tuple = typename detail::method_traits<M>::args;
+      auto& r = ref();
+      if (auto* cell = detail::live_local(r)) {
+        detail::post_local(*cell, std::make_shared<detail::local_call<T, M, tuple>>(
+                                    m, tuple(std::forward<A>(args)...), st));
+      } else {
+        detail::send_remote(r, detail::call_header_for<T, M>(m),
+                            detail::encode(tuple(std::forward<A>(args)...)), st);
+      }
+    }
+    return future<R>(st);
+  }
+
+  /// The actor's name ("counter-3"), unique in its node.
+  const std::string& name() const { return ref().address.name; }
+  /// The pid of the process it lives in.
+  int pid() const { return ref().address.pid; }
+  /// True unless the handle is empty (says nothing about the actor's life).
+  explicit operator bool() const noexcept { return ref_ != nullptr; }
+
+  friend bool operator==(const actor& a, const actor& b) noexcept {
+    if (!a.ref_ || !b.ref_)
+      return a.ref_ == b.ref_;
+    return a.ref_->address.id == b.ref_->address.id
+           && a.ref_->address.endpoint == b.ref_->address.endpoint;
+  }
+  friend bool operator!=(const actor& a, const actor& b) noexcept { return !(a == b); }
+  friend bool operator<(const actor& a, const actor& b) noexcept {
+    if (!a.ref_ || !b.ref_)
+      return a.ref_ < b.ref_;
+    return std::tie(a.ref_->address.endpoint, a.ref_->address.id)
+           < std::tie(b.ref_->address.endpoint, b.ref_->address.id);
+  }
+
+  template <class Archive>
+  void save(Archive& ar) const {
+    ar(ref().address);
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    detail::actor_address a;
+    ar(a);
+    if (a.type != typeid(T).name())
+      throw error(errc::bad_payload, "an actor handle of type " + detail::type_name(a.type.c_str())
+                                       + " arrived where actor<"
+                                       + detail::type_name(typeid(T).name()) + "> was expected");
+    ref_ = detail::ref_for(std::move(a));
+  }
+
+private:
+  friend struct detail::handle_access;
+  explicit actor(std::shared_ptr<detail::actor_ref> r) : ref_(std::move(r)) {}
+  detail::actor_ref& ref() const {
+    if (!ref_)
+      detail::throw_empty_handle();
+    return *ref_;
+  }
+  std::shared_ptr<detail::actor_ref> ref_;
+};
+
+/// Tells spawn() to build the actor in this process (the default).
+struct in_this_process_t {
+  explicit constexpr in_this_process_t() = default;
+};
+inline constexpr in_this_process_t in_this_process{};
+
+/// Tells spawn() to build the actor in a new OS process of its own, a
+/// daemon child of this one; `in_new_process(start_method::spawn)` picks
+/// the start method. The process ends when its actor stops.
+struct in_new_process_t {
+  std::optional<start_method> method;
+  in_new_process_t operator()(start_method m) const { return in_new_process_t{m}; }
+};
+inline const in_new_process_t in_new_process{};
+
+/// Tells spawn() to build the actor in the process where `other` lives.
+struct in_process_of {
+  template <class U>
+  explicit in_process_of(const actor<U>& other)
+    : endpoint(detail::handle_access::ref(other) ? detail::handle_access::ref(other)->address.endpoint
+                                                 : std::string()) {}
+  std::string endpoint;
+};
+
+namespace detail {
+
+template <class T, class... D>
+void host_actor(connection<actor_address> report, std::tuple<D...> args);
+
+/// Waits until the actor of `ref` stops; returns its process's exit code.
+int serve_until_stopped(actor_ref& ref);
+/// Reports a constructor that threw to the parent, as an address with id 0.
+void report_construction_failure(connection<actor_address>& report);
+/// Reads the child's report; throws if it failed or died.
+std::shared_ptr<actor_ref> await_report(connection<actor_address>& report, process& p,
+                                        const char* type);
+
+template <class T, class... D>
+void host_actor(connection<actor_address> report, std::tuple<D...> args) {
+  T* obj = nullptr;
+  try {
+    obj = std::apply([](auto&... a) { return new T(std::move(a)...); }, args);
+  } catch (...) {
+    report_construction_failure(report);
+    throw;
+  }
+  auto ref = spawn_cell(kind_of<T>(), obj, {});
+  report.send(ref->address);
+  report.close();
+  throw system_exit(serve_until_stopped(*ref));
+}
+
+/// Builds a T in another process's node from encoded arguments (runs there).
+using remote_spawner = std::shared_ptr<actor_ref> (*)(const char* data, std::size_t size);
+template <class T, class... D>
+std::shared_ptr<actor_ref> spawn_here(const char* data, std::size_t size) {
+  auto args = decode<std::tuple<D...>>(data, size);
+  T* obj = std::apply([](auto&... a) { return new T(std::move(a)...); }, args);
+  return spawn_cell(kind_of<T>(), obj, {});
+}
+std::shared_ptr<actor_ref> spawn_remote(const std::string& endpoint, any_fn spawner,
+                                        std::string args);
+
+template <class T, class... A>
+constexpr bool check_spawn() {
+  static_assert(std::is_constructible_v<T, std::decay_t<A>&&...>,
+                "actors::spawn<T>: T has no constructor that takes these arguments");
+  static_assert(is_serializable_v<std::tuple<std::decay_t<A>...>>,
+                "actors::spawn<T>: a constructor argument is not serializable with Cereal, "
+                "so it cannot travel to another process. Give it a serialize(Archive&) "
+                "member, or include the matching <cereal/types/...> header");
+  return std::is_constructible_v<T, std::decay_t<A>&&...>
+         && is_serializable_v<std::tuple<std::decay_t<A>...>>;
+}
+
+} // namespace detail
+
+/// Spawns an actor of class T in this process: `T(args...)` is built at
+/// once (arguments are moved, never serialized) and runs on the node's
+/// actor system. If T has `void on_start()`, it runs first, on the actor;
+/// `void on_stop()` runs when it stops.
+/// - Throws: what T's constructor throws; errc::no_node.
+template <class T, class... A>
+actor<T> spawn(in_this_process_t, A&&... args) {
+  static_assert(std::is_constructible_v<T, A&&...>,
+                "actors::spawn<T>: T has no constructor that takes these arguments");
+  auto* obj = new T(std::forward<A>(args)...);
+  return detail::handle_access::make<T>(detail::spawn_cell(detail::kind_of<T>(), obj, {}));
+}
+
+/// Same as spawn(in_this_process, args...).
+template <class T, class... A>
+actor<T> spawn(A&&... args) {
+  return spawn<T>(in_this_process, std::forward<A>(args)...);
+}
+
+/// Spawns an actor of class T in a new OS process (a daemon child of this
+/// one, started like actors::process with any start method). The
+/// arguments are serialized with Cereal; T's code is found in the child
+/// without registration, as a process target is.
+/// - Blocks: until the child has built the actor (about a millisecond).
+/// - Throws: remote_error if T's constructor threw in the child; the
+///   errors of process::start().
+template <class T, class... A>
+actor<T> spawn(const in_new_process_t& where, A&&... args) {
+  if constexpr (detail::check_spawn<T, A...>()) {
+    auto [mine, theirs] = pipe<detail::actor_address>(false);
+    process p(&detail::host_actor<T, std::decay_t<A>...>, theirs,
+              std::tuple<std::decay_t<A>...>(std::forward<A>(args)...));
+    p.daemon(true);
+    p.name(detail::type_name(typeid(T).name()));
+    if (where.method)
+      p.method(*where.method);
+    p.start();
+    theirs.close(); // the child has its own copy now
+    return detail::handle_access::make<T>(detail::await_report(mine, p, typeid(T).name()));
+  }
+  return {};
+}
+
+/// Spawns an actor of class T in the process where another actor lives.
+/// - Throws: remote_error if T's constructor threw there; actor_died if
+///   that process is gone.
+template <class T, class... A>
+actor<T> spawn(const in_process_of& where, A&&... args) {
+  if constexpr (detail::check_spawn<T, A...>()) {
+    return detail::handle_access::make<T>(detail::spawn_remote(
+      where.endpoint, reinterpret_cast<detail::any_fn>(&detail::spawn_here<T, std::decay_t<A>...>),
+      detail::encode(std::tuple<std::decay_t<A>...>(std::forward<A>(args)...))));
+  }
+  return {};
+}
+
+/// How many tells were dropped because their actor was gone.
+std::uint64_t dropped_messages() noexcept;
+
+} // namespace actors
+
+#include <actors/actor_context.hpp>

@@ -1,0 +1,367 @@
+#pragma once
+// What the actor templates need from the runtime: the shared state behind a
+// handle, messages as envelopes run on the actor, and how a method crosses
+// into another process without registration. Internal; include
+// <actors/actor.hpp>.
+
+#include <actors/detail/target.hpp>
+#include <actors/errors.hpp>
+#include <actors/future.hpp>
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <typeinfo>
+#include <utility>
+
+namespace actors {
+
+template <class T>
+class promise;
+
+/// Why an actor stopped: what a monitor reports and what actor_died carries.
+struct down_reason {
+  enum class kind : std::uint8_t {
+    normal = 0,    ///< it stopped itself (self().stop()) or its node stopped
+    exception = 1, ///< a method it ran for a tell threw; `message` has the text
+    signal = 2,    ///< its process was killed by `signal`
+    exited = 3,    ///< its process exited with `exitcode` (its node gone)
+    unreachable = 4, ///< its node stopped answering or closed the connection
+    no_such_actor = 5, ///< it had stopped before it was asked or watched
+    linked = 6,    ///< an actor linked to it died; `message` says which and why
+  };
+  kind what = kind::normal;
+  int signal = 0;
+  int exitcode = 0;
+  std::string message;
+
+  /// "killed by signal 9", "exception std::runtime_error: boom", ...
+  std::string describe() const;
+  bool normal() const noexcept { return what == kind::normal; }
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(what, signal, exitcode, message);
+  }
+};
+
+/// A method was called on an actor that is gone; `reason()` says why it
+/// stopped. Asks fail with it; it is never thrown by tell.
+class actor_died : public error {
+public:
+  actor_died(std::string actor, down_reason reason);
+  const std::string& actor() const noexcept { return actor_; }
+  const down_reason& reason() const noexcept { return reason_; }
+
+private:
+  std::string actor_;
+  down_reason reason_;
+};
+
+namespace detail {
+
+class actor_cell; // a running actor (src/actor)
+struct raw_method;
+
+/// Where an actor lives: enough to reach it from any process of the machine.
+struct actor_address {
+  std::string endpoint;   // its node's transport socket
+  int pid = 0;            // its process
+  std::uint64_t id = 0;   // its number in that node
+  std::string type;       // typeid(T).name() of its class
+  std::string name;       // "counter-3"
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(endpoint, pid, id, type, name);
+  }
+};
+
+/// Something to run on an actor, in its turn: a local call, a call that came
+/// from another process, a continuation, a timer.
+class envelope {
+public:
+  virtual ~envelope() = default;
+  /// Runs on the actor; `obj` is its object.
+  virtual void run(void* obj, actor_cell& cell) = 0;
+};
+
+/// The shared state of every copy of one handle.
+class actor_ref {
+public:
+  explicit actor_ref(actor_address a) : address(std::move(a)) {}
+  actor_address address;
+  /// The running actor when it lives in this process (null otherwise, or
+  /// once it is known to be gone).
+  std::shared_ptr<actor_cell> local;
+};
+
+/// Finds or builds the state of a handle to `a` (used when a handle is
+/// decoded). Never throws for a dead actor: using it reports the death.
+std::shared_ptr<actor_ref> ref_for(actor_address a);
+
+/// Where a finished call's answer goes: a future in this process, or a
+/// request waiting in another one.
+class reply_route {
+public:
+  virtual ~reply_route() = default;
+  /// The encoded result (remote) or nullptr when `local_value` was used.
+  virtual void ok_encoded(std::string bytes) = 0;
+  virtual void failed(std::exception_ptr e) = 0;
+  /// The future to fill directly when the asker is in this process.
+  virtual task_state* local_state() noexcept { return nullptr; }
+};
+
+// -- the runtime's entry points -------------------------------------------
+
+/// Runs `env` on the actor `ref` names. In-process: into its CAF mailbox.
+/// Remote is handled by send_remote.
+void post_local(actor_cell& cell, std::shared_ptr<envelope> env);
+
+/// Sends a call to an actor in another process. `reply` is null for a tell.
+void send_remote(actor_ref& ref, const std::string& call_header, std::string args,
+                 std::shared_ptr<task_state> reply);
+
+/// Fails `reply` (or counts a dropped tell) for an actor known to be gone.
+void report_dead(actor_ref& ref, task_state* reply);
+
+/// The cell of `ref` if it lives and is in this process.
+actor_cell* live_local(actor_ref& ref);
+
+/// An ask/tell's method threw on the actor: builds the remote_error (type,
+/// what(), actor name, pid, method) for the current exception, or stops the
+/// actor with it when nobody asked (`reply` null).
+std::exception_ptr method_failed(actor_cell& cell, const raw_method* method, bool asked);
+
+/// The actor this thread runs now, or nullptr.
+actor_cell* current_cell() noexcept;
+
+/// Spawning. `make` constructs the object; `destroy` deletes it.
+struct actor_kind {
+  const char* type;                // typeid(T).name()
+  void (*destroy)(void*);
+  void (*on_start)(void*);         // T::on_start, or null
+  void (*on_stop)(void*);          // T::on_stop, or null
+};
+std::shared_ptr<actor_ref> spawn_cell(const actor_kind& kind, void* obj, const std::string& name);
+
+// -- methods across processes ---------------------------------------------
+
+template <class M>
+struct method_traits;
+template <class C, class R, class... Ps>
+struct method_traits<R (C::*)(Ps...)> {
+  using owner = C;
+  using result = R;
+  using args = std::tuple<std::decay_t<Ps>...>;
+  static constexpr std::size_t arity = sizeof...(Ps);
+};
+template <class C, class R, class... Ps>
+struct method_traits<R (C::*)(Ps...) const> : method_traits<R (C::*)(Ps...)> {};
+template <class C, class R, class... Ps>
+struct method_traits<R (C::*)(Ps...) noexcept> : method_traits<R (C::*)(Ps...)> {};
+template <class C, class R, class... Ps>
+struct method_traits<R (C::*)(Ps...) const noexcept> : method_traits<R (C::*)(Ps...)> {};
+
+template <class R>
+struct deferred_result {
+  using type = R;
+  static constexpr bool deferred = false;
+};
+template <class R>
+struct deferred_result<promise<R>> {
+  using type = R;
+  static constexpr bool deferred = true;
+};
+
+/// What `ask` on method M yields: the method's result, or R for a method
+/// that returns promise<R> (it replies later).
+template <class M>
+using ask_result_t = typename deferred_result<std::decay_t<typename method_traits<M>::result>>::type;
+
+/// A member function pointer as it travels: the Itanium C++ ABI stores a
+/// code address (or, for a virtual method, 1 + its vtable offset) and a
+/// `this` adjustment. The address travels as (module, offset) like a
+/// process target.
+struct method_code {
+  bool is_virtual = false;
+  code_location where;      // non-virtual: the function
+  std::uint64_t vtable = 0; // virtual: 1 + vtable offset
+  std::int64_t adjust = 0;
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(is_virtual, where, vtable, adjust);
+  }
+};
+
+struct raw_method {
+  std::uintptr_t ptr;
+  std::ptrdiff_t adj;
+};
+
+template <class M>
+raw_method raw_of(M m) noexcept {
+  static_assert(sizeof(M) == sizeof(raw_method),
+                "actors: member function pointers of this ABI are not supported");
+  raw_method r;
+  std::memcpy(&r, &m, sizeof r);
+  return r;
+}
+
+template <class M>
+M method_of(raw_method r) noexcept {
+  M m;
+  std::memcpy(&m, &r, sizeof m);
+  return m;
+}
+
+/// Encodes a method once per method pointer value (cached by the caller).
+method_code encode_method(raw_method r);
+/// Finds a method in this process again; false when its module is missing.
+bool decode_method(const method_code& c, raw_method& out) noexcept;
+
+/// A readable name for a method: its symbol when the program exports one,
+/// else "method at <module>+0x<offset>".
+std::string method_name(raw_method r);
+
+/// Runs an encoded call on `obj`: decodes the arguments, calls, encodes the
+/// result. A throwing method throws; a payload that does not decode throws
+/// errc::bad_payload. A deferred method binds `route` instead of answering.
+using remote_runner = std::string (*)(void* obj, raw_method m, const char* data,
+                                      std::size_t size, std::shared_ptr<reply_route> route,
+                                      bool& deferred);
+
+template <class T, class M>
+std::string run_remote(void* obj, raw_method rm, const char* data, std::size_t size,
+                       std::shared_ptr<reply_route> route, bool& deferred) {
+  using traits = method_traits<M>;
+  using R = typename traits::result;
+  auto args = decode<typename traits::args>(data, size);
+  auto m = method_of<M>(rm);
+  auto* self = static_cast<T*>(obj);
+  auto call = [&](auto&... a) -> decltype(auto) { return (self->*m)(std::move(a)...); };
+  if constexpr (std::is_void_v<R>) {
+    std::apply(call, args);
+    return encode(none_t{});
+  } else if constexpr (deferred_result<std::decay_t<R>>::deferred) {
+    auto p = std::apply(call, args);
+    deferred = true;
+    p.bind_remote(std::move(route));
+    return {};
+  } else {
+    return encode(std::apply(call, args));
+  }
+}
+
+/// The header of a remote call: which method, run by which runner.
+std::string call_header(const code_location& runner, const method_code& method);
+
+template <class T, class M>
+const std::string& call_header_for(M m) {
+  // Per method pointer value: two methods of one signature share a runner.
+  thread_local raw_method last{0, 0};
+  thread_local std::string header;
+  auto r = raw_of(m);
+  if (header.empty() || r.ptr != last.ptr || r.adj != last.adj) {
+    static const code_location runner = locate(reinterpret_cast<any_fn>(&run_remote<T, M>));
+    header = call_header(runner, encode_method(r));
+    last = r;
+  }
+  return header;
+}
+
+/// A call made in this process: the arguments are moved, never encoded.
+template <class T, class M, class Tuple>
+class local_call final : public envelope {
+public:
+  using R = typename method_traits<M>::result;
+  using A = ask_result_t<M>;
+  local_call(M m, Tuple args, std::shared_ptr<result_state<A>> reply)
+    : m_(m), args_(std::move(args)), reply_(std::move(reply)) {}
+
+  void run(void* obj, actor_cell& cell) override {
+    auto* self = static_cast<T*>(obj);
+    auto call = [&](auto&... a) -> decltype(auto) { return (self->*m_)(std::move(a)...); };
+    try {
+      if constexpr (std::is_void_v<R>) {
+        std::apply(call, args_);
+        if (reply_)
+          reply_->set(none_t{});
+      } else if constexpr (deferred_result<std::decay_t<R>>::deferred) {
+        auto p = std::apply(call, args_);
+        if (reply_)
+          p.bind_local(reply_);
+      } else {
+        auto r = std::apply(call, args_);
+        if (reply_)
+          reply_->set(std::move(r));
+      }
+    } catch (...) {
+      auto raw = raw_of(m_);
+      auto e = method_failed(cell, &raw, reply_ != nullptr);
+      if (reply_)
+        reply_->fail(0, e);
+    }
+  }
+
+private:
+  M m_;
+  Tuple args_;
+  std::shared_ptr<result_state<A>> reply_;
+};
+
+/// Runs any callable on the actor (continuations, timers, monitors).
+template <class F>
+class callable_envelope final : public envelope {
+public:
+  explicit callable_envelope(F f) : f_(std::move(f)) {}
+  void run(void*, actor_cell& cell) override {
+    try {
+      f_();
+    } catch (...) {
+      method_failed(cell, nullptr, false);
+    }
+  }
+
+private:
+  F f_;
+};
+
+template <class F>
+std::shared_ptr<envelope> make_callable(F f) {
+  return std::make_shared<callable_envelope<F>>(std::move(f));
+}
+
+template <class T, class = void>
+struct has_on_start : std::false_type {};
+template <class T>
+struct has_on_start<T, std::void_t<decltype(std::declval<T&>().on_start())>> : std::true_type {};
+template <class T, class = void>
+struct has_on_stop : std::false_type {};
+template <class T>
+struct has_on_stop<T, std::void_t<decltype(std::declval<T&>().on_stop())>> : std::true_type {};
+
+template <class T>
+const actor_kind& kind_of() {
+  static const actor_kind k{
+    typeid(T).name(), [](void* p) { delete static_cast<T*>(p); },
+    has_on_start<T>::value ? +[](void* p) {
+      if constexpr (has_on_start<T>::value)
+        static_cast<T*>(p)->on_start();
+    } : nullptr,
+    has_on_stop<T>::value ? +[](void* p) {
+      if constexpr (has_on_stop<T>::value)
+        static_cast<T*>(p)->on_stop();
+    } : nullptr};
+  return k;
+}
+
+/// A readable name for type T ("counter").
+std::string type_name(const char* mangled);
+
+} // namespace detail
+} // namespace actors

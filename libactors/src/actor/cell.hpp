@@ -1,0 +1,47 @@
+#pragma once
+// A running actor, as the runtime sees it. Never installed.
+
+#include <actors/actor_context.hpp>
+
+#include <caf/actor.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+namespace caf {
+class event_based_actor;
+}
+
+namespace actors::detail {
+
+using envelope_ptr = std::shared_ptr<envelope>;
+
+class actor_cell : public std::enable_shared_from_this<actor_cell> {
+public:
+  const actor_kind* kind = nullptr;
+  void* obj = nullptr;            // the user's object; touched only on the actor
+  actor_address address;
+  caf::actor handle;              // its CAF actor
+  caf::event_based_actor* self = nullptr; // while it runs
+  bool stop_requested = false;    // on the actor only
+  down_fn trap;                   // exit trap (on the actor only)
+
+  std::atomic<bool> alive{true};
+  std::mutex mtx;                 // guards reason, watchers
+  std::condition_variable stopped;
+  down_reason reason;             // why it stopped (set before it stops)
+  std::vector<std::pair<std::uint64_t, down_fn>> watchers;
+
+  /// Runs once the CAF actor has finished: on_stop, the object's
+  /// destruction, the table, and every watcher.
+  void died() noexcept;
+};
+
+/// Tells dropped because their actor was gone.
+std::atomic<std::uint64_t>& dropped_count() noexcept;
+
+} // namespace actors::detail

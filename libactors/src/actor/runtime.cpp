@@ -1,0 +1,1378 @@
+// Actors: each one is a CAF event-based actor of the node's actor system
+// whose mailbox holds envelopes (calls, continuations, timers, exit
+// signals). Calls between processes travel on the node's transport
+// (io/transport.hpp) as frames:
+//
+//   op      payload (after the op byte)
+//   call    u64 actor, u64 request (0: tell), u16 n, n bytes of call header,
+//           the arguments (Cereal)
+//   reply   u64 request, u8 status (0 ok, 1 error), the result or a wire_error
+//   monitor u64 actor, u64 watch id      -> down when that actor stops
+//   down    u64 watch id, down_reason
+//   link    u64 actor, actor_address     (that node makes its actor watch the other)
+//   spawn   u64 request, u32 n, n bytes of code_location, the arguments
+//   registry u64 request, u8 what, name, optional<actor_address>  (root node only)
+
+#include "cell.hpp"
+
+#include "../io/transport.hpp"
+#include "../runtime.hpp"
+
+#include <actors/actor.hpp>
+#include <actors/log.hpp>
+#include <actors/node.hpp>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+
+#include <cxxabi.h>
+#include <dlfcn.h>
+#include <deque>
+#include <unistd.h>
+#include <unordered_map>
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actors::detail::envelope_ptr)
+
+namespace actors {
+
+std::string down_reason::describe() const {
+  switch (what) {
+    case kind::normal:
+      return message.empty() ? "stopped normally" : "stopped normally (" + message + ")";
+    case kind::exception:
+      return "stopped by an exception: " + message;
+    case kind::signal:
+      return "its process was killed by signal " + std::to_string(signal) + " ("
+             + ::strsignal(signal) + ")";
+    case kind::exited:
+      return "its process exited with code " + std::to_string(exitcode);
+    case kind::unreachable:
+      return "its node is unreachable: " + message;
+    case kind::no_such_actor:
+      return "no such actor (it had stopped before)";
+    case kind::linked:
+      return "a linked actor died: " + message;
+  }
+  return "unknown";
+}
+
+actor_died::actor_died(std::string actor, down_reason reason)
+  : error(errc::actor_died, "actor " + actor + " is gone: " + reason.describe()),
+    actor_(std::move(actor)), reason_(std::move(reason)) {}
+
+std::uint64_t dropped_messages() noexcept {
+  return detail::dropped_count().load();
+}
+
+namespace detail {
+
+std::atomic<std::uint64_t>& dropped_count() noexcept {
+  static std::atomic<std::uint64_t> n{0};
+  return n;
+}
+
+namespace {
+
+enum op : std::uint8_t {
+  op_call = 0x40,
+  op_reply = 0x41,
+  op_monitor = 0x42,
+  op_down = 0x43,
+  op_link = 0x44,
+  op_spawn = 0x45,
+  op_registry = 0x46,
+};
+
+thread_local actor_cell* running_cell = nullptr;
+
+std::string demangle(const char* mangled) {
+  int status = 0;
+  char* s = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
+  std::string out = status == 0 && s ? s : mangled;
+  std::free(s);
+  return out;
+}
+
+// -- this node's actors -------------------------------------------------------------
+
+struct actor_table {
+  std::mutex mtx;
+  std::atomic<std::uint64_t> next_id{1};
+  std::unordered_map<std::uint64_t, std::shared_ptr<actor_cell>> live;
+  // Why recent actors stopped, so a late ask or monitor hears the truth.
+  std::unordered_map<std::uint64_t, down_reason> graveyard;
+  std::deque<std::uint64_t> graveyard_order;
+  std::unordered_map<std::string, int> per_type; // for names: counter-1, counter-2
+};
+
+actor_table*& table_ptr() {
+  static actor_table* t = new actor_table; // outlives static handles
+  return t;
+}
+
+actor_table& table() {
+  return *table_ptr();
+}
+
+std::mutex runtime_mtx;
+transport* bound_transport = nullptr;
+std::mutex root_mtx;
+std::string root_ep;
+
+} // namespace
+
+// -- the CAF actor ------------------------------------------------------------------
+
+class cell_actor : public caf::event_based_actor {
+public:
+  cell_actor(caf::actor_config& cfg, std::shared_ptr<actor_cell> c)
+    : caf::event_based_actor(cfg), cell_(std::move(c)) {}
+
+  caf::behavior make_behavior() override {
+    cell_->self = this;
+    if (cell_->kind->on_start) {
+      run_guarded([this] { cell_->kind->on_start(cell_->obj); });
+    }
+    return {[this](envelope_ptr& e) { run_guarded([&] { e->run(cell_->obj, *cell_); }); }};
+  }
+
+  void on_exit() override {
+    cell_->died();
+  }
+
+private:
+  template <class F>
+  void run_guarded(F&& f) {
+    auto* saved = running_cell;
+    running_cell = cell_.get();
+    try {
+      f();
+    } catch (...) {
+      method_failed(*cell_, nullptr, false);
+    }
+    running_cell = saved;
+    if (cell_->stop_requested)
+      quit(caf::exit_reason::normal);
+  }
+
+  std::shared_ptr<actor_cell> cell_;
+};
+
+void actor_cell::died() noexcept {
+  if (kind->on_stop && obj) {
+    auto* saved = running_cell;
+    running_cell = this;
+    try {
+      kind->on_stop(obj);
+    } catch (...) {
+      log::error() << "actor " << address.name << ": on_stop() threw; ignored";
+    }
+    running_cell = saved;
+  }
+  if (obj)
+    kind->destroy(obj);
+  obj = nullptr;
+  self = nullptr;
+  std::vector<std::pair<std::uint64_t, down_fn>> fire;
+  down_reason why;
+  {
+    std::lock_guard<std::mutex> lock(mtx);
+    alive = false;
+    why = reason;
+    fire.swap(watchers);
+  }
+  {
+    auto& t = table();
+    std::lock_guard<std::mutex> lock(t.mtx);
+    t.live.erase(address.id);
+    t.graveyard[address.id] = why;
+    t.graveyard_order.push_back(address.id);
+    if (t.graveyard_order.size() > 4096) {
+      t.graveyard.erase(t.graveyard_order.front());
+      t.graveyard_order.pop_front();
+    }
+  }
+  down d{address.name, address.pid, why};
+  for (auto& [id, fn] : fire) {
+    try {
+      fn(d);
+    } catch (...) {
+      log::error() << "a monitor callback for actor " << address.name << " threw; ignored";
+    }
+  }
+  std::lock_guard<std::mutex> lock(mtx);
+  stopped.notify_all();
+}
+
+void ensure_actor_runtime();
+
+std::shared_ptr<actor_ref> spawn_cell(const actor_kind& kind, void* obj, const std::string& name) {
+  ensure_actor_runtime();
+  auto& tr = transport::get();
+  auto c = std::make_shared<actor_cell>();
+  c->kind = &kind;
+  c->obj = obj;
+  auto& t = table();
+  c->address.id = t.next_id++;
+  c->address.endpoint = tr.endpoint();
+  c->address.pid = ::getpid();
+  c->address.type = kind.type;
+  {
+    std::lock_guard<std::mutex> lock(t.mtx);
+    c->address.name = name.empty() ? type_name(kind.type) + "-" + std::to_string(++t.per_type[kind.type])
+                                   : name;
+    t.live[c->address.id] = c;
+  }
+  c->handle = actors::system().spawn<cell_actor>(c);
+  auto r = std::make_shared<actor_ref>(c->address);
+  r->local = c;
+  return r;
+}
+
+std::shared_ptr<actor_ref> cell_ref(actor_cell& c) {
+  auto r = std::make_shared<actor_ref>(c.address);
+  r->local = c.shared_from_this();
+  return r;
+}
+
+const std::string& cell_name(actor_cell& c) noexcept {
+  return c.address.name;
+}
+
+const char* cell_type(actor_cell& c) noexcept {
+  return c.kind->type;
+}
+
+void cell_stop(actor_cell& c) noexcept {
+  c.stop_requested = true;
+}
+
+void cell_trap_exit(actor_cell& c, down_fn fn) {
+  c.trap = std::move(fn);
+}
+
+actor_cell* current_cell() noexcept {
+  return running_cell;
+}
+
+void throw_not_in_actor(const char* what) {
+  throw error(errc::bad_argument, std::string(what)
+                                    + " is only available inside an actor's method (or its "
+                                      "on_start/on_stop)");
+}
+
+actor_cell& require_cell(const char* what) {
+  if (!running_cell)
+    throw_not_in_actor(what);
+  return *running_cell;
+}
+
+void throw_empty_handle() {
+  throw error(errc::bad_argument, "an empty actors::actor handle: assign it from spawn(), "
+                                  "lookup() or a handle that arrived in a message");
+}
+
+actor_cell* live_local(actor_ref& ref) {
+  auto& c = ref.local;
+  if (!c)
+    return nullptr;
+  if (!c->alive.load()) // gone: later calls report its death
+    return nullptr;
+  return c.get();
+}
+
+void post_local(actor_cell& cell, envelope_ptr env) {
+  // From a loop thread the actor runs right there, after the current batch;
+  // from anywhere else a scheduler worker runs it.
+  auto* loop = event_loop::current();
+  auto* a = caf::actor_cast<caf::abstract_actor*>(cell.handle);
+  if (!a)
+    return;
+  a->enqueue(nullptr, caf::make_message_id(), caf::make_message(std::move(env)), loop);
+}
+
+std::shared_ptr<actor_ref> ref_for(actor_address a) {
+  auto r = std::make_shared<actor_ref>(a);
+  if (a.pid == ::getpid()) {
+    auto* tr = transport::running();
+    if (tr && tr->endpoint() == a.endpoint) {
+      auto& t = table();
+      std::lock_guard<std::mutex> lock(t.mtx);
+      auto it = t.live.find(a.id);
+      if (it != t.live.end())
+        r->local = it->second;
+    }
+  }
+  return r;
+}
+
+down_reason reason_of_local(std::uint64_t id) {
+  auto& t = table();
+  std::lock_guard<std::mutex> lock(t.mtx);
+  auto it = t.graveyard.find(id);
+  if (it != t.graveyard.end())
+    return it->second;
+  return down_reason{down_reason::kind::no_such_actor, 0, 0, {}};
+}
+
+std::exception_ptr method_failed(actor_cell& cell, const raw_method* method, bool asked) {
+  auto [type, what] = current_exception_info();
+  std::string m = method ? method_name(*method) : std::string("a continuation");
+  if (asked)
+    return std::make_exception_ptr(remote_error(
+      type, what, cell.address.pid, "actor " + cell.address.name + ", method " + m));
+  // Nobody asked, so nobody would hear of it: the actor stops (its
+  // monitors and links do hear).
+  log::error() << "actor " << cell.address.name << ": " << m << " raised " << type
+               << (what.empty() ? "" : ": " + what) << "; the actor stops";
+  {
+    std::lock_guard<std::mutex> lock(cell.mtx);
+    cell.reason = {down_reason::kind::exception, 0, 0, type + (what.empty() ? "" : ": " + what)};
+  }
+  cell.stop_requested = true;
+  return nullptr;
+}
+
+std::string type_name(const char* mangled) {
+  auto full = demangle(mangled);
+  return full;
+}
+
+// -- methods across processes ---------------------------------------------------------
+
+method_code encode_method(raw_method r) {
+  method_code c;
+  c.adjust = r.adj;
+  if (r.ptr & 1) { // Itanium ABI: a virtual method is 1 + its vtable offset
+    c.is_virtual = true;
+    c.vtable = r.ptr;
+  } else {
+    c.where = locate(reinterpret_cast<any_fn>(r.ptr));
+  }
+  return c;
+}
+
+bool decode_method(const method_code& c, raw_method& out) noexcept {
+  out.adj = static_cast<std::ptrdiff_t>(c.adjust);
+  if (c.is_virtual) {
+    out.ptr = static_cast<std::uintptr_t>(c.vtable);
+    return true;
+  }
+  auto fn = resolve(c.where);
+  out.ptr = reinterpret_cast<std::uintptr_t>(fn);
+  return fn != nullptr;
+}
+
+std::string method_name(raw_method r) {
+  if (r.ptr & 1)
+    return "virtual method at vtable offset " + std::to_string(r.ptr - 1);
+  Dl_info info{};
+  if (::dladdr(reinterpret_cast<void*>(r.ptr), &info) && info.dli_sname)
+    return demangle(info.dli_sname);
+  try {
+    auto where = locate(reinterpret_cast<any_fn>(r.ptr));
+    char hex[32];
+    std::snprintf(hex, sizeof hex, "%llx", static_cast<unsigned long long>(where.offset));
+    return "method at " + (where.module.empty() ? std::string("the program") : where.module)
+           + "+0x" + hex;
+  } catch (...) {
+    return "a method";
+  }
+}
+
+std::string call_header(const code_location& runner, const method_code& method) {
+  return encode(std::make_tuple(runner, method));
+}
+
+// -- remote state per connection --------------------------------------------------------
+
+namespace {
+
+struct pending_ask {
+  std::shared_ptr<task_state> state;
+  std::string actor;
+};
+
+struct remote_watch {
+  down_fn fn;
+  actor_address who;
+};
+
+struct peer_actors {
+  std::mutex mtx;
+  std::unordered_map<std::uint64_t, pending_ask> pending;
+  std::unordered_map<std::uint64_t, remote_watch> watches;
+};
+
+std::atomic<std::uint64_t> next_request{1};
+std::atomic<std::uint64_t> next_watch{1};
+
+peer_actors& state_of(const peer_ptr& p) {
+  static std::mutex m;
+  std::lock_guard<std::mutex> lock(m);
+  if (!p->service_state)
+    p->service_state = std::make_shared<peer_actors>();
+  return *static_cast<peer_actors*>(p->service_state.get());
+}
+
+struct wire_error {
+  int code = 0;
+  std::string type, message, actor, task;
+  int pid = 0;
+  down_reason reason;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(code, type, message, actor, task, pid, reason);
+  }
+};
+
+wire_error to_wire(std::exception_ptr e) {
+  wire_error w;
+  try {
+    std::rethrow_exception(e);
+  } catch (const actor_died& x) {
+    w.code = static_cast<int>(errc::actor_died);
+    w.actor = x.actor();
+    w.reason = x.reason();
+  } catch (const remote_error& x) {
+    w.code = static_cast<int>(errc::remote_error);
+    w.type = x.type_name();
+    w.message = x.message();
+    w.pid = x.pid();
+    w.task = x.task();
+  } catch (const error& x) {
+    w.code = static_cast<int>(x.value());
+    w.message = x.what();
+  } catch (...) {
+    auto [type, what] = current_exception_info();
+    w.code = static_cast<int>(errc::remote_error);
+    w.type = type;
+    w.message = what;
+    w.pid = ::getpid();
+  }
+  return w;
+}
+
+std::exception_ptr from_wire(const wire_error& w) {
+  auto code = static_cast<errc>(w.code);
+  if (code == errc::actor_died)
+    return std::make_exception_ptr(actor_died(w.actor, w.reason));
+  if (code == errc::remote_error)
+    return std::make_exception_ptr(remote_error(w.type, w.message, w.pid, w.task));
+  return std::make_exception_ptr(error(code, w.message));
+}
+
+std::string reply_payload(std::uint64_t req, bool ok, const std::string& body) {
+  std::string out;
+  out.reserve(10 + body.size());
+  out.push_back(static_cast<char>(op_reply));
+  put(out, req);
+  out.push_back(ok ? 0 : 1);
+  out += body;
+  return out;
+}
+
+// Answers a request that came from another process.
+class peer_route final : public reply_route {
+public:
+  peer_route(peer_ptr p, std::uint64_t req) : p_(std::move(p)), req_(req) {}
+  void ok_encoded(std::string bytes) override { send(true, bytes); }
+  void failed(std::exception_ptr e) override { send(false, encode(to_wire(e))); }
+
+private:
+  void send(bool ok, const std::string& body) {
+    if (req_ == 0)
+      return;
+    try {
+      transport::get().send(p_, reply_payload(req_, ok, body), true);
+    } catch (const error& e) {
+      // Over the frame cap: the asker still hears why.
+      if (ok)
+        failed(std::current_exception());
+      else
+        log::error() << "actor transport: a reply could not be sent: " << e.what();
+    }
+  }
+  peer_ptr p_;
+  std::uint64_t req_;
+};
+
+// A call that came from another process, run on the actor.
+class remote_call final : public envelope {
+public:
+  remote_call(remote_runner run, raw_method m, std::string args, std::shared_ptr<reply_route> route,
+              bool asked)
+    : run_(run), m_(m), args_(std::move(args)), route_(std::move(route)), asked_(asked) {}
+
+  void run(void* obj, actor_cell& cell) override {
+    std::string result;
+    bool deferred = false;
+    try {
+      result = run_(obj, m_, args_.data(), args_.size(), route_, deferred);
+    } catch (const error& e) {
+      if (e.value() == errc::bad_payload) {
+        log_bad_payload(cell, e.what());
+        if (asked_)
+          route_->failed(std::current_exception());
+        return;
+      }
+      fail(cell);
+      return;
+    } catch (...) {
+      fail(cell);
+      return;
+    }
+    if (asked_ && !deferred)
+      route_->ok_encoded(std::move(result));
+  }
+
+private:
+  void fail(actor_cell& cell) {
+    auto e = method_failed(cell, &m_, asked_);
+    if (asked_)
+      route_->failed(e);
+  }
+  static void log_bad_payload(actor_cell& cell, const char* what) {
+    static std::atomic<bool> once{false};
+    if (!once.exchange(true))
+      log::error() << "actor " << cell.address.name << ": a message did not decode and was "
+                   << "dropped (further ones are not logged): " << what;
+  }
+  remote_runner run_;
+  raw_method m_;
+  std::string args_;
+  std::shared_ptr<reply_route> route_;
+  bool asked_;
+};
+
+// The inbound loop's cache of call headers it has resolved.
+struct resolved_call {
+  remote_runner runner = nullptr;
+  raw_method method{0, 0};
+  bool ok = false;
+};
+
+down_reason reason_for_peer(const peer_ptr& p) {
+  // A child of ours: its exit status says what happened.
+  if (auto* n = current_node()) {
+    std::shared_ptr<process_state> child;
+    {
+      std::lock_guard<std::recursive_mutex> guard(n->mtx);
+      for (auto& k : n->children)
+        if (k->pid == p->pid())
+          child = k;
+    }
+    if (child) {
+      try {
+        process pr(child);
+        if (pr.join(std::chrono::milliseconds(500))) {
+          int code = *pr.exitcode();
+          if (code < 0)
+            return {down_reason::kind::signal, -code, 0, {}};
+          return {down_reason::kind::exited, 0, code, {}};
+        }
+      } catch (...) {
+      }
+    }
+  }
+  return {down_reason::kind::unreachable, 0, 0,
+          "the node of pid " + std::to_string(p->pid()) + " closed its connection"};
+}
+
+void fail_peer(const peer_ptr& p) {
+  auto& st = state_of(p);
+  std::unordered_map<std::uint64_t, pending_ask> pending;
+  std::unordered_map<std::uint64_t, remote_watch> watches;
+  {
+    std::lock_guard<std::mutex> lock(st.mtx);
+    pending.swap(st.pending);
+    watches.swap(st.watches);
+  }
+  if (pending.empty() && watches.empty())
+    return;
+  auto why = reason_for_peer(p);
+  for (auto& [id, a] : pending)
+    a.state->fail(0, std::make_exception_ptr(actor_died(a.actor, why)));
+  for (auto& [id, w] : watches) {
+    try {
+      w.fn(down{w.who.name, w.who.pid, why});
+    } catch (...) {
+      log::error() << "a monitor callback for actor " << w.who.name << " threw; ignored";
+    }
+  }
+}
+
+void deliver_reply(const peer_ptr& p, const char* data, std::size_t size) {
+  if (size < 9)
+    return;
+  auto req = take<std::uint64_t>(data);
+  bool ok = *data++ == 0;
+  size -= 9;
+  auto& st = state_of(p);
+  pending_ask a;
+  {
+    std::lock_guard<std::mutex> lock(st.mtx);
+    auto it = st.pending.find(req);
+    if (it == st.pending.end())
+      return;
+    a = std::move(it->second);
+    st.pending.erase(it);
+  }
+  if (ok) {
+    try {
+      a.state->deliver(0, data, size);
+    } catch (...) {
+      a.state->fail(0, std::current_exception());
+    }
+    return;
+  }
+  try {
+    a.state->fail(0, from_wire(decode<wire_error>(data, size)));
+  } catch (...) {
+    a.state->fail(0, std::current_exception());
+  }
+}
+
+std::shared_ptr<actor_cell> find_live(std::uint64_t id) {
+  auto& t = table();
+  std::lock_guard<std::mutex> lock(t.mtx);
+  auto it = t.live.find(id);
+  return it == t.live.end() ? nullptr : it->second;
+}
+
+void on_call(const peer_ptr& p, const char* data, std::size_t size) {
+  static std::unordered_map<std::string, resolved_call> cache; // inbound loop only
+  if (size < 18)
+    return;
+  auto id = take<std::uint64_t>(data);
+  auto req = take<std::uint64_t>(data);
+  auto hlen = take<std::uint16_t>(data);
+  size -= 18;
+  if (size < hlen)
+    return;
+  std::string header(data, hlen);
+  data += hlen;
+  size -= hlen;
+  auto route = std::make_shared<peer_route>(p, req);
+  auto cell = find_live(id);
+  if (!cell || !cell->alive.load()) {
+    if (req)
+      route->failed(std::make_exception_ptr(actor_died(
+        "#" + std::to_string(id) + " of pid " + std::to_string(::getpid()), reason_of_local(id))));
+    else
+      dropped_count()++;
+    return;
+  }
+  auto it = cache.find(header);
+  if (it == cache.end()) {
+    resolved_call r;
+    try {
+      auto [runner, method] = decode<std::tuple<code_location, method_code>>(header);
+      r.runner = reinterpret_cast<remote_runner>(resolve(runner));
+      r.ok = r.runner && decode_method(method, r.method);
+    } catch (...) {
+    }
+    it = cache.emplace(std::move(header), r).first;
+  }
+  if (!it->second.ok) {
+    if (req)
+      route->failed(std::make_exception_ptr(
+        error(errc::target_not_found, "actor " + cell->address.name
+                                        + ": the method is not in this process's image (a "
+                                          "library loaded after the node started?)")));
+    return;
+  }
+  auto env = std::make_shared<remote_call>(it->second.runner, it->second.method,
+                                           std::string(data, size), std::move(route), req != 0);
+  post_local(*cell, std::move(env));
+}
+
+void on_down(const peer_ptr& p, const char* data, std::size_t size) {
+  if (size < 8)
+    return;
+  auto id = take<std::uint64_t>(data);
+  auto& st = state_of(p);
+  remote_watch w;
+  {
+    std::lock_guard<std::mutex> lock(st.mtx);
+    auto it = st.watches.find(id);
+    if (it == st.watches.end())
+      return;
+    w = std::move(it->second);
+    st.watches.erase(it);
+  }
+  down_reason why;
+  try {
+    why = decode<down_reason>(data, size - 8);
+  } catch (...) {
+    why = {down_reason::kind::unreachable, 0, 0, "a down notice did not decode"};
+  }
+  w.fn(down{w.who.name, w.who.pid, why});
+}
+
+std::uint64_t watch_local(const std::shared_ptr<actor_cell>& c, std::uint64_t id, down_fn fn);
+
+void on_monitor(const peer_ptr& p, const char* data, std::size_t size) {
+  if (size < 16)
+    return;
+  auto actor = take<std::uint64_t>(data);
+  auto id = take<std::uint64_t>(data);
+  std::weak_ptr<peer> weak = p;
+  auto notify = [weak, id](const down& d) {
+    if (auto peer = weak.lock()) {
+      std::string out(1, static_cast<char>(op_down));
+      put(out, id);
+      out += encode(d.reason);
+      try {
+        transport::get().send(peer, out, true);
+      } catch (...) {
+      }
+    }
+  };
+  auto cell = find_live(actor);
+  if (!cell) {
+    down d;
+    d.reason = reason_of_local(actor);
+    notify(d);
+    return;
+  }
+  watch_local(cell, id, notify);
+}
+
+void exit_signal(const std::shared_ptr<actor_cell>& target, const down& d);
+
+void on_link(const peer_ptr&, const char* data, std::size_t size) {
+  if (size < 8)
+    return;
+  auto actor = take<std::uint64_t>(data);
+  try {
+    auto other = decode<actor_address>(data, size - 8);
+    auto target = find_live(actor);
+    auto other_ref = ref_for(other);
+    if (!target) {
+      return;
+    }
+    std::weak_ptr<actor_cell> weak = target;
+    watch(*other_ref, [weak](const down& d) {
+      if (auto t = weak.lock())
+        exit_signal(t, d);
+    }, nullptr);
+  } catch (const std::exception& e) {
+    log::error() << "actor transport: a link request failed: " << e.what();
+  }
+}
+
+void on_spawn(const peer_ptr& p, const char* data, std::size_t size) {
+  if (size < 12)
+    return;
+  auto req = take<std::uint64_t>(data);
+  auto n = take<std::uint32_t>(data);
+  size -= 12;
+  auto route = std::make_shared<peer_route>(p, req);
+  try {
+    if (size < n)
+      throw error(errc::bad_payload, "a spawn request was truncated");
+    auto where = decode<code_location>(data, n);
+    auto fn = reinterpret_cast<remote_spawner>(resolve(where));
+    if (!fn)
+      throw error(errc::target_not_found, "the actor's class is not in this process's image");
+    auto ref = fn(data + n, size - n);
+    route->ok_encoded(encode(ref->address));
+  } catch (const error&) {
+    route->failed(std::current_exception());
+  } catch (...) {
+    auto [type, what] = current_exception_info();
+    route->failed(std::make_exception_ptr(
+      remote_error(type, what, ::getpid(), "the constructor of a spawned actor")));
+  }
+}
+
+void on_registry(const peer_ptr& p, const char* data, std::size_t size);
+
+} // namespace
+
+// -- the runtime's start ------------------------------------------------------------------
+
+void ensure_actor_runtime() {
+  auto& tr = transport::get();
+  auto& sys = actors::system();
+  std::lock_guard<std::mutex> lock(runtime_mtx);
+  if (bound_transport != &tr) {
+    bound_transport = &tr;
+    tr.bind_system(sys);
+    tr.on(op_call, on_call);
+    tr.on(op_reply, deliver_reply);
+    tr.on(op_monitor, on_monitor);
+    tr.on(op_down, on_down);
+    tr.on(op_link, on_link);
+    tr.on(op_spawn, on_spawn);
+    tr.on(op_registry, on_registry);
+    tr.on_close(fail_peer);
+  }
+}
+
+void send_remote(actor_ref& ref, const std::string& header, std::string args,
+                 std::shared_ptr<task_state> reply) {
+  auto& a = ref.address;
+  if (a.pid == ::getpid() && ref.local) { // ours, and gone
+    report_dead(ref, reply.get());
+    return;
+  }
+  ensure_actor_runtime();
+  peer_ptr p;
+  try {
+    p = transport::get().connect(a.endpoint);
+  } catch (const error& e) {
+    if (reply)
+      reply->fail(0, std::make_exception_ptr(actor_died(
+                       a.name, {down_reason::kind::unreachable, 0, 0, e.what()})));
+    else
+      dropped_count()++;
+    return;
+  }
+  std::uint64_t req = 0;
+  auto& st = state_of(p);
+  if (reply) {
+    req = next_request++;
+    std::lock_guard<std::mutex> lock(st.mtx);
+    st.pending[req] = {reply, a.name};
+  }
+  std::string out;
+  out.reserve(19 + header.size() + args.size());
+  out.push_back(static_cast<char>(op_call));
+  put(out, a.id);
+  put(out, req);
+  put(out, static_cast<std::uint16_t>(header.size()));
+  out += header;
+  out += args;
+  bool sent = false;
+  try {
+    sent = transport::get().send(p, out, reply != nullptr);
+  } catch (...) {
+    if (reply) {
+      std::lock_guard<std::mutex> lock(st.mtx);
+      st.pending.erase(req);
+    }
+    throw;
+  }
+  if (!sent || p->closed()) {
+    // The connection closed; its close handler may have run before we
+    // registered, so fail what is still ours.
+    if (reply) {
+      std::unique_lock<std::mutex> lock(st.mtx);
+      auto it = st.pending.find(req);
+      if (it != st.pending.end()) {
+        st.pending.erase(it);
+        lock.unlock();
+        reply->fail(0, std::make_exception_ptr(actor_died(a.name, reason_for_peer(p))));
+      }
+    } else {
+      dropped_count()++;
+    }
+  }
+}
+
+void report_dead(actor_ref& ref, task_state* reply) {
+  if (!reply) {
+    dropped_count()++;
+    return;
+  }
+  reply->fail(0, std::make_exception_ptr(actor_died(ref.address.name, reason_of_local(ref.address.id))));
+}
+
+// -- monitors and links -------------------------------------------------------------------
+
+namespace {
+
+std::uint64_t watch_local(const std::shared_ptr<actor_cell>& c, std::uint64_t id, down_fn fn) {
+  {
+    std::lock_guard<std::mutex> lock(c->mtx);
+    if (c->alive) {
+      c->watchers.emplace_back(id, std::move(fn));
+      return id;
+    }
+  }
+  fn(down{c->address.name, c->address.pid, reason_of_local(c->address.id)});
+  return id;
+}
+
+void exit_signal(const std::shared_ptr<actor_cell>& target, const down& d) {
+  std::weak_ptr<actor_cell> weak = target;
+  post_local(*target, make_callable([weak, d] {
+    auto t = weak.lock();
+    if (!t)
+      return;
+    if (t->trap) {
+      t->trap(d);
+      return;
+    }
+    if (d.reason.normal())
+      return;
+    {
+      std::lock_guard<std::mutex> lock(t->mtx);
+      t->reason = {down_reason::kind::linked, 0, 0, d.actor + " " + d.reason.describe()};
+    }
+    t->stop_requested = true;
+  }));
+}
+
+} // namespace
+
+std::uint64_t watch(actor_ref& ref, down_fn fn, actor_cell* on_actor) {
+  if (on_actor) { // run the callback on that actor, in its turn
+    std::weak_ptr<actor_cell> weak = on_actor->shared_from_this();
+    fn = [weak, fn = std::move(fn)](const down& d) {
+      if (auto c = weak.lock())
+        if (c->alive)
+          post_local(*c, make_callable([fn, d] { fn(d); }));
+    };
+  }
+  auto id = next_watch++;
+  auto& a = ref.address;
+  if (a.pid == ::getpid() && (ref.local || !transport::running()
+                              || transport::running()->endpoint() == a.endpoint)) {
+    auto c = ref.local ? ref.local : find_live(a.id);
+    if (!c) {
+      fn(down{a.name, a.pid, reason_of_local(a.id)});
+      return id;
+    }
+    return watch_local(c, id, std::move(fn));
+  }
+  ensure_actor_runtime();
+  peer_ptr p;
+  try {
+    p = transport::get().connect(a.endpoint);
+  } catch (const error& e) {
+    fn(down{a.name, a.pid, {down_reason::kind::unreachable, 0, 0, e.what()}});
+    return id;
+  }
+  auto& st = state_of(p);
+  {
+    std::lock_guard<std::mutex> lock(st.mtx);
+    st.watches[id] = {fn, a};
+  }
+  std::string out(1, static_cast<char>(op_monitor));
+  put(out, a.id);
+  put(out, id);
+  if (!transport::get().send(p, out, true) || p->closed()) {
+    std::unique_lock<std::mutex> lock(st.mtx);
+    if (st.watches.erase(id)) {
+      lock.unlock();
+      fn(down{a.name, a.pid, reason_for_peer(p)});
+    }
+  }
+  return id;
+}
+
+void unwatch(actor_ref& ref, std::uint64_t id) noexcept {
+  auto& a = ref.address;
+  if (auto c = ref.local ? ref.local : (a.pid == ::getpid() ? find_live(a.id) : nullptr)) {
+    std::lock_guard<std::mutex> lock(c->mtx);
+    auto& w = c->watchers;
+    w.erase(std::remove_if(w.begin(), w.end(), [id](auto& e) { return e.first == id; }), w.end());
+    return;
+  }
+  // Remote: forget it here; the other node's notice will find nobody.
+  if (auto* tr = transport::running()) {
+    try {
+      auto p = tr->connect(a.endpoint);
+      auto& st = state_of(p);
+      std::lock_guard<std::mutex> lock(st.mtx);
+      st.watches.erase(id);
+    } catch (...) {
+    }
+  }
+}
+
+namespace {
+
+// Makes `target` (anywhere) stop when `other` dies abnormally.
+void install_link(actor_ref& target, actor_ref& other) {
+  auto& a = target.address;
+  if (a.pid == ::getpid()) {
+    auto c = target.local ? target.local : find_live(a.id);
+    if (!c)
+      return;
+    std::weak_ptr<actor_cell> weak = c;
+    watch(other, [weak](const down& d) {
+      if (auto t = weak.lock())
+        exit_signal(t, d);
+    }, nullptr);
+    return;
+  }
+  ensure_actor_runtime();
+  auto p = transport::get().connect(a.endpoint);
+  std::string out(1, static_cast<char>(op_link));
+  put(out, a.id);
+  out += encode(other.address);
+  transport::get().send(p, out, true);
+}
+
+} // namespace
+
+void link_refs(actor_ref& a, actor_ref& b) {
+  install_link(a, b);
+  install_link(b, a);
+}
+
+// -- timers ------------------------------------------------------------------------------
+
+void cell_after(actor_cell& c, duration d, std::shared_ptr<timer_state> t, std::function<void()> fn,
+                bool periodic) {
+  std::weak_ptr<actor_cell> weak = c.shared_from_this();
+  struct tick {
+    static void arm(std::weak_ptr<actor_cell> weak, duration d, std::shared_ptr<timer_state> t,
+                    std::function<void()> fn, bool periodic) {
+      auto c = weak.lock();
+      if (!c || !c->alive || t->cancelled)
+        return;
+      auto env = make_callable([weak, d, t, fn, periodic] {
+        if (t->cancelled)
+          return;
+        if (periodic) // re-armed first, so a slow tick does not drift
+          arm(weak, d, t, fn, periodic);
+        fn();
+      });
+      auto& clock = actors::system().clock();
+      auto when = clock.now() + std::chrono::duration_cast<caf::timespan>(d);
+      clock.schedule_message(when, caf::actor_cast<caf::strong_actor_ptr>(c->handle),
+                             caf::make_mailbox_element(nullptr, caf::make_message_id(), {},
+                                                       std::move(env)));
+    }
+  };
+  tick::arm(weak, d, std::move(t), std::move(fn), periodic);
+}
+
+// -- processes that host one actor -------------------------------------------------------
+
+int serve_until_stopped(actor_ref& ref) {
+  auto c = ref.local;
+  if (!c)
+    return 1;
+  std::unique_lock<std::mutex> lock(c->mtx);
+  c->stopped.wait(lock, [&] { return !c->alive.load(); });
+  return c->reason.what == down_reason::kind::normal ? 0 : 1;
+}
+
+void report_construction_failure(connection<actor_address>& report) {
+  auto [type, what] = current_exception_info();
+  actor_address failed;
+  failed.name = type;
+  failed.type = what;
+  try {
+    report.send(failed);
+  } catch (...) {
+  }
+}
+
+std::shared_ptr<actor_ref> await_report(connection<actor_address>& report, process& p,
+                                        const char* type) {
+  std::optional<actor_address> a;
+  try {
+    a = report.try_recv(std::chrono::seconds(60));
+  } catch (const eof_error&) {
+  }
+  if (!a) {
+    p.join(std::chrono::seconds(1));
+    auto code = p.exitcode();
+    throw error(errc::remote_error, "the process for a " + type_name(type) + " actor (pid "
+                                      + std::to_string(p.pid()) + ") ended before the actor ran"
+                                      + (code ? ", exit code " + std::to_string(*code) : ""));
+  }
+  if (a->id == 0) {
+    p.join(std::chrono::seconds(1));
+    throw remote_error(a->name, a->type, p.pid(), "the constructor of a " + type_name(type) + " actor");
+  }
+  return ref_for(std::move(*a));
+}
+
+std::shared_ptr<actor_ref> spawn_remote(const std::string& endpoint, any_fn spawner, std::string args) {
+  if (endpoint.empty())
+    throw_empty_handle();
+  ensure_actor_runtime();
+  auto& tr = transport::get();
+  if (endpoint == tr.endpoint()) {
+    auto fn = reinterpret_cast<remote_spawner>(spawner);
+    return fn(args.data(), args.size());
+  }
+  auto st = std::make_shared<result_state<actor_address>>();
+  auto p = tr.connect(endpoint);
+  auto where = encode(locate(spawner));
+  auto req = next_request++;
+  {
+    auto& ps = state_of(p);
+    std::lock_guard<std::mutex> lock(ps.mtx);
+    ps.pending[req] = {st, "the node at " + endpoint};
+  }
+  std::string out(1, static_cast<char>(op_spawn));
+  put(out, req);
+  put(out, static_cast<std::uint32_t>(where.size()));
+  out += where;
+  out += args;
+  tr.send(p, out, true);
+  future<actor_address> f(st);
+  return ref_for(f.get(std::chrono::seconds(60)));
+}
+
+// -- the registry (served by the root node) ------------------------------------------------
+
+std::string root_endpoint() {
+  {
+    std::lock_guard<std::mutex> lock(root_mtx);
+    if (!root_ep.empty())
+      return root_ep;
+  }
+  auto* n = current_node();
+  if (n && !n->parent) { // the root serves it: its transport runs from now on
+    auto ep = transport::get().endpoint();
+    ensure_actor_runtime();
+    std::lock_guard<std::mutex> lock(root_mtx);
+    root_ep = ep;
+  }
+  std::lock_guard<std::mutex> lock(root_mtx);
+  return root_ep;
+}
+
+void set_root_endpoint(std::string e) {
+  std::lock_guard<std::mutex> lock(root_mtx);
+  root_ep = std::move(e);
+}
+
+namespace {
+
+enum reg_op : std::uint8_t { reg_put = 1, reg_get = 2, reg_erase = 3, reg_claim = 4, reg_fulfil = 5 };
+
+struct reg_waiter {
+  std::shared_ptr<reply_route> route;
+};
+
+struct reg_entry {
+  std::optional<actor_address> who;
+  bool claimed = false;
+  std::vector<std::shared_ptr<reply_route>> waiters;
+};
+
+struct registry_state {
+  std::mutex mtx;
+  std::unordered_map<std::string, reg_entry> names;
+};
+
+registry_state& reg() {
+  static auto* r = new registry_state;
+  return *r;
+}
+
+// The registry's logic, run in the root node. Answers through `route`.
+void registry_apply(reg_op what, const std::string& name, std::optional<actor_address> who,
+                    const std::shared_ptr<reply_route>& route) {
+  auto& r = reg();
+  std::unique_lock<std::mutex> lock(r.mtx);
+  auto& e = r.names[name];
+  auto answer = [&](std::optional<actor_address> a) { route->ok_encoded(encode(a)); };
+  switch (what) {
+    case reg_get: {
+      auto a = e.who;
+      if (!e.who && !e.claimed)
+        r.names.erase(name);
+      lock.unlock();
+      answer(a);
+      return;
+    }
+    case reg_erase:
+      if (!e.claimed)
+        r.names.erase(name);
+      lock.unlock();
+      answer(std::nullopt);
+      return;
+    case reg_claim:
+      if (e.who) {
+        auto a = e.who;
+        lock.unlock();
+        answer(a);
+      } else if (e.claimed) {
+        e.waiters.push_back(route); // answered when the claimer fulfils
+      } else {
+        e.claimed = true;
+        lock.unlock();
+        answer(std::nullopt); // yours to spawn
+      }
+      return;
+    case reg_put:
+    case reg_fulfil: {
+      if (what == reg_put && e.who && e.who->endpoint != who->endpoint) {
+        lock.unlock();
+        route->failed(std::make_exception_ptr(
+          error(errc::bad_argument, "the name '" + name + "' is already registered to actor "
+                                      + r.names[name].who->name)));
+        return;
+      }
+      if (what == reg_put && e.who && e.who->id != who->id) {
+        lock.unlock();
+        route->failed(std::make_exception_ptr(
+          error(errc::bad_argument, "the name '" + name + "' is already registered to actor "
+                                      + r.names[name].who->name)));
+        return;
+      }
+      e.claimed = false;
+      e.who = who;
+      auto waiters = std::move(e.waiters);
+      e.waiters.clear();
+      if (!who)
+        r.names.erase(name);
+      lock.unlock();
+      for (auto& w : waiters) {
+        // A failed claim lets the next waiter try (it will spawn).
+        if (!who)
+          registry_apply(reg_claim, name, std::nullopt, w);
+        else
+          w->ok_encoded(encode(who));
+      }
+      answer(std::nullopt);
+      if (who) { // the name goes when its actor stops
+        auto ref = ref_for(*who);
+        auto id = who->id;
+        auto ep = who->endpoint;
+        watch(*ref, [name, id, ep](const down&) {
+          auto& rr = reg();
+          std::lock_guard<std::mutex> l(rr.mtx);
+          auto it = rr.names.find(name);
+          if (it != rr.names.end() && it->second.who && it->second.who->id == id
+              && it->second.who->endpoint == ep)
+            rr.names.erase(it);
+        }, nullptr);
+      }
+      return;
+    }
+  }
+}
+
+void on_registry(const peer_ptr& p, const char* data, std::size_t size) {
+  if (size < 9)
+    return;
+  auto req = take<std::uint64_t>(data);
+  auto what = static_cast<reg_op>(*data++);
+  auto route = std::make_shared<peer_route>(p, req);
+  try {
+    auto [name, who] = decode<std::tuple<std::string, std::optional<actor_address>>>(data, size - 9);
+    if (what < reg_put || what > reg_fulfil || ((what == reg_put) && !who))
+      throw error(errc::bad_payload, "a malformed registry request");
+    registry_apply(what, name, who, route);
+  } catch (...) {
+    route->failed(std::current_exception());
+  }
+}
+
+// Fills a local future with the registry's answer.
+class local_route final : public reply_route {
+public:
+  explicit local_route(std::shared_ptr<result_state<std::optional<actor_address>>> st)
+    : st_(std::move(st)) {}
+  void ok_encoded(std::string bytes) override {
+    try {
+      st_->deliver(0, bytes.data(), bytes.size());
+    } catch (...) {
+      st_->fail(0, std::current_exception());
+    }
+  }
+  void failed(std::exception_ptr e) override { st_->fail(0, e); }
+
+private:
+  std::shared_ptr<result_state<std::optional<actor_address>>> st_;
+};
+
+std::optional<actor_address> registry_call(reg_op what, const std::string& name,
+                                           std::optional<actor_address> who, duration timeout) {
+  if (name.empty())
+    throw error(errc::bad_argument, "an actor's registered name must not be empty");
+  auto ep = root_endpoint();
+  if (ep.empty())
+    throw error(errc::no_node, "the registry is served by the root node, which this process "
+                               "cannot reach");
+  ensure_actor_runtime();
+  auto st = std::make_shared<result_state<std::optional<actor_address>>>();
+  auto& tr = transport::get();
+  if (ep == tr.endpoint()) {
+    registry_apply(what, name, std::move(who), std::make_shared<local_route>(st));
+  } else {
+    auto p = tr.connect(ep);
+    auto req = next_request++;
+    {
+      auto& ps = state_of(p);
+      std::lock_guard<std::mutex> lock(ps.mtx);
+      ps.pending[req] = {st, "the registry"};
+    }
+    std::string out(1, static_cast<char>(op_registry));
+    put(out, req);
+    out.push_back(static_cast<char>(what));
+    out += encode(std::make_tuple(name, who));
+    tr.send(p, out, true);
+  }
+  future<std::optional<actor_address>> f(st);
+  return f.get(timeout);
+}
+
+} // namespace
+
+void registry_put(const std::string& name, const actor_address& a) {
+  registry_call(reg_put, name, a, std::chrono::seconds(30));
+}
+
+std::optional<actor_address> registry_get(const std::string& name) {
+  return registry_call(reg_get, name, std::nullopt, std::chrono::seconds(30));
+}
+
+void registry_erase(const std::string& name) {
+  registry_call(reg_erase, name, std::nullopt, std::chrono::seconds(30));
+}
+
+std::optional<actor_address> registry_claim(const std::string& name, duration timeout) {
+  return registry_call(reg_claim, name, std::nullopt, timeout);
+}
+
+void registry_fulfil(const std::string& name, const actor_address* a) {
+  registry_call(reg_fulfil, name, a ? std::optional<actor_address>(*a) : std::nullopt,
+                std::chrono::seconds(30));
+}
+
+void check_type(const actor_address& a, const char* wanted) {
+  if (a.type != wanted)
+    throw error(errc::bad_argument, "actor " + a.name + " is a " + type_name(a.type.c_str())
+                                      + ", not a " + type_name(wanted));
+}
+
+// -- the node's stop ----------------------------------------------------------------------
+
+void stop_actor_runtime() noexcept {
+  std::vector<std::shared_ptr<actor_cell>> cells;
+  {
+    auto& t = table();
+    std::lock_guard<std::mutex> lock(t.mtx);
+    for (auto& [id, c] : t.live)
+      cells.push_back(c);
+  }
+  for (auto& c : cells) {
+    {
+      std::lock_guard<std::mutex> lock(c->mtx);
+      if (c->reason.what == down_reason::kind::normal && c->reason.message.empty())
+        c->reason.message = "its node stopped";
+    }
+    caf::anon_send_exit(c->handle, caf::exit_reason::user_shutdown);
+  }
+  for (auto& c : cells) { // wait (boundedly) until each has run its on_stop
+    std::unique_lock<std::mutex> lock(c->mtx);
+    c->stopped.wait_for(lock, std::chrono::seconds(5), [&] { return !c->alive.load(); });
+  }
+  stop_transport();
+}
+
+void drop_inherited_actors() noexcept {
+  // In a fork()ed child: the parent's actors, loops and locks are not
+  // here. Their state is leaked on purpose, never destroyed or locked.
+  drop_inherited_transport();
+  table_ptr() = new actor_table;
+  bound_transport = nullptr;
+}
+
+} // namespace detail
+} // namespace actors

@@ -1,0 +1,505 @@
+// The node's transport: see transport.hpp.
+
+#include "transport.hpp"
+
+#include "../runtime.hpp"
+
+#include <actors/log.hpp>
+
+#include <caf/actor_system.hpp>
+#include <caf/scheduler/abstract_coordinator.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace actors::detail {
+
+namespace {
+
+std::mutex transport_mtx;
+transport* the_transport = nullptr;
+thread_local event_loop* this_loop = nullptr;
+
+constexpr std::size_t flush_now_bytes = 256 * 1024; // a buffer this big is written at once
+constexpr std::size_t loop_throughput = 64;         // messages per actor per resume here
+
+} // namespace
+
+peer::~peer() {
+  if (fd_ >= 0)
+    ::close(fd_);
+}
+
+// -- the transport ----------------------------------------------------------------
+
+transport& transport::get() {
+  // The fork server must exist before this process's first thread, and
+  // before transport_mtx is taken (see "Fork-safety rule" in architecture.md).
+  auto& fs = require_node().ensure_forkserver();
+  std::lock_guard<std::mutex> guard(transport_mtx);
+  if (!the_transport) {
+    the_transport = new transport;
+    forkserver_cleanup_on_exit(fs, the_transport->dir_);
+  }
+  return *the_transport;
+}
+
+transport* transport::running() noexcept {
+  std::lock_guard<std::mutex> guard(transport_mtx);
+  return the_transport;
+}
+
+transport::transport()
+  : dir_(private_socket_dir()), path_(dir_ + "/actors.sock"),
+    listener_(listen_unix(path_).release()), inbound_(*this, listener_), outbound_(*this, -1) {
+  inbound_.start();
+  outbound_.start();
+}
+
+void transport::bind_system(caf::actor_system& sys) noexcept {
+  inbound_.bind_system(sys);
+  outbound_.bind_system(sys);
+}
+
+void transport::on(std::uint8_t op, handler h) {
+  handlers_[op] = std::move(h);
+}
+
+void transport::on_close(close_handler h) {
+  close_handlers_.push_back(std::move(h));
+}
+
+peer_ptr transport::connect(const std::string& endpoint) {
+  {
+    std::lock_guard<std::mutex> guard(peers_mtx_);
+    auto it = dialled_.find(endpoint);
+    if (it != dialled_.end() && !it->second->closed())
+      return it->second;
+  }
+  auto fd = connect_unix(endpoint);
+  if (!fd)
+    throw error(errc::eof, "cannot reach the node at " + endpoint + ": "
+                             + std::string(std::strerror(errno)) + " (its process has ended)");
+  int flags = ::fcntl(fd.get(), F_GETFL);
+  ::fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK);
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  ::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len);
+  auto p = std::make_shared<peer>();
+  p->fd_ = fd.release();
+  p->pid_ = cred.pid;
+  p->endpoint_ = endpoint;
+  p->loop_ = &outbound_;
+  {
+    std::lock_guard<std::mutex> guard(peers_mtx_);
+    auto it = dialled_.find(endpoint);
+    if (it != dialled_.end() && !it->second->closed())
+      return it->second; // another thread won the race; ours closes
+    dialled_[endpoint] = p;
+    peers_[p->fd_] = p;
+  }
+  outbound_.add(p);
+  return p;
+}
+
+void transport::accept_all() {
+  int pid = 0;
+  while (auto fd = accept_same_user(listener_, pid, "actor transport")) {
+    auto p = std::make_shared<peer>();
+    p->fd_ = fd.release();
+    p->pid_ = pid;
+    p->loop_ = &inbound_;
+    {
+      std::lock_guard<std::mutex> guard(peers_mtx_);
+      peers_[p->fd_] = p;
+    }
+    inbound_.add(p);
+  }
+}
+
+bool transport::send(const peer_ptr& p, const std::string& payload, bool urgent) {
+  if (payload.size() > frame_cap())
+    throw error(errc::frame_too_large,
+                "an actor message of " + std::to_string(payload.size())
+                  + " bytes is over the frame cap of " + std::to_string(frame_cap())
+                  + " bytes (actors::set_max_frame_size)");
+  {
+    std::lock_guard<std::mutex> guard(p->out_mtx_);
+    if (p->write_dead_)
+      return false;
+    char h[frame_header_size];
+    put_header(h, {static_cast<std::uint32_t>(payload.size()), 0, frame_kind::object});
+    p->out_.append(h, sizeof h);
+    p->out_ += payload;
+    if (p->writing_)
+      return true; // the thread writing now takes it along
+    bool mine = event_loop::current() == p->loop_;
+    if ((!urgent || mine) && p->out_.size() < flush_now_bytes) {
+      // The peer's loop writes it after its current batch (coalescing
+      // replies and tells into one send).
+      if (!p->queued_) {
+        p->queued_ = true;
+        p->loop_->queue_flush(p);
+      }
+      return true;
+    }
+  }
+  p->loop_->drain(*p, !on_a_loop());
+  return !p->write_dead_;
+}
+
+void transport::dispatch(const peer_ptr& p, const char* data, std::size_t size) {
+  auto op = static_cast<std::uint8_t>(data[0]);
+  if (!handlers_[op]) {
+    log::error() << "actor transport: a frame with unknown operation " << int(op) << " from pid "
+                 << p->pid_ << " was ignored";
+    return;
+  }
+  handlers_[op](p, data + 1, size - 1);
+}
+
+void transport::drop(const peer_ptr& p) {
+  if (p->closed_.exchange(true))
+    return;
+  if (p->loop_ && p->loop_->epoll_ >= 0)
+    ::epoll_ctl(p->loop_->epoll_, EPOLL_CTL_DEL, p->fd_, nullptr);
+  ::shutdown(p->fd_, SHUT_RDWR); // a writer blocked in poll() wakes up
+  {
+    std::lock_guard<std::mutex> g(p->out_mtx_);
+    p->write_dead_ = true;
+    p->out_.clear();
+  }
+  {
+    std::lock_guard<std::mutex> guard(peers_mtx_);
+    peers_.erase(p->fd_);
+    auto it = dialled_.find(p->endpoint_);
+    if (it != dialled_.end() && it->second == p)
+      dialled_.erase(it);
+  }
+  for (auto& h : close_handlers_)
+    h(p);
+  // The descriptor closes with the last reference to the peer.
+}
+
+void transport::stop() noexcept {
+  std::vector<peer_ptr> all;
+  {
+    std::lock_guard<std::mutex> guard(peers_mtx_);
+    for (auto& [fd, p] : peers_)
+      all.push_back(p);
+  }
+  for (auto& p : all) // what is still buffered (a last down notice) goes out
+    p->loop_->drain(*p, false);
+  inbound_.stop();
+  outbound_.stop();
+  for (auto& p : all)
+    drop(p);
+  inbound_.close_fds();
+  outbound_.close_fds();
+  if (listener_ >= 0)
+    ::close(listener_);
+  listener_ = -1;
+  if (!path_.empty()) {
+    ::unlink(path_.c_str());
+    ::rmdir(dir_.c_str());
+  }
+}
+
+void transport::forget_after_fork() noexcept {
+  // The loop threads do not exist in a fork()ed child: close our copies of
+  // their descriptors so the parent's peers still see only the parent.
+  for (auto& [fd, p] : peers_) {
+    ::close(p->fd_);
+    p->fd_ = -1;
+  }
+  inbound_.close_fds();
+  outbound_.close_fds();
+  if (listener_ >= 0)
+    ::close(listener_);
+  path_.clear();
+}
+
+// -- one loop ---------------------------------------------------------------------
+
+event_loop::event_loop(transport& owner, int listener) : owner_(owner), listener_(listener) {
+  epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
+  wake_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = wake_;
+  ::epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_, &ev);
+  if (listener_ >= 0) {
+    ev.data.fd = listener_;
+    ::epoll_ctl(epoll_, EPOLL_CTL_ADD, listener_, &ev);
+  }
+}
+
+void event_loop::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+event_loop* event_loop::current() noexcept {
+  return this_loop;
+}
+
+void event_loop::add(const peer_ptr& p) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = p->fd_;
+  ::epoll_ctl(epoll_, EPOLL_CTL_ADD, p->fd_, &ev);
+}
+
+void event_loop::wake() noexcept {
+  std::uint64_t one = 1;
+  (void) !::write(wake_, &one, sizeof one);
+}
+
+void event_loop::queue_flush(const peer_ptr& p) {
+  std::lock_guard<std::mutex> g(posted_mtx_);
+  bool wake_it = posted_.empty() && to_flush_.empty() && this_loop != this;
+  to_flush_.push_back(p);
+  if (wake_it)
+    wake();
+}
+
+void event_loop::post(std::function<void()> fn) {
+  std::lock_guard<std::mutex> g(posted_mtx_);
+  bool wake_it = posted_.empty() && to_flush_.empty() && this_loop != this;
+  posted_.push_back(std::move(fn));
+  if (wake_it)
+    wake();
+}
+
+void event_loop::drain(peer& p, bool may_block) {
+  std::unique_lock<std::mutex> lock(p.out_mtx_);
+  if (p.writing_ || p.write_dead_)
+    return;
+  p.writing_ = true;
+  while (!p.out_.empty()) {
+    std::string chunk;
+    chunk.swap(p.out_);
+    lock.unlock();
+    std::size_t off = 0;
+    bool blocked = false, dead = false;
+    while (off < chunk.size()) {
+      auto n = ::send(p.fd_, chunk.data() + off, chunk.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        off += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (!may_block) {
+          blocked = true;
+          break;
+        }
+        pollfd pfd{p.fd_, POLLOUT, 0};
+        if ((::poll(&pfd, 1, 100) < 0 && errno != EINTR) || p.closed()
+            || (pfd.revents & (POLLERR | POLLHUP))) {
+          dead = true;
+          break;
+        }
+        continue;
+      }
+      dead = true;
+      break;
+    }
+    lock.lock();
+    if (dead) {
+      p.write_dead_ = true;
+      p.out_.clear();
+      break;
+    }
+    if (blocked) {
+      p.out_.insert(0, chunk, off, std::string::npos);
+      p.writing_ = false;
+      set_epollout(p, true);
+      return;
+    }
+  }
+  p.writing_ = false;
+}
+
+void event_loop::set_epollout(peer& p, bool on) {
+  if (p.epollout_ == on)
+    return;
+  p.epollout_ = on;
+  epoll_event ev{};
+  ev.events = EPOLLIN | (on ? EPOLLOUT : 0u);
+  ev.data.fd = p.fd_;
+  ::epoll_ctl(epoll_, EPOLL_CTL_MOD, p.fd_, &ev);
+}
+
+void event_loop::exec_later(caf::resumable* ptr) {
+  ready_.push_back(ptr); // only ever called on this loop's thread
+}
+
+void event_loop::run_ready() {
+  while (!ready_.empty()) {
+    std::vector<caf::resumable*> batch;
+    batch.swap(ready_);
+    for (auto* job : batch) {
+      switch (job->resume(this, loop_throughput)) {
+        case caf::resumable::resume_later:
+          // More messages wait: a scheduler worker takes over, so one busy
+          // actor cannot hold up the transport.
+          system_->scheduler().enqueue(job);
+          break;
+        case caf::resumable::done:
+        case caf::resumable::awaiting_message:
+        case caf::resumable::shutdown_execution_unit:
+          intrusive_ptr_release(job);
+          break;
+      }
+    }
+  }
+}
+
+void event_loop::run() {
+  this_loop = this;
+  epoll_event events[64];
+  for (;;) {
+    int n = ::epoll_wait(epoll_, events, 64, -1);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return;
+    for (int i = 0; i < n; ++i) {
+      int fd = events[i].data.fd;
+      if (fd == wake_) {
+        if (stopping_.load())
+          return;
+        std::uint64_t count;
+        (void) !::read(wake_, &count, sizeof count);
+        continue;
+      }
+      if (fd == listener_) {
+        owner_.accept_all();
+        continue;
+      }
+      peer_ptr p;
+      {
+        std::lock_guard<std::mutex> guard(owner_.peers_mtx_);
+        auto it = owner_.peers_.find(fd);
+        if (it == owner_.peers_.end())
+          continue;
+        p = it->second;
+      }
+      if (events[i].events & EPOLLOUT) {
+        {
+          std::lock_guard<std::mutex> g(p->out_mtx_);
+          set_epollout(*p, false);
+        }
+        drain(*p, false);
+      }
+      if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+        on_readable(p);
+    }
+    service();
+  }
+}
+
+void event_loop::service() {
+  // Posted work, then the actors the batch woke, then every write the batch
+  // produced (replies, tells), one send per peer. A thread that posts while
+  // these lists are non-empty does not wake the loop: this call serves it.
+  for (;;) {
+    run_ready();
+    std::vector<std::function<void()>> fns;
+    std::vector<peer_ptr> flush;
+    {
+      std::lock_guard<std::mutex> g(posted_mtx_);
+      fns.swap(posted_);
+      flush.swap(to_flush_);
+    }
+    if (fns.empty() && flush.empty())
+      return;
+    for (auto& fn : fns)
+      fn();
+    run_ready();
+    for (auto& p : flush) {
+      {
+        std::lock_guard<std::mutex> g(p->out_mtx_);
+        p->queued_ = false;
+      }
+      drain(*p, false);
+    }
+  }
+}
+
+void event_loop::on_readable(const peer_ptr& p) {
+  bool open = p->in_.read_from(p->fd_);
+  bool eof = !open && errno != EAGAIN && errno != EWOULDBLOCK;
+  std::size_t handled = 0;
+  for (;;) {
+    auto avail = p->in_.size() - handled;
+    if (avail < frame_header_size)
+      break;
+    const char* at = p->in_.data() + handled;
+    std::string why;
+    auto h = parse_header(at, frame_cap(), why);
+    if (!h || h->fds != 0 || h->kind != frame_kind::object) {
+      log::error() << "actor transport: closing the connection of pid " << p->pid_
+                   << " after a bad frame: "
+                   << (h ? "unexpected descriptors or frame kind" : why);
+      p->in_.consume(handled);
+      owner_.drop(p);
+      return;
+    }
+    if (avail - frame_header_size < h->size)
+      break;
+    const char* payload = at + frame_header_size;
+    handled += frame_header_size + h->size;
+    if (h->size == 0) {
+      log::error() << "actor transport: an empty frame from pid " << p->pid_ << " was ignored";
+      continue;
+    }
+    owner_.dispatch(p, payload, h->size);
+  }
+  p->in_.consume(handled);
+  if (eof)
+    owner_.drop(p);
+}
+
+void event_loop::stop() noexcept {
+  if (thread_.joinable()) {
+    stopping_ = true;
+    wake();
+    thread_.join();
+  }
+}
+
+void event_loop::close_fds() noexcept {
+  for (int fd : {epoll_, wake_})
+    if (fd >= 0)
+      ::close(fd);
+  epoll_ = wake_ = -1;
+}
+
+void stop_transport() noexcept {
+  transport* t = nullptr;
+  {
+    std::lock_guard<std::mutex> guard(transport_mtx);
+    std::swap(t, the_transport);
+  }
+  if (t) {
+    t->stop();
+    // Peers and actor refs may outlive the node (static handles): the
+    // object itself is leaked; its descriptors are closed.
+  }
+}
+
+void drop_inherited_transport() noexcept {
+  if (the_transport) {
+    the_transport->forget_after_fork();
+    the_transport = nullptr; // leaked: its thread objects cannot be destroyed here
+  }
+}
+
+} // namespace actors::detail

@@ -1,0 +1,186 @@
+#pragma once
+// The node's transport for actors: one epoll loop per process over a
+// listening Unix socket (in a private 0700 directory, peers checked with
+// SO_PEERCRED), the connections other nodes opened to it, and the
+// connections this node opened to others. Every message is a frame
+// (frame.hpp) whose first payload byte is an operation code; the transport
+// knows nothing about operations and hands each frame to the handler
+// registered for its code.
+//
+// The loop thread is also a CAF execution unit: an actor that a frame
+// wakes runs right there, on the thread that read the frame, instead of
+// waiting for a scheduler worker (a hop costs 75-150 us on this machine).
+// Replies that actors write on the loop thread are coalesced and sent once
+// the batch of frames that caused them is handled.
+//
+// Sending is thread-safe. One thread at a time writes a connection; others
+// append to its buffer and return, and the writer drains it. The loop thread
+// never blocks on a full socket (it waits for EPOLLOUT); other threads do.
+// Never installed.
+
+#include "../fd.hpp"
+#include "../wire.hpp"
+
+#include <caf/execution_unit.hpp>
+#include <caf/resumable.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace actors::detail {
+
+class transport;
+class event_loop;
+
+/// One connection to another node, in either direction.
+class peer {
+public:
+  ~peer();
+  int pid() const noexcept { return pid_; }
+  /// The endpoint this node dialled; empty for a connection it accepted.
+  const std::string& endpoint() const noexcept { return endpoint_; }
+  bool closed() const noexcept { return closed_.load(); }
+
+  /// Per-connection state owned by the services that use it (the actor
+  /// runtime keeps its pending asks and monitors there).
+  std::shared_ptr<void> service_state;
+
+private:
+  friend class transport;
+  friend class event_loop;
+  int fd_ = -1;
+  int pid_ = 0;
+  std::string endpoint_;
+  event_loop* loop_ = nullptr;
+  std::atomic<bool> closed_{false};
+  inbuf in_; // loop thread only
+
+  std::mutex out_mtx_;
+  std::string out_;          // frames not written yet
+  bool writing_ = false;     // a thread is writing: others only append
+  bool write_dead_ = false;  // the peer is gone for writing
+  bool queued_ = false;      // in the loop's list of peers to flush
+  bool epollout_ = false;    // waiting for the socket to drain
+};
+
+using peer_ptr = std::shared_ptr<peer>;
+
+/// One epoll loop on its own thread; a CAF execution unit for the actors
+/// its frames wake.
+class event_loop : public caf::execution_unit {
+public:
+  event_loop(transport& owner, int listener);
+  void start();
+  void add(const peer_ptr& p);
+  void queue_flush(const peer_ptr& p);
+  void post(std::function<void()> fn);
+  void drain(peer& p, bool may_block);
+  void exec_later(caf::resumable* ptr) override;
+  void bind_system(caf::actor_system& sys) noexcept { system_ = &sys; }
+  void stop() noexcept;
+  void close_fds() noexcept;
+  /// The loop whose thread calls this, or nullptr.
+  static event_loop* current() noexcept;
+
+private:
+  friend class transport;
+  void run();
+  void service();
+  void run_ready();
+  void on_readable(const peer_ptr& p);
+  void set_epollout(peer& p, bool on);
+  void wake() noexcept;
+
+  transport& owner_;
+  int listener_ = -1, epoll_ = -1, wake_ = -1;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::mutex posted_mtx_;
+  std::vector<std::function<void()>> posted_;
+  std::vector<peer_ptr> to_flush_;
+  std::vector<caf::resumable*> ready_; // loop thread only
+};
+
+/// The node's transport: a listening socket, an inbound loop for the
+/// connections other nodes open to this one (requests arrive there and the
+/// actors they wake run on it), and an outbound loop for the connections
+/// this node opens (replies and notifications arrive there). An actor that
+/// blocks on an answer from another node thus never holds up the loop that
+/// delivers it.
+class transport {
+public:
+  /// Handles one frame; `data` starts after the operation byte.
+  using handler = std::function<void(const peer_ptr&, const char* data, std::size_t size)>;
+  /// Called on a loop thread once a connection has closed.
+  using close_handler = std::function<void(const peer_ptr&)>;
+
+  /// This node's transport, started on first use (after the fork server).
+  static transport& get();
+  /// The transport if it runs, else nullptr.
+  static transport* running() noexcept;
+
+  /// The socket path other processes connect to.
+  const std::string& endpoint() const noexcept { return path_; }
+
+  /// A connection to the node listening at `endpoint`, opened once and
+  /// shared. Throws errc::eof when nothing listens there any more.
+  peer_ptr connect(const std::string& endpoint);
+
+  /// Registers the handler of operation `op` (before any frame with it
+  /// arrives); `on_close` handlers run for every closed connection.
+  void on(std::uint8_t op, handler h);
+  void on_close(close_handler h);
+
+  /// Sends one frame with payload `payload` (operation byte first).
+  /// `urgent` writes it now from this thread; otherwise it joins the
+  /// connection's buffer and its loop writes it soon (after the batch it is
+  /// handling, or within tens of microseconds), batched with others. False
+  /// if the peer is gone. Throws errc::frame_too_large over the cap.
+  bool send(const peer_ptr& p, const std::string& payload, bool urgent);
+
+  /// Runs `fn` on the inbound loop's thread.
+  void post(std::function<void()> fn) { inbound_.post(std::move(fn)); }
+
+  /// True on the loop thread that delivers replies: blocking there on an
+  /// answer would never end.
+  bool on_outbound_loop() const noexcept { return event_loop::current() == &outbound_; }
+  /// True on either loop thread.
+  static bool on_a_loop() noexcept { return event_loop::current() != nullptr; }
+
+  /// Sets the actor system whose actors may run on the loop threads.
+  void bind_system(caf::actor_system& sys) noexcept;
+
+  void stop() noexcept;
+  void forget_after_fork() noexcept;
+
+private:
+  friend class event_loop;
+  transport();
+  void accept_all();
+  void dispatch(const peer_ptr& p, const char* data, std::size_t size);
+  void drop(const peer_ptr& p);
+
+  std::string dir_, path_;
+  int listener_ = -1;
+  std::vector<handler> handlers_{256};
+  std::vector<close_handler> close_handlers_;
+
+  std::mutex peers_mtx_;
+  std::unordered_map<int, peer_ptr> peers_;           // by fd
+  std::unordered_map<std::string, peer_ptr> dialled_; // by endpoint
+
+  event_loop inbound_, outbound_;
+};
+
+/// Stops the node's transport (node shutdown); a fork child forgets it.
+void stop_transport() noexcept;
+void drop_inherited_transport() noexcept;
+
+} // namespace actors::detail
