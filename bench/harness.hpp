@@ -2,14 +2,18 @@
 // What every libactors benchmark shares: JSON lines in the project's format,
 // the Python peer measured in the same run, and a timing loop.
 //
-//   {"bench": "process.start_join.fork", "value": 0.4, "unit": "ms",
-//    "python": 4.5, "raw": 0.15}
+//   {"bench": "process.start_join.fork", "value": 0.4, "min": 0.4, "max": 0.4,
+//    "unit": "ms", "python": 4.5, "raw": 0.15, "peers": {}}
+//
+// Every line has the same keys. "peers" holds the same job measured with
+// other frameworks in this run (e.g. {"caf": 412.0}, from caf_peer_bench).
 
 #include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace bench {
 
@@ -19,15 +23,37 @@ void init(int argc, char** argv);
 /// True when --quick was passed: every measurement runs for less time.
 bool quick();
 
-/// Prints one JSON line.
+/// Median, smallest and largest of a few rounds' figures.
+struct stats {
+  double median, min, max;
+};
+
+/// Calls `one_round` `n` times (n >= 1, else std::invalid_argument); each call
+/// returns one figure. The median of an even count is the mean of the middle two.
+stats rounds(int n, const std::function<double()>& one_round);
+
+/// Prints one JSON line with min/max == value and no peers.
 void emit(const std::string& name, double value, const std::string& unit,
           std::optional<double> python, std::optional<double> raw);
+
+/// Prints one JSON line: value is s.median; "python"/"raw" are null when
+/// missing; "peers" maps a framework's name to its figure ({} when empty).
+void emit(const std::string& name, const stats& s, const std::string& unit,
+          std::optional<double> python, std::optional<double> raw,
+          const std::map<std::string, double>& peers);
 
 /// Runs `python3 bench/py/<script> [--quick]` and parses its output, lines of
 /// "key value". Empty when python3 is missing or the script fails.
 std::map<std::string, double> run_python(const std::string& script);
 
-/// Looks a key up in run_python()'s answer.
+/// Runs `path args...` (looked up on PATH when `path` has no slash), stdin and
+/// stderr inherited, and parses its stdout, lines of "key value". --quick is
+/// not added: pass it in `args`. Empty when the program cannot be started,
+/// is killed by a signal or exits with a status other than 0.
+std::map<std::string, double> run_program(const std::string& path,
+                                          const std::vector<std::string>& args);
+
+/// Looks a key up in run_python()'s or run_program()'s answer.
 std::optional<double> lookup(const std::map<std::string, double>& m, const std::string& key);
 
 /// A memory figure of a process in MB, read from /proc/<pid>/status (pid 0:

@@ -220,6 +220,7 @@ bool send_boot_answer(int link, boot_status status, const std::string& message) 
   the_node.store(n);
   set_start_method(static_cast<start_method>(rec.default_method));
   set_root_endpoint(rec.root_endpoint);
+  set_parent_endpoint(rec.parent_endpoint);
   try {
     log::basic_config({rec.log_format, rec.log_datefmt,
                        static_cast<log::level>(rec.log_threshold)});

@@ -141,6 +141,7 @@ detail::boot_record make_boot_record(const process_state& s, const detail::node_
   rec.log_datefmt = lc.datefmt;
   rec.log_threshold = static_cast<int>(lc.threshold);
   rec.root_endpoint = detail::root_endpoint();
+  rec.parent_endpoint = detail::own_endpoint_if_running();
   return rec;
 }
 

@@ -35,12 +35,13 @@ struct boot_record {
   std::string log_format;
   std::string log_datefmt;
   int log_threshold = 20;
-  std::string root_endpoint; // the root node's actor transport (the registry)
+  std::string root_endpoint;   // the root node's actor transport (the registry)
+  std::string parent_endpoint; // the parent's, if it runs (it knows our exit status)
 
   template <class Archive>
   void serialize(Archive& ar) {
     ar(name, identity, daemon, parent_pid, parent_name, trampoline, target, payload,
-       default_method, log_format, log_datefmt, log_threshold, root_endpoint);
+       default_method, log_format, log_datefmt, log_threshold, root_endpoint, parent_endpoint);
   }
 };
 
@@ -149,6 +150,9 @@ std::pair<std::string, std::string> current_exception_info();
 /// said.
 std::string root_endpoint();
 void set_root_endpoint(std::string e);
+/// This node's transport endpoint if it runs, else "" (for boot records).
+std::string own_endpoint_if_running();
+void set_parent_endpoint(std::string e);
 
 /// Stops every actor of this node (its monitors hear "normal: the node
 /// stopped") and then the transport. Part of node_state::shutdown().

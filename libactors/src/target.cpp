@@ -9,6 +9,12 @@
 #include <cstdio>
 #include <elf.h>
 #include <link.h>
+#include <algorithm>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace actors::detail {
 
@@ -83,6 +89,58 @@ any_fn resolve(const code_location& where) noexcept {
   s.wanted = &where;
   dl_iterate_phdr(find_module, &s);
   return reinterpret_cast<any_fn>(s.resolved);
+}
+
+} // namespace actors::detail
+
+namespace actors::detail {
+
+std::string symbol_at(const code_location& where) {
+  // The symbol table of the module's file (.symtab, else .dynsym): a
+  // program needs no -rdynamic for its methods to be named in errors.
+  std::string path = where.module.empty() ? "/proc/self/exe" : where.module;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return {};
+  struct stat st {};
+  std::string name;
+  if (::fstat(fd, &st) == 0 && st.st_size > static_cast<off_t>(sizeof(Elf64_Ehdr))) {
+    auto size = static_cast<std::size_t>(st.st_size);
+    void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map != MAP_FAILED) {
+      auto* base = static_cast<const char*>(map);
+      auto* eh = reinterpret_cast<const Elf64_Ehdr*>(base);
+      auto in_file = [&](std::uint64_t off, std::uint64_t len) { return off <= size && len <= size - off; };
+      if (std::memcmp(eh->e_ident, ELFMAG, SELFMAG) == 0 && eh->e_ident[EI_CLASS] == ELFCLASS64
+          && in_file(eh->e_shoff, std::uint64_t(eh->e_shnum) * sizeof(Elf64_Shdr))) {
+        auto* sh = reinterpret_cast<const Elf64_Shdr*>(base + eh->e_shoff);
+        for (int pass = 0; pass < 2 && name.empty(); ++pass) {
+          auto wanted = pass == 0 ? SHT_SYMTAB : SHT_DYNSYM;
+          for (int i = 0; i < eh->e_shnum && name.empty(); ++i) {
+            if (sh[i].sh_type != wanted || sh[i].sh_link >= eh->e_shnum)
+              continue;
+            auto& strs = sh[sh[i].sh_link];
+            if (!in_file(sh[i].sh_offset, sh[i].sh_size) || !in_file(strs.sh_offset, strs.sh_size))
+              continue;
+            auto* syms = reinterpret_cast<const Elf64_Sym*>(base + sh[i].sh_offset);
+            auto count = sh[i].sh_size / sizeof(Elf64_Sym);
+            for (std::size_t k = 0; k < count; ++k) {
+              auto& s = syms[k];
+              if (ELF64_ST_TYPE(s.st_info) != STT_FUNC || s.st_name >= strs.sh_size)
+                continue;
+              if (where.offset >= s.st_value && where.offset < s.st_value + std::max<std::uint64_t>(s.st_size, 1)) {
+                name = base + strs.sh_offset + s.st_name;
+                break;
+              }
+            }
+          }
+        }
+      }
+      ::munmap(map, size);
+    }
+  }
+  ::close(fd);
+  return name;
 }
 
 } // namespace actors::detail

@@ -223,6 +223,8 @@ namespace detail {
 template <class T, class... D>
 void host_actor(connection<actor_address> report, std::tuple<D...> args);
 
+/// Starts this node's transport and actor runtime (idempotent).
+void start_actor_runtime();
 /// Waits until the actor of `ref` stops; returns its process's exit code.
 int serve_until_stopped(actor_ref& ref);
 /// Reports a constructor that threw to the parent, as an address with id 0.
@@ -284,8 +286,18 @@ actor<T> spawn(in_this_process_t, A&&... args) {
   return detail::handle_access::make<T>(detail::spawn_cell(detail::kind_of<T>(), obj, {}));
 }
 
+namespace detail {
+template <class... A>
+struct first_is_placement : std::false_type {};
+template <class F, class... A>
+struct first_is_placement<F, A...>
+  : std::bool_constant<std::is_same_v<std::decay_t<F>, in_this_process_t>
+                       || std::is_same_v<std::decay_t<F>, in_new_process_t>
+                       || std::is_same_v<std::decay_t<F>, in_process_of>> {};
+} // namespace detail
+
 /// Same as spawn(in_this_process, args...).
-template <class T, class... A>
+template <class T, class... A, class = std::enable_if_t<!detail::first_is_placement<A...>::value>>
 actor<T> spawn(A&&... args) {
   return spawn<T>(in_this_process, std::forward<A>(args)...);
 }
@@ -300,6 +312,7 @@ actor<T> spawn(A&&... args) {
 template <class T, class... A>
 actor<T> spawn(const in_new_process_t& where, A&&... args) {
   if constexpr (detail::check_spawn<T, A...>()) {
+    detail::start_actor_runtime(); // the child learns our endpoint: we can tell why it ends
     auto [mine, theirs] = pipe<detail::actor_address>(false);
     process p(&detail::host_actor<T, std::decay_t<A>...>, theirs,
               std::tuple<std::decay_t<A>...>(std::forward<A>(args)...));

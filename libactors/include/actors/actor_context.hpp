@@ -67,6 +67,17 @@ void registry_erase(const std::string& name);
 std::optional<actor_address> registry_claim(const std::string& name, duration timeout);
 void registry_fulfil(const std::string& name, const actor_address* a);
 void check_type(const actor_address& a, const char* wanted);
+/// The endpoint of the root node, which serves the registry.
+std::string registry_endpoint();
+
+/// Runs in the root node: spawns a T in a new child process of the root.
+template <class T, class... D>
+std::shared_ptr<actor_ref> spawn_child_here(const char* data, std::size_t size) {
+  auto args = decode<std::tuple<D...>>(data, size);
+  return std::apply(
+    [](auto&... a) { return handle_access::ref(actors::spawn<T>(in_new_process, std::move(a)...)); },
+    args);
+}
 
 } // namespace detail
 
@@ -313,8 +324,8 @@ std::optional<actor<T>> lookup(const std::string& name) {
   return detail::handle_access::make<T>(detail::ref_for(std::move(*a)));
 }
 
-/// The actor registered as `name`, spawned (in a new process, with `args`)
-/// and registered if there is none. Free of races: when many processes
+/// The actor registered as `name`, spawned (in a new child process of the
+/// root node, with `args`) and registered if there is none. Free of races: when many processes
 /// call it at once, exactly one actor is spawned and all get it.
 /// - Throws: errc::bad_argument if the name holds another type; what spawn
 ///   throws; timeout_error if another caller's spawn takes over `timeout`.
@@ -326,7 +337,13 @@ actor<T> get_or_spawn(const std::string& name, A&&... args) {
     return detail::handle_access::make<T>(detail::ref_for(std::move(*a)));
   }
   try {
-    auto h = spawn<T>(in_new_process, std::forward<A>(args)...);
+    // A child of the root, so that it lives as long as the program, not
+    // as long as the process that happened to claim the name.
+    static_assert(detail::check_spawn<T, A...>());
+    auto h = detail::handle_access::make<T>(detail::spawn_remote(
+      detail::registry_endpoint(),
+      reinterpret_cast<detail::any_fn>(&detail::spawn_child_here<T, std::decay_t<A>...>),
+      detail::encode(std::tuple<std::decay_t<A>...>(std::forward<A>(args)...))));
     detail::registry_fulfil(name, &detail::handle_access::ref(h)->address);
     return h;
   } catch (...) {

@@ -82,6 +82,7 @@ enum op : std::uint8_t {
   op_link = 0x44,
   op_spawn = 0x45,
   op_registry = 0x46,
+  op_why = 0x47, // u64 request, i32 pid -> reply with the down_reason of that child
 };
 
 thread_local actor_cell* running_cell = nullptr;
@@ -119,6 +120,7 @@ std::mutex runtime_mtx;
 transport* bound_transport = nullptr;
 std::mutex root_mtx;
 std::string root_ep;
+std::string parent_ep;
 
 } // namespace
 
@@ -218,6 +220,10 @@ std::shared_ptr<actor_ref> spawn_cell(const actor_kind& kind, void* obj, const s
   c->address.endpoint = tr.endpoint();
   c->address.pid = ::getpid();
   c->address.type = kind.type;
+  {
+    std::lock_guard<std::mutex> lock(root_mtx);
+    c->address.parent = parent_ep;
+  }
   {
     std::lock_guard<std::mutex> lock(t.mtx);
     c->address.name = name.empty() ? type_name(kind.type) + "-" + std::to_string(++t.per_type[kind.type])
@@ -372,6 +378,9 @@ std::string method_name(raw_method r) {
     return demangle(info.dli_sname);
   try {
     auto where = locate(reinterpret_cast<any_fn>(r.ptr));
+    auto sym = symbol_at(where);
+    if (!sym.empty())
+      return demangle(sym.c_str());
     char hex[32];
     std::snprintf(hex, sizeof hex, "%llx", static_cast<unsigned long long>(where.offset));
     return "method at " + (where.module.empty() ? std::string("the program") : where.module)
@@ -392,6 +401,7 @@ namespace {
 struct pending_ask {
   std::shared_ptr<task_state> state;
   std::string actor;
+  std::string parent; // who can tell why it ended
 };
 
 struct remote_watch {
@@ -553,14 +563,14 @@ struct resolved_call {
   bool ok = false;
 };
 
-down_reason reason_for_peer(const peer_ptr& p) {
-  // A child of ours: its exit status says what happened.
+// Why the process `pid` is gone. A child of ours: its exit status says.
+down_reason reason_for_pid(int pid) {
   if (auto* n = current_node()) {
     std::shared_ptr<process_state> child;
     {
       std::lock_guard<std::recursive_mutex> guard(n->mtx);
       for (auto& k : n->children)
-        if (k->pid == p->pid())
+        if (k->pid == pid)
           child = k;
     }
     if (child) {
@@ -577,8 +587,18 @@ down_reason reason_for_peer(const peer_ptr& p) {
     }
   }
   return {down_reason::kind::unreachable, 0, 0,
-          "the node of pid " + std::to_string(p->pid()) + " closed its connection"};
+          "the node of pid " + std::to_string(pid) + " closed its connection"};
 }
+
+down_reason reason_for_peer(const peer_ptr& p) {
+  return reason_for_pid(p->pid());
+}
+
+// Asks the parent node at `parent` why its child `pid` ended; `then` runs
+// with the answer (or `fallback` when the parent cannot tell), on a loop
+// thread or at once. Never blocks.
+void ask_parent_why(const std::string& parent, int pid, down_reason fallback,
+                    std::function<void(const down_reason&)> then);
 
 void fail_peer(const peer_ptr& p) {
   auto& st = state_of(p);
@@ -591,16 +611,31 @@ void fail_peer(const peer_ptr& p) {
   }
   if (pending.empty() && watches.empty())
     return;
-  auto why = reason_for_peer(p);
+  std::string parent; // who can tell why it ended
   for (auto& [id, a] : pending)
-    a.state->fail(0, std::make_exception_ptr(actor_died(a.actor, why)));
-  for (auto& [id, w] : watches) {
-    try {
-      w.fn(down{w.who.name, w.who.pid, why});
-    } catch (...) {
-      log::error() << "a monitor callback for actor " << w.who.name << " threw; ignored";
+    parent = a.parent;
+  for (auto& [id, w] : watches)
+    parent = w.who.parent;
+  auto report = [pending = std::move(pending), watches = std::move(watches)](const down_reason& why) {
+    for (auto& [id, a] : pending)
+      a.state->fail(0, std::make_exception_ptr(actor_died(a.actor, why)));
+    for (auto& [id, w] : watches) {
+      try {
+        w.fn(down{w.who.name, w.who.pid, why});
+      } catch (...) {
+        log::error() << "a monitor callback for actor " << w.who.name << " threw; ignored";
+      }
     }
+  };
+  auto why = reason_for_peer(p);
+  auto* tr = transport::running();
+  if (why.what != down_reason::kind::unreachable || parent.empty() || !tr
+      || parent == tr->endpoint()) {
+    report(why);
+    return;
   }
+  // Not our child: its parent node read its exit status.
+  ask_parent_why(parent, p->pid(), why, std::move(report));
 }
 
 void deliver_reply(const peer_ptr& p, const char* data, std::size_t size) {
@@ -790,6 +825,50 @@ void on_spawn(const peer_ptr& p, const char* data, std::size_t size) {
 
 void on_registry(const peer_ptr& p, const char* data, std::size_t size);
 
+void on_why(const peer_ptr& p, const char* data, std::size_t size) {
+  if (size < 12)
+    return;
+  auto req = take<std::uint64_t>(data);
+  auto pid = take<std::int32_t>(data);
+  auto route = std::make_shared<peer_route>(p, req);
+  route->ok_encoded(encode(reason_for_pid(pid)));
+}
+
+void ask_parent_why(const std::string& parent, int pid, down_reason fallback,
+                    std::function<void(const down_reason&)> then) {
+  auto st = std::make_shared<result_state<down_reason>>();
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  auto finish = [st, then, fallback, done] {
+    if (done->exchange(true))
+      return;
+    if (st->current() == task_state::status::succeeded) {
+      auto r = st->value();
+      if (r.what != down_reason::kind::unreachable) {
+        then(r);
+        return;
+      }
+    }
+    then(fallback);
+  };
+  try {
+    auto& tr = transport::get();
+    auto p = tr.connect(parent);
+    auto req = next_request++;
+    {
+      auto& ps = state_of(p);
+      std::lock_guard<std::mutex> lock(ps.mtx);
+      ps.pending[req] = {st, "the parent node", {}};
+    }
+    st->on_done(finish);
+    std::string out(1, static_cast<char>(op_why));
+    put(out, req);
+    put(out, static_cast<std::int32_t>(pid));
+    tr.send(p, out, true);
+  } catch (...) {
+    finish();
+  }
+}
+
 } // namespace
 
 // -- the runtime's start ------------------------------------------------------------------
@@ -808,8 +887,13 @@ void ensure_actor_runtime() {
     tr.on(op_link, on_link);
     tr.on(op_spawn, on_spawn);
     tr.on(op_registry, on_registry);
+    tr.on(op_why, on_why);
     tr.on_close(fail_peer);
   }
+}
+
+void start_actor_runtime() {
+  ensure_actor_runtime();
 }
 
 void send_remote(actor_ref& ref, const std::string& header, std::string args,
@@ -823,12 +907,19 @@ void send_remote(actor_ref& ref, const std::string& header, std::string args,
   peer_ptr p;
   try {
     p = transport::get().connect(a.endpoint);
-  } catch (const error& e) {
-    if (reply)
-      reply->fail(0, std::make_exception_ptr(actor_died(
-                       a.name, {down_reason::kind::unreachable, 0, 0, e.what()})));
-    else
+  } catch (const error&) {
+    if (!reply) {
       dropped_count()++;
+      return;
+    }
+    auto why = reason_for_pid(a.pid);
+    auto name = a.name;
+    if (why.what == down_reason::kind::unreachable && !a.parent.empty())
+      ask_parent_why(a.parent, a.pid, why, [reply, name](const down_reason& r) {
+        reply->fail(0, std::make_exception_ptr(actor_died(name, r)));
+      });
+    else
+      reply->fail(0, std::make_exception_ptr(actor_died(name, why)));
     return;
   }
   std::uint64_t req = 0;
@@ -836,7 +927,7 @@ void send_remote(actor_ref& ref, const std::string& header, std::string args,
   if (reply) {
     req = next_request++;
     std::lock_guard<std::mutex> lock(st.mtx);
-    st.pending[req] = {reply, a.name};
+    st.pending[req] = {reply, a.name, a.parent};
   }
   std::string out;
   out.reserve(19 + header.size() + args.size());
@@ -943,8 +1034,12 @@ std::uint64_t watch(actor_ref& ref, down_fn fn, actor_cell* on_actor) {
   peer_ptr p;
   try {
     p = transport::get().connect(a.endpoint);
-  } catch (const error& e) {
-    fn(down{a.name, a.pid, {down_reason::kind::unreachable, 0, 0, e.what()}});
+  } catch (const error&) {
+    auto why = reason_for_pid(a.pid);
+    if (why.what == down_reason::kind::unreachable && !a.parent.empty())
+      ask_parent_why(a.parent, a.pid, why, [fn, a](const down_reason& r) { fn(down{a.name, a.pid, r}); });
+    else
+      fn(down{a.name, a.pid, why});
     return id;
   }
   auto& st = state_of(p);
@@ -1103,7 +1198,7 @@ std::shared_ptr<actor_ref> spawn_remote(const std::string& endpoint, any_fn spaw
   {
     auto& ps = state_of(p);
     std::lock_guard<std::mutex> lock(ps.mtx);
-    ps.pending[req] = {st, "the node at " + endpoint};
+    ps.pending[req] = {st, "the node at " + endpoint, {}};
   }
   std::string out(1, static_cast<char>(op_spawn));
   put(out, req);
@@ -1132,6 +1227,24 @@ std::string root_endpoint() {
   }
   std::lock_guard<std::mutex> lock(root_mtx);
   return root_ep;
+}
+
+std::string own_endpoint_if_running() {
+  auto* tr = transport::running();
+  return tr ? tr->endpoint() : std::string();
+}
+
+void set_parent_endpoint(std::string e) {
+  std::lock_guard<std::mutex> lock(root_mtx);
+  parent_ep = std::move(e);
+}
+
+std::string registry_endpoint() {
+  auto ep = root_endpoint();
+  if (ep.empty())
+    throw error(errc::no_node, "the registry is served by the root node, which this process "
+                               "cannot reach");
+  return ep;
 }
 
 void set_root_endpoint(std::string e) {
@@ -1300,7 +1413,7 @@ std::optional<actor_address> registry_call(reg_op what, const std::string& name,
     {
       auto& ps = state_of(p);
       std::lock_guard<std::mutex> lock(ps.mtx);
-      ps.pending[req] = {st, "the registry"};
+      ps.pending[req] = {st, "the registry", {}};
     }
     std::string out(1, static_cast<char>(op_registry));
     put(out, req);

@@ -73,10 +73,11 @@ struct actor_address {
   std::uint64_t id = 0;   // its number in that node
   std::string type;       // typeid(T).name() of its class
   std::string name;       // "counter-3"
+  std::string parent;     // its process's parent node, which can tell why it ended
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(endpoint, pid, id, type, name);
+    ar(endpoint, pid, id, type, name, parent);
   }
 };
 

@@ -44,6 +44,10 @@ struct code_location {
 /// Finds the module that holds `fn`. Throws errc::target_not_found if none does.
 code_location locate(any_fn fn);
 
+/// The name of the function at `where`, from its module's symbol table
+/// (mangled; "" when the file has none, e.g. stripped).
+std::string symbol_at(const code_location& where);
+
 /// Finds `where` in this process's image; nullptr if that module is not loaded
 /// or the offset is not inside its executable code.
 any_fn resolve(const code_location& where) noexcept;

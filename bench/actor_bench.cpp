@@ -1,0 +1,177 @@
+// Actors: ask round trip and tell flood across processes, local asks,
+// spawning, idle memory and how fast a death is seen. Each beside its
+// peer measured in the same run: a libactors pipe round trip (the raw
+// baseline for an ask) and CAF itself (caf_peer_bench: the middleman
+// between two processes, and local actors), as a CAF user would write it.
+
+#include "harness.hpp"
+
+#include <actors/all.hpp>
+
+#include <algorithm>
+#include <condition_variable>
+#include <csignal>
+#include <mutex>
+#include <unistd.h>
+
+namespace {
+
+struct counter {
+  long n = 0;
+  long add(long k) { return n += k; }
+  void bump(long k) { n += k; }
+  long get() const { return n; }
+};
+
+void echo(actors::connection<int> c) {
+  try {
+    for (;;)
+      c.send(c.recv());
+  } catch (const actors::eof_error&) {
+  }
+}
+
+double pipe_rtt_us() {
+  auto [mine, theirs] = actors::pipe<int>();
+  actors::process p(echo, theirs);
+  p.start();
+  theirs.close();
+  auto s = bench::seconds_per_call([&] {
+    mine.send(1);
+    mine.recv();
+  });
+  mine.close();
+  p.join();
+  return s * 1e6;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  actors::node node;
+  bench::init(argc, argv);
+  const bool quick = bench::quick();
+  std::vector<std::string> args;
+  if (quick)
+    args.push_back("--quick");
+  auto caf = bench::run_program(std::string(BENCH_BIN_DIR) + "/caf_peer_bench", args);
+  auto peer = [&](const char* key) {
+    std::map<std::string, double> m;
+    if (auto v = bench::lookup(caf, key))
+      m["caf"] = *v;
+    return m;
+  };
+
+  // ask round trip across processes, one outstanding, beside a pipe's
+  {
+    auto c = actors::spawn<counter>(actors::in_new_process);
+    c.ask(&counter::get).get();
+    double raw = pipe_rtt_us();
+    auto s = bench::rounds(5, [&] {
+      return bench::seconds_per_call([&] { c.ask(&counter::add, 1L).get(); }) * 1e6;
+    });
+    bench::emit("actor.ask_rtt", s, "us", std::nullopt, raw, peer("middleman_rtt_us"));
+  }
+
+  // tell flood across processes: n tells, then one ask (all ran by then)
+  {
+    auto c = actors::spawn<counter>(actors::in_new_process);
+    const long n = quick ? 200000 : 1000000;
+    auto s = bench::rounds(5, [&] {
+      auto t0 = std::chrono::steady_clock::now();
+      for (long i = 0; i < n; ++i)
+        c.tell(&counter::bump, 1L);
+      c.ask(&counter::get).get();
+      return n / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    });
+    bench::emit("actor.tell", s, "msgs/s", std::nullopt, std::nullopt, peer("middleman_tell_per_s"));
+  }
+
+  // ask in one process, from a non-actor thread
+  {
+    auto c = actors::spawn<counter>();
+    auto s = bench::rounds(5, [&] {
+      return bench::seconds_per_call([&] { c.ask(&counter::add, 1L).get(); }) * 1e6;
+    });
+    bench::emit("actor.ask_local", s, "us", std::nullopt, std::nullopt, peer("local_ask_us"));
+  }
+
+  // spawning an actor in a new process (until it answers its first ask)
+  {
+    const int n = quick ? 10 : 40;
+    auto s = bench::rounds(5, [&] {
+      std::vector<actors::actor<counter>> made;
+      auto t0 = std::chrono::steady_clock::now();
+      for (int i = 0; i < n; ++i)
+        made.push_back(actors::spawn<counter>(actors::in_new_process));
+      double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / n;
+      for (auto& a : made)
+        ::kill(a.pid(), SIGKILL);
+      return ms;
+    });
+    bench::emit("actor.spawn_process", s, "ms", std::nullopt, std::nullopt, {});
+  }
+
+  // spawning in this process
+  {
+    const int n = quick ? 2000 : 20000;
+    auto s = bench::rounds(5, [&] {
+      std::vector<actors::actor<counter>> made;
+      made.reserve(n);
+      auto t0 = std::chrono::steady_clock::now();
+      for (int i = 0; i < n; ++i)
+        made.push_back(actors::spawn<counter>());
+      return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() / n;
+    });
+    bench::emit("actor.spawn_local", s, "us", std::nullopt, std::nullopt, peer("spawn_local_us"));
+  }
+
+  // idle actors: resident memory per actor (in a fresh child, so the
+  // earlier rounds' memory does not count)
+  {
+    auto [mine, theirs] = actors::pipe<double>();
+    actors::process p(
+      +[](actors::connection<double> out, int n) {
+        std::vector<actors::actor<counter>> made;
+        made.reserve(n);
+        made.push_back(actors::spawn<counter>()); // the runtime itself is not counted
+        double before = bench::status_mb(0, "VmRSS:");
+        for (int i = 1; i < n; ++i)
+          made.push_back(actors::spawn<counter>());
+        double after = bench::status_mb(0, "VmRSS:");
+        out.send((after - before) * 1024 * 1024 / (n - 1));
+      },
+      theirs, quick ? 10000 : 100000);
+    p.start();
+    theirs.close();
+    auto bytes = mine.try_recv(std::chrono::seconds(60));
+    p.join(std::chrono::seconds(30));
+    if (bytes)
+      bench::emit("actor.idle_bytes", bench::stats{*bytes, *bytes, *bytes}, "bytes/actor",
+                  std::nullopt, std::nullopt, peer("idle_bytes_per_actor"));
+  }
+
+  // SIGKILL -> monitor callback
+  {
+    auto s = bench::rounds(quick ? 3 : 5, [&] {
+      auto c = actors::spawn<counter>(actors::in_new_process);
+      std::mutex m;
+      std::condition_variable cv;
+      bool seen = false;
+      std::chrono::steady_clock::time_point at;
+      actors::monitor(c, [&](const actors::down&) {
+        std::lock_guard<std::mutex> l(m);
+        at = std::chrono::steady_clock::now();
+        seen = true;
+        cv.notify_all();
+      });
+      c.ask(&counter::get).get();
+      auto t0 = std::chrono::steady_clock::now();
+      ::kill(c.pid(), SIGKILL);
+      std::unique_lock<std::mutex> l(m);
+      cv.wait_for(l, std::chrono::seconds(5), [&] { return seen; });
+      return seen ? std::chrono::duration<double, std::milli>(at - t0).count() : 5000.0;
+    });
+    bench::emit("actor.down_latency", s, "ms", std::nullopt, std::nullopt, {});
+  }
+}
