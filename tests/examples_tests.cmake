@@ -102,3 +102,13 @@ example(24_ring "ring of 8 processes, 2000 rounds: token = 16000 hops"
   "round trip: [0-9]+ rounds/s")
 example(25_supervisor_tree "supervisor-A: [0-9]+ restarts, 60 units done"
   "supervisor-B: [0-9]+ restarts, 60 units done" "tree: [0-9]+ restarts in all, 120 units")
+
+# Actors.
+example(26_actor_counter "^15\n101\n")
+example(27_kv_store "client 1 \\(pid [0-9]+\\) read back 999" "client 2 \\(pid [0-9]+\\) read back 999"
+  "client 3 \\(pid [0-9]+\\) read back 999" "store \\(pid [0-9]+\\) holds 3001 keys, hits = 3000")
+example(28_bank_accounts "account-1 \\(pid [0-9]+\\): [0-9]+\naccount-2 \\(pid [0-9]+\\): [0-9]+\naccount-3"
+  "[0-9]+ transfers done, [0-9]+ refused \\(insufficient funds\\)" "total 600 \\(conserved: yes\\)")
+example(29_chat_room "\\* ann joined\n\\* bob joined\n<ann> hi all\n\\* cid joined\n<cid> hello!\n\\* ann left\n\\* bob left: its process was killed by signal 9.*\n<cid> where did bob go\\?\ncid heard 5 lines")
+example(30_actor_ring "ring of 8 actor processes, 2000 rounds: token = 16000 hops"
+  "round trip: [0-9]+ rounds/s")

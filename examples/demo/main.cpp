@@ -5,12 +5,16 @@
 // squares on a result queue. Around them: a worker that fails with an
 // exception, one that hangs and is terminated, and a supervisor that talks to
 // its own child through a pipe. The parent prints what came back and every
-// exit code. Then the same kind of job on actors::pool, whose supervisor
+// exit code. The workers also tell each square to a tally actor that lives
+// in a process of its own (its handle travels to them as an argument); a
+// second actor's process is killed, its monitor hears why, and asks to it
+// fail at once. Then the same kind of job on actors::pool, whose supervisor
 // replaces a worker that is killed mid-task while the rest goes on.
 
 #include <actors/all.hpp>
 
 #include <chrono>
+#include <future>
 #include <csignal>
 #include <numeric>
 #include <iomanip>
@@ -32,10 +36,25 @@ struct result {
   }
 };
 
-void square_worker(actors::queue<int> jobs, actors::queue<result> results) {
+// An actor: its members are its state, its methods its messages.
+struct tally {
+  long sum = 0;
+  int count = 0;
+  void add(long v) {
+    sum += v;
+    ++count;
+  }
+  long total() const { return sum; }
+  int items() const { return count; }
+};
+
+void square_worker(actors::queue<int> jobs, actors::queue<result> results,
+                   actors::actor<tally> t) {
   int done = 0;
-  for (int n; (n = jobs.get()) != -1; ++done)
+  for (int n; (n = jobs.get()) != -1; ++done) {
     results.put({n, long(n) * n, actors::current_process().pid()});
+    t.tell(&tally::add, long(n) * n); // one-way, to an actor in another process
+  }
   actors::log::info() << "squared " << done << " numbers";
 }
 
@@ -79,6 +98,7 @@ int main() {
   actors::log::info() << "main process " << actors::current_process().pid() << " on "
                       << actors::cpu_count() << " CPUs";
 
+  auto counted = actors::spawn<tally>(actors::in_new_process); // an actor in its own process
   actors::queue<int> jobs(8); // bounded: the parent is held back, not flooded
   actors::queue<result> results;
   std::vector<actors::process> workers;
@@ -87,7 +107,7 @@ int main() {
                                           actors::start_method::fork,
                                           actors::start_method::forkserver};
   for (auto m : methods) {
-    workers.emplace_back(square_worker, jobs, results);
+    workers.emplace_back(square_worker, jobs, results, counted);
     workers.back().method(m).start();
   }
   std::vector<actors::process> others;
@@ -134,6 +154,22 @@ int main() {
   std::cout << "\nsum of squares 1.." << count << " = " << sum << " (expected 2870), mapped in "
             << static_cast<int>(ms.count()) << " ms\n";
 
+  // Actors: the tally heard every worker; another actor's process is killed.
+  std::cout << "\nactor " << counted.name() << " (pid " << counted.pid() << ") was told "
+            << counted.ask(&tally::items).get(5s) << " squares by 4 processes, total "
+            << counted.ask(&tally::total).get(5s) << '\n';
+  auto victim = actors::spawn<tally>(actors::in_new_process);
+  auto down = std::make_shared<std::promise<std::string>>();
+  actors::monitor(victim, [down](const actors::down& d) { down->set_value(d.reason.describe()); });
+  ::kill(victim.pid(), SIGKILL);
+  auto why = down->get_future();
+  if (why.wait_for(5s) == std::future_status::ready)
+    std::cout << "actor " << victim.name() << " went down: " << why.get() << '\n';
+  try {
+    victim.ask(&tally::total).get(5s);
+  } catch (const actors::actor_died& e) {
+    std::cout << "an ask to it fails at once: " << e.what() << '\n';
+  }
   // The same kind of job on a pool: map over 1..20, and a task whose worker
   // is killed while the others go on.
   actors::pool pool(2);
@@ -151,5 +187,5 @@ int main() {
   }
   std::cout << "the pool went on: 7^3 = " << pool.apply(cube, 7) << " after " << pool.restarts()
             << " restart(s)\n";
-  return sum == 2870 && cube_sum == 44100 ? 0 : 1;
+  return sum == 2870 && cube_sum == 44100 && counted.ask(&tally::total).get(5s) == 2870 ? 0 : 1;
 }

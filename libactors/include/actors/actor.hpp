@@ -221,7 +221,7 @@ struct in_process_of {
 namespace detail {
 
 template <class T, class... D>
-void host_actor(connection<actor_address> report, std::tuple<D...> args);
+void host_actor(connection<actor_address> report, std::string name, std::tuple<D...> args);
 
 /// Starts this node's transport and actor runtime (idempotent).
 void start_actor_runtime();
@@ -234,7 +234,7 @@ std::shared_ptr<actor_ref> await_report(connection<actor_address>& report, proce
                                         const char* type);
 
 template <class T, class... D>
-void host_actor(connection<actor_address> report, std::tuple<D...> args) {
+void host_actor(connection<actor_address> report, std::string name, std::tuple<D...> args) {
   T* obj = nullptr;
   try {
     obj = std::apply([](auto&... a) { return new T(std::move(a)...); }, args);
@@ -242,7 +242,7 @@ void host_actor(connection<actor_address> report, std::tuple<D...> args) {
     report_construction_failure(report);
     throw;
   }
-  auto ref = spawn_cell(kind_of<T>(), obj, {});
+  auto ref = spawn_cell(kind_of<T>(), obj, name);
   report.send(ref->address);
   report.close();
   throw system_exit(serve_until_stopped(*ref));
@@ -314,10 +314,12 @@ actor<T> spawn(const in_new_process_t& where, A&&... args) {
   if constexpr (detail::check_spawn<T, A...>()) {
     detail::start_actor_runtime(); // the child learns our endpoint: we can tell why it ends
     auto [mine, theirs] = pipe<detail::actor_address>(false);
-    process p(&detail::host_actor<T, std::decay_t<A>...>, theirs,
+    // Named by this node, like its local actors: counter-1, counter-2...
+    auto name = detail::next_name(detail::kind_of<T>());
+    process p(&detail::host_actor<T, std::decay_t<A>...>, theirs, name,
               std::tuple<std::decay_t<A>...>(std::forward<A>(args)...));
     p.daemon(true);
-    p.name(detail::type_name(typeid(T).name()));
+    p.name(name);
     if (where.method)
       p.method(*where.method);
     p.start();

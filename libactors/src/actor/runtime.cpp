@@ -104,7 +104,7 @@ struct actor_table {
   // Why recent actors stopped, so a late ask or monitor hears the truth.
   std::unordered_map<std::uint64_t, down_reason> graveyard;
   std::deque<std::uint64_t> graveyard_order;
-  std::unordered_map<std::string, int> per_type; // for names: counter-1, counter-2
+  std::unordered_map<const actor_kind*, int> per_type; // for names: counter-1, counter-2
 };
 
 actor_table*& table_ptr() {
@@ -224,16 +224,35 @@ std::shared_ptr<actor_ref> spawn_cell(const actor_kind& kind, void* obj, const s
     std::lock_guard<std::mutex> lock(root_mtx);
     c->address.parent = parent_ep;
   }
+  c->address.name = name.empty() ? next_name(kind) : name;
   {
     std::lock_guard<std::mutex> lock(t.mtx);
-    c->address.name = name.empty() ? type_name(kind.type) + "-" + std::to_string(++t.per_type[kind.type])
-                                   : name;
     t.live[c->address.id] = c;
   }
   c->handle = actors::system().spawn<cell_actor>(c);
   auto r = std::make_shared<actor_ref>(c->address);
   r->local = c;
   return r;
+}
+
+std::string next_name(const actor_kind& kind) {
+  auto& t = table();
+  int n;
+  {
+    std::lock_guard<std::mutex> lock(t.mtx);
+    n = ++t.per_type[&kind];
+  }
+  // The class's own name, without its namespaces: ns::counter -> counter-3.
+  const auto& full = kind.pretty;
+  std::size_t start = 0;
+  int depth = 0;
+  for (std::size_t i = 0; i + 1 < full.size(); ++i) {
+    char ch = full[i];
+    depth += (ch == '<' || ch == '(') - (ch == '>' || ch == ')');
+    if (depth == 0 && ch == ':' && full[i + 1] == ':')
+      start = i + 2;
+  }
+  return full.substr(start) + "-" + std::to_string(n);
 }
 
 std::shared_ptr<actor_ref> cell_ref(actor_cell& c) {

@@ -138,13 +138,14 @@ bool transport::send(const peer_ptr& p, const std::string& payload, bool urgent)
     p->out_ += payload;
     if (p->writing_)
       return true; // the thread writing now takes it along
-    bool mine = event_loop::current() == p->loop_;
-    if ((!urgent || mine) && p->out_.size() < flush_now_bytes) {
-      // The peer's loop writes it after its current batch (coalescing
-      // replies and tells into one send).
+    // On a loop thread, the loop writes it once the batch it is handling is
+    // done (replies and tells coalesce into one send per peer). Elsewhere,
+    // a tell is left to the peer's loop, which wakes up for it.
+    auto* here = event_loop::current();
+    if ((!urgent || here) && p->out_.size() < flush_now_bytes) {
       if (!p->queued_) {
         p->queued_ = true;
-        p->loop_->queue_flush(p);
+        (here ? here : p->loop_)->queue_flush(p);
       }
       return true;
     }
@@ -491,7 +492,9 @@ void stop_transport() noexcept {
   if (t) {
     t->stop();
     // Peers and actor refs may outlive the node (static handles): the
-    // object itself is leaked; its descriptors are closed.
+    // object itself is kept, its descriptors are closed.
+    static auto* retired = new std::vector<transport*>;
+    retired->push_back(t);
   }
 }
 

@@ -143,6 +143,7 @@ actor_cell* current_cell() noexcept;
 /// Spawning. `make` constructs the object; `destroy` deletes it.
 struct actor_kind {
   const char* type;                // typeid(T).name()
+  std::string pretty;              // "counter", for names
   void (*destroy)(void*);
   void (*on_start)(void*);         // T::on_start, or null
   void (*on_stop)(void*);          // T::on_stop, or null
@@ -346,10 +347,16 @@ struct has_on_stop : std::false_type {};
 template <class T>
 struct has_on_stop<T, std::void_t<decltype(std::declval<T&>().on_stop())>> : std::true_type {};
 
+std::string type_name(const char* mangled);
+
+/// The next default name for an actor of `kind` spawned by this node
+/// ("counter-3").
+std::string next_name(const actor_kind& kind);
+
 template <class T>
 const actor_kind& kind_of() {
   static const actor_kind k{
-    typeid(T).name(), [](void* p) { delete static_cast<T*>(p); },
+    typeid(T).name(), type_name(typeid(T).name()), [](void* p) { delete static_cast<T*>(p); },
     has_on_start<T>::value ? +[](void* p) {
       if constexpr (has_on_start<T>::value)
         static_cast<T*>(p)->on_start();
