@@ -466,3 +466,25 @@ TEST(actor, a_message_that_does_not_decode_fails_only_that_ask) {
   ::close(s);
   EXPECT_EQ(c.ask(&counter::add, 1).get(5s), 10) << "the actor and the node go on";
 }
+
+TEST(actor, asks_queued_behind_a_stop_fail_instead_of_hanging) {
+  for (bool remote : {false, true}) {
+    auto c = remote ? actors::spawn<counter>(actors::in_new_process) : actors::spawn<counter>();
+    auto other = remote ? actors::spawn<counter>(actors::in_process_of(c), 1) : actors::spawn<counter>(1);
+    std::vector<actors::future<int>> fs;
+    c.tell(&counter::stop);
+    for (int i = 0; i < 50; ++i)
+      fs.push_back(c.ask(&counter::get));
+    int died = 0;
+    for (auto& f : fs) {
+      try {
+        f.get(5s);
+      } catch (const actors::actor_died&) {
+        ++died;
+      }
+    }
+    EXPECT_EQ(died, 50);
+    // the process goes on hosting its other actor
+    EXPECT_EQ(other.ask(&counter::get).get(5s), 1);
+  }
+}

@@ -118,7 +118,7 @@ public:
       auto& r = ref();
       if (auto* cell = detail::live_local(r)) {
         detail::post_local(*cell, std::make_shared<detail::local_call<T, M, tuple>>(
-                                    m, tuple(std::forward<A>(args)...), nullptr));
+                                    m, tuple(std::forward<A>(args)...), nullptr, *cell));
         return;
       }
       detail::send_remote(r, detail::call_header_for<T, M>(m),
@@ -138,7 +138,7 @@ public:
       auto& r = ref();
       if (auto* cell = detail::live_local(r)) {
         detail::post_local(*cell, std::make_shared<detail::local_call<T, M, tuple>>(
-                                    m, tuple(std::forward<A>(args)...), st));
+                                    m, tuple(std::forward<A>(args)...), st, *cell));
       } else {
         detail::send_remote(r, detail::call_header_for<T, M>(m),
                             detail::encode(tuple(std::forward<A>(args)...)), st);
@@ -202,7 +202,8 @@ inline constexpr in_this_process_t in_this_process{};
 
 /// Tells spawn() to build the actor in a new OS process of its own, a
 /// daemon child of this one; `in_new_process(start_method::spawn)` picks
-/// the start method. The process ends when its actor stops.
+/// the start method. The process ends when its actor, and every actor
+/// spawned into it later (in_process_of), has stopped.
 struct in_new_process_t {
   std::optional<start_method> method;
   in_new_process_t operator()(start_method m) const { return in_new_process_t{m}; }

@@ -105,6 +105,7 @@ struct actor_table {
   std::unordered_map<std::uint64_t, down_reason> graveyard;
   std::deque<std::uint64_t> graveyard_order;
   std::unordered_map<const actor_kind*, int> per_type; // for names: counter-1, counter-2
+  std::condition_variable none_live;
 };
 
 actor_table*& table_ptr() {
@@ -188,6 +189,8 @@ void actor_cell::died() noexcept {
     auto& t = table();
     std::lock_guard<std::mutex> lock(t.mtx);
     t.live.erase(address.id);
+    if (t.live.empty())
+      t.none_live.notify_all();
     t.graveyard[address.id] = why;
     t.graveyard_order.push_back(address.id);
     if (t.graveyard_order.size() > 4096) {
@@ -339,6 +342,21 @@ down_reason reason_of_local(std::uint64_t id) {
   if (it != t.graveyard.end())
     return it->second;
   return down_reason{down_reason::kind::no_such_actor, 0, 0, {}};
+}
+
+down_reason abandoned_reason(actor_cell& cell) {
+  std::lock_guard<std::mutex> lock(cell.mtx);
+  auto r = cell.reason;
+  if (r.what == down_reason::kind::normal && r.message.empty())
+    r.message = "before it ran this message";
+  return r;
+}
+
+void fail_abandoned(task_state& reply, actor_cell& cell) noexcept {
+  try {
+    reply.fail(0, std::make_exception_ptr(actor_died(cell.address.name, abandoned_reason(cell))));
+  } catch (...) {
+  }
 }
 
 std::exception_ptr method_failed(actor_cell& cell, const raw_method* method, bool asked) {
@@ -531,10 +549,16 @@ private:
 class remote_call final : public envelope {
 public:
   remote_call(remote_runner run, raw_method m, std::string args, std::shared_ptr<reply_route> route,
-              bool asked)
-    : run_(run), m_(m), args_(std::move(args)), route_(std::move(route)), asked_(asked) {}
+              bool asked, std::shared_ptr<actor_cell> target)
+    : run_(run), m_(m), args_(std::move(args)), route_(std::move(route)), asked_(asked),
+      target_(std::move(target)) {}
+  ~remote_call() override {
+    if (asked_ && !ran_)
+      route_->failed(std::make_exception_ptr(actor_died(target_->address.name, abandoned_reason(*target_))));
+  }
 
   void run(void* obj, actor_cell& cell) override {
+    ran_ = true;
     std::string result;
     bool deferred = false;
     try {
@@ -573,6 +597,8 @@ private:
   std::string args_;
   std::shared_ptr<reply_route> route_;
   bool asked_;
+  std::shared_ptr<actor_cell> target_;
+  bool ran_ = false;
 };
 
 // The inbound loop's cache of call headers it has resolved.
@@ -738,7 +764,7 @@ void on_call(const peer_ptr& p, const char* data, std::size_t size) {
     return;
   }
   auto env = std::make_shared<remote_call>(it->second.runner, it->second.method,
-                                           std::string(data, size), std::move(route), req != 0);
+                                           std::string(data, size), std::move(route), req != 0, cell);
   post_local(*cell, std::move(env));
 }
 
@@ -1161,11 +1187,17 @@ void cell_after(actor_cell& c, duration d, std::shared_ptr<timer_state> t, std::
 // -- processes that host one actor -------------------------------------------------------
 
 int serve_until_stopped(actor_ref& ref) {
+  // The process hosts its first actor and any spawned into it later
+  // (in_process_of): it serves until all of them have stopped.
   auto c = ref.local;
   if (!c)
     return 1;
-  std::unique_lock<std::mutex> lock(c->mtx);
-  c->stopped.wait(lock, [&] { return !c->alive.load(); });
+  auto& t = table();
+  {
+    std::unique_lock<std::mutex> lock(t.mtx);
+    t.none_live.wait(lock, [&] { return t.live.empty(); });
+  }
+  std::lock_guard<std::mutex> lock(c->mtx);
   return c->reason.what == down_reason::kind::normal ? 0 : 1;
 }
 

@@ -137,6 +137,10 @@ actor_cell* live_local(actor_ref& ref);
 /// actor with it when nobody asked (`reply` null).
 std::exception_ptr method_failed(actor_cell& cell, const raw_method* method, bool asked);
 
+/// A message that never ran (its actor stopped first) fails its ask with
+/// actor_died, so no asker waits forever.
+void fail_abandoned(task_state& reply, actor_cell& cell) noexcept;
+
 /// The actor this thread runs now, or nullptr.
 actor_cell* current_cell() noexcept;
 
@@ -282,10 +286,15 @@ class local_call final : public envelope {
 public:
   using R = typename method_traits<M>::result;
   using A = ask_result_t<M>;
-  local_call(M m, Tuple args, std::shared_ptr<result_state<A>> reply)
-    : m_(m), args_(std::move(args)), reply_(std::move(reply)) {}
+  local_call(M m, Tuple args, std::shared_ptr<result_state<A>> reply, actor_cell& target)
+    : m_(m), args_(std::move(args)), reply_(std::move(reply)), target_(&target) {}
+  ~local_call() override {
+    if (reply_ && !ran_)
+      fail_abandoned(*reply_, *target_);
+  }
 
   void run(void* obj, actor_cell& cell) override {
+    ran_ = true;
     auto* self = static_cast<T*>(obj);
     auto call = [&](auto&... a) -> decltype(auto) { return (self->*m_)(std::move(a)...); };
     try {
@@ -314,6 +323,8 @@ private:
   M m_;
   Tuple args_;
   std::shared_ptr<result_state<A>> reply_;
+  actor_cell* target_;
+  bool ran_ = false;
 };
 
 /// Runs any callable on the actor (continuations, timers, monitors).
