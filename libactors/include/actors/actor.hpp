@@ -121,8 +121,9 @@ public:
                                     m, tuple(std::forward<A>(args)...), nullptr, *cell));
         return;
       }
-      detail::send_remote(r, detail::call_header_for<T, M>(m),
-                          detail::encode(tuple(std::forward<A>(args)...)), nullptr);
+      tuple t(std::forward<A>(args)...);
+      detail::send_remote(r, detail::call_header_for<T, M>(m), &detail::write_args<tuple>, &t,
+                          nullptr);
     }
   }
 
@@ -140,8 +141,9 @@ public:
         detail::post_local(*cell, std::make_shared<detail::local_call<T, M, tuple>>(
                                     m, tuple(std::forward<A>(args)...), st, *cell));
       } else {
-        detail::send_remote(r, detail::call_header_for<T, M>(m),
-                            detail::encode(tuple(std::forward<A>(args)...)), st);
+        tuple t(std::forward<A>(args)...);
+        detail::send_remote(r, detail::call_header_for<T, M>(m), &detail::write_args<tuple>, &t,
+                            st);
       }
     }
     return future<R>(st);

@@ -28,7 +28,9 @@
 
 #include <cxxabi.h>
 #include <dlfcn.h>
+#include <cstring>
 #include <deque>
+#include <string_view>
 #include <unistd.h>
 #include <unordered_map>
 
@@ -545,62 +547,6 @@ private:
   std::uint64_t req_;
 };
 
-// A call that came from another process, run on the actor.
-class remote_call final : public envelope {
-public:
-  remote_call(remote_runner run, raw_method m, std::string args, std::shared_ptr<reply_route> route,
-              bool asked, std::shared_ptr<actor_cell> target)
-    : run_(run), m_(m), args_(std::move(args)), route_(std::move(route)), asked_(asked),
-      target_(std::move(target)) {}
-  ~remote_call() override {
-    if (asked_ && !ran_)
-      route_->failed(std::make_exception_ptr(actor_died(target_->address.name, abandoned_reason(*target_))));
-  }
-
-  void run(void* obj, actor_cell& cell) override {
-    ran_ = true;
-    std::string result;
-    bool deferred = false;
-    try {
-      result = run_(obj, m_, args_.data(), args_.size(), route_, deferred);
-    } catch (const error& e) {
-      if (e.value() == errc::bad_payload) {
-        log_bad_payload(cell, e.what());
-        if (asked_)
-          route_->failed(std::current_exception());
-        return;
-      }
-      fail(cell);
-      return;
-    } catch (...) {
-      fail(cell);
-      return;
-    }
-    if (asked_ && !deferred)
-      route_->ok_encoded(std::move(result));
-  }
-
-private:
-  void fail(actor_cell& cell) {
-    auto e = method_failed(cell, &m_, asked_);
-    if (asked_)
-      route_->failed(e);
-  }
-  static void log_bad_payload(actor_cell& cell, const char* what) {
-    static std::atomic<bool> once{false};
-    if (!once.exchange(true))
-      log::error() << "actor " << cell.address.name << ": a message did not decode and was "
-                   << "dropped (further ones are not logged): " << what;
-  }
-  remote_runner run_;
-  raw_method m_;
-  std::string args_;
-  std::shared_ptr<reply_route> route_;
-  bool asked_;
-  std::shared_ptr<actor_cell> target_;
-  bool ran_ = false;
-};
-
 // The inbound loop's cache of call headers it has resolved.
 struct resolved_call {
   remote_runner runner = nullptr;
@@ -721,8 +667,110 @@ std::shared_ptr<actor_cell> find_live(std::uint64_t id) {
   return it == t.live.end() ? nullptr : it->second;
 }
 
+// A run of calls that arrived together from one connection for one actor,
+// posted as one mailbox message (a flood of tells costs one CAF message
+// per read, not per tell). The calls run in order; if one stops the actor,
+// the asks after it fail with actor_died.
+class call_batch final : public envelope {
+public:
+  struct item {
+    const resolved_call* call;
+    std::uint64_t req;
+    std::string args;
+  };
+  call_batch(peer_ptr p, std::shared_ptr<actor_cell> target)
+    : p_(std::move(p)), target_(std::move(target)) {}
+  ~call_batch() override {
+    for (auto i = next_; i < items.size(); ++i)
+      if (items[i].req)
+        peer_route(p_, items[i].req)
+          .failed(std::make_exception_ptr(actor_died(target_->address.name, abandoned_reason(*target_))));
+  }
+
+  void run(void* obj, actor_cell& cell) override {
+    while (next_ < items.size() && !cell.stop_requested) {
+      auto& it = items[next_++];
+      run_one(obj, cell, it);
+    }
+  }
+
+  std::vector<item> items;
+  const std::shared_ptr<actor_cell>& target() const noexcept { return target_; }
+  const peer_ptr& from() const noexcept { return p_; }
+
+private:
+  void run_one(void* obj, actor_cell& cell, item& it) {
+    std::shared_ptr<reply_route> route;
+    if (it.req)
+      route = std::make_shared<peer_route>(p_, it.req);
+    std::string result;
+    bool deferred = false;
+    try {
+      result = it.call->runner(obj, it.call->method, it.args.data(), it.args.size(), route, deferred);
+    } catch (const error& e) {
+      if (e.value() == errc::bad_payload) {
+        log_bad_payload(cell, e.what());
+        if (route)
+          route->failed(std::current_exception());
+        return;
+      }
+      fail(cell, it, route);
+      return;
+    } catch (...) {
+      fail(cell, it, route);
+      return;
+    }
+    if (route && !deferred)
+      route->ok_encoded(std::move(result));
+  }
+  void fail(actor_cell& cell, item& it, const std::shared_ptr<reply_route>& route) {
+    auto e = method_failed(cell, &it.call->method, route != nullptr);
+    if (route)
+      route->failed(e);
+  }
+  static void log_bad_payload(actor_cell& cell, const char* what) {
+    static std::atomic<bool> once{false};
+    if (!once.exchange(true))
+      log::error() << "actor " << cell.address.name << ": a message did not decode and was "
+                   << "dropped (further ones are not logged): " << what;
+  }
+  peer_ptr p_;
+  std::shared_ptr<actor_cell> target_;
+  std::size_t next_ = 0;
+};
+
+// The batch being filled by this loop thread, posted when the read that
+// filled it is handled (or a call for another actor arrives).
+thread_local std::shared_ptr<call_batch> open_batch;
+
+void post_open_batch() {
+  if (!open_batch)
+    return;
+  auto b = std::move(open_batch);
+  open_batch.reset();
+  auto target = b->target();
+  post_local(*target, std::move(b));
+}
+
+// Call headers this loop has resolved, found without allocating.
+const resolved_call& resolve_header(const char* data, std::size_t n) {
+  thread_local std::deque<std::string> keys;
+  thread_local std::unordered_map<std::string_view, resolved_call> cache;
+  auto it = cache.find(std::string_view(data, n));
+  if (it != cache.end())
+    return it->second;
+  resolved_call r;
+  try {
+    auto [runner, method] = decode<std::tuple<code_location, method_code>>(data, n);
+    r.runner = reinterpret_cast<remote_runner>(resolve(runner));
+    r.ok = r.runner && decode_method(method, r.method);
+  } catch (...) {
+  }
+  keys.emplace_back(data, n);
+  return cache.emplace(std::string_view(keys.back()), r).first->second;
+}
+
 void on_call(const peer_ptr& p, const char* data, std::size_t size) {
-  static std::unordered_map<std::string, resolved_call> cache; // inbound loop only
   if (size < 18)
     return;
   auto id = take<std::uint64_t>(data);
@@ -731,41 +779,36 @@ void on_call(const peer_ptr& p, const char* data, std::size_t size) {
   size -= 18;
   if (size < hlen)
     return;
-  std::string header(data, hlen);
+  const char* header = data;
   data += hlen;
   size -= hlen;
-  auto route = std::make_shared<peer_route>(p, req);
-  auto cell = find_live(id);
+  std::shared_ptr<actor_cell> cell;
+  if (open_batch && open_batch->target()->address.id == id && open_batch->from() == p) {
+    cell = open_batch->target();
+  } else {
+    post_open_batch();
+    cell = find_live(id);
+  }
   if (!cell || !cell->alive.load()) {
     if (req)
-      route->failed(std::make_exception_ptr(actor_died(
+      peer_route(p, req).failed(std::make_exception_ptr(actor_died(
         "#" + std::to_string(id) + " of pid " + std::to_string(::getpid()), reason_of_local(id))));
     else
       dropped_count()++;
     return;
   }
-  auto it = cache.find(header);
-  if (it == cache.end()) {
-    resolved_call r;
-    try {
-      auto [runner, method] = decode<std::tuple<code_location, method_code>>(header);
-      r.runner = reinterpret_cast<remote_runner>(resolve(runner));
-      r.ok = r.runner && decode_method(method, r.method);
-    } catch (...) {
-    }
-    it = cache.emplace(std::move(header), r).first;
-  }
-  if (!it->second.ok) {
+  auto& call = resolve_header(header, hlen);
+  if (!call.ok) {
     if (req)
-      route->failed(std::make_exception_ptr(
+      peer_route(p, req).failed(std::make_exception_ptr(
         error(errc::target_not_found, "actor " + cell->address.name
                                         + ": the method is not in this process's image (a "
                                           "library loaded after the node started?)")));
     return;
   }
-  auto env = std::make_shared<remote_call>(it->second.runner, it->second.method,
-                                           std::string(data, size), std::move(route), req != 0, cell);
-  post_local(*cell, std::move(env));
+  if (!open_batch)
+    open_batch = std::make_shared<call_batch>(p, cell);
+  open_batch->items.push_back({&call, req, std::string(data, size)});
 }
 
 void on_down(const peer_ptr& p, const char* data, std::size_t size) {
@@ -918,7 +961,11 @@ void ask_parent_why(const std::string& parent, int pid, down_reason fallback,
 
 // -- the runtime's start ------------------------------------------------------------------
 
+std::atomic<transport*> runtime_ready{nullptr}; // the transport the handlers are on
+
 void ensure_actor_runtime() {
+  if (auto* t = runtime_ready.load(std::memory_order_acquire); t && t == transport::running_fast())
+    return;
   auto& tr = transport::get();
   auto& sys = actors::system();
   std::lock_guard<std::mutex> lock(runtime_mtx);
@@ -934,14 +981,16 @@ void ensure_actor_runtime() {
     tr.on(op_registry, on_registry);
     tr.on(op_why, on_why);
     tr.on_close(fail_peer);
+    tr.on_read_end(post_open_batch);
   }
+  runtime_ready.store(&tr, std::memory_order_release);
 }
 
 void start_actor_runtime() {
   ensure_actor_runtime();
 }
 
-void send_remote(actor_ref& ref, const std::string& header, std::string args,
+void send_remote(actor_ref& ref, const std::string& header, args_writer write, const void* args,
                  std::shared_ptr<task_state> reply) {
   auto& a = ref.address;
   if (a.pid == ::getpid() && ref.local) { // ours, and gone
@@ -949,9 +998,12 @@ void send_remote(actor_ref& ref, const std::string& header, std::string args,
     return;
   }
   ensure_actor_runtime();
-  peer_ptr p;
+  peer_ptr p = std::static_pointer_cast<peer>(std::atomic_load(&ref.conn));
   try {
-    p = transport::get().connect(a.endpoint);
+    if (!p || p->closed()) {
+      p = transport::get().connect(a.endpoint);
+      std::atomic_store(&ref.conn, std::static_pointer_cast<void>(p));
+    }
   } catch (const error&) {
     if (!reply) {
       dropped_count()++;
@@ -967,21 +1019,25 @@ void send_remote(actor_ref& ref, const std::string& header, std::string args,
       reply->fail(0, std::make_exception_ptr(actor_died(name, why)));
     return;
   }
+  // The frame is built in a buffer this thread keeps, arguments encoded in
+  // place: one copy on the way to the socket.
+  thread_local std::string out;
+  out.clear();
+  out.push_back(static_cast<char>(op_call));
+  put(out, a.id);
+  std::size_t req_at = out.size();
+  put(out, std::uint64_t(0));
+  put(out, static_cast<std::uint16_t>(header.size()));
+  out += header;
+  write(out, args);
   std::uint64_t req = 0;
   auto& st = state_of(p);
   if (reply) {
     req = next_request++;
+    std::memcpy(&out[req_at], &req, sizeof req);
     std::lock_guard<std::mutex> lock(st.mtx);
     st.pending[req] = {reply, a.name, a.parent};
   }
-  std::string out;
-  out.reserve(19 + header.size() + args.size());
-  out.push_back(static_cast<char>(op_call));
-  put(out, a.id);
-  put(out, req);
-  put(out, static_cast<std::uint16_t>(header.size()));
-  out += header;
-  out += args;
   bool sent = false;
   try {
     sent = transport::get().send(p, out, reply != nullptr);

@@ -24,6 +24,7 @@ namespace {
 std::mutex transport_mtx;
 transport* the_transport = nullptr;
 thread_local event_loop* this_loop = nullptr;
+std::atomic<transport*> fast_transport{nullptr}; // the_transport, read without the lock
 
 constexpr std::size_t flush_now_bytes = 256 * 1024; // a buffer this big is written at once
 constexpr std::size_t loop_throughput = 64;         // messages per actor per resume here
@@ -38,6 +39,8 @@ peer::~peer() {
 // -- the transport ----------------------------------------------------------------
 
 transport& transport::get() {
+  if (auto* t = fast_transport.load(std::memory_order_acquire))
+    return *t;
   // The fork server must exist before this process's first thread, and
   // before transport_mtx is taken (see "Fork-safety rule" in architecture.md).
   auto& fs = require_node().ensure_forkserver();
@@ -45,8 +48,13 @@ transport& transport::get() {
   if (!the_transport) {
     the_transport = new transport;
     forkserver_cleanup_on_exit(fs, the_transport->dir_);
+    fast_transport.store(the_transport, std::memory_order_release);
   }
   return *the_transport;
+}
+
+transport* transport::running_fast() noexcept {
+  return fast_transport.load(std::memory_order_acquire);
 }
 
 transport* transport::running() noexcept {
@@ -450,6 +458,8 @@ void event_loop::on_readable(const peer_ptr& p) {
                    << " after a bad frame: "
                    << (h ? "unexpected descriptors or frame kind" : why);
       p->in_.consume(handled);
+      for (auto& fn : owner_.read_end_) // what came before it still runs
+        fn();
       owner_.drop(p);
       return;
     }
@@ -464,6 +474,8 @@ void event_loop::on_readable(const peer_ptr& p) {
     owner_.dispatch(p, payload, h->size);
   }
   p->in_.consume(handled);
+  for (auto& fn : owner_.read_end_)
+    fn();
   if (eof)
     owner_.drop(p);
 }
@@ -488,6 +500,7 @@ void stop_transport() noexcept {
   {
     std::lock_guard<std::mutex> guard(transport_mtx);
     std::swap(t, the_transport);
+    fast_transport.store(nullptr);
   }
   if (t) {
     t->stop();
@@ -502,6 +515,7 @@ void drop_inherited_transport() noexcept {
   if (the_transport) {
     the_transport->forget_after_fork();
     the_transport = nullptr; // leaked: its thread objects cannot be destroyed here
+    fast_transport.store(nullptr);
   }
 }
 

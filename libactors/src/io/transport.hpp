@@ -125,6 +125,8 @@ public:
   static transport& get();
   /// The transport if it runs, else nullptr.
   static transport* running() noexcept;
+  /// The same, without taking a lock (may lag a concurrent start or stop).
+  static transport* running_fast() noexcept;
 
   /// The socket path other processes connect to.
   const std::string& endpoint() const noexcept { return path_; }
@@ -137,6 +139,8 @@ public:
   /// arrives); `on_close` handlers run for every closed connection.
   void on(std::uint8_t op, handler h);
   void on_close(close_handler h);
+  /// `fn` runs on a loop thread after the frames of one read are handled.
+  void on_read_end(std::function<void()> fn) { read_end_.push_back(std::move(fn)); }
 
   /// Sends one frame with payload `payload` (operation byte first).
   /// `urgent` writes it now from this thread; otherwise it joins the
@@ -171,6 +175,7 @@ private:
   int listener_ = -1;
   std::vector<handler> handlers_{256};
   std::vector<close_handler> close_handlers_;
+  std::vector<std::function<void()>> read_end_;
 
   std::mutex peers_mtx_;
   std::unordered_map<int, peer_ptr> peers_;           // by fd

@@ -98,6 +98,8 @@ public:
   /// The running actor when it lives in this process (null otherwise, or
   /// once it is known to be gone).
   std::shared_ptr<actor_cell> local;
+  /// The connection to its node, once used (std::atomic_load/store).
+  std::shared_ptr<void> conn;
 };
 
 /// Finds or builds the state of a handle to `a` (used when a handle is
@@ -123,8 +125,14 @@ public:
 void post_local(actor_cell& cell, std::shared_ptr<envelope> env);
 
 /// Sends a call to an actor in another process. `reply` is null for a tell.
-void send_remote(actor_ref& ref, const std::string& call_header, std::string args,
-                 std::shared_ptr<task_state> reply);
+/// Writes a call's arguments into the frame being built.
+using args_writer = void (*)(std::string& out, const void* args);
+template <class Tuple>
+void write_args(std::string& out, const void* args) {
+  encode_append(out, *static_cast<const Tuple*>(args));
+}
+void send_remote(actor_ref& ref, const std::string& call_header, args_writer write,
+                 const void* args, std::shared_ptr<task_state> reply);
 
 /// Fails `reply` (or counts a dropped tell) for an actor known to be gone.
 void report_dead(actor_ref& ref, task_state* reply);

@@ -156,6 +156,23 @@ inline constexpr bool is_serializable_v
   = cereal::traits::is_output_serializable<T, output_archive>::value
     && cereal::traits::is_input_serializable<T, input_archive>::value;
 
+/// Appends the encoding of `value` to `out`; descriptors it carries are
+/// appended to `fds` (borrowed, not duplicated).
+template <class T>
+void encode_append(std::string& out, const T& value, std::vector<int>* fds = nullptr) {
+  auto& slot = outgoing_fds();
+  auto* saved = slot;
+  slot = fds;
+  try {
+    output_archive archive(out);
+    archive(value);
+  } catch (...) {
+    slot = saved;
+    throw;
+  }
+  slot = saved;
+}
+
 /// Encodes `value`; descriptors it carries are appended to `fds` (borrowed,
 /// not duplicated).
 template <class T>
