@@ -7,6 +7,8 @@
 #include <actors/detail/queue_client.hpp>
 #include <actors/node.hpp>
 
+#include <caf/atom.hpp>
+
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -303,6 +305,10 @@ caf::actor_system& system() {
   if (!n.sys) {
     n.ensure_forkserver(); // before the first actor-system thread exists
     n.cfg = std::make_unique<caf::actor_system_config>();
+    // ACTORS_CAF_SCHEDULER=testing runs the node's actors on CAF's
+    // deterministic test coordinator: nothing runs until a test steps it.
+    if (const char* policy = std::getenv("ACTORS_CAF_SCHEDULER"); policy && std::string(policy) == "testing")
+      n.cfg->set("scheduler.policy", caf::atom("testing"));
     n.sys = std::make_unique<caf::actor_system>(*n.cfg);
   }
   return *n.sys;

@@ -24,6 +24,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
 #include <caf/send.hpp>
 
 #include <cxxabi.h>
@@ -1579,6 +1580,10 @@ void stop_actor_runtime() noexcept {
     }
     caf::anon_send_exit(c->handle, caf::exit_reason::user_shutdown);
   }
+  if (!cells.empty())
+    if (auto* n = current_node(); n && n->sys)
+      if (auto* sched = dynamic_cast<caf::scheduler::test_coordinator*>(&n->sys->scheduler()))
+        sched->run(); // a deterministic test's node: nothing runs unless stepped
   for (auto& c : cells) { // wait (boundedly) until each has run its on_stop
     std::unique_lock<std::mutex> lock(c->mtx);
     c->stopped.wait_for(lock, std::chrono::seconds(5), [&] { return !c->alive.load(); });
