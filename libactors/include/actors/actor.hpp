@@ -55,6 +55,14 @@ struct handle_access {
   }
 };
 
+template <class Tuple, std::size_t... Is>
+constexpr bool each_serializable(std::index_sequence<Is...>) {
+  return (is_serializable_v<std::tuple_element_t<Is, Tuple>> && ...);
+}
+template <class Tuple>
+inline constexpr bool tuple_serializable_v
+  = each_serializable<Tuple>(std::make_index_sequence<std::tuple_size_v<Tuple>>{});
+
 template <class T, class M, class... A>
 constexpr bool check_call() {
   static_assert(std::is_member_function_pointer_v<M>,
@@ -72,7 +80,7 @@ constexpr bool check_call() {
       static_assert(std::is_constructible_v<args, A&&...>,
                     "actors::actor<T>: an argument cannot be converted to the matching "
                     "parameter type of the method");
-      static_assert(is_serializable_v<args>,
+      static_assert(tuple_serializable_v<args>,
                     "actors::actor<T>: a parameter type of the method is not serializable "
                     "with Cereal. Give it a serialize(Archive&) member, or include the "
                     "matching <cereal/types/...> header");
@@ -82,7 +90,7 @@ constexpr bool check_call() {
                     "Cereal. Give it a serialize(Archive&) member, or include the matching "
                     "<cereal/types/...> header");
       return std::is_base_of_v<typename traits::owner, T> && std::is_constructible_v<args, A&&...>
-             && is_serializable_v<args> && is_serializable_v<R>;
+             && tuple_serializable_v<args> && is_serializable_v<R>;
     }
   }
   return false;
@@ -266,12 +274,12 @@ template <class T, class... A>
 constexpr bool check_spawn() {
   static_assert(std::is_constructible_v<T, std::decay_t<A>&&...>,
                 "actors::spawn<T>: T has no constructor that takes these arguments");
-  static_assert(is_serializable_v<std::tuple<std::decay_t<A>...>>,
+  static_assert(tuple_serializable_v<std::tuple<std::decay_t<A>...>>,
                 "actors::spawn<T>: a constructor argument is not serializable with Cereal, "
                 "so it cannot travel to another process. Give it a serialize(Archive&) "
                 "member, or include the matching <cereal/types/...> header");
   return std::is_constructible_v<T, std::decay_t<A>&&...>
-         && is_serializable_v<std::tuple<std::decay_t<A>...>>;
+         && tuple_serializable_v<std::tuple<std::decay_t<A>...>>;
 }
 
 } // namespace detail

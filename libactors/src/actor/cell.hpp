@@ -22,9 +22,11 @@ using envelope_ptr = std::shared_ptr<envelope>;
 
 class actor_cell : public std::enable_shared_from_this<actor_cell> {
 public:
+  explicit actor_cell(std::shared_ptr<const actor_address> a) : shared(std::move(a)), address(*shared) {}
+  std::shared_ptr<const actor_address> shared; // also what its handles point to
+  const actor_address& address;
   const actor_kind* kind = nullptr;
   void* obj = nullptr;            // the user's object; touched only on the actor
-  actor_address address;
   caf::actor handle;              // its CAF actor
   caf::event_based_actor* self = nullptr; // while it runs
   bool stop_requested = false;    // on the actor only
@@ -32,7 +34,6 @@ public:
 
   std::atomic<bool> alive{true};
   std::mutex mtx;                 // guards reason, watchers
-  std::condition_variable stopped;
   down_reason reason;             // why it stopped (set before it stops)
   std::vector<std::pair<std::uint64_t, down_fn>> watchers;
 

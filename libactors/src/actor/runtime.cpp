@@ -209,8 +209,6 @@ void actor_cell::died() noexcept {
       log::error() << "a monitor callback for actor " << address.name << " threw; ignored";
     }
   }
-  std::lock_guard<std::mutex> lock(mtx);
-  stopped.notify_all();
 }
 
 void ensure_actor_runtime();
@@ -218,25 +216,26 @@ void ensure_actor_runtime();
 std::shared_ptr<actor_ref> spawn_cell(const actor_kind& kind, void* obj, const std::string& name) {
   ensure_actor_runtime();
   auto& tr = transport::get();
-  auto c = std::make_shared<actor_cell>();
-  c->kind = &kind;
-  c->obj = obj;
   auto& t = table();
-  c->address.id = t.next_id++;
-  c->address.endpoint = tr.endpoint();
-  c->address.pid = ::getpid();
-  c->address.type = kind.type;
+  auto a = std::make_shared<actor_address>();
+  a->id = t.next_id++;
+  a->endpoint = tr.endpoint();
+  a->pid = ::getpid();
+  a->type = kind.type;
   {
     std::lock_guard<std::mutex> lock(root_mtx);
-    c->address.parent = parent_ep;
+    a->parent = parent_ep;
   }
-  c->address.name = name.empty() ? next_name(kind) : name;
+  a->name = name.empty() ? next_name(kind) : name;
+  auto c = std::make_shared<actor_cell>(std::move(a));
+  c->kind = &kind;
+  c->obj = obj;
   {
     std::lock_guard<std::mutex> lock(t.mtx);
     t.live[c->address.id] = c;
   }
   c->handle = actors::system().spawn<cell_actor>(c);
-  auto r = std::make_shared<actor_ref>(c->address);
+  auto r = std::make_shared<actor_ref>(c->shared);
   r->local = c;
   return r;
 }
@@ -248,8 +247,11 @@ std::string next_name(const actor_kind& kind) {
     std::lock_guard<std::mutex> lock(t.mtx);
     n = ++t.per_type[&kind];
   }
-  // The class's own name, without its namespaces: ns::counter -> counter-3.
-  const auto& full = kind.pretty;
+  return kind.pretty + "-" + std::to_string(n);
+}
+
+std::string name_base(const char* mangled) {
+  auto full = demangle(mangled);
   std::size_t start = 0;
   int depth = 0;
   for (std::size_t i = 0; i + 1 < full.size(); ++i) {
@@ -258,11 +260,11 @@ std::string next_name(const actor_kind& kind) {
     if (depth == 0 && ch == ':' && full[i + 1] == ':')
       start = i + 2;
   }
-  return full.substr(start) + "-" + std::to_string(n);
+  return full.substr(start);
 }
 
 std::shared_ptr<actor_ref> cell_ref(actor_cell& c) {
-  auto r = std::make_shared<actor_ref>(c.address);
+  auto r = std::make_shared<actor_ref>(c.shared);
   r->local = c.shared_from_this();
   return r;
 }
@@ -324,18 +326,26 @@ void post_local(actor_cell& cell, envelope_ptr env) {
 }
 
 std::shared_ptr<actor_ref> ref_for(actor_address a) {
-  auto r = std::make_shared<actor_ref>(a);
   if (a.pid == ::getpid()) {
     auto* tr = transport::running();
     if (tr && tr->endpoint() == a.endpoint) {
-      auto& t = table();
-      std::lock_guard<std::mutex> lock(t.mtx);
-      auto it = t.live.find(a.id);
-      if (it != t.live.end())
-        r->local = it->second;
+      std::shared_ptr<actor_cell> c;
+      {
+        auto& t = table();
+        std::lock_guard<std::mutex> lock(t.mtx);
+        auto it = t.live.find(a.id);
+        if (it != t.live.end())
+          c = it->second;
+      }
+      if (c) {
+        auto r = std::make_shared<actor_ref>(c->shared);
+        r->local = std::move(c);
+        return r;
+      }
+      // ours and gone: keep `local` empty but remember it was ours
     }
   }
-  return r;
+  return std::make_shared<actor_ref>(std::move(a));
 }
 
 down_reason reason_of_local(std::uint64_t id) {
@@ -994,9 +1004,12 @@ void start_actor_runtime() {
 void send_remote(actor_ref& ref, const std::string& header, args_writer write, const void* args,
                  std::shared_ptr<task_state> reply) {
   auto& a = ref.address;
-  if (a.pid == ::getpid() && ref.local) { // ours, and gone
-    report_dead(ref, reply.get());
-    return;
+  if (a.pid == ::getpid()) {
+    auto* tr = transport::running_fast();
+    if (ref.local || (tr && tr->endpoint() == a.endpoint)) { // ours, and gone
+      report_dead(ref, reply.get());
+      return;
+    }
   }
   ensure_actor_runtime();
   peer_ptr p = std::static_pointer_cast<peer>(std::atomic_load(&ref.conn));
@@ -1584,9 +1597,10 @@ void stop_actor_runtime() noexcept {
     if (auto* n = current_node(); n && n->sys)
       if (auto* sched = dynamic_cast<caf::scheduler::test_coordinator*>(&n->sys->scheduler()))
         sched->run(); // a deterministic test's node: nothing runs unless stepped
-  for (auto& c : cells) { // wait (boundedly) until each has run its on_stop
-    std::unique_lock<std::mutex> lock(c->mtx);
-    c->stopped.wait_for(lock, std::chrono::seconds(5), [&] { return !c->alive.load(); });
+  { // wait (boundedly) until each has run its on_stop
+    auto& t = table();
+    std::unique_lock<std::mutex> lock(t.mtx);
+    t.none_live.wait_for(lock, std::chrono::seconds(5), [&] { return t.live.empty(); });
   }
   stop_transport();
 }

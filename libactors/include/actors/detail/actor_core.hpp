@@ -92,9 +92,15 @@ public:
 
 /// The shared state of every copy of one handle.
 class actor_ref {
+  std::shared_ptr<const actor_address> shared_; // one per actor, shared by its handles
+
 public:
-  explicit actor_ref(actor_address a) : address(std::move(a)) {}
-  actor_address address;
+  explicit actor_ref(std::shared_ptr<const actor_address> a)
+    : shared_(std::move(a)), address(*shared_) {}
+  explicit actor_ref(actor_address a)
+    : actor_ref(std::make_shared<const actor_address>(std::move(a))) {}
+  const std::shared_ptr<const actor_address>& shared_address() const noexcept { return shared_; }
+  const actor_address& address;
   /// The running actor when it lives in this process (null otherwise, or
   /// once it is known to be gone).
   std::shared_ptr<actor_cell> local;
@@ -155,7 +161,7 @@ actor_cell* current_cell() noexcept;
 /// Spawning. `make` constructs the object; `destroy` deletes it.
 struct actor_kind {
   const char* type;                // typeid(T).name()
-  std::string pretty;              // "counter", for names
+  std::string pretty;              // "counter" (no namespaces), for names
   void (*destroy)(void*);
   void (*on_start)(void*);         // T::on_start, or null
   void (*on_stop)(void*);          // T::on_stop, or null
@@ -367,6 +373,8 @@ template <class T>
 struct has_on_stop<T, std::void_t<decltype(std::declval<T&>().on_stop())>> : std::true_type {};
 
 std::string type_name(const char* mangled);
+/// The class's own name, without namespaces: "ns::counter" gives "counter".
+std::string name_base(const char* mangled);
 
 /// The next default name for an actor of `kind` spawned by this node
 /// ("counter-3").
@@ -375,7 +383,7 @@ std::string next_name(const actor_kind& kind);
 template <class T>
 const actor_kind& kind_of() {
   static const actor_kind k{
-    typeid(T).name(), type_name(typeid(T).name()), [](void* p) { delete static_cast<T*>(p); },
+    typeid(T).name(), name_base(typeid(T).name()), [](void* p) { delete static_cast<T*>(p); },
     has_on_start<T>::value ? +[](void* p) {
       if constexpr (has_on_start<T>::value)
         static_cast<T*>(p)->on_start();
