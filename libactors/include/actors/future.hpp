@@ -166,7 +166,7 @@ public:
   /// The result; blocks until the task ended. Throws the task's error (see
   /// the file comment), timeout_error after `timeout`, cancelled_error,
   /// keyboard_interrupt. A successful result can be read many times.
-  decltype(auto) get(duration timeout = forever) const {
+  decltype(auto) get(duration timeout = forever) const& {
     if (!state_->wait(timeout))
       throw timeout_error("future::get: the task is not done yet");
     if (auto e = state_->error())
@@ -175,8 +175,14 @@ public:
       return static_cast<const T&>(state_->value());
   }
 
+  /// On a temporary future (`actor.ask(...).get()`, `for (auto& x :
+  /// pool.apply_async(...).get())`) the result is returned by value, so it
+  /// outlives the future.
+  T get(duration timeout = forever) && { return static_cast<const future&>(*this).get(timeout); }
+
   /// Python's Future.result(timeout): the same as get().
-  decltype(auto) result(duration timeout = forever) const { return get(timeout); }
+  decltype(auto) result(duration timeout = forever) const& { return get(timeout); }
+  T result(duration timeout = forever) && { return static_cast<const future&>(*this).get(timeout); }
 
   /// Waits until the task ended; false after `timeout` (AsyncResult.wait).
   bool wait(duration timeout = forever) const { return state_->wait(timeout); }

@@ -145,6 +145,9 @@ public:
 
   void on_exit() override {
     cell_->died();
+    // The cell holds this actor's handle: letting go of the cell here breaks
+    // the cycle (handles that outlive the actor keep the cell, not us).
+    cell_.reset();
   }
 
 private:
@@ -212,6 +215,7 @@ void actor_cell::died() noexcept {
 }
 
 void ensure_actor_runtime();
+transport& ensure_handlers();
 
 std::shared_ptr<actor_ref> spawn_cell(const actor_kind& kind, void* obj, const std::string& name) {
   ensure_actor_runtime();
@@ -950,7 +954,7 @@ void ask_parent_why(const std::string& parent, int pid, down_reason fallback,
     then(fallback);
   };
   try {
-    auto& tr = transport::get();
+    auto& tr = ensure_handlers();
     auto p = tr.connect(parent);
     auto req = next_request++;
     {
@@ -974,15 +978,17 @@ void ask_parent_why(const std::string& parent, int pid, down_reason fallback,
 
 std::atomic<transport*> runtime_ready{nullptr}; // the transport the handlers are on
 
-void ensure_actor_runtime() {
-  if (auto* t = runtime_ready.load(std::memory_order_acquire); t && t == transport::running_fast())
-    return;
+// The transport with this runtime's handlers on it. Starts no CAF thread:
+// a root that only serves the registry to its children stays without them.
+std::atomic<transport*> handlers_ready{nullptr};
+
+transport& ensure_handlers() {
+  if (auto* t = handlers_ready.load(std::memory_order_acquire); t && t == transport::running_fast())
+    return *t;
   auto& tr = transport::get();
-  auto& sys = actors::system();
   std::lock_guard<std::mutex> lock(runtime_mtx);
   if (bound_transport != &tr) {
     bound_transport = &tr;
-    tr.bind_system(sys);
     tr.on(op_call, on_call);
     tr.on(op_reply, deliver_reply);
     tr.on(op_monitor, on_monitor);
@@ -994,6 +1000,15 @@ void ensure_actor_runtime() {
     tr.on_close(fail_peer);
     tr.on_read_end(post_open_batch);
   }
+  handlers_ready.store(&tr, std::memory_order_release);
+  return tr;
+}
+
+void ensure_actor_runtime() {
+  if (auto* t = runtime_ready.load(std::memory_order_acquire); t && t == transport::running_fast())
+    return;
+  auto& tr = ensure_handlers();
+  tr.bind_system(actors::system()); // actors may now run on its loops
   runtime_ready.store(&tr, std::memory_order_release);
 }
 
@@ -1011,7 +1026,7 @@ void send_remote(actor_ref& ref, const std::string& header, args_writer write, c
       return;
     }
   }
-  ensure_actor_runtime();
+  ensure_handlers();
   peer_ptr p = std::static_pointer_cast<peer>(std::atomic_load(&ref.conn));
   try {
     if (!p || p->closed()) {
@@ -1145,7 +1160,7 @@ std::uint64_t watch(actor_ref& ref, down_fn fn, actor_cell* on_actor) {
     }
     return watch_local(c, id, std::move(fn));
   }
-  ensure_actor_runtime();
+  ensure_handlers();
   peer_ptr p;
   try {
     p = transport::get().connect(a.endpoint);
@@ -1211,7 +1226,7 @@ void install_link(actor_ref& target, actor_ref& other) {
     }, nullptr);
     return;
   }
-  ensure_actor_runtime();
+  ensure_handlers();
   auto p = transport::get().connect(a.endpoint);
   std::string out(1, static_cast<char>(op_link));
   put(out, a.id);
@@ -1341,8 +1356,7 @@ std::string root_endpoint() {
   }
   auto* n = current_node();
   if (n && !n->parent) { // the root serves it: its transport runs from now on
-    auto ep = transport::get().endpoint();
-    ensure_actor_runtime();
+    auto ep = ensure_handlers().endpoint();
     std::lock_guard<std::mutex> lock(root_mtx);
     root_ep = ep;
   }
@@ -1523,7 +1537,7 @@ std::optional<actor_address> registry_call(reg_op what, const std::string& name,
   if (ep.empty())
     throw error(errc::no_node, "the registry is served by the root node, which this process "
                                "cannot reach");
-  ensure_actor_runtime();
+  ensure_handlers();
   auto st = std::make_shared<result_state<std::optional<actor_address>>>();
   auto& tr = transport::get();
   if (ep == tr.endpoint()) {
