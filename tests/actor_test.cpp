@@ -188,8 +188,9 @@ TEST(actor, asks_to_a_dead_actor_fail_at_once_and_tells_are_counted) {
     c.tell(&counter::stop);
     ASSERT_TRUE(box->wait(5000ms));
     EXPECT_TRUE(box->d->reason.normal());
-    if (remote) // the process ends with its actor
+    if (remote) { // the process ends with its actor
       ASSERT_TRUE(eventually([&] { return !test_util::alive(c.pid()); }));
+    }
     auto t0 = std::chrono::steady_clock::now();
     try {
       c.ask(&counter::get).get(5s);
@@ -374,10 +375,6 @@ TEST(actor, handles_compare_and_reject_the_wrong_type) {
 }
 
 namespace {
-void register_here(std::string name) {
-  auto c = actors::spawn<counter>(actors::in_new_process, 40);
-  actors::register_actor(name, c);
-}
 int claim(std::string name) {
   auto c = actors::get_or_spawn<counter>(name, 0);
   c.tell(&counter::add, 1);
@@ -493,4 +490,23 @@ TEST(actor, asks_queued_behind_a_stop_fail_instead_of_hanging) {
     // the process goes on hosting its other actor
     EXPECT_EQ(other.ask(&counter::get).get(5s), 1);
   }
+}
+
+TEST(actor, a_stopped_process_is_down_within_the_heartbeat) {
+  auto c = actors::spawn<counter>(actors::in_new_process, 1);
+  EXPECT_EQ(c.ask(&counter::get).get(5s), 1);
+  auto box = std::make_shared<down_box>();
+  actors::monitor(c, [box](const actors::down& d) { box->set(d); });
+  auto t0 = std::chrono::steady_clock::now();
+  ::kill(c.pid(), SIGSTOP);
+  auto pending = c.ask(&counter::get); // never answered: the process is frozen
+  ASSERT_TRUE(box->wait(5000ms));
+  double seen = std::chrono::duration<double>(box->at - t0).count();
+  EXPECT_LT(seen, 2.5) << "default: 250 ms checks, 1.5 s limit";
+  EXPECT_GE(seen, 1.4);
+  EXPECT_EQ(box->d->reason.what, actors::down_reason::kind::unreachable);
+  EXPECT_NE(box->d->reason.message.find("stopped"), std::string::npos) << box->d->reason.message;
+  EXPECT_THROW(pending.get(5s), actors::actor_died);
+  ::kill(c.pid(), SIGKILL);
+  EXPECT_EQ(test_util::error_of([] { actors::set_heartbeat(0ms, 1s); }), actors::errc::bad_argument);
 }

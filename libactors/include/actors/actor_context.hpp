@@ -285,6 +285,15 @@ std::uint64_t monitor(const actor<T>& a, F fn) {
   return detail::watch(*detail::handle_access::ref(a), detail::down_fn(std::move(fn)), nullptr);
 }
 
+/// How this node watches processes it waits on (asks pending, monitors):
+/// every `every` it looks at them, and one that has been stopped (SIGSTOP,
+/// a debugger) for `stopped_limit` counts as gone: its monitors see
+/// down_reason::kind::unreachable and its asks fail with actor_died.
+/// Defaults: 250 ms and 1.5 s, so a frozen process is seen within 2 s. A
+/// killed process needs no heartbeat: its sockets close at once.
+/// - Throws: errc::bad_argument unless 1 ms <= every <= stopped_limit.
+void set_heartbeat(duration every, duration stopped_limit);
+
 /// Stops a monitor; its callback will not run.
 template <class T>
 void demonitor(const actor<T>& a, std::uint64_t id) noexcept {

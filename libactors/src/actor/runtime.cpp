@@ -28,6 +28,7 @@
 #include <caf/send.hpp>
 
 #include <cxxabi.h>
+#include <fcntl.h>
 #include <dlfcn.h>
 #include <cstring>
 #include <deque>
@@ -467,7 +468,15 @@ struct peer_actors {
   std::mutex mtx;
   std::unordered_map<std::uint64_t, pending_ask> pending;
   std::unordered_map<std::uint64_t, remote_watch> watches;
+  std::optional<down_reason> forced; // why the watchdog closed it
+  std::chrono::steady_clock::time_point stopped_since{};
 };
+
+// How often the watchdog looks at the processes this node waits on, and
+// how long one may stay stopped (SIGSTOP, a debugger) before its actors
+// count as down. See actors::set_heartbeat.
+std::atomic<long> watch_every_ms{250};
+std::atomic<long> stopped_limit_ms{1500};
 
 std::atomic<std::uint64_t> next_request{1};
 std::atomic<std::uint64_t> next_watch{1};
@@ -633,7 +642,12 @@ void fail_peer(const peer_ptr& p) {
       }
     }
   };
-  auto why = reason_for_peer(p);
+  std::optional<down_reason> forced;
+  {
+    std::lock_guard<std::mutex> lock(st.mtx);
+    forced = st.forced;
+  }
+  auto why = forced ? *forced : reason_for_peer(p);
   auto* tr = transport::running();
   if (why.what != down_reason::kind::unreachable || parent.empty() || !tr
       || parent == tr->endpoint()) {
@@ -978,6 +992,66 @@ void ask_parent_why(const std::string& parent, int pid, down_reason fallback,
 
 std::atomic<transport*> runtime_ready{nullptr}; // the transport the handlers are on
 
+// The scheduling state of `pid` from /proc ('T' stopped, 't' traced...),
+// or 0 when it cannot be read (the process is gone).
+char proc_state(int pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  char buf[512];
+  auto n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0)
+    return 0;
+  buf[n] = 0;
+  const char* close_paren = std::strrchr(buf, ')');
+  return close_paren && close_paren[1] == ' ' ? close_paren[2] : 0;
+}
+
+// On the outbound loop: a process this node waits on (asks pending, or
+// monitors) that stays stopped longer than the limit is down for us. A
+// process that died is seen at once by EOF; this covers one that is frozen
+// and so never closes its sockets.
+void watchdog() {
+  auto* tr = transport::running();
+  if (!tr)
+    return;
+  auto now = std::chrono::steady_clock::now();
+  auto limit = std::chrono::milliseconds(stopped_limit_ms.load());
+  for (auto& p : tr->dialled()) {
+    if (!p->service_state)
+      continue;
+    auto& st = state_of(p);
+    bool close = false;
+    {
+      std::lock_guard<std::mutex> lock(st.mtx);
+      if (st.pending.empty() && st.watches.empty()) {
+        st.stopped_since = {};
+        continue;
+      }
+      char state = proc_state(p->pid());
+      if (state != 'T' && state != 't') {
+        st.stopped_since = {};
+        continue;
+      }
+      if (st.stopped_since == std::chrono::steady_clock::time_point{}) {
+        st.stopped_since = now;
+        continue;
+      }
+      if (now - st.stopped_since >= limit) {
+        st.forced = down_reason{down_reason::kind::unreachable, 0, 0,
+                                "pid " + std::to_string(p->pid()) + " has been stopped (SIGSTOP?) for "
+                                  + std::to_string(stopped_limit_ms.load()) + " ms"};
+        close = true;
+      }
+    }
+    if (close)
+      tr->close(p);
+  }
+}
+
 // The transport with this runtime's handlers on it. Starts no CAF thread:
 // a root that only serves the registry to its children stays without them.
 std::atomic<transport*> handlers_ready{nullptr};
@@ -999,6 +1073,7 @@ transport& ensure_handlers() {
     tr.on(op_why, on_why);
     tr.on_close(fail_peer);
     tr.on_read_end(post_open_batch);
+    tr.set_outbound_tick(std::chrono::milliseconds(watch_every_ms.load()), watchdog);
   }
   handlers_ready.store(&tr, std::memory_order_release);
   return tr;
@@ -1628,4 +1703,16 @@ void drop_inherited_actors() noexcept {
 }
 
 } // namespace detail
+void set_heartbeat(duration every, duration stopped_limit) {
+  auto every_ms = std::chrono::duration_cast<std::chrono::milliseconds>(every).count();
+  auto limit_ms = std::chrono::duration_cast<std::chrono::milliseconds>(stopped_limit).count();
+  if (every_ms < 1 || limit_ms < every_ms)
+    throw error(errc::bad_argument, "set_heartbeat: the period must be at least 1 ms and the "
+                                    "limit at least the period");
+  detail::watch_every_ms = every_ms;
+  detail::stopped_limit_ms = limit_ms;
+  if (auto* tr = detail::transport::running())
+    tr->set_outbound_tick(std::chrono::milliseconds(every_ms), detail::watchdog);
+}
+
 } // namespace actors

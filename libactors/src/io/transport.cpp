@@ -9,6 +9,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/scheduler/abstract_coordinator.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -263,6 +264,23 @@ void event_loop::add(const peer_ptr& p) {
   ::epoll_ctl(epoll_, EPOLL_CTL_ADD, p->fd_, &ev);
 }
 
+void event_loop::set_tick(std::chrono::milliseconds every, std::function<void()> fn) {
+  post([this, every, fn = std::move(fn)]() mutable {
+    tick_ = std::move(fn);
+    tick_ms_ = static_cast<int>(every.count());
+    next_tick_ = std::chrono::steady_clock::now() + every;
+  });
+}
+
+std::vector<peer_ptr> transport::dialled() {
+  std::vector<peer_ptr> out;
+  std::lock_guard<std::mutex> guard(peers_mtx_);
+  for (auto& [ep, p] : dialled_)
+    if (!p->closed())
+      out.push_back(p);
+  return out;
+}
+
 void event_loop::wake() noexcept {
   std::uint64_t one = 1;
   (void) !::write(wake_, &one, sizeof one);
@@ -374,11 +392,21 @@ void event_loop::run() {
   this_loop = this;
   epoll_event events[64];
   for (;;) {
-    int n = ::epoll_wait(epoll_, events, 64, -1);
+    int timeout = -1;
+    if (tick_) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    next_tick_ - std::chrono::steady_clock::now()).count();
+      timeout = static_cast<int>(std::max<long long>(0, left));
+    }
+    int n = ::epoll_wait(epoll_, events, 64, timeout);
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0)
       return;
+    if (tick_ && std::chrono::steady_clock::now() >= next_tick_) {
+      next_tick_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(tick_ms_);
+      tick_();
+    }
     for (int i = 0; i < n; ++i) {
       int fd = events[i].data.fd;
       if (fd == wake_) {

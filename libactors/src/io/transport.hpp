@@ -25,6 +25,7 @@
 #include <caf/resumable.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -88,6 +89,8 @@ public:
   void close_fds() noexcept;
   /// The loop whose thread calls this, or nullptr.
   static event_loop* current() noexcept;
+  /// Runs `fn` on this loop every `every` (set on the loop's thread).
+  void set_tick(std::chrono::milliseconds every, std::function<void()> fn);
 
 private:
   friend class transport;
@@ -106,6 +109,9 @@ private:
   std::vector<std::function<void()>> posted_;
   std::vector<peer_ptr> to_flush_;
   std::vector<caf::resumable*> ready_; // loop thread only
+  std::function<void()> tick_;          // loop thread only
+  int tick_ms_ = -1;
+  std::chrono::steady_clock::time_point next_tick_{};
 };
 
 /// The node's transport: a listening socket, an inbound loop for the
@@ -151,6 +157,15 @@ public:
 
   /// Runs `fn` on the inbound loop's thread.
   void post(std::function<void()> fn) { inbound_.post(std::move(fn)); }
+
+  /// Runs `fn` every `every` on the outbound loop (which watches peers).
+  void set_outbound_tick(std::chrono::milliseconds every, std::function<void()> fn) {
+    outbound_.set_tick(every, std::move(fn));
+  }
+  /// Every connection this node dialled that is still open.
+  std::vector<peer_ptr> dialled();
+  /// Closes a connection as if its peer had gone (its close handlers run).
+  void close(const peer_ptr& p) { drop(p); }
 
   /// True on the loop thread that delivers replies: blocking there on an
   /// answer would never end.
