@@ -115,7 +115,7 @@ std::string symbol_at(const code_location& where) {
           && in_file(eh->e_shoff, std::uint64_t(eh->e_shnum) * sizeof(Elf64_Shdr))) {
         auto* sh = reinterpret_cast<const Elf64_Shdr*>(base + eh->e_shoff);
         for (int pass = 0; pass < 2 && name.empty(); ++pass) {
-          auto wanted = pass == 0 ? SHT_SYMTAB : SHT_DYNSYM;
+          Elf64_Word wanted = pass == 0 ? SHT_SYMTAB : SHT_DYNSYM;
           for (int i = 0; i < eh->e_shnum && name.empty(); ++i) {
             if (sh[i].sh_type != wanted || sh[i].sh_link >= eh->e_shnum)
               continue;
