@@ -499,6 +499,13 @@ TEST(actor, a_stopped_process_is_down_within_the_heartbeat) {
   actors::monitor(c, [box](const actors::down& d) { box->set(d); });
   auto t0 = std::chrono::steady_clock::now();
   ::kill(c.pid(), SIGSTOP);
+  // kill() returns before the process has stopped: ask only once it has
+  auto stopped = [&] {
+    auto stat = test_util::read_file("/proc/" + std::to_string(c.pid()) + "/stat");
+    auto close = stat.rfind(')');
+    return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'T';
+  };
+  ASSERT_TRUE(eventually(stopped));
   auto pending = c.ask(&counter::get); // never answered: the process is frozen
   ASSERT_TRUE(box->wait(5000ms));
   double seen = std::chrono::duration<double>(box->at - t0).count();
