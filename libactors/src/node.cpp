@@ -28,13 +28,6 @@ namespace {
 
 std::atomic<node_state*> the_node{nullptr};
 
-std::string demangle(const char* mangled) {
-  int status = 0;
-  char* s = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
-  std::string out = status == 0 && s ? s : mangled;
-  std::free(s);
-  return out;
-}
 
 // The report a child prints when its target throws (Python prints a
 // traceback).
@@ -64,6 +57,14 @@ std::shared_ptr<process_state> make_self(std::string name, std::vector<int> iden
 }
 
 } // namespace
+
+std::string demangle(const char* mangled) {
+  int status = 0;
+  char* s = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
+  std::string out = status == 0 && s ? s : mangled;
+  std::free(s);
+  return out;
+}
 
 std::pair<std::string, std::string> current_exception_info() {
   auto* type = abi::__cxa_current_exception_type();

@@ -141,6 +141,9 @@ node_state& require_node();
 /// node (the fork server's control socket, children's links...).
 void drop_inherited_node() noexcept;
 
+/// A C++ type or symbol name as written in source ("counter::add(int)").
+std::string demangle(const char* mangled);
+
 /// Inside a catch block: the demangled type of the exception being handled
 /// and its what() ("" for a type not derived from std::exception).
 std::pair<std::string, std::string> current_exception_info();

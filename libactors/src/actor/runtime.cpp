@@ -91,14 +91,6 @@ enum op : std::uint8_t {
 
 thread_local actor_cell* running_cell = nullptr;
 
-std::string demangle(const char* mangled) {
-  int status = 0;
-  char* s = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
-  std::string out = status == 0 && s ? s : mangled;
-  std::free(s);
-  return out;
-}
-
 // -- this node's actors -------------------------------------------------------------
 
 struct actor_table {
@@ -396,8 +388,7 @@ std::exception_ptr method_failed(actor_cell& cell, const raw_method* method, boo
 }
 
 std::string type_name(const char* mangled) {
-  auto full = demangle(mangled);
-  return full;
+  return demangle(mangled);
 }
 
 // -- methods across processes ---------------------------------------------------------
@@ -463,6 +454,19 @@ struct remote_watch {
   down_fn fn;
   actor_address who;
 };
+
+// Removes and returns the entry for `key`, under `mtx`; nullopt if absent.
+template <class Map>
+std::optional<typename Map::mapped_type> take_entry(std::mutex& mtx, Map& m,
+                                                    const typename Map::key_type& key) {
+  std::lock_guard<std::mutex> lock(mtx);
+  auto it = m.find(key);
+  if (it == m.end())
+    return std::nullopt;
+  auto v = std::move(it->second);
+  m.erase(it);
+  return v;
+}
 
 struct peer_actors {
   std::mutex mtx;
@@ -665,15 +669,10 @@ void deliver_reply(const peer_ptr& p, const char* data, std::size_t size) {
   bool ok = *data++ == 0;
   size -= 9;
   auto& st = state_of(p);
-  pending_ask a;
-  {
-    std::lock_guard<std::mutex> lock(st.mtx);
-    auto it = st.pending.find(req);
-    if (it == st.pending.end())
-      return;
-    a = std::move(it->second);
-    st.pending.erase(it);
-  }
+  auto found = take_entry(st.mtx, st.pending, req);
+  if (!found)
+    return;
+  auto& a = *found;
   if (ok) {
     try {
       a.state->deliver(0, data, size);
@@ -845,15 +844,10 @@ void on_down(const peer_ptr& p, const char* data, std::size_t size) {
     return;
   auto id = take<std::uint64_t>(data);
   auto& st = state_of(p);
-  remote_watch w;
-  {
-    std::lock_guard<std::mutex> lock(st.mtx);
-    auto it = st.watches.find(id);
-    if (it == st.watches.end())
-      return;
-    w = std::move(it->second);
-    st.watches.erase(it);
-  }
+  auto found = take_entry(st.mtx, st.watches, id);
+  if (!found)
+    return;
+  auto& w = *found;
   down_reason why;
   try {
     why = decode<down_reason>(data, size - 8);
@@ -1156,13 +1150,8 @@ void send_remote(actor_ref& ref, const std::string& header, args_writer write, c
     // The connection closed; its close handler may have run before we
     // registered, so fail what is still ours.
     if (reply) {
-      std::unique_lock<std::mutex> lock(st.mtx);
-      auto it = st.pending.find(req);
-      if (it != st.pending.end()) {
-        st.pending.erase(it);
-        lock.unlock();
+      if (take_entry(st.mtx, st.pending, req))
         reply->fail(0, std::make_exception_ptr(actor_died(a.name, reason_for_peer(p))));
-      }
     } else {
       dropped_count()++;
     }
@@ -1256,11 +1245,8 @@ std::uint64_t watch(actor_ref& ref, down_fn fn, actor_cell* on_actor) {
   put(out, a.id);
   put(out, id);
   if (!transport::get().send(p, out, true) || p->closed()) {
-    std::unique_lock<std::mutex> lock(st.mtx);
-    if (st.watches.erase(id)) {
-      lock.unlock();
+    if (take_entry(st.mtx, st.watches, id))
       fn(down{a.name, a.pid, reason_for_peer(p)});
-    }
   }
   return id;
 }
@@ -1466,10 +1452,6 @@ namespace {
 
 enum reg_op : std::uint8_t { reg_put = 1, reg_get = 2, reg_erase = 3, reg_claim = 4, reg_fulfil = 5 };
 
-struct reg_waiter {
-  std::shared_ptr<reply_route> route;
-};
-
 struct reg_entry {
   std::optional<actor_address> who;
   bool claimed = false;
@@ -1523,18 +1505,11 @@ void registry_apply(reg_op what, const std::string& name, std::optional<actor_ad
       return;
     case reg_put:
     case reg_fulfil: {
-      if (what == reg_put && e.who && e.who->endpoint != who->endpoint) {
+      if (what == reg_put && e.who && (e.who->id != who->id || e.who->endpoint != who->endpoint)) {
+        auto holder = e.who->name;
         lock.unlock();
-        route->failed(std::make_exception_ptr(
-          error(errc::bad_argument, "the name '" + name + "' is already registered to actor "
-                                      + r.names[name].who->name)));
-        return;
-      }
-      if (what == reg_put && e.who && e.who->id != who->id) {
-        lock.unlock();
-        route->failed(std::make_exception_ptr(
-          error(errc::bad_argument, "the name '" + name + "' is already registered to actor "
-                                      + r.names[name].who->name)));
+        route->failed(std::make_exception_ptr(error(
+          errc::bad_argument, "the name '" + name + "' is already registered to actor " + holder)));
         return;
       }
       e.claimed = false;

@@ -178,17 +178,7 @@ void encode_append(std::string& out, const T& value, std::vector<int>* fds = nul
 template <class T>
 std::string encode(const T& value, std::vector<int>* fds = nullptr) {
   std::string out;
-  auto& slot = outgoing_fds();
-  auto* saved = slot;
-  slot = fds;
-  try {
-    output_archive archive(out);
-    archive(value);
-  } catch (...) {
-    slot = saved;
-    throw;
-  }
-  slot = saved;
+  encode_append(out, value, fds);
   return out;
 }
 
