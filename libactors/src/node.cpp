@@ -2,6 +2,7 @@
 // actor system, this process's identity and its children.
 
 #include "runtime.hpp"
+#include "io/transport.hpp"
 
 #include <actors/detail/channel.hpp>
 #include <actors/detail/queue_client.hpp>
@@ -162,6 +163,18 @@ void node_state::shutdown() noexcept {
     sys.reset(); // waits for non-daemon threads, as Python does at exit
     cfg.reset();
   }
+}
+
+fork_quiet::fork_quiet() {
+  if (auto* t = transport::running()) {
+    t->park_for_fork();
+    transport_ = t;
+  }
+}
+
+fork_quiet::~fork_quiet() {
+  if (transport_)
+    static_cast<transport*>(transport_)->unpark_after_fork();
 }
 
 void drop_inherited_node() noexcept {

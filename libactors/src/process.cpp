@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <csignal>
 #include <fcntl.h>
+#include <optional>
 #include <ostream>
 #include <poll.h>
 #include <sys/prctl.h>
@@ -250,7 +251,10 @@ void process::start() {
   if (s.method == start_method::fork) {
     detail::flush_std_streams();
     int parent_pid = ::getpid();
+    std::optional<detail::fork_quiet> quiet{std::in_place};
     int pid = ::fork();
+    if (pid != 0)
+      quiet.reset(); // the parent's threads go on; the child has none of them
     if (pid < 0)
       detail::throw_errno("fork");
     if (pid == 0) {

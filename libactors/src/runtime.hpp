@@ -141,6 +141,21 @@ node_state& require_node();
 /// node (the fork server's control socket, children's links...).
 void drop_inherited_node() noexcept;
 
+/// Held across fork() in the parent: the node's own threads wait at a quiet
+/// point meanwhile, so the child inherits no lock one of them held (under
+/// ASan, its allocator's lock: seen as a hang). drop_inherited_node() is
+/// the child's half.
+class fork_quiet {
+public:
+  fork_quiet();
+  ~fork_quiet();
+  fork_quiet(const fork_quiet&) = delete;
+  fork_quiet& operator=(const fork_quiet&) = delete;
+
+private:
+  void* transport_ = nullptr;
+};
+
 /// A C++ type or symbol name as written in source ("counter::add(int)").
 std::string demangle(const char* mangled);
 

@@ -220,6 +220,22 @@ void transport::stop() noexcept {
   }
 }
 
+void transport::park_for_fork() {
+  // A loop busy in a long actor method is not waited for: a fork must not
+  // hang on user code, and such a thread sits in that code, not in a lock
+  // of the allocator's.
+  constexpr std::chrono::milliseconds limit{100};
+  if (!inbound_.park(limit))
+    log::debug() << "fork: the inbound loop stayed busy; forking anyway";
+  if (!outbound_.park(limit))
+    log::debug() << "fork: the outbound loop stayed busy; forking anyway";
+}
+
+void transport::unpark_after_fork() noexcept {
+  inbound_.unpark();
+  outbound_.unpark();
+}
+
 void transport::forget_after_fork() noexcept {
   // The loop threads do not exist in a fork()ed child: close our copies of
   // their descriptors so the parent's peers still see only the parent.
@@ -279,6 +295,31 @@ std::vector<peer_ptr> transport::dialled() {
     if (!p->closed())
       out.push_back(p);
   return out;
+}
+
+bool event_loop::park(std::chrono::milliseconds limit) {
+  park_requests_.fetch_add(1);
+  if (!thread_.joinable() || this_loop == this)
+    return true;
+  wake();
+  std::unique_lock<std::mutex> lock(park_mtx_);
+  return park_cv_.wait_for(lock, limit, [this] { return parked_; });
+}
+
+void event_loop::unpark() noexcept {
+  {
+    std::lock_guard<std::mutex> lock(park_mtx_);
+    park_requests_.fetch_sub(1);
+  }
+  park_cv_.notify_all();
+}
+
+void event_loop::wait_while_parked() {
+  std::unique_lock<std::mutex> lock(park_mtx_);
+  parked_ = true;
+  park_cv_.notify_all();
+  park_cv_.wait(lock, [this] { return park_requests_.load() == 0; });
+  parked_ = false;
 }
 
 void event_loop::wake() noexcept {
@@ -399,6 +440,8 @@ void event_loop::run() {
       timeout = static_cast<int>(std::max<long long>(0, left));
     }
     int n = ::epoll_wait(epoll_, events, 64, timeout);
+    if (park_requests_.load() > 0) // a fork is under way: wait it out
+      wait_while_parked();
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0)

@@ -26,6 +26,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -91,6 +92,12 @@ public:
   static event_loop* current() noexcept;
   /// Runs `fn` on this loop every `every` (set on the loop's thread).
   void set_tick(std::chrono::milliseconds every, std::function<void()> fn);
+  /// Asks the loop thread to wait at its quiet point (between two epoll
+  /// waits, holding no lock and not allocating) until unpark(); true once it
+  /// waits there, false if it did not get there within `limit` (it is busy
+  /// in an actor's method). Calls nest; the loop's own thread never waits.
+  bool park(std::chrono::milliseconds limit);
+  void unpark() noexcept;
 
 private:
   friend class transport;
@@ -100,6 +107,7 @@ private:
   void on_readable(const peer_ptr& p);
   void set_epollout(peer& p, bool on);
   void wake() noexcept;
+  void wait_while_parked();
 
   transport& owner_;
   int listener_ = -1, epoll_ = -1, wake_ = -1;
@@ -112,6 +120,10 @@ private:
   std::function<void()> tick_;          // loop thread only
   int tick_ms_ = -1;
   std::chrono::steady_clock::time_point next_tick_{};
+  std::mutex park_mtx_;
+  std::condition_variable park_cv_;
+  std::atomic<int> park_requests_{0};
+  bool parked_ = false; // under park_mtx_
 };
 
 /// The node's transport: a listening socket, an inbound loop for the
@@ -177,6 +189,11 @@ public:
   void bind_system(caf::actor_system& sys) noexcept;
 
   void stop() noexcept;
+  /// Around fork(): parks both loop threads at their quiet points, so the
+  /// child inherits no lock (ours, libc's or a sanitizer's) that one of
+  /// them held mid-operation. See event_loop::park().
+  void park_for_fork();
+  void unpark_after_fork() noexcept;
   void forget_after_fork() noexcept;
 
 private:
