@@ -156,6 +156,27 @@ TEST(pipe, recv_timeout_and_poll) {
   EXPECT_EQ(actors::wait({a}, 10ms).size(), 0u);
 }
 
+TEST(pipe, timeouts_hold_while_signals_keep_interrupting) {
+  // Each EINTR used to restart the receive's slice, so a signal every 50 ms
+  // stretched a 300 ms timeout to seconds, and one every 0.5 ms made it
+  // endless.
+  auto [a, b] = actors::pipe<int>();
+  for (auto every : {50'000us, 500us}) {
+    test_util::signal_storm storm(every);
+    auto t0 = std::chrono::steady_clock::now();
+    EXPECT_FALSE(a.try_recv(300ms));
+    EXPECT_LT(test_util::seconds_since(t0), 1.0) << "signal every " << every.count() << " us";
+    t0 = std::chrono::steady_clock::now();
+    EXPECT_THROW(a.recv(200ms), actors::timeout_error);
+    EXPECT_LT(test_util::seconds_since(t0), 1.0);
+    t0 = std::chrono::steady_clock::now();
+    EXPECT_FALSE(a.poll(200ms));
+    EXPECT_LT(test_util::seconds_since(t0), 1.0);
+  }
+  b.send(7); // and the pipe still works
+  EXPECT_EQ(a.recv(1s), 7);
+}
+
 TEST(pipe, one_way_pipe_refuses_the_wrong_direction) {
   auto [reader, writer] = actors::pipe<int>(false);
   EXPECT_TRUE(reader.readable());

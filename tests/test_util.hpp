@@ -6,11 +6,15 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <pthread.h>
 #include <string>
+#include <thread>
 #include <unistd.h>
 
 namespace test_util {
@@ -93,5 +97,38 @@ inline bool alive(int pid) {
 inline double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
+
+/// While it lives, SIGUSR1 hits the thread that made it every `every`, with
+/// a handler installed without SA_RESTART, so each blocking call of that
+/// thread sees EINTR again and again.
+class signal_storm {
+public:
+  explicit signal_storm(std::chrono::microseconds every) {
+    struct sigaction sa {};
+    sa.sa_handler = [](int) {};
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; // no SA_RESTART
+    ::sigaction(SIGUSR1, &sa, &old_);
+    auto target = ::pthread_self();
+    thread_ = std::thread([this, target, every] {
+      while (!stop_.load()) {
+        ::pthread_kill(target, SIGUSR1);
+        std::this_thread::sleep_for(every);
+      }
+    });
+  }
+  ~signal_storm() {
+    stop_ = true;
+    thread_.join();
+    ::sigaction(SIGUSR1, &old_, nullptr);
+  }
+  signal_storm(const signal_storm&) = delete;
+  signal_storm& operator=(const signal_storm&) = delete;
+
+private:
+  struct sigaction old_ {};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
 
 } // namespace test_util

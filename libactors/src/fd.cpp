@@ -124,10 +124,7 @@ long recv_with_fds(int sock, void* data, std::size_t size, std::vector<int>& fds
   std::vector<char> control(CMSG_SPACE(sizeof(int) * max_fds));
   msg.msg_control = control.data();
   msg.msg_controllen = control.size();
-  long n;
-  do
-    n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | flags);
-  while (n < 0 && errno == EINTR);
+  long n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | flags);
   if (n < 0)
     return n;
   for (auto* cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {

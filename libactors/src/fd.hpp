@@ -63,7 +63,8 @@ bool send_with_fds(int sock, const void* data, std::size_t size,
                    const std::vector<int>& fds) noexcept;
 
 /// recvmsg() of up to `size` bytes and up to `max_fds` descriptors. Returns
-/// the byte count (0 on EOF, -1 on error).
+/// the byte count (0 on EOF, -1 on error). EINTR is returned, not retried:
+/// the caller knows its deadline (a retry here would restart a timed wait).
 long recv_with_fds(int sock, void* data, std::size_t size,
                    std::vector<int>& fds, std::size_t max_fds, int flags = 0) noexcept;
 

@@ -101,6 +101,8 @@ struct server {
       long n = recv_with_fds(control, request, sizeof request, fds, 5, MSG_DONTWAIT);
       for (int fd : fds)
         ::close(fd);
+      if (n < 0 && errno == EINTR)
+        continue;
       if (n <= 0)
         break;
       if (request[0] == cleanup_request)
@@ -132,7 +134,10 @@ struct server {
     // with fds {status socket, child's link end, the std fds in the mask}.
     unsigned char request[2 + 4096] = {0, 0};
     std::vector<int> fds;
-    long n = recv_with_fds(control, request, sizeof request, fds, 5);
+    long n;
+    do
+      n = recv_with_fds(control, request, sizeof request, fds, 5);
+    while (n < 0 && errno == EINTR);
     if (n <= 0) {
       for (int fd : fds)
         ::close(fd);
