@@ -172,6 +172,16 @@ TEST(manager, proxies_travel_through_queues) {
   EXPECT_EQ(d.get(1), 2);
 }
 
+TEST(manager, a_destroyed_manager_leaves_no_descriptor_behind) {
+  { actors::manager warm_up; } // the first one opens the node's control endpoint
+  int before = test_util::open_fds();
+  for (int i = 0; i < 10; ++i) {
+    actors::manager mgr;
+    mgr.dict<int, int>().set(1, i); // a call leaves a connection to reuse
+  }
+  EXPECT_EQ(test_util::open_fds(), before);
+}
+
 TEST(manager, every_call_fails_fast_once_the_manager_dies) {
   actors::manager mgr;
   auto d = mgr.dict<int, int>();

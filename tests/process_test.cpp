@@ -308,14 +308,6 @@ TEST(process, active_children_lists_running_children_only) {
   EXPECT_TRUE(actors::active_children().empty());
 }
 
-int open_fds() {
-  int n = 0;
-  for (int fd = 0; fd < 4096; ++fd)
-    if (::fcntl(fd, F_GETFD) != -1)
-      ++n;
-  return n;
-}
-
 TEST(process, finished_children_without_handles_release_their_descriptors) {
   {
     // The first start opens the node's transport (it serves the actor
@@ -325,7 +317,7 @@ TEST(process, finished_children_without_handles_release_their_descriptors) {
     first.join();
   }
   EXPECT_TRUE(actors::active_children().empty()); // forgets `first`
-  int before = open_fds();
+  int before = test_util::open_fds();
   std::vector<int> pids;
   for (int i = 0; i < 50; ++i) {
     process p(noop);
@@ -339,9 +331,9 @@ TEST(process, finished_children_without_handles_release_their_descriptors) {
     last.start();
     last.join();
   }
-  EXPECT_LE(open_fds(), before + 3); // only `last` is still registered
+  EXPECT_LE(test_util::open_fds(), before + 3); // only `last` is still registered
   EXPECT_TRUE(actors::active_children().empty());
-  EXPECT_EQ(open_fds(), before);
+  EXPECT_EQ(test_util::open_fds(), before);
 }
 
 TEST(process, cpu_count_matches_the_machine) {

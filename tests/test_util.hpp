@@ -10,6 +10,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <fcntl.h>
 #include <fstream>
 #include <sstream>
 #include <pthread.h>
@@ -96,6 +97,15 @@ inline bool alive(int pid) {
 
 inline double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+/// How many descriptors this process has open.
+inline int open_fds() {
+  int n = 0;
+  for (int fd = 0; fd < 4096; ++fd)
+    if (::fcntl(fd, F_GETFD) != -1)
+      ++n;
+  return n;
 }
 
 /// While it lives, SIGUSR1 hits the thread that made it every `every`, with

@@ -488,6 +488,22 @@ std::shared_ptr<link> link_to(const std::string& path) {
   return l;
 }
 
+// Closes this process's idle connections to the manager at `path` (it is
+// being shut down: they would stay open for good).
+void forget_links(const std::string& path) {
+  std::shared_ptr<link> l;
+  {
+    std::lock_guard<std::mutex> lock(links_mtx);
+    auto it = links.find(path);
+    if (it == links.end())
+      return;
+    l = std::move(it->second);
+    links.erase(it);
+  }
+  std::lock_guard<std::mutex> lock(l->mtx);
+  l->idle.clear();
+}
+
 eof_error manager_gone(const managed_address& a) {
   return eof_error("the manager process (pid " + std::to_string(a.manager_pid)
                    + ") is gone: its objects cannot be reached any more");
@@ -584,6 +600,7 @@ void manager::shutdown() {
     detail::manager_call({path_, 0, pid_}, detail::mop::shutdown, {});
   } catch (const eof_error&) {
   }
+  detail::forget_links(path_);
   if (!state_->proc->join(std::chrono::seconds(2))) {
     state_->proc->kill();
     state_->proc->join();
