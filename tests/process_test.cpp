@@ -7,6 +7,7 @@
 #include <caf/all.hpp>
 
 #include <csignal>
+#include <dirent.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <map>
@@ -153,6 +154,42 @@ bool exits_within(int pid, std::chrono::milliseconds limit) {
   return r == 1;
 }
 
+// Leads its own process group, as a program started from a shell does; opens
+// socket directories (a queue's server, its fork server's children), says
+// so, and waits for the signal.
+void group_leader(std::string ready) {
+  ::setpgid(0, 0);
+  actors::queue<int> q;
+  q.put(1);
+  process grandchild(sleep_ms, 60'000);
+  grandchild.daemon(true);
+  grandchild.start();
+  test_util::write_file(ready, "ready");
+  sleep_ms(60'000);
+}
+
+// The socket directories process `pid` made (/tmp/actors-<pid>-XXXXXX).
+std::vector<std::string> socket_dirs_of(int pid) {
+  std::vector<std::string> out;
+  std::string prefix = "actors-" + std::to_string(pid) + "-";
+  if (DIR* d = ::opendir("/tmp")) {
+    while (dirent* e = ::readdir(d))
+      if (std::string(e->d_name).rfind(prefix, 0) == 0)
+        out.push_back(e->d_name);
+    ::closedir(d);
+  }
+  return out;
+}
+
+bool no_socket_dirs_within(int pid, std::chrono::milliseconds limit) {
+  auto t0 = std::chrono::steady_clock::now();
+  while (!socket_dirs_of(pid).empty()) {
+    if (std::chrono::steady_clock::now() - t0 > limit)
+      return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
 
 class process_each_method : public ::testing::TestWithParam<start_method> {};
 
@@ -503,6 +540,30 @@ TEST(process, children_of_a_killed_parent_exit_within_a_second) {
   for (int pid : pids)
     EXPECT_TRUE(exits_within(pid, 1500ms)) << "grandchild " << pid << " outlived its parent";
   EXPECT_LT(test_util::seconds_since(t0), 1.5);
+}
+
+TEST(process, a_signal_to_the_whole_group_leaves_no_socket_directory) {
+  // What `timeout`, a closed terminal or a service manager does: the signal
+  // reaches every process of the group, the fork server included.
+  for (int sig : {SIGTERM, SIGHUP, SIGKILL}) {
+    test_util::temp_dir dir;
+    process p(group_leader, dir.file("ready"));
+    p.start();
+    ASSERT_TRUE(wait_for_file(dir.file("ready"), 20s));
+    ASSERT_FALSE(socket_dirs_of(p.pid()).empty());
+    ASSERT_EQ(::kill(-p.pid(), sig), 0);
+    p.join();
+    EXPECT_EQ(p.exitcode(), -sig);
+    if (sig == SIGKILL) {
+      // Nothing of that group is left to clean up: the next fork server
+      // started on this machine (here a child's) removes what it left.
+      process next(nested, dir.file("n"));
+      next.start();
+      next.join();
+    }
+    EXPECT_TRUE(no_socket_dirs_within(p.pid(), 3000ms))
+      << "after signal " << sig << ": " << socket_dirs_of(p.pid()).size() << " left";
+  }
 }
 
 // -- logging across processes --------------------------------------------------------

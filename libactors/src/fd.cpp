@@ -4,9 +4,12 @@
 
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstring>
+#include <dirent.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -151,6 +154,41 @@ std::string private_socket_dir() {
   if (!::mkdtemp(tmpl.data())) // mode 0700
     throw_errno("mkdtemp (socket directory)");
   return tmpl;
+}
+
+void remove_socket_dir(const std::string& dir) noexcept {
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* e = ::readdir(d))
+      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
+        ::unlink((dir + "/" + e->d_name).c_str());
+    ::closedir(d);
+  }
+  ::rmdir(dir.c_str());
+}
+
+void remove_stale_socket_dirs() noexcept {
+  DIR* tmp = ::opendir("/tmp");
+  if (!tmp)
+    return;
+  auto me = ::geteuid();
+  while (dirent* e = ::readdir(tmp)) {
+    // actors-<pid>-XXXXXX, as private_socket_dir() names them
+    const char* name = e->d_name;
+    if (std::strncmp(name, "actors-", 7) != 0)
+      continue;
+    char* end = nullptr;
+    long pid = std::strtol(name + 7, &end, 10);
+    if (pid <= 0 || end == name + 7 || *end != '-' || std::strlen(end + 1) != 6)
+      continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH)
+      continue; // its process lives (or is not ours to judge)
+    std::string dir = std::string("/tmp/") + name;
+    struct stat st {};
+    if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != me)
+      continue;
+    remove_socket_dir(dir);
+  }
+  ::closedir(tmp);
 }
 
 namespace {

@@ -72,6 +72,14 @@ long recv_with_fds(int sock, void* data, std::size_t size,
 /// so only this user can reach what listens in it. Returns its path.
 std::string private_socket_dir();
 
+/// Removes a private socket directory and the sockets in it.
+void remove_socket_dir(const std::string& dir) noexcept;
+
+/// Removes this user's socket directories whose process is gone: left when
+/// a whole process group was SIGKILLed, fork server included. Run by each
+/// new fork server, off the node's path.
+void remove_stale_socket_dirs() noexcept;
+
 /// A non-blocking Unix stream socket listening at `path`.
 unique_fd listen_unix(const std::string& path);
 

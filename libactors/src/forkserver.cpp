@@ -28,6 +28,13 @@ namespace {
 
 constexpr unsigned char cleanup_request = 0xFE;
 
+// What a terminal or a service manager sends to a whole process group
+// (Ctrl-C, a closed terminal, `timeout`, systemd's stop). The node decides
+// about those; the fork server outlives it just long enough to see it gone,
+// clean up its socket directories and kill what it started. Its children
+// get the default actions back.
+constexpr int ignored_signals[] = {SIGINT, SIGTERM, SIGHUP};
+
 // Reads /proc/self/cmdline: the argv the program was started with.
 std::vector<std::string> own_argv() {
   std::ifstream in("/proc/self/cmdline", std::ios::binary);
@@ -110,11 +117,8 @@ struct server {
                              static_cast<std::size_t>(n - 2));
     }
     // The node is gone (even by SIGKILL): remove its socket directories.
-    for (auto& dir : cleanup) {
-      ::unlink((dir + "/node.sock").c_str());
-      ::unlink((dir + "/actors.sock").c_str());
-      ::rmdir(dir.c_str());
-    }
+    for (auto& dir : cleanup)
+      remove_socket_dir(dir);
     for (auto& [pid, fd] : status_of)
       ::kill(pid, SIGKILL);
     while (!status_of.empty()) {
@@ -176,7 +180,8 @@ struct server {
           ::close(fds[2 + i]);
         }
       }
-      ::signal(SIGINT, SIG_DFL);
+      for (int sig : ignored_signals)
+        ::signal(sig, SIG_DFL);
       ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (::getppid() != server_pid)
@@ -233,7 +238,9 @@ forkserver_client start_forkserver() {
   if (pid == 0) {
     ours.reset();
     ::prctl(PR_SET_NAME, "actors-forksrv");
-    ::signal(SIGINT, SIG_IGN); // Ctrl-C reaches the parent; it decides
+    for (int sig : ignored_signals)
+      ::signal(sig, SIG_IGN);
+    remove_stale_socket_dirs();
     server s{theirs.get(), parent_pidfd.get(), -1, {}, {}, {}};
     sigset_t mask;
     sigemptyset(&mask);
