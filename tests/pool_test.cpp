@@ -317,6 +317,27 @@ TEST(pool, an_argument_that_does_not_encode_fails_only_its_future) {
   EXPECT_EQ(pool.apply(square, 5), 25);
 }
 
+void hold_mutex(int, actors::mutex m) {
+  std::lock_guard<actors::mutex> hold(m);
+}
+
+TEST(pool, a_handle_with_a_descriptor_as_task_argument_names_its_type_and_the_way_out) {
+  actors::pool pool(1);
+  actors::mutex m;
+  auto f = pool.apply_async(hold_mutex, 1, m);
+  try {
+    f.get(10s);
+    FAIL() << "get should have thrown";
+  } catch (const actors::error& e) {
+    std::string what = e.what();
+    EXPECT_EQ(e.value(), errc::bad_payload);
+    EXPECT_NE(what.find("argument 2 (actors::mutex)"), std::string::npos) << what;
+    EXPECT_NE(what.find("pool_options::initializer"), std::string::npos) << what;
+    EXPECT_EQ(what.find("pipe end"), std::string::npos) << what;
+  }
+  EXPECT_EQ(pool.apply(square, 5), 25);
+}
+
 // 100k tasks while a random worker is SIGKILLed every 50 ms: every task ends
 // exactly once, as a result or as worker_died, and nothing hangs.
 void chaos(int retries) {

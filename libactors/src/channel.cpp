@@ -201,7 +201,10 @@ std::uint32_t export_fd(int fd) {
   auto* out = outgoing_fds();
   if (!out)
     throw error(errc::bad_argument,
-                "a pipe end can only be encoded to travel to another process");
+                "it carries a descriptor, which travels only with a process's arguments "
+                "or through a pipe or queue, never in a pool task (encoded once, for "
+                "whichever worker runs it); give it to every worker at start-up through "
+                "pool_options::initializer instead");
   out->push_back(fd);
   return static_cast<std::uint32_t>(out->size() - 1);
 }

@@ -500,7 +500,7 @@ private:
     auto label = detail::job_label{"apply_async", next_index_++};
     auto f = detail::submit_one<R>(
       *core_, reinterpret_cast<detail::any_fn>(fp), apply_runner(fp),
-      [](const void* a) { return detail::encode(*static_cast<const args_t*>(a)); }, &args,
+      [](const void* a) { return detail::encode_task_args(*static_cast<const args_t*>(a)); }, &args,
       label, timeout_for(options), retries_for(options));
     constexpr std::size_t extras = sizeof...(J);
     if constexpr (extras > 0)

@@ -372,7 +372,6 @@ struct has_on_stop : std::false_type {};
 template <class T>
 struct has_on_stop<T, std::void_t<decltype(std::declval<T&>().on_stop())>> : std::true_type {};
 
-std::string type_name(const char* mangled);
 /// The class's own name, without namespaces: "ns::counter" gives "counter".
 std::string name_base(const char* mangled);
 
@@ -394,9 +393,6 @@ const actor_kind& kind_of() {
     } : nullptr};
   return k;
 }
-
-/// A readable name for type T ("counter").
-std::string type_name(const char* mangled);
 
 } // namespace detail
 } // namespace actors

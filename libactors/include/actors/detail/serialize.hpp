@@ -5,6 +5,8 @@
 // allocated (Cereal's own binary archive trusts them), and descriptor passing
 // for handles such as pipe ends. Internal: include <actors/all.hpp> instead.
 
+#include <actors/errors.hpp>
+
 #include <cereal/cereal.hpp>
 #include <cereal/types/array.hpp>
 #include <cereal/types/chrono.hpp>
@@ -24,7 +26,10 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <type_traits>
+#include <typeinfo>
+#include <utility>
 #include <vector>
 
 namespace actors::detail {
@@ -180,6 +185,42 @@ std::string encode(const T& value, std::vector<int>* fds = nullptr) {
   std::string out;
   encode_append(out, value, fds);
   return out;
+}
+
+/// A readable name for a type, from typeid(T).name() ("actors::mutex").
+std::string type_name(const char* mangled);
+
+template <class Tuple, std::size_t... I>
+[[noreturn]] void throw_unencodable_arg(const Tuple& args, const error& first,
+                                        std::index_sequence<I...>) {
+  auto check = [](const auto& arg, std::size_t index) {
+    try {
+      (void) encode(arg);
+    } catch (const error& e) {
+      if (e.value() != errc::bad_argument)
+        throw;
+      throw error(errc::bad_argument,
+                  "argument " + std::to_string(index + 1) + " ("
+                    + type_name(typeid(std::decay_t<decltype(arg)>).name())
+                    + ") cannot be a task argument: " + e.what());
+    }
+  };
+  (check(std::get<I>(args), I), ...);
+  throw first;
+}
+
+/// Encodes the arguments of a task that any worker may run. A handle that
+/// carries a descriptor (pipe end, lock, shared value) cannot be one: the
+/// error names the argument and its type.
+template <class... Ts>
+std::string encode_task_args(const std::tuple<Ts...>& args) {
+  try {
+    return encode(args);
+  } catch (const error& e) {
+    if (e.value() != errc::bad_argument)
+      throw;
+    throw_unencodable_arg(args, e, std::index_sequence_for<Ts...>{});
+  }
 }
 
 /// Decodes a T from `size` bytes; descriptors come from `fds` (the value takes
