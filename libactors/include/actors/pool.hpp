@@ -317,7 +317,9 @@ public:
   /// Runs `fn(args...)` in a worker and returns its result.
   template <class F, class... Args>
   auto apply(F&& fn, Args&&... args) {
-    return apply_async(std::forward<F>(fn), std::forward<Args>(args)...).get();
+    using async_t = decltype(apply_async(std::forward<F>(fn), std::forward<Args>(args)...));
+    if constexpr (!std::is_void_v<async_t>) // void: a static_assert has spoken
+      return apply_async(std::forward<F>(fn), std::forward<Args>(args)...).get();
   }
 
   /// Runs `fn(args...)` in a worker; returns at once with its future.
@@ -493,10 +495,19 @@ private:
                    std::index_sequence<I...>, std::index_sequence<J...>) {
     detail::check_result<R>();
     using args_t = std::tuple<std::decay_t<Ps>...>;
-    static_assert(std::is_constructible_v<args_t, std::tuple_element_t<I, All>...>,
-                  "actors::pool::apply_async: an argument cannot be converted to the "
-                  "matching parameter type of the function");
-    args_t args(std::get<I>(all)...);
+    constexpr bool convertible = std::is_constructible_v<args_t, std::tuple_element_t<I, All>...>;
+    static_assert(convertible, "actors::pool::apply_async: an argument cannot be converted to "
+                               "the matching parameter type of the function");
+    if constexpr (convertible) // else the static_assert's message stands alone
+      return apply_checked<R>(fp, args_t(std::get<I>(all)...), all, options,
+                              std::index_sequence<J...>{});
+  }
+
+  template <class R, class... Ps, class Args, class All, std::size_t... J>
+  auto apply_checked(R (*fp)(Ps...), Args args, All& all, const task_options& options,
+                     std::index_sequence<J...>) {
+    using args_t = Args;
+    constexpr std::size_t arity = sizeof...(Ps);
     auto label = detail::job_label{"apply_async", next_index_++};
     auto f = detail::submit_one<R>(
       *core_, reinterpret_cast<detail::any_fn>(fp), apply_runner(fp),
@@ -504,7 +515,7 @@ private:
       label, timeout_for(options), retries_for(options));
     constexpr std::size_t extras = sizeof...(J);
     if constexpr (extras > 0)
-      add_callbacks<R>(f, std::get<sizeof...(I) + J>(all)...);
+      add_callbacks<R>(f, std::get<arity + J>(all)...);
     return f;
   }
 
