@@ -277,6 +277,15 @@ void take_permit_and_hang(actors::semaphore s, actors::event held) {
   std::this_thread::sleep_for(1h);
 }
 
+// Takes a permit and never gives it back: exits with it, or (hang) waits to
+// be killed with it.
+void take_permit_and_keep_it(actors::semaphore s, actors::value<int> taken, bool hang) {
+  s.acquire();
+  taken.fetch_add(1);
+  if (hang)
+    std::this_thread::sleep_for(1h);
+}
+
 } // namespace
 
 TEST(semaphore, two_permits_for_eight_processes) {
@@ -332,6 +341,42 @@ TEST(semaphore, permits_of_a_dead_holder_come_back) {
   s.release();
 }
 
+// 128 processes, as many as the holder table has slots, die holding a
+// permit of a semaphore(1000): half exit, half are killed. The table is full
+// of dead holders while 872 permits are free; acquire() used to throw "more
+// than 128 processes hold permits".
+TEST(semaphore, dead_holders_do_not_fill_the_holder_table) {
+  constexpr int holders = 128;
+  actors::semaphore s(1000);
+  actors::value<int> taken(0);
+  std::vector<process> exiting, hanging;
+  for (int i = 0; i < holders; ++i) {
+    bool hang = i % 2 == 1;
+    auto& ps = hang ? hanging : exiting;
+    ps.emplace_back(take_permit_and_keep_it, s, taken, hang);
+    ps.back().start();
+  }
+  for (auto& p : exiting)
+    ASSERT_TRUE(p.join(10s));
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (taken.load() < holders && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
+  ASSERT_EQ(taken.load(), holders);
+  for (auto& p : hanging) {
+    p.kill();
+    ASSERT_TRUE(p.join(10s));
+  }
+  EXPECT_EQ(s.get_value(), 1000u); // dead holders' permits count as free
+  ASSERT_TRUE(s.acquire(false));
+  EXPECT_TRUE(s.owner_died()); // this acquire() gave the dead holders' permits back
+  EXPECT_EQ(s.get_value(), 999u);
+  s.release();
+  EXPECT_TRUE(s.acquire(false));
+  EXPECT_FALSE(s.owner_died());
+  s.release();
+  EXPECT_EQ(s.get_value(), 1000u);
+}
+
 namespace {
 
 void set_and_notify(actors::condition<> c, actors::value<int> flag) {
@@ -344,6 +389,16 @@ void wait_once(actors::condition<> c, actors::value<int> waiting, connection<boo
   std::unique_lock<actors::condition<>> hold(c);
   waiting.fetch_add(1);
   out.send(c.wait(2s));
+}
+
+// The child's half of CPython's test_waitfor: it sets the state to 0 and
+// notifies, then waits for the parent to count it up to 4.
+void start_at_zero_then_wait_for_four(actors::condition<> c, actors::value<int> state) {
+  std::unique_lock<actors::condition<>> hold(c);
+  state.store(0);
+  c.notify();
+  if (!c.wait_for([&] { return state.load() == 4; }, 10s))
+    throw actors::system_exit(1);
 }
 
 void hold_condition_lock_and_hang(actors::condition<> c, actors::event held) {
@@ -363,6 +418,38 @@ TEST(condition, wait_for_a_predicate_set_by_another_process) {
   EXPECT_TRUE(c.wait_for([&] { return flag.load() == 1; }, 10s));
   hold.unlock();
   p.join();
+}
+
+// CPython's test_waitfor, 500 times. The child notifies the waiting parent and
+// goes on to wait itself; its own wait used to take the wake-up meant for the
+// parent (about 1 round in 10), and both then slept on the same futex word.
+TEST(condition, wait_for_handoff_between_two_processes_loses_no_notify) {
+  for (int round = 0; round < 500; ++round) {
+    actors::condition<> c;
+    actors::value<int> state(-1);
+    process p(start_at_zero_then_wait_for_four, c, state);
+    bool lost = false;
+    {
+      std::unique_lock<actors::condition<>> hold(c);
+      p.start(); // the child blocks on the lock until we wait
+      // wait_for() would return true at its deadline here (the state is 0 by
+      // then): a wait() that times out is the lost notify.
+      while (state.load() != 0 && !lost)
+        lost = !c.wait(5s);
+    }
+    if (lost) {
+      p.kill();
+      p.join();
+      FAIL() << "round " << round << ": the child's notify() did not wake the parent";
+    }
+    for (int i = 0; i < 4; ++i) {
+      std::lock_guard<actors::condition<>> hold(c);
+      state.fetch_add(1);
+      c.notify();
+    }
+    ASSERT_TRUE(p.join(20s)) << "round " << round;
+    ASSERT_EQ(p.exitcode(), 0) << "round " << round << ": the child's wait_for() timed out";
+  }
 }
 
 TEST(condition, notify_one_wakes_exactly_one) {
@@ -403,6 +490,9 @@ TEST(condition, timeout_and_misuse) {
   actors::condition<actors::recursive_mutex> r;
   r.acquire();
   c.notify(); // nobody waits: nothing happens
+  // Unmapping a robust mutex this thread holds would leave glibc's robust
+  // list pointing into freed memory (a later test crashed on it).
+  r.release();
 }
 
 TEST(condition, waiters_wake_when_the_lock_holder_dies) {
@@ -466,9 +556,10 @@ TEST(barrier, all_parties_cross_together_with_distinct_indices) {
 
 TEST(barrier, the_last_party_runs_the_action) {
   actors::barrier b(1, count_action);
+  int before = actions_run; // counts across --gtest_repeat
   EXPECT_EQ(b.wait(), 0u);
   EXPECT_EQ(b.wait(), 0u); // reusable
-  EXPECT_EQ(actions_run, 2);
+  EXPECT_EQ(actions_run, before + 2);
 }
 
 TEST(barrier, timeout_abort_and_reset) {
@@ -490,6 +581,33 @@ TEST(barrier, timeout_abort_and_reset) {
   waiter.join();
   EXPECT_FALSE(b.broken());
   EXPECT_EQ(error_of([] { actors::barrier none(0); }), errc::bad_argument);
+}
+
+// A party dies while waiting, before the last one arrives. The last arrival
+// used to trip the barrier (and run the action) as if all had come.
+TEST(barrier, a_party_that_died_waiting_breaks_it_for_the_last_arrival) {
+  actors::barrier b(2, count_action);
+  process p(cross_then_hang, b);
+  p.start();
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (b.n_waiting() == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
+  ASSERT_EQ(b.n_waiting(), 1u);
+  p.kill();
+  ASSERT_TRUE(p.join(10s));
+  EXPECT_TRUE(b.broken()); // seen without waiting
+  int actions_before = actions_run;
+  try {
+    (void) b.wait(10s);
+    ADD_FAILURE() << "wait() should have thrown: a party died waiting";
+  } catch (const actors::broken_barrier_error& e) {
+    EXPECT_NE(std::string(e.what()).find(std::to_string(p.pid())), std::string::npos)
+      << e.what();
+  }
+  EXPECT_EQ(actions_run, actions_before); // the action did not run
+  EXPECT_EQ(b.n_waiting(), 0u);
+  b.reset(); // usable again
+  EXPECT_FALSE(b.broken());
 }
 
 TEST(barrier, a_killed_party_breaks_it_for_the_others) {

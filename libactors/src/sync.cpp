@@ -271,33 +271,15 @@ bool event::wait(duration timeout) const {
   return true;
 }
 
-// -- semaphores ------------------------------------------------------------------
+// -- who is alive ----------------------------------------------------------------
 //
-// Layout: [robust mutex][state]. The mutex guards the state; `seq` is the
-// futex word waiters sleep on. Every process that holds permits has a slot
-// (pid, start time, permits held), so permits of a dead process can be
-// given back: a waiter checks the slots when it finds no permit, and again
-// every 100 ms while it waits.
+// Semaphore holders, barrier parties and condition waiters are recorded by
+// process (pid and start time, so a recycled pid is not mistaken for the
+// process). gone() is the one test for a recorded process that died.
 
 namespace detail {
 
 namespace {
-
-constexpr int semaphore_slots = 128;
-
-struct holder {
-  std::int32_t pid;
-  std::uint32_t held;
-  std::uint64_t start; // start time, so a recycled pid is not mistaken for it
-};
-
-struct semaphore_state {
-  std::atomic<std::uint32_t> seq;
-  std::uint32_t initial;
-  std::uint32_t bounded;
-  std::uint32_t value;
-  holder slots[semaphore_slots];
-};
 
 // The start time of `pid` (clock ticks since boot), or 0 if it is gone.
 std::uint64_t start_time(int pid) {
@@ -341,14 +323,18 @@ me& myself() {
   return m;
 }
 
-semaphore_state& state_of(const std::shared_ptr<shm_segment>& s) {
-  if (!s)
-    throw error(errc::closed, "this semaphore is not attached to shared memory");
-  return *reinterpret_cast<semaphore_state*>(s->data() + mutex_bytes());
+bool is_me(std::int32_t pid, std::uint64_t start) {
+  return pid == myself().pid && start == myself().start;
 }
 
-// Locks the state's mutex; a holder that died mid-update left single-word
-// fields, so the state is usable as it is.
+// True if the process `pid` that started at `start` has died (or is a zombie).
+bool gone(std::int32_t pid, std::uint64_t start) {
+  return !is_me(pid, start) && start_time(pid) != start;
+}
+
+// Locks the robust mutex at the start of a segment that guards the state
+// after it; a holder that died mid-update left single-word fields, so the
+// state is usable as it is.
 struct state_lock {
   pthread_mutex_t* m;
   explicit state_lock(const std::shared_ptr<shm_segment>& s)
@@ -359,7 +345,46 @@ struct state_lock {
   ~state_lock() { pthread_mutex_unlock(m); }
 };
 
-holder* my_slot(semaphore_state& st, bool claim) {
+} // namespace
+
+} // namespace detail
+
+// -- semaphores ------------------------------------------------------------------
+//
+// Layout: [robust mutex][state]. The mutex guards the state; `seq` is the
+// futex word waiters sleep on. Every process that holds permits has a slot
+// (pid, start time, permits held), so permits of a dead process can be
+// given back. acquire() gives them back when it finds no permit, when the
+// slots are all taken, and every 100 ms while it waits; get_value() counts
+// them as free.
+
+namespace detail {
+
+namespace {
+
+constexpr int semaphore_slots = 128;
+
+struct holder {
+  std::int32_t pid;
+  std::uint32_t held;
+  std::uint64_t start; // start time, so a recycled pid is not mistaken for it
+};
+
+struct semaphore_state {
+  std::atomic<std::uint32_t> seq;
+  std::uint32_t initial;
+  std::uint32_t bounded;
+  std::uint32_t value;
+  holder slots[semaphore_slots];
+};
+
+semaphore_state& state_of(const std::shared_ptr<shm_segment>& s) {
+  if (!s)
+    throw error(errc::closed, "this semaphore is not attached to shared memory");
+  return *reinterpret_cast<semaphore_state*>(s->data() + mutex_bytes());
+}
+
+holder* find_slot(semaphore_state& st, bool claim) {
   auto& i = myself();
   holder* free_slot = nullptr;
   for (auto& h : st.slots) {
@@ -368,28 +393,51 @@ holder* my_slot(semaphore_state& st, bool claim) {
     if (!free_slot && h.held == 0)
       free_slot = &h;
   }
-  if (!claim)
+  if (!claim || !free_slot)
     return nullptr;
-  if (!free_slot)
-    throw error(errc::system_error, "semaphore: more than 128 processes hold permits");
   *free_slot = {i.pid, 0, i.start};
   return free_slot;
 }
 
-// Gives back the permits of holders that are gone. Returns how many.
+// Permits that holders now gone still hold.
+std::uint32_t dead_permits(const semaphore_state& st) {
+  std::uint32_t n = 0;
+  for (auto& h : st.slots)
+    if (h.held > 0 && gone(h.pid, h.start))
+      n += h.held;
+  return n;
+}
+
+// Gives back the permits of holders that are gone and frees their slots.
+// Returns how many. A bounded semaphore never goes above its initial value
+// (another process may have released on behalf of the dead one).
 std::uint32_t reclaim(semaphore_state& st) {
   std::uint32_t back = 0;
   for (auto& h : st.slots) {
-    if (h.held == 0 || (h.pid == myself().pid && h.start == myself().start))
-      continue;
-    if (start_time(h.pid) != h.start) {
+    if (h.held > 0 && gone(h.pid, h.start)) {
       back += h.held;
-      h.held = 0;
-      h.pid = 0;
+      h = {};
     }
   }
   st.value += back;
+  if (st.bounded && st.value > st.initial)
+    st.value = st.initial;
   return back;
+}
+
+// This process's slot, claimed if it has none; slots of dead holders are
+// reclaimed when none is free. Sets `reclaimed` if that gave permits back.
+holder& my_slot(semaphore_state& st, bool& reclaimed) {
+  if (auto* slot = find_slot(st, true))
+    return *slot;
+  if (reclaim(st) > 0)
+    reclaimed = true;
+  if (auto* slot = find_slot(st, true))
+    return *slot;
+  throw error(errc::system_error,
+              "semaphore: " + std::to_string(semaphore_slots)
+                + " live processes hold permits already, and more cannot at once; "
+                  "release permits in some of them first");
 }
 
 } // namespace
@@ -419,9 +467,9 @@ bool semaphore::acquire(bool blocking, duration timeout) {
       if (st.value == 0 && detail::reclaim(st) > 0)
         owner_died_ = true;
       if (st.value > 0) {
-        auto* slot = detail::my_slot(st, true);
+        auto& slot = detail::my_slot(st, owner_died_);
         --st.value;
-        ++slot->held;
+        ++slot.held;
         return true;
       }
       seen = st.seq.load();
@@ -439,7 +487,7 @@ void semaphore::release() {
     detail::state_lock hold(segment_);
     if (st.bounded && st.value >= st.initial)
       throw error(errc::bad_argument, "bounded_semaphore released too many times");
-    if (auto* slot = detail::my_slot(st, false); slot && slot->held > 0)
+    if (auto* slot = detail::find_slot(st, false); slot && slot->held > 0)
       --slot->held;
     ++st.value;
     st.seq.fetch_add(1);
@@ -450,37 +498,72 @@ void semaphore::release() {
 unsigned semaphore::get_value() const {
   auto& st = detail::state_of(segment_);
   detail::state_lock hold(segment_);
-  return st.value;
+  auto value = st.value + detail::dead_permits(st);
+  return st.bounded ? std::min(value, st.initial) : value;
 }
 
 // -- conditions -----------------------------------------------------------------
 //
-// Shared state: a futex sequence word, the number of sleeping waiters and the
-// wake tokens notify() hands out; a woken waiter must take a token, so
-// notify(n) wakes at most n.
+// Layout: [robust mutex][state], as for semaphores. Every wait has a record
+// (process, arrival ticket, notified or not), made by enter() while the
+// caller still holds the condition's lock. notify(n) marks the n oldest
+// records still waiting, so it wakes only waiters that were there when it
+// was called: one that starts waiting later cannot take the wake-up (with a
+// shared count of wake-ups, a process that notified and then waited itself
+// took the one it had just given, and both slept for ever). A waiter whose
+// process died takes no wake-up; its record is dropped. Waiters sleep on
+// `seq`, which every notify bumps.
 
 namespace detail {
 
 namespace {
 
+constexpr int condition_slots = 256;
+
+struct condition_waiter {
+  std::int32_t pid; // 0: a free record
+  std::uint32_t notified;
+  std::uint64_t start;
+  std::uint64_t ticket; // order of arrival
+};
+
 struct condition_state {
   std::atomic<std::uint32_t> seq;
-  std::atomic<std::uint32_t> waiters;
-  std::atomic<std::uint32_t> tokens;
+  std::uint64_t next_ticket;
+  condition_waiter waiters[condition_slots];
 };
 
 condition_state& cstate(const std::shared_ptr<shm_segment>& s) {
   if (!s)
     throw error(errc::closed, "this condition is not attached to shared memory");
-  return *reinterpret_cast<condition_state*>(s->data());
+  return *reinterpret_cast<condition_state*>(s->data() + mutex_bytes());
 }
 
-bool take_token(condition_state& st) {
-  auto t = st.tokens.load();
-  while (t > 0)
-    if (st.tokens.compare_exchange_weak(t, t - 1))
-      return true;
-  return false;
+condition_waiter* free_record(condition_state& st) {
+  for (auto& w : st.waiters)
+    if (w.pid == 0)
+      return &w;
+  return nullptr;
+}
+
+// Marks up to `n` waiters notified, oldest first. Returns how many.
+std::uint32_t hand_out(condition_state& st, std::uint32_t n) {
+  std::uint32_t given = 0;
+  while (given < n) {
+    condition_waiter* oldest = nullptr;
+    for (auto& w : st.waiters)
+      if (w.pid != 0 && !w.notified && (!oldest || w.ticket < oldest->ticket))
+        oldest = &w;
+    if (!oldest)
+      break;
+    if (gone(oldest->pid, oldest->start)) { // it would never wake up
+      *oldest = {};
+      continue;
+    }
+    oldest->notified = 1;
+    ++given;
+  }
+  return given;
 }
 
 } // namespace
@@ -488,51 +571,63 @@ bool take_token(condition_state& st) {
 condition_core::condition_core() {
   if (decoding())
     return;
-  segment_ = std::make_shared<shm_segment>(sizeof(condition_state));
+  segment_ = std::make_shared<shm_segment>(mutex_bytes() + sizeof(condition_state));
+  init_robust_mutex(segment_->data(), false);
 }
 
-void condition_core::enter() {
-  cstate(segment_).waiters.fetch_add(1);
-}
-
-bool condition_core::sleep(duration timeout, const std::function<bool()>& dead_holder) {
+unsigned condition_core::enter() {
   auto& st = cstate(segment_);
+  state_lock hold(segment_);
+  auto* w = free_record(st);
+  if (!w) { // drop the records of waiters that died
+    for (auto& d : st.waiters)
+      if (d.pid != 0 && gone(d.pid, d.start))
+        d = {};
+    w = free_record(st);
+  }
+  if (!w)
+    throw error(errc::system_error,
+                "condition: " + std::to_string(condition_slots)
+                  + " threads and processes wait already, and more cannot at once");
+  *w = {myself().pid, 0, myself().start, st.next_ticket++};
+  return static_cast<unsigned>(w - st.waiters);
+}
+
+bool condition_core::sleep(unsigned place, duration timeout,
+                           const std::function<bool()>& dead_holder) {
+  auto& st = cstate(segment_);
+  auto& mine = st.waiters[place];
   auto deadline = deadline_after(timeout);
-  bool woken = false;
   for (;;) {
-    auto seen = st.seq.load();
-    if (take_token(st)) {
-      woken = true;
-      break;
+    std::uint32_t seen;
+    {
+      state_lock hold(segment_);
+      if (mine.notified || steady::now() >= deadline) {
+        bool woken = mine.notified != 0; // a notify that came with the timeout counts
+        mine = {};
+        return woken;
+      }
+      seen = st.seq.load();
     }
-    if (steady::now() >= deadline)
-      break;
     futex_sleep(&st.seq, seen, deadline);
     if (dead_holder && dead_holder()) { // nobody is left to notify us
-      woken = true;
-      break;
+      state_lock hold(segment_);
+      mine = {};
+      return true;
     }
   }
-  auto left = st.waiters.fetch_sub(1) - 1;
-  if (!woken) { // a token given for us after we stopped waiting is not left over
-    auto t = st.tokens.load();
-    while (t > left && !st.tokens.compare_exchange_weak(t, t - 1)) {
-    }
-  }
-  return woken;
 }
 
 void condition_core::notify(unsigned n) {
   auto& st = cstate(segment_);
-  // At most as many tokens as there are waiters without one.
-  auto waiting = st.waiters.load();
-  auto tokens = st.tokens.load();
-  auto give = std::min<std::uint32_t>(n, waiting > tokens ? waiting - tokens : 0);
-  if (give == 0)
-    return;
-  st.tokens.fetch_add(give);
-  st.seq.fetch_add(1);
-  futex(&st.seq, FUTEX_WAKE, static_cast<std::uint32_t>(give), nullptr);
+  {
+    state_lock hold(segment_);
+    if (hand_out(st, n) == 0)
+      return;
+    st.seq.fetch_add(1);
+  }
+  // Every sleeper wakes; those not marked sleep again.
+  futex(&st.seq, FUTEX_WAKE, INT_MAX, nullptr);
 }
 
 void condition_core::notify_all() {
@@ -544,8 +639,10 @@ void condition_core::notify_all() {
 // -- barriers -------------------------------------------------------------------
 //
 // Shared state under a robust mutex; waiters sleep on `seq`. Each waiting
-// party is recorded (pid, start time), so a waiter that wakes every 100 ms
-// can tell that another waiting party is gone and break the barrier.
+// party is recorded (pid, start time). A waiting party that is gone breaks
+// the barrier: waiters look every 100 ms, and wait(), broken() and
+// n_waiting() look first, so a party that arrives after the death (even the
+// last one) finds the barrier broken.
 
 namespace detail {
 
@@ -580,6 +677,20 @@ void break_barrier(barrier_state& st, const std::string& why) {
 
 [[noreturn]] void throw_broken(const barrier_state& st) {
   throw broken_barrier_error(std::string("the barrier is broken: ") + st.why);
+}
+
+// Breaks the barrier if a waiting party has died.
+void look_for_dead_parties(barrier_state& st) {
+  if (st.broken)
+    return;
+  for (auto& h : st.waiting)
+    if (h.held && gone(h.pid, h.start)) {
+      auto pid = h.pid;
+      h = {};
+      --st.count;
+      break_barrier(st, "waiting party pid " + std::to_string(pid) + " died");
+      return;
+    }
 }
 
 } // namespace
@@ -622,6 +733,7 @@ unsigned barrier::wait(duration timeout) {
   detail::holder* slot = nullptr;
   {
     detail::state_lock hold(segment_);
+    detail::look_for_dead_parties(st);
     if (st.broken)
       detail::throw_broken(st);
     gen = st.generation;
@@ -663,21 +775,13 @@ unsigned barrier::wait(duration timeout) {
           throw broken_barrier_error("the barrier is broken: reset() while parties were waiting");
         return index;
       }
-      if (st.broken) {
+      detail::look_for_dead_parties(st);
+      if (st.broken) { // this party leaves
         if (slot)
           *slot = {};
+        --st.count;
         detail::throw_broken(st);
       }
-      for (auto& h : st.waiting) // a waiting party that is gone breaks it
-        if (h.held && detail::start_time(h.pid) != h.start) {
-          auto pid = h.pid;
-          h = {};
-          if (slot)
-            *slot = {};
-          --st.count;
-          detail::break_barrier(st, "waiting party pid " + std::to_string(pid) + " died");
-          detail::throw_broken(st);
-        }
       if (detail::steady::now() >= deadline) {
         if (slot)
           *slot = {};
@@ -714,12 +818,14 @@ void barrier::abort() {
 bool barrier::broken() const {
   auto& st = detail::bstate(segment_);
   detail::state_lock hold(segment_);
+  detail::look_for_dead_parties(st);
   return st.broken != 0;
 }
 
 unsigned barrier::n_waiting() const {
   auto& st = detail::bstate(segment_);
   detail::state_lock hold(segment_);
+  detail::look_for_dead_parties(st);
   return st.count;
 }
 

@@ -129,13 +129,15 @@ public:
 };
 
 /// Python's multiprocessing.Semaphore: `value` permits shared by processes.
-/// Permits held by a process that dies are given back: the waiter that takes
-/// one over sees owner_died(). Python keeps such permits forever.
+/// Permits held by a process that dies (exits or is killed without
+/// release()) are given back: get_value() counts them as free at once, and
+/// the acquire() that takes them back sees owner_died(). Python keeps such
+/// permits forever.
 /// - Blocks: acquire() while no permit is free (at most `timeout`); a dead
 ///   holder's permits are noticed within about 100 ms.
 /// - Throws: errc::bad_argument from bounded_semaphore::release() above the
-///   initial value, errc::system_error if more than 128 processes hold
-///   permits at once.
+///   initial value; errc::system_error from acquire() if 128 live processes
+///   hold permits already (processes that died do not count).
 /// - Thread- and process-safe.
 class semaphore : public detail::segment_handle {
 public:
@@ -145,10 +147,10 @@ public:
   bool acquire(bool blocking = true, duration timeout = forever);
   /// Gives a permit back.
   void release();
-  /// Free permits now (a snapshot).
+  /// Free permits now (a snapshot), counting those that dead processes held.
   unsigned get_value() const;
-  /// True if the last acquire() through this handle took back a permit that
-  /// a dead process held.
+  /// True if the last acquire() through this handle took back permits that
+  /// dead processes held: what they guard may be half-updated.
   bool owner_died() const noexcept { return owner_died_; }
 
   void lock() { acquire(); }
@@ -172,25 +174,30 @@ public:
 /// Python's multiprocessing.Condition, on a mutex or recursive_mutex.
 /// - wait() releases the lock, sleeps until notified (or the timeout), and
 ///   takes the lock back before it returns; call it with the lock held.
-/// - notify(n) wakes at most n waiters, notify_all() all of them.
+/// - notify(n) wakes at most n of the threads waiting when it is called,
+///   oldest first, notify_all() all of them. A thread that starts waiting
+///   later is never woken by it. Waiters whose process died are skipped.
 /// - If the lock's holder dies, the waiters wake up (they take the lock
 ///   over, and the lock's owner_died() says so) instead of sleeping forever.
-/// - Throws: errc::not_owner from wait() without the lock.
+/// - Throws: errc::not_owner from wait() without the lock; errc::system_error
+///   from wait() if 256 threads and processes wait on it already.
 template <class Lock = mutex>
 class condition;
 
 namespace detail {
 
-/// The shared part of a condition: waiters and wake tokens on a futex word.
+/// The shared part of a condition: a record per waiter, and a futex word.
 class condition_core : public segment_handle {
 public:
   condition_core();
-  /// Counts the caller as a waiter. Called with the lock still held, so a
-  /// notify() right after the lock is released is not lost.
-  void enter();
-  /// Sleeps up to `timeout` (after enter(), with the lock released); true if
-  /// woken by a token, or when `dead_holder()` says nobody will notify.
-  bool sleep(duration timeout, const std::function<bool()>& dead_holder);
+  /// Records the caller as a waiter and returns its place. Called with the
+  /// lock still held, so a notify() right after the lock is released wakes
+  /// it, and one before does not.
+  unsigned enter();
+  /// Sleeps up to `timeout` (after enter(), with the lock released) and
+  /// gives the place up; true if notified, or when `dead_holder()` says
+  /// nobody will notify.
+  bool sleep(unsigned place, duration timeout, const std::function<bool()>& dead_holder);
   void notify(unsigned n);
   void notify_all();
 };
@@ -208,15 +215,15 @@ public:
   /// Waits for notify(); false if `timeout` passed first. The lock is held
   /// again when it returns, either way.
   bool wait(duration timeout = forever) {
-    core_.enter();
+    auto place = core_.enter();
     try {
       lock_.release(); // throws not_owner without the lock
     } catch (...) {
-      core_.sleep(duration::zero(), {}); // leave the waiters again
+      core_.sleep(place, duration::zero(), {}); // leave the waiters again
       throw;
     }
     bool taken_over = false;
-    bool woken = core_.sleep(timeout, [this, &taken_over] {
+    bool woken = core_.sleep(place, timeout, [this, &taken_over] {
       return taken_over = lock_.take_over_from_dead_holder();
     });
     if (!taken_over)
@@ -269,8 +276,10 @@ private:
 ///   arrive runs `action` first, if there is one.
 /// - Throws broken_barrier_error when the barrier is or becomes broken: by
 ///   abort(), by reset() while parties wait, by a wait() that times out, by
-///   an action that throws, or when a waiting party dies (noticed within
-///   about 100 ms; Python's other waiters hang).
+///   an action that throws, or when a party dies while it waits (Python's
+///   other waiters hang). Parties already waiting notice the death within
+///   about 100 ms; a later wait() (even the last party's: the action does
+///   not run), broken() or n_waiting() sees it at once.
 /// - `action` is a free function or captureless lambda; it runs in whichever
 ///   process arrives last, found there like a process target.
 class barrier : public detail::segment_handle {
