@@ -373,8 +373,7 @@ class maxtasks : public ::testing::TestWithParam<int> {};
 
 TEST_P(maxtasks, recycles_workers_without_stranding_work) {
   int per_child = GetParam();
-  actors::pool pool(actors::pool_options().processes(2).maxtasksperchild(
-    static_cast<std::uint64_t>(per_child)));
+  actors::pool pool(actors::pool_options().processes(2).maxtasksperchild(per_child));
   std::vector<actors::future<int>> fs;
   for (int i = 0; i < 200; ++i)
     fs.push_back(pool.apply_async(worker_pid, i));
@@ -680,6 +679,27 @@ TEST(pool, bad_arguments_are_clear_errors) {
             errc::bad_argument);
   EXPECT_EQ(error_of([] { actors::pool p(actors::pool_options().max_retries(-1)); }),
             errc::bad_argument);
+}
+
+// Python raises ValueError for Pool(-1), ProcessPoolExecutor(-1) and
+// maxtasksperchild=-1; none of them may start a pool.
+TEST(pool, negative_sizes_are_bad_arguments) {
+  auto message_of = [](auto&& make) {
+    try {
+      make();
+    } catch (const actors::error& e) {
+      EXPECT_EQ(e.value(), errc::bad_argument) << e.what();
+      return std::string(e.what());
+    }
+    ADD_FAILURE() << "no error";
+    return std::string();
+  };
+  EXPECT_NE(message_of([] { actors::pool p(-1); }).find("-1"), std::string::npos);
+  EXPECT_NE(message_of([] { actors::process_pool_executor ex(-1); }).find("-1"),
+            std::string::npos);
+  EXPECT_NE(message_of([] { actors::pool p(1, actors::pool_options().maxtasksperchild(-1)); })
+              .find("maxtasksperchild"),
+            std::string::npos);
 }
 
 TEST(pool, works_with_every_start_method) {

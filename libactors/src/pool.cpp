@@ -377,7 +377,7 @@ void pool_core::start_worker() {
   boot.sock.fd = theirs.get();
   boot.slots = slots_;
   boot.slot = w->slot;
-  boot.maxtasks = cfg.maxtasksperchild;
+  boot.maxtasks = static_cast<std::uint64_t>(cfg.maxtasksperchild);
   if (cfg.initializer) {
     boot.has_init = true;
     boot.init_trampoline = locate(reinterpret_cast<any_fn>(cfg.initializer->trampoline));
@@ -427,7 +427,7 @@ void pool_core::dispatch() {
   // hide the round trip for tiny tasks, little enough to balance long ones.
   std::size_t window = avg_ns_ <= 0 ? 2
                                     : static_cast<std::size_t>(std::clamp(2e6 / avg_ns_, 2.0, 64.0));
-  auto max_tasks = cfg.maxtasksperchild;
+  auto max_tasks = static_cast<std::uint64_t>(cfg.maxtasksperchild);
   while (!pending_.empty()) {
     worker* best = nullptr;
     for (auto& w : workers_) {
@@ -634,7 +634,8 @@ void pool_core::run() noexcept {
     bool needed = !(is_closed && pending_.empty()) && !broken_now;
     auto active = static_cast<int>(std::count_if(
       workers_.begin(), workers_.end(), [this](const auto& w) {
-        return cfg.maxtasksperchild == 0 || w->sent < cfg.maxtasksperchild;
+        return cfg.maxtasksperchild == 0
+               || w->sent < static_cast<std::uint64_t>(cfg.maxtasksperchild);
       }));
     bool changed = false;
     for (; needed && active < cfg.processes; ++active) {
@@ -772,7 +773,13 @@ void pool_stats_of(node_stats& s) {
 
 std::shared_ptr<pool_core> start_pool(pool_config config) {
   if (config.processes < 0)
-    throw error(errc::bad_argument, "pool: processes must be at least 1 (or 0 for cpu_count())");
+    throw error(errc::bad_argument,
+                "pool: the number of worker processes (processes, max_workers) must be at "
+                "least 1, or 0 for cpu_count(); got " + std::to_string(config.processes));
+  if (config.maxtasksperchild < 0)
+    throw error(errc::bad_argument,
+                "pool: maxtasksperchild must be at least 1, or 0 to keep workers for the "
+                "pool's life; got " + std::to_string(config.maxtasksperchild));
   if (config.max_retries < 0)
     throw error(errc::bad_argument, "pool: max_retries must not be negative");
   require_node().ensure_forkserver();

@@ -88,13 +88,16 @@ public:
 /// `actors::pool_options().processes(4).maxtasksperchild(100)`.
 class pool_options {
 public:
-  /// Worker processes (default cpu_count()).
+  /// Worker processes; 0 (default): cpu_count(). Negative: the pool throws
+  /// errc::bad_argument (Python raises ValueError).
   pool_options& processes(int n) { config_.processes = n; return *this; }
   /// How workers start (default: get_start_method()).
   pool_options& method(start_method m) { method_ = m; return *this; }
   /// A worker exits after this many tasks (map chunks count one each) and
-  /// is replaced; 0 (default) keeps workers for the pool's life.
-  pool_options& maxtasksperchild(std::uint64_t n) { config_.maxtasksperchild = n; return *this; }
+  /// is replaced once it has exited, so the pool never runs more than its
+  /// size; 0 (default, Python's None) keeps workers for the pool's life.
+  /// Negative: the pool throws errc::bad_argument (Python raises ValueError).
+  pool_options& maxtasksperchild(std::int64_t n) { config_.maxtasksperchild = n; return *this; }
   /// Runs a task again, up to n times, when its worker dies (default 0: the
   /// task fails with worker_died).
   pool_options& max_retries(int n) { config_.max_retries = n; return *this; }
@@ -295,9 +298,11 @@ class imap_result;
 /// - Thread-safe: any thread may submit and wait.
 class pool {
 public:
-  /// Starts `processes` workers (0: cpu_count()).
+  /// Starts `processes` workers (0: those of `options`, by default
+  /// cpu_count()). Throws errc::bad_argument for a negative count (Python
+  /// raises ValueError).
   explicit pool(int processes = 0, pool_options options = {})
-    : pool(processes > 0 ? options.processes(processes) : options) {}
+    : pool(processes != 0 ? options.processes(processes) : options) {}
 
   explicit pool(const pool_options& options) : core_(detail::start_pool(options.config())) {}
 
