@@ -31,6 +31,7 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <unordered_set>
 #include <vector>
 
 namespace actors {
@@ -263,6 +264,18 @@ public:
   bool failure = false;
 };
 
+/// `fs` with each future once (copies of a future share its state), in the
+/// order first seen: Python's wait() and as_completed() take set(fs).
+template <class T>
+std::vector<future<T>> distinct(const std::vector<future<T>>& fs) {
+  std::unordered_set<const void*> seen;
+  std::vector<future<T>> out;
+  for (auto& f : fs)
+    if (seen.insert(f.state().get()).second)
+      out.push_back(f);
+  return out;
+}
+
 template <class T>
 std::shared_ptr<completion_watch> watch(const std::vector<future<T>>& fs) {
   auto w = std::make_shared<completion_watch>();
@@ -282,10 +295,12 @@ std::shared_ptr<completion_watch> watch(const std::vector<future<T>>& fs) {
 } // namespace detail
 
 /// Waits until `when` holds for `fs`, or `timeout`; returns the futures that
-/// ended and those that did not (concurrent.futures.wait).
+/// ended and those that did not (concurrent.futures.wait), each once even if
+/// `fs` repeats it.
 template <class T>
-wait_result<T> wait(const std::vector<future<T>>& fs, return_when when = return_when::all_completed,
-                    duration timeout = forever) {
+wait_result<T> wait(const std::vector<future<T>>& given,
+                    return_when when = return_when::all_completed, duration timeout = forever) {
+  auto fs = detail::distinct(given);
   auto w = detail::watch(fs);
   {
     std::unique_lock<std::mutex> lock(w->mtx);
@@ -302,14 +317,15 @@ wait_result<T> wait(const std::vector<future<T>>& fs, return_when when = return_
 }
 
 /// The futures of `fs` in the order they end (concurrent.futures.as_completed):
-/// `for (auto& f : actors::as_completed(fs, timeout))`. Advancing throws
-/// timeout_error once `timeout` (counted from this call) has passed with
-/// futures still running.
+/// `for (auto& f : actors::as_completed(fs, timeout))`. A future given more
+/// than once is yielded once. Advancing throws timeout_error once `timeout`
+/// (counted from this call) has passed with futures still running.
 template <class T>
 class as_completed {
 public:
-  explicit as_completed(std::vector<future<T>> fs, duration timeout = forever)
-    : fs_(std::move(fs)), deadline_(detail::deadline_in(timeout)), watch_(detail::watch(fs_)) {}
+  explicit as_completed(const std::vector<future<T>>& fs, duration timeout = forever)
+    : fs_(detail::distinct(fs)), deadline_(detail::deadline_in(timeout)),
+      watch_(detail::watch(fs_)) {}
 
   /// The next future to end, or nullopt when all have been returned.
   std::optional<future<T>> next() {
