@@ -302,6 +302,50 @@ TEST(pool, a_result_that_does_not_decode_fails_only_its_future) {
   EXPECT_EQ(pool.apply(square, 5), 25);
 }
 
+namespace {
+// A result whose load() in the caller throws something that is not a
+// std::exception (CPython's test_exit_during_result_unpickle_in_result_handler).
+struct exits_when_loaded {
+  int parent = 0;
+  template <class Archive>
+  void save(Archive& ar) const {
+    ar(parent);
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    ar(parent);
+    if (::getpid() == parent)
+      throw actors::system_exit(3);
+  }
+};
+
+exits_when_loaded make_exits_when_loaded(int parent) {
+  return {parent};
+}
+} // namespace
+
+// load() throwing actors::system_exit (not a std::exception) fails that
+// future only; it used to end the program (std::terminate).
+TEST(pool, a_result_whose_load_throws_system_exit_fails_only_its_future) {
+  actors::pool pool(2);
+  auto f = pool.apply_async(make_exits_when_loaded, ::getpid());
+  try {
+    f.get(10s);
+    ADD_FAILURE() << "get should have thrown";
+  } catch (const actors::error& e) {
+    EXPECT_EQ(e.value(), errc::bad_payload);
+    std::string what = e.what();
+    EXPECT_NE(what.find("apply_async #0"), std::string::npos) << what;
+    EXPECT_NE(what.find("actors::system_exit"), std::string::npos) << what;
+    EXPECT_NE(what.find("exit code 3"), std::string::npos) << what;
+  }
+  auto m = pool.map_async(make_exits_when_loaded, std::vector<int>(4, ::getpid()), 1);
+  EXPECT_EQ(error_of([&] { m.get(10s); }), errc::bad_payload);
+  auto it = pool.imap(make_exits_when_loaded, std::vector<int>{::getpid()});
+  EXPECT_EQ(error_of([&] { it.next(10s); }), errc::bad_payload);
+  EXPECT_EQ(pool.apply(square, 5), 25);
+}
+
 TEST(pool, an_argument_that_does_not_encode_fails_only_its_future) {
   actors::pool pool(2);
   auto f = pool.apply_async(take_unencodable, unencodable{});

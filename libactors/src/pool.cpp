@@ -529,6 +529,14 @@ bool pool_core::handle(worker& w, const char* p, std::size_t size) {
       fail(j, std::make_exception_ptr(
                 error(errc::bad_payload, j.label.text() + ": its result did not decode in the "
                                                           "caller: " + e.what())));
+    } catch (...) {
+      // Not a std::exception (a type's load() threw actors::system_exit, say):
+      // still only this job's failure, never the end of the caller's program.
+      auto [type, message] = current_exception_info();
+      fail(j, std::make_exception_ptr(error(
+                errc::bad_payload, j.label.text() + ": its result did not decode in the caller: "
+                                     + type + (message.empty() ? "" : " (" + message + ")")
+                                     + " was thrown while decoding it")));
     }
     return true;
   }

@@ -65,8 +65,9 @@ public:
   virtual ~job_sink() = default;
   /// The task is about to be sent to a worker; false if it was cancelled.
   virtual bool claim(std::size_t part) = 0;
-  /// The task's encoded result. May throw (a result that does not decode):
-  /// the pool then calls fail().
+  /// The task's encoded result. May throw anything (a result that does not
+  /// decode, even a type's load() throwing actors::system_exit): the pool
+  /// then calls fail() with errc::bad_payload, naming what was thrown.
   virtual void deliver(std::size_t part, const char* data, std::size_t size) = 0;
   /// The task failed; `e` holds an actors::error.
   virtual void fail(std::size_t part, std::exception_ptr e) = 0;
