@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <numeric>
@@ -474,6 +475,40 @@ TEST(pool, imap_reads_a_slow_input_as_it_comes) {
   ASSERT_EQ(got.size(), 20u);
   for (int i = 0; i < 20; ++i)
     EXPECT_EQ(got[static_cast<std::size_t>(i)], i * i);
+}
+
+// As in CPython: the results before a failing input arrive first, then
+// next() throws the input's exception, then the iteration ends.
+TEST(pool, imap_delivers_results_before_a_failing_input_then_throws_it) {
+  actors::pool pool(2);
+  for (bool ordered : {true, false}) {
+    for (std::size_t chunk : {1u, 3u}) {
+      int produced = 0;
+      auto broken = [&produced]() -> std::optional<int> {
+        if (produced == 5)
+          throw std::domain_error("the input broke at item 5");
+        return produced++;
+      };
+      auto options = actors::task_options().chunksize(chunk);
+      auto it = ordered ? pool.imap(square, broken, options)
+                        : pool.imap_unordered(square, broken, options);
+      std::vector<int> got;
+      for (int i = 0; i < 5; ++i) {
+        auto v = it.next(10s);
+        ASSERT_TRUE(v);
+        got.push_back(*v);
+      }
+      std::sort(got.begin(), got.end());
+      EXPECT_EQ(got, (std::vector<int>{0, 1, 4, 9, 16}));
+      try {
+        it.next(10s);
+        ADD_FAILURE() << "next() should have thrown the input's exception";
+      } catch (const std::domain_error& e) {
+        EXPECT_STREQ(e.what(), "the input broke at item 5");
+      }
+      EXPECT_FALSE(it.next(10s));
+    }
+  }
 }
 
 TEST(pool, imap_unordered_returns_everything_once) {
