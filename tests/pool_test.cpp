@@ -432,6 +432,81 @@ TEST_P(maxtasks, recycles_workers_without_stranding_work) {
 
 INSTANTIATE_TEST_SUITE_P(pool, maxtasks, ::testing::Values(1, 2));
 
+// Retired workers leave pids() once they exit, and their replacements take
+// their places: a pool of 3 lists 3 live pids, and never "no free worker
+// slot" in the log.
+TEST(pool, maxtasksperchild_keeps_pids_exact) {
+  test_util::temp_dir dir;
+  auto log_path = dir.file("log");
+  std::set<int> used;
+  std::vector<int> pids;
+  bool exact = false;
+  {
+    test_util::capture_stderr capture(log_path);
+    actors::pool pool(3, actors::pool_options().maxtasksperchild(10));
+    std::vector<actors::future<int>> fs;
+    for (int i = 0; i < 100; ++i)
+      fs.push_back(pool.apply_async(worker_pid, i));
+    for (auto& f : fs)
+      used.insert(f.get(30s));
+    auto t0 = std::chrono::steady_clock::now();
+    for (;;) { // the last retirees may still be on their way out
+      pids = pool.pids();
+      exact = pids.size() == 3 && std::all_of(pids.begin(), pids.end(), test_util::alive);
+      if (exact || seconds_since(t0) > 5.0)
+        break;
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  EXPECT_TRUE(exact) << pids.size() << " pids listed, some perhaps gone";
+  EXPECT_GE(used.size(), 10u);
+  auto log = test_util::read_file(log_path);
+  EXPECT_EQ(log.find("could not be started"), std::string::npos) << log;
+}
+
+namespace {
+// When a task ran, on the machine-wide monotonic clock (the same in every
+// process).
+std::pair<std::int64_t, std::int64_t> timed_sleep(int ms) {
+  auto now = [] { return std::chrono::steady_clock::now().time_since_epoch().count(); };
+  auto start = now();
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return {start, now()};
+}
+} // namespace
+
+// With one worker, tasks run one at a time and in order, however often the
+// worker is replaced; pids() never lists more than one.
+void expect_one_at_a_time(actors::pool& pool, std::vector<actors::future<std::pair<std::int64_t, std::int64_t>>>& fs) {
+  std::size_t most = 0;
+  std::vector<std::pair<std::int64_t, std::int64_t>> spans;
+  for (auto& f : fs) {
+    while (!f.wait(5ms))
+      most = std::max(most, pool.pids().size());
+    spans.push_back(f.get(30s));
+  }
+  for (std::size_t i = 1; i < spans.size(); ++i)
+    EXPECT_LE(spans[i - 1].second, spans[i].first) << "task " << i << " started before task "
+                                                   << i - 1 << " ended";
+  EXPECT_EQ(most, 1u);
+}
+
+TEST(pool, one_worker_with_maxtasksperchild_runs_tasks_in_order) {
+  actors::pool pool(1, actors::pool_options().maxtasksperchild(1));
+  std::vector<actors::future<std::pair<std::int64_t, std::int64_t>>> fs;
+  for (int i = 0; i < 6; ++i)
+    fs.push_back(pool.apply_async(timed_sleep, 30));
+  expect_one_at_a_time(pool, fs);
+}
+
+TEST(pool, executor_with_one_worker_and_max_tasks_per_child_keeps_one_worker) {
+  actors::process_pool_executor ex(1, actors::pool_options().maxtasksperchild(2));
+  std::vector<actors::future<std::pair<std::int64_t, std::int64_t>>> fs;
+  for (int i = 0; i < 8; ++i)
+    fs.push_back(ex.submit(timed_sleep, 30));
+  expect_one_at_a_time(ex.underlying_pool(), fs);
+}
+
 TEST(pool, executor_with_one_worker_and_two_tasks_per_child_finishes) {
   // Python's ProcessPoolExecutor(1, max_tasks_per_child=2) hangs here.
   actors::process_pool_executor ex(1, actors::pool_options().maxtasksperchild(2));

@@ -331,9 +331,9 @@ pool_core::pool_core(pool_config c) : cfg(std::move(c)) {
   wake.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wake)
     throw_errno("eventfd (pool)");
-  // Twice the workers: a retiring worker (maxtasksperchild) keeps its slot
-  // until it exits, while its replacement already runs.
-  auto n = 2 * static_cast<std::size_t>(cfg.processes);
+  // One slot per worker: a retiring worker (maxtasksperchild) keeps its
+  // place until it has exited, and only then is it replaced.
+  auto n = static_cast<std::size_t>(cfg.processes);
   slots_ = std::make_shared<shm_segment>(n * sizeof(std::uint64_t));
   slot_used_.assign(n, false);
 }
@@ -616,10 +616,12 @@ void pool_core::run() noexcept {
     }
     // Workers that reached EOF are reaped; their unfinished jobs go back
     // to the queue (and are failed below if the pool is broken).
+    bool changed = false;
     for (std::size_t i = 0; i < workers_.size();) {
       if (workers_[i]->eof) {
         reap(*workers_[i]);
         workers_.erase(workers_.begin() + static_cast<long>(i));
+        changed = true;
         continue;
       }
       ++i;
@@ -639,14 +641,12 @@ void pool_core::run() noexcept {
     if (is_terminating)
       break;
 
+    // A worker that retires (maxtasksperchild) holds its place until it
+    // has exited and been reaped above: the pool never runs more than
+    // `processes` workers, so one worker means one task at a time, in order.
     bool needed = !(is_closed && pending_.empty()) && !broken_now;
-    auto active = static_cast<int>(std::count_if(
-      workers_.begin(), workers_.end(), [this](const auto& w) {
-        return cfg.maxtasksperchild == 0
-               || w->sent < static_cast<std::uint64_t>(cfg.maxtasksperchild);
-      }));
-    bool changed = false;
-    for (; needed && active < cfg.processes; ++active) {
+    for (auto live = workers_.size(); needed && live < static_cast<std::size_t>(cfg.processes);
+         ++live) {
       try {
         start_worker();
         changed = true;
