@@ -785,6 +785,19 @@ TEST(pool, wait_and_as_completed) {
 }
 
 namespace {
+// Every pid in `pids` has exited within two seconds.
+void expect_gone_soon(const std::vector<int>& pids) {
+  for (int pid : pids) {
+    bool gone = false;
+    for (int i = 0; i < 20 && !gone; ++i) {
+      gone = !test_util::alive(pid);
+      if (!gone)
+        std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_TRUE(gone) << "worker " << pid << " still runs";
+  }
+}
+
 // In a child: a pool runs a long map; the test sends this process SIGINT.
 void interrupted_map(actors::connection<std::vector<int>> report) {
   actors::pool pool(2);
@@ -816,17 +829,75 @@ TEST(pool, sigint_interrupts_a_long_map_and_stops_the_workers) {
   EXPECT_GE(answer[0], 0);
   ASSERT_TRUE(p.join(10s));
   EXPECT_EQ(p.exitcode(), 0);
-  for (int pid : pids) { // every worker is gone within two seconds
-    bool gone = false;
-    for (int i = 0; i < 20 && !gone; ++i) {
-      gone = !test_util::alive(pid);
-      if (!gone)
-        std::this_thread::sleep_for(100ms);
-    }
-    EXPECT_TRUE(gone) << "worker " << pid << " still runs";
-  }
+  expect_gone_soon(pids);
   EXPECT_LT(seconds_since(t0), 3.0);
 }
+
+namespace {
+// In a child: imap or imap_unordered over tasks of `task_ms`; the test sends
+// this process SIGINT. Reports the milliseconds until keyboard_interrupt, or
+// -1 if the iteration ended without one.
+void interrupted_imap(actors::connection<std::vector<int>> report, bool ordered, int task_ms) {
+  actors::pool pool(2);
+  report.send(pool.pids());
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<int> xs(100, task_ms);
+  try {
+    auto it = ordered ? pool.imap(sleep_ms, xs) : pool.imap_unordered(sleep_ms, xs);
+    while (it.next()) {
+    }
+  } catch (const actors::keyboard_interrupt&) {
+    report.send({static_cast<int>(seconds_since(t0) * 1000)});
+    return;
+  }
+  report.send({-1});
+}
+
+struct imap_sigint_case {
+  bool ordered;
+  int task_ms;
+  friend std::ostream& operator<<(std::ostream& os, const imap_sigint_case& c) {
+    return os << (c.ordered ? "imap" : "imap_unordered") << " over " << c.task_ms << " ms tasks";
+  }
+};
+} // namespace
+
+class imap_sigint : public ::testing::TestWithParam<imap_sigint_case> {};
+
+// A SIGINT that arrives while next() waits is never lost, even when the
+// result it waits for arrives in the same moment (short tasks).
+TEST_P(imap_sigint, interrupts_the_iteration_and_stops_the_workers) {
+  auto [ordered, task_ms] = GetParam();
+  auto [mine, theirs] = actors::pipe<std::vector<int>>(false);
+  actors::process p(interrupted_imap, theirs, ordered, task_ms);
+  p.start();
+  auto pids = mine.recv(10s);
+  ASSERT_EQ(pids.size(), 2u);
+  std::this_thread::sleep_for(300ms);
+  auto t0 = std::chrono::steady_clock::now();
+  ::kill(p.pid(), SIGINT); // the main pid only, as `kill -INT pid` does
+  auto answer = mine.try_recv(5s);
+  if (!answer) { // not interrupted: do not leave it running
+    p.kill();
+    p.join(5s);
+    FAIL() << "the imap went on for 5 s after SIGINT";
+  }
+  EXPECT_LT(seconds_since(t0), 1.0);
+  ASSERT_EQ(answer->size(), 1u);
+  EXPECT_GE((*answer)[0], 0) << "the iteration ended without keyboard_interrupt";
+  ASSERT_TRUE(p.join(10s));
+  EXPECT_EQ(p.exitcode(), 0);
+  expect_gone_soon(pids);
+}
+
+INSTANTIATE_TEST_SUITE_P(pool, imap_sigint,
+                         ::testing::Values(imap_sigint_case{true, 50}, imap_sigint_case{false, 50},
+                                           imap_sigint_case{true, 200},
+                                           imap_sigint_case{false, 200}),
+                         [](const ::testing::TestParamInfo<imap_sigint_case>& info) {
+                           return std::string(info.param.ordered ? "imap_" : "imap_unordered_")
+                                  + std::to_string(info.param.task_ms) + "ms";
+                         });
 
 TEST(pool, bad_arguments_are_clear_errors) {
   EXPECT_EQ(error_of([] { actors::pool p(actors::pool_options().processes(-1)); }),

@@ -42,7 +42,9 @@ namespace detail {
 std::chrono::steady_clock::time_point deadline_in(duration timeout) noexcept;
 
 /// Waits on `cv` until `done()` or `deadline`, in slices, so that SIGINT
-/// (see keyboard_interrupt) is noticed within 100 ms. Returns done().
+/// (see keyboard_interrupt) is noticed within 100 ms. Returns done(). Throws
+/// keyboard_interrupt for a SIGINT that arrived while it waited, even if
+/// done() became true in the same moment (it is never lost).
 bool wait_interruptibly(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
                         std::chrono::steady_clock::time_point deadline,
                         const std::function<bool()>& done);
