@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <numeric>
@@ -302,6 +303,50 @@ TEST(pool, a_result_that_does_not_decode_fails_only_its_future) {
   EXPECT_EQ(pool.apply(square, 5), 25);
 }
 
+namespace {
+// A result whose load() in the caller throws something that is not a
+// std::exception (CPython's test_exit_during_result_unpickle_in_result_handler).
+struct exits_when_loaded {
+  int parent = 0;
+  template <class Archive>
+  void save(Archive& ar) const {
+    ar(parent);
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    ar(parent);
+    if (::getpid() == parent)
+      throw actors::system_exit(3);
+  }
+};
+
+exits_when_loaded make_exits_when_loaded(int parent) {
+  return {parent};
+}
+} // namespace
+
+// load() throwing actors::system_exit (not a std::exception) fails that
+// future only; it used to end the program (std::terminate).
+TEST(pool, a_result_whose_load_throws_system_exit_fails_only_its_future) {
+  actors::pool pool(2);
+  auto f = pool.apply_async(make_exits_when_loaded, ::getpid());
+  try {
+    f.get(10s);
+    ADD_FAILURE() << "get should have thrown";
+  } catch (const actors::error& e) {
+    EXPECT_EQ(e.value(), errc::bad_payload);
+    std::string what = e.what();
+    EXPECT_NE(what.find("apply_async #0"), std::string::npos) << what;
+    EXPECT_NE(what.find("actors::system_exit"), std::string::npos) << what;
+    EXPECT_NE(what.find("exit code 3"), std::string::npos) << what;
+  }
+  auto m = pool.map_async(make_exits_when_loaded, std::vector<int>(4, ::getpid()), 1);
+  EXPECT_EQ(error_of([&] { m.get(10s); }), errc::bad_payload);
+  auto it = pool.imap(make_exits_when_loaded, std::vector<int>{::getpid()});
+  EXPECT_EQ(error_of([&] { it.next(10s); }), errc::bad_payload);
+  EXPECT_EQ(pool.apply(square, 5), 25);
+}
+
 TEST(pool, an_argument_that_does_not_encode_fails_only_its_future) {
   actors::pool pool(2);
   auto f = pool.apply_async(take_unencodable, unencodable{});
@@ -394,8 +439,7 @@ class maxtasks : public ::testing::TestWithParam<int> {};
 
 TEST_P(maxtasks, recycles_workers_without_stranding_work) {
   int per_child = GetParam();
-  actors::pool pool(actors::pool_options().processes(2).maxtasksperchild(
-    static_cast<std::uint64_t>(per_child)));
+  actors::pool pool(actors::pool_options().processes(2).maxtasksperchild(per_child));
   std::vector<actors::future<int>> fs;
   for (int i = 0; i < 200; ++i)
     fs.push_back(pool.apply_async(worker_pid, i));
@@ -408,6 +452,81 @@ TEST_P(maxtasks, recycles_workers_without_stranding_work) {
 }
 
 INSTANTIATE_TEST_SUITE_P(pool, maxtasks, ::testing::Values(1, 2));
+
+// Retired workers leave pids() once they exit, and their replacements take
+// their places: a pool of 3 lists 3 live pids, and never "no free worker
+// slot" in the log.
+TEST(pool, maxtasksperchild_keeps_pids_exact) {
+  test_util::temp_dir dir;
+  auto log_path = dir.file("log");
+  std::set<int> used;
+  std::vector<int> pids;
+  bool exact = false;
+  {
+    test_util::capture_stderr capture(log_path);
+    actors::pool pool(3, actors::pool_options().maxtasksperchild(10));
+    std::vector<actors::future<int>> fs;
+    for (int i = 0; i < 100; ++i)
+      fs.push_back(pool.apply_async(worker_pid, i));
+    for (auto& f : fs)
+      used.insert(f.get(30s));
+    auto t0 = std::chrono::steady_clock::now();
+    for (;;) { // the last retirees may still be on their way out
+      pids = pool.pids();
+      exact = pids.size() == 3 && std::all_of(pids.begin(), pids.end(), test_util::alive);
+      if (exact || seconds_since(t0) > 5.0)
+        break;
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  EXPECT_TRUE(exact) << pids.size() << " pids listed, some perhaps gone";
+  EXPECT_GE(used.size(), 10u);
+  auto log = test_util::read_file(log_path);
+  EXPECT_EQ(log.find("could not be started"), std::string::npos) << log;
+}
+
+namespace {
+// When a task ran, on the machine-wide monotonic clock (the same in every
+// process).
+std::pair<std::int64_t, std::int64_t> timed_sleep(int ms) {
+  auto now = [] { return std::chrono::steady_clock::now().time_since_epoch().count(); };
+  auto start = now();
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return {start, now()};
+}
+} // namespace
+
+// With one worker, tasks run one at a time and in order, however often the
+// worker is replaced; pids() never lists more than one.
+void expect_one_at_a_time(actors::pool& pool, std::vector<actors::future<std::pair<std::int64_t, std::int64_t>>>& fs) {
+  std::size_t most = 0;
+  std::vector<std::pair<std::int64_t, std::int64_t>> spans;
+  for (auto& f : fs) {
+    while (!f.wait(5ms))
+      most = std::max(most, pool.pids().size());
+    spans.push_back(f.get(30s));
+  }
+  for (std::size_t i = 1; i < spans.size(); ++i)
+    EXPECT_LE(spans[i - 1].second, spans[i].first) << "task " << i << " started before task "
+                                                   << i - 1 << " ended";
+  EXPECT_EQ(most, 1u);
+}
+
+TEST(pool, one_worker_with_maxtasksperchild_runs_tasks_in_order) {
+  actors::pool pool(1, actors::pool_options().maxtasksperchild(1));
+  std::vector<actors::future<std::pair<std::int64_t, std::int64_t>>> fs;
+  for (int i = 0; i < 6; ++i)
+    fs.push_back(pool.apply_async(timed_sleep, 30));
+  expect_one_at_a_time(pool, fs);
+}
+
+TEST(pool, executor_with_one_worker_and_max_tasks_per_child_keeps_one_worker) {
+  actors::process_pool_executor ex(1, actors::pool_options().maxtasksperchild(2));
+  std::vector<actors::future<std::pair<std::int64_t, std::int64_t>>> fs;
+  for (int i = 0; i < 8; ++i)
+    fs.push_back(ex.submit(timed_sleep, 30));
+  expect_one_at_a_time(ex.underlying_pool(), fs);
+}
 
 TEST(pool, executor_with_one_worker_and_two_tasks_per_child_finishes) {
   // Python's ProcessPoolExecutor(1, max_tasks_per_child=2) hangs here.
@@ -452,6 +571,40 @@ TEST(pool, imap_reads_a_slow_input_as_it_comes) {
   ASSERT_EQ(got.size(), 20u);
   for (int i = 0; i < 20; ++i)
     EXPECT_EQ(got[static_cast<std::size_t>(i)], i * i);
+}
+
+// As in CPython: the results before a failing input arrive first, then
+// next() throws the input's exception, then the iteration ends.
+TEST(pool, imap_delivers_results_before_a_failing_input_then_throws_it) {
+  actors::pool pool(2);
+  for (bool ordered : {true, false}) {
+    for (std::size_t chunk : {1u, 3u}) {
+      int produced = 0;
+      auto broken = [&produced]() -> std::optional<int> {
+        if (produced == 5)
+          throw std::domain_error("the input broke at item 5");
+        return produced++;
+      };
+      auto options = actors::task_options().chunksize(chunk);
+      auto it = ordered ? pool.imap(square, broken, options)
+                        : pool.imap_unordered(square, broken, options);
+      std::vector<int> got;
+      for (int i = 0; i < 5; ++i) {
+        auto v = it.next(10s);
+        ASSERT_TRUE(v);
+        got.push_back(*v);
+      }
+      std::sort(got.begin(), got.end());
+      EXPECT_EQ(got, (std::vector<int>{0, 1, 4, 9, 16}));
+      try {
+        it.next(10s);
+        ADD_FAILURE() << "next() should have thrown the input's exception";
+      } catch (const std::domain_error& e) {
+        EXPECT_STREQ(e.what(), "the input broke at item 5");
+      }
+      EXPECT_FALSE(it.next(10s));
+    }
+  }
 }
 
 TEST(pool, imap_unordered_returns_everything_once) {
@@ -653,6 +806,19 @@ TEST(pool, wait_and_as_completed) {
 }
 
 namespace {
+// Every pid in `pids` has exited within two seconds.
+void expect_gone_soon(const std::vector<int>& pids) {
+  for (int pid : pids) {
+    bool gone = false;
+    for (int i = 0; i < 20 && !gone; ++i) {
+      gone = !test_util::alive(pid);
+      if (!gone)
+        std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_TRUE(gone) << "worker " << pid << " still runs";
+  }
+}
+
 // In a child: a pool runs a long map; the test sends this process SIGINT.
 void interrupted_map(actors::connection<std::vector<int>> report) {
   actors::pool pool(2);
@@ -684,23 +850,102 @@ TEST(pool, sigint_interrupts_a_long_map_and_stops_the_workers) {
   EXPECT_GE(answer[0], 0);
   ASSERT_TRUE(p.join(10s));
   EXPECT_EQ(p.exitcode(), 0);
-  for (int pid : pids) { // every worker is gone within two seconds
-    bool gone = false;
-    for (int i = 0; i < 20 && !gone; ++i) {
-      gone = !test_util::alive(pid);
-      if (!gone)
-        std::this_thread::sleep_for(100ms);
-    }
-    EXPECT_TRUE(gone) << "worker " << pid << " still runs";
-  }
+  expect_gone_soon(pids);
   EXPECT_LT(seconds_since(t0), 3.0);
 }
+
+namespace {
+// In a child: imap or imap_unordered over tasks of `task_ms`; the test sends
+// this process SIGINT. Reports the milliseconds until keyboard_interrupt, or
+// -1 if the iteration ended without one.
+void interrupted_imap(actors::connection<std::vector<int>> report, bool ordered, int task_ms) {
+  actors::pool pool(2);
+  report.send(pool.pids());
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<int> xs(100, task_ms);
+  try {
+    auto it = ordered ? pool.imap(sleep_ms, xs) : pool.imap_unordered(sleep_ms, xs);
+    while (it.next()) {
+    }
+  } catch (const actors::keyboard_interrupt&) {
+    report.send({static_cast<int>(seconds_since(t0) * 1000)});
+    return;
+  }
+  report.send({-1});
+}
+
+struct imap_sigint_case {
+  bool ordered;
+  int task_ms;
+  friend std::ostream& operator<<(std::ostream& os, const imap_sigint_case& c) {
+    return os << (c.ordered ? "imap" : "imap_unordered") << " over " << c.task_ms << " ms tasks";
+  }
+};
+} // namespace
+
+class imap_sigint : public ::testing::TestWithParam<imap_sigint_case> {};
+
+// A SIGINT that arrives while next() waits is never lost, even when the
+// result it waits for arrives in the same moment (short tasks).
+TEST_P(imap_sigint, interrupts_the_iteration_and_stops_the_workers) {
+  auto [ordered, task_ms] = GetParam();
+  auto [mine, theirs] = actors::pipe<std::vector<int>>(false);
+  actors::process p(interrupted_imap, theirs, ordered, task_ms);
+  p.start();
+  auto pids = mine.recv(10s);
+  ASSERT_EQ(pids.size(), 2u);
+  std::this_thread::sleep_for(300ms);
+  auto t0 = std::chrono::steady_clock::now();
+  ::kill(p.pid(), SIGINT); // the main pid only, as `kill -INT pid` does
+  auto answer = mine.try_recv(5s);
+  if (!answer) { // not interrupted: do not leave it running
+    p.kill();
+    p.join(5s);
+    FAIL() << "the imap went on for 5 s after SIGINT";
+  }
+  EXPECT_LT(seconds_since(t0), 1.0);
+  ASSERT_EQ(answer->size(), 1u);
+  EXPECT_GE((*answer)[0], 0) << "the iteration ended without keyboard_interrupt";
+  ASSERT_TRUE(p.join(10s));
+  EXPECT_EQ(p.exitcode(), 0);
+  expect_gone_soon(pids);
+}
+
+INSTANTIATE_TEST_SUITE_P(pool, imap_sigint,
+                         ::testing::Values(imap_sigint_case{true, 50}, imap_sigint_case{false, 50},
+                                           imap_sigint_case{true, 200},
+                                           imap_sigint_case{false, 200}),
+                         [](const ::testing::TestParamInfo<imap_sigint_case>& info) {
+                           return std::string(info.param.ordered ? "imap_" : "imap_unordered_")
+                                  + std::to_string(info.param.task_ms) + "ms";
+                         });
 
 TEST(pool, bad_arguments_are_clear_errors) {
   EXPECT_EQ(error_of([] { actors::pool p(actors::pool_options().processes(-1)); }),
             errc::bad_argument);
   EXPECT_EQ(error_of([] { actors::pool p(actors::pool_options().max_retries(-1)); }),
             errc::bad_argument);
+}
+
+// Python raises ValueError for Pool(-1), ProcessPoolExecutor(-1) and
+// maxtasksperchild=-1; none of them may start a pool.
+TEST(pool, negative_sizes_are_bad_arguments) {
+  auto message_of = [](auto&& make) {
+    try {
+      make();
+    } catch (const actors::error& e) {
+      EXPECT_EQ(e.value(), errc::bad_argument) << e.what();
+      return std::string(e.what());
+    }
+    ADD_FAILURE() << "no error";
+    return std::string();
+  };
+  EXPECT_NE(message_of([] { actors::pool p(-1); }).find("-1"), std::string::npos);
+  EXPECT_NE(message_of([] { actors::process_pool_executor ex(-1); }).find("-1"),
+            std::string::npos);
+  EXPECT_NE(message_of([] { actors::pool p(1, actors::pool_options().maxtasksperchild(-1)); })
+              .find("maxtasksperchild"),
+            std::string::npos);
 }
 
 TEST(pool, works_with_every_start_method) {

@@ -20,11 +20,13 @@ std::atomic<int> waiters{0};
 std::atomic<unsigned> interrupts{0};
 
 // Not extern "C": that would give it a global name in every user program.
+// Counts first, then looks for waiters: a waiter that leaves looks at the
+// count after it stopped counting as a waiter, so each SIGINT is either
+// seen by a waiter or ends the program, never neither.
 void actors_sigint_handler(int) {
-  if (waiters.load() > 0) {
-    interrupts.fetch_add(1);
+  interrupts.fetch_add(1);
+  if (waiters.load() > 0)
     return;
-  }
   // Nobody waits: SIGINT does what it would have done without us.
   ::signal(SIGINT, SIG_DFL);
   ::raise(SIGINT);
@@ -78,22 +80,37 @@ bool wait_interruptibly(std::unique_lock<std::mutex>& lock, std::condition_varia
                 "waiting for a result on the thread that delivers actors' replies would "
                 "deadlock (a monitor callback?): keep such callbacks short, or use "
                 "actors::self().then(...) inside an actor");
-  waiters.fetch_add(1);
+  // The count is read before this call counts as a waiter: a SIGINT in
+  // between ends the program (nobody waited yet), one after it is ours.
   auto seen = interrupts.load();
-  struct leave {
-    ~leave() { waiters.fetch_sub(1); }
-  } guard;
-  for (;;) {
-    if (interrupts.load() != seen)
-      throw keyboard_interrupt("interrupted by SIGINT (Ctrl-C) while waiting for results");
-    auto now = std::chrono::steady_clock::now();
-    if (now >= deadline)
-      return done();
-    auto slice = std::min<std::chrono::steady_clock::duration>(deadline - now,
-                                                                std::chrono::milliseconds(100));
-    if (cv.wait_for(lock, slice, done))
-      return true;
+  auto interrupted = [&] { return interrupts.load() != seen; };
+  bool ok = false;
+  {
+    waiters.fetch_add(1);
+    struct leave {
+      ~leave() { waiters.fetch_sub(1); }
+    } guard;
+    for (;;) {
+      if (interrupted())
+        break;
+      auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) {
+        ok = done();
+        break;
+      }
+      auto slice = std::min<std::chrono::steady_clock::duration>(deadline - now,
+                                                                  std::chrono::milliseconds(100));
+      if (cv.wait_for(lock, slice, done)) {
+        ok = true;
+        break;
+      }
+    }
   }
+  // A SIGINT that came while we waited is thrown even if the result came in
+  // the same slice: the handler left it to us instead of ending the program.
+  if (interrupted())
+    throw keyboard_interrupt("interrupted by SIGINT (Ctrl-C) while waiting for results");
+  return ok;
 }
 
 bool task_state::claim(std::size_t) {

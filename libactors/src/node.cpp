@@ -74,6 +74,8 @@ std::pair<std::string, std::string> current_exception_info() {
     throw;
   } catch (const std::exception& e) {
     return {name, e.what()};
+  } catch (const system_exit& e) {
+    return {name, "exit code " + std::to_string(e.code())};
   } catch (...) {
     return {name, ""};
   }

@@ -331,9 +331,9 @@ pool_core::pool_core(pool_config c) : cfg(std::move(c)) {
   wake.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wake)
     throw_errno("eventfd (pool)");
-  // Twice the workers: a retiring worker (maxtasksperchild) keeps its slot
-  // until it exits, while its replacement already runs.
-  auto n = 2 * static_cast<std::size_t>(cfg.processes);
+  // One slot per worker: a retiring worker (maxtasksperchild) keeps its
+  // place until it has exited, and only then is it replaced.
+  auto n = static_cast<std::size_t>(cfg.processes);
   slots_ = std::make_shared<shm_segment>(n * sizeof(std::uint64_t));
   slot_used_.assign(n, false);
 }
@@ -377,7 +377,7 @@ void pool_core::start_worker() {
   boot.sock.fd = theirs.get();
   boot.slots = slots_;
   boot.slot = w->slot;
-  boot.maxtasks = cfg.maxtasksperchild;
+  boot.maxtasks = static_cast<std::uint64_t>(cfg.maxtasksperchild);
   if (cfg.initializer) {
     boot.has_init = true;
     boot.init_trampoline = locate(reinterpret_cast<any_fn>(cfg.initializer->trampoline));
@@ -427,7 +427,7 @@ void pool_core::dispatch() {
   // hide the round trip for tiny tasks, little enough to balance long ones.
   std::size_t window = avg_ns_ <= 0 ? 2
                                     : static_cast<std::size_t>(std::clamp(2e6 / avg_ns_, 2.0, 64.0));
-  auto max_tasks = cfg.maxtasksperchild;
+  auto max_tasks = static_cast<std::uint64_t>(cfg.maxtasksperchild);
   while (!pending_.empty()) {
     worker* best = nullptr;
     for (auto& w : workers_) {
@@ -529,6 +529,14 @@ bool pool_core::handle(worker& w, const char* p, std::size_t size) {
       fail(j, std::make_exception_ptr(
                 error(errc::bad_payload, j.label.text() + ": its result did not decode in the "
                                                           "caller: " + e.what())));
+    } catch (...) {
+      // Not a std::exception (a type's load() threw actors::system_exit, say):
+      // still only this job's failure, never the end of the caller's program.
+      auto [type, message] = current_exception_info();
+      fail(j, std::make_exception_ptr(error(
+                errc::bad_payload, j.label.text() + ": its result did not decode in the caller: "
+                                     + type + (message.empty() ? "" : " (" + message + ")")
+                                     + " was thrown while decoding it")));
     }
     return true;
   }
@@ -608,10 +616,12 @@ void pool_core::run() noexcept {
     }
     // Workers that reached EOF are reaped; their unfinished jobs go back
     // to the queue (and are failed below if the pool is broken).
+    bool changed = false;
     for (std::size_t i = 0; i < workers_.size();) {
       if (workers_[i]->eof) {
         reap(*workers_[i]);
         workers_.erase(workers_.begin() + static_cast<long>(i));
+        changed = true;
         continue;
       }
       ++i;
@@ -631,13 +641,12 @@ void pool_core::run() noexcept {
     if (is_terminating)
       break;
 
+    // A worker that retires (maxtasksperchild) holds its place until it
+    // has exited and been reaped above: the pool never runs more than
+    // `processes` workers, so one worker means one task at a time, in order.
     bool needed = !(is_closed && pending_.empty()) && !broken_now;
-    auto active = static_cast<int>(std::count_if(
-      workers_.begin(), workers_.end(), [this](const auto& w) {
-        return cfg.maxtasksperchild == 0 || w->sent < cfg.maxtasksperchild;
-      }));
-    bool changed = false;
-    for (; needed && active < cfg.processes; ++active) {
+    for (auto live = workers_.size(); needed && live < static_cast<std::size_t>(cfg.processes);
+         ++live) {
       try {
         start_worker();
         changed = true;
@@ -772,7 +781,13 @@ void pool_stats_of(node_stats& s) {
 
 std::shared_ptr<pool_core> start_pool(pool_config config) {
   if (config.processes < 0)
-    throw error(errc::bad_argument, "pool: processes must be at least 1 (or 0 for cpu_count())");
+    throw error(errc::bad_argument,
+                "pool: the number of worker processes (processes, max_workers) must be at "
+                "least 1, or 0 for cpu_count(); got " + std::to_string(config.processes));
+  if (config.maxtasksperchild < 0)
+    throw error(errc::bad_argument,
+                "pool: maxtasksperchild must be at least 1, or 0 to keep workers for the "
+                "pool's life; got " + std::to_string(config.maxtasksperchild));
   if (config.max_retries < 0)
     throw error(errc::bad_argument, "pool: max_retries must not be negative");
   require_node().ensure_forkserver();

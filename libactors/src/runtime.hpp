@@ -160,7 +160,8 @@ private:
 std::string demangle(const char* mangled);
 
 /// Inside a catch block: the demangled type of the exception being handled
-/// and its what() ("" for a type not derived from std::exception).
+/// and its what() ("exit code N" for actors::system_exit, "" for another type
+/// not derived from std::exception).
 std::pair<std::string, std::string> current_exception_info();
 
 /// The root node's transport endpoint, which serves the registry: in the

@@ -22,7 +22,8 @@ namespace actors {
 
 class process_pool_executor {
 public:
-  /// Starts `max_workers` workers (0: cpu_count()). Python's
+  /// Starts `max_workers` workers (0: cpu_count(); negative:
+  /// errc::bad_argument, as Python raises ValueError). Python's
   /// max_tasks_per_child, initializer and mp_context are
   /// pool_options().maxtasksperchild(n), .initializer(fn, args...) and
   /// .method(m).

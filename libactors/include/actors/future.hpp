@@ -31,6 +31,7 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <unordered_set>
 #include <vector>
 
 namespace actors {
@@ -41,7 +42,9 @@ namespace detail {
 std::chrono::steady_clock::time_point deadline_in(duration timeout) noexcept;
 
 /// Waits on `cv` until `done()` or `deadline`, in slices, so that SIGINT
-/// (see keyboard_interrupt) is noticed within 100 ms. Returns done().
+/// (see keyboard_interrupt) is noticed within 100 ms. Returns done(). Throws
+/// keyboard_interrupt for a SIGINT that arrived while it waited, even if
+/// done() became true in the same moment (it is never lost).
 bool wait_interruptibly(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
                         std::chrono::steady_clock::time_point deadline,
                         const std::function<bool()>& done);
@@ -64,8 +67,9 @@ public:
   virtual ~job_sink() = default;
   /// The task is about to be sent to a worker; false if it was cancelled.
   virtual bool claim(std::size_t part) = 0;
-  /// The task's encoded result. May throw (a result that does not decode):
-  /// the pool then calls fail().
+  /// The task's encoded result. May throw anything (a result that does not
+  /// decode, even a type's load() throwing actors::system_exit): the pool
+  /// then calls fail() with errc::bad_payload, naming what was thrown.
   virtual void deliver(std::size_t part, const char* data, std::size_t size) = 0;
   /// The task failed; `e` holds an actors::error.
   virtual void fail(std::size_t part, std::exception_ptr e) = 0;
@@ -263,6 +267,18 @@ public:
   bool failure = false;
 };
 
+/// `fs` with each future once (copies of a future share its state), in the
+/// order first seen: Python's wait() and as_completed() take set(fs).
+template <class T>
+std::vector<future<T>> distinct(const std::vector<future<T>>& fs) {
+  std::unordered_set<const void*> seen;
+  std::vector<future<T>> out;
+  for (auto& f : fs)
+    if (seen.insert(f.state().get()).second)
+      out.push_back(f);
+  return out;
+}
+
 template <class T>
 std::shared_ptr<completion_watch> watch(const std::vector<future<T>>& fs) {
   auto w = std::make_shared<completion_watch>();
@@ -282,10 +298,12 @@ std::shared_ptr<completion_watch> watch(const std::vector<future<T>>& fs) {
 } // namespace detail
 
 /// Waits until `when` holds for `fs`, or `timeout`; returns the futures that
-/// ended and those that did not (concurrent.futures.wait).
+/// ended and those that did not (concurrent.futures.wait), each once even if
+/// `fs` repeats it.
 template <class T>
-wait_result<T> wait(const std::vector<future<T>>& fs, return_when when = return_when::all_completed,
-                    duration timeout = forever) {
+wait_result<T> wait(const std::vector<future<T>>& given,
+                    return_when when = return_when::all_completed, duration timeout = forever) {
+  auto fs = detail::distinct(given);
   auto w = detail::watch(fs);
   {
     std::unique_lock<std::mutex> lock(w->mtx);
@@ -302,14 +320,15 @@ wait_result<T> wait(const std::vector<future<T>>& fs, return_when when = return_
 }
 
 /// The futures of `fs` in the order they end (concurrent.futures.as_completed):
-/// `for (auto& f : actors::as_completed(fs, timeout))`. Advancing throws
-/// timeout_error once `timeout` (counted from this call) has passed with
-/// futures still running.
+/// `for (auto& f : actors::as_completed(fs, timeout))`. A future given more
+/// than once is yielded once. Advancing throws timeout_error once `timeout`
+/// (counted from this call) has passed with futures still running.
 template <class T>
 class as_completed {
 public:
-  explicit as_completed(std::vector<future<T>> fs, duration timeout = forever)
-    : fs_(std::move(fs)), deadline_(detail::deadline_in(timeout)), watch_(detail::watch(fs_)) {}
+  explicit as_completed(const std::vector<future<T>>& fs, duration timeout = forever)
+    : fs_(detail::distinct(fs)), deadline_(detail::deadline_in(timeout)),
+      watch_(detail::watch(fs_)) {}
 
   /// The next future to end, or nullopt when all have been returned.
   std::optional<future<T>> next() {

@@ -88,13 +88,16 @@ public:
 /// `actors::pool_options().processes(4).maxtasksperchild(100)`.
 class pool_options {
 public:
-  /// Worker processes (default cpu_count()).
+  /// Worker processes; 0 (default): cpu_count(). Negative: the pool throws
+  /// errc::bad_argument (Python raises ValueError).
   pool_options& processes(int n) { config_.processes = n; return *this; }
   /// How workers start (default: get_start_method()).
   pool_options& method(start_method m) { method_ = m; return *this; }
   /// A worker exits after this many tasks (map chunks count one each) and
-  /// is replaced; 0 (default) keeps workers for the pool's life.
-  pool_options& maxtasksperchild(std::uint64_t n) { config_.maxtasksperchild = n; return *this; }
+  /// is replaced once it has exited, so the pool never runs more than its
+  /// size; 0 (default, Python's None) keeps workers for the pool's life.
+  /// Negative: the pool throws errc::bad_argument (Python raises ValueError).
+  pool_options& maxtasksperchild(std::int64_t n) { config_.maxtasksperchild = n; return *this; }
   /// Runs a task again, up to n times, when its worker dies (default 0: the
   /// task fails with worker_died).
   pool_options& max_retries(int n) { config_.max_retries = n; return *this; }
@@ -295,9 +298,11 @@ class imap_result;
 /// - Thread-safe: any thread may submit and wait.
 class pool {
 public:
-  /// Starts `processes` workers (0: cpu_count()).
+  /// Starts `processes` workers (0: those of `options`, by default
+  /// cpu_count()). Throws errc::bad_argument for a negative count (Python
+  /// raises ValueError).
   explicit pool(int processes = 0, pool_options options = {})
-    : pool(processes > 0 ? options.processes(processes) : options) {}
+    : pool(processes != 0 ? options.processes(processes) : options) {}
 
   explicit pool(const pool_options& options) : core_(detail::start_pool(options.config())) {}
 
@@ -425,7 +430,9 @@ public:
   /// range is read as results are consumed, so it may be endless or slow.
   /// An lvalue range must outlive the result; an rvalue is moved in.
   /// `items` may also be a generator: a callable returning
-  /// std::optional<item> (nullopt ends it).
+  /// std::optional<item> (nullopt ends it). An exception from the input is
+  /// thrown by next() once the results before it are delivered, never by
+  /// imap() itself.
   template <class F, class Range>
   auto imap(F&& fn, Range&& items, const task_options& options = task_options()) {
     return make_imap(std::forward<F>(fn), std::forward<Range>(items), options, true);
@@ -631,15 +638,20 @@ public:
   /// The next result, or nullopt at the end. Throws timeout_error after
   /// `timeout` (the result is still returned by a later call), the task's
   /// error for a chunk that failed (iteration may go on after it), and
-  /// keyboard_interrupt.
+  /// keyboard_interrupt. If reading the input threw, the results of the
+  /// items before it come first, then next() throws that exception once,
+  /// then the iteration ends (as in Python).
   std::optional<item_t> next(duration timeout = forever) {
     auto deadline = std::min(detail::deadline_in(timeout), deadline_);
     for (;;) {
       if (pos_ < current_.size())
         return std::move(current_[pos_++]);
       top_up();
-      if (consumed_ == submitted_ && exhausted_)
+      if (consumed_ == submitted_ && exhausted_) {
+        if (input_error_)
+          std::rethrow_exception(std::exchange(input_error_, nullptr));
         return std::nullopt;
+      }
       std::unique_lock<std::mutex> lock(state_->mtx);
       auto available = [&] {
         return ordered_ ? state_->ready.count(consumed_) > 0 : !state_->order.empty();
@@ -713,7 +725,13 @@ private:
     std::vector<detail::job> jobs;
     while (!exhausted_ && submitted_ + jobs.size() - consumed_ < window_) {
       std::uint64_t first = 0, count = 0;
-      auto payload = source_(first, count);
+      std::optional<std::string> payload;
+      try {
+        payload = source_(first, count);
+      } catch (...) {
+        // The input threw: next() throws it after the results before it.
+        input_error_ = std::current_exception();
+      }
       if (!payload) {
         exhausted_ = true;
         break;
@@ -746,6 +764,7 @@ private:
   std::shared_ptr<detail::imap_state<R>> state_;
   std::uint64_t submitted_ = 0, consumed_ = 0;
   bool exhausted_ = false;
+  std::exception_ptr input_error_; // what reading the input threw, for next()
   std::vector<item_t> current_;
   std::size_t pos_ = 0;
   std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
@@ -811,11 +830,26 @@ auto pool::make_imap(F&& fn, Range&& items, const task_options& options, bool or
     auto fp = static_cast<typename traits::pointer>(fn);
     auto source = std::make_shared<detail::item_source<P, Range>>(std::forward<Range>(items));
     std::size_t chunk = options.chunksize_ > 0 ? options.chunksize_ : 1;
-    auto pull = [source, chunk](std::uint64_t& first, std::uint64_t& count,
-                                std::uint64_t& next_item) -> std::optional<std::string> {
+    // The input threw after some items of a chunk: they go out first, the
+    // exception with the next call.
+    auto failure = std::make_shared<std::exception_ptr>();
+    auto pull = [source, chunk, failure](std::uint64_t& first, std::uint64_t& count,
+                                         std::uint64_t& next_item) -> std::optional<std::string> {
+      if (*failure)
+        std::rethrow_exception(std::exchange(*failure, nullptr));
       std::vector<P> batch;
+      auto pull_one = [&]() -> std::optional<P> {
+        try {
+          return source->pull();
+        } catch (...) {
+          if (batch.empty())
+            throw;
+          *failure = std::current_exception();
+          return std::nullopt;
+        }
+      };
       while (batch.size() < chunk) {
-        auto v = source->pull();
+        auto v = pull_one();
         if (!v)
           break;
         batch.push_back(std::move(*v));

@@ -135,7 +135,7 @@ struct owned_fds {
 struct pool_config {
   int processes = 0;
   start_method method = start_method::forkserver;
-  std::uint64_t maxtasksperchild = 0;
+  std::int64_t maxtasksperchild = 0; // 0: never; negative: refused by start_pool
   int max_retries = 0;
   duration task_timeout = forever;
   std::optional<invocation> initializer; // its fds are those of initializer_fds
