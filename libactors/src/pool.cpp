@@ -664,11 +664,16 @@ void pool_core::run() noexcept {
 
     dispatch();
     {
-      std::size_t in_flight = 0;
+      // A worker runs one job at a time; the others sent to it (its window)
+      // wait in its socket, so they count as queued, not running.
+      std::size_t busy = 0, waiting = pending_.size();
       for (auto& w : workers_)
-        in_flight += w->inflight.size();
-      queued = pending_.size();
-      running = in_flight;
+        if (!w->inflight.empty()) {
+          ++busy;
+          waiting += w->inflight.size() - 1;
+        }
+      queued = waiting;
+      running = busy;
     }
 
     if (is_closed && pending_.empty() && idle()) {

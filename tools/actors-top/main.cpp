@@ -6,12 +6,15 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <dirent.h>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -47,6 +50,35 @@ int pid_of_tid(long tid) {
   return 0;
 }
 
+// What `ps` would call the process: its command line (arguments joined by
+// spaces), or its /proc/<pid>/comm name if the command line is unreadable.
+std::string command_of(int pid) {
+  std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
+  std::string all((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+  while (!all.empty() && all.back() == '\0')
+    all.pop_back();
+  std::replace(all.begin(), all.end(), '\0', ' ');
+  if (!all.empty())
+    return all;
+  std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  std::getline(comm, name);
+  return name.empty() ? "?" : "[" + name + "]";
+}
+
+// The short name of the process (/proc/<pid>/comm).
+std::string name_of(int pid) {
+  std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  std::getline(comm, name);
+  return name.empty() ? "?" : name;
+}
+
+// What to tell a user whose program actors-top cannot see.
+const char* control_hint =
+  "a libactors program opens its control endpoint with its first queue, pool, thread or "
+  "manager; one that only starts processes opens none unless run with ACTORS_CONTROL=on";
+
 volatile std::sig_atomic_t quit = 0;
 extern "C" void on_signal(int) {
   quit = 1;
@@ -68,16 +100,17 @@ std::string render(const actors::detail::node_stats& s, const actors::detail::no
       << "items" << setw(10) << "maxsize" << setw(12) << "puts/s" << setw(12) << "gets/s"
       << setw(10) << "getters" << setw(10) << "putters" << "conns\n";
   for (auto& q : s.queues) {
-    double puts = 0, gets = 0;
+    // A rate needs two samples: n/a on the first one (and for a new queue).
+    std::string puts = "n/a", gets = "n/a";
     if (before && dt > 0)
       for (auto& b : before->queues)
         if (b.id == q.id) {
-          puts = static_cast<double>(q.puts - b.puts) / dt;
-          gets = static_cast<double>(q.gets - b.gets) / dt;
+          puts = std::to_string(std::llround(static_cast<double>(q.puts - b.puts) / dt));
+          gets = std::to_string(std::llround(static_cast<double>(q.gets - b.gets) / dt));
         }
     out << "  " << setw(6) << q.id << setw(10) << q.items << setw(10)
         << (q.maxsize ? std::to_string(q.maxsize) : "-") << setw(12)
-        << static_cast<long>(puts) << setw(12) << static_cast<long>(gets) << setw(10)
+        << puts << setw(12) << gets << setw(10)
         << q.waiting_getters << setw(10) << q.waiting_putters << q.connections << '\n';
   }
   out << "\nPOOLS " << s.pools.size() << "\n  " << setw(9) << "workers" << setw(10)
@@ -123,22 +156,37 @@ int main(int argc, char** argv) {
 
   auto nodes = find_nodes();
   if (list) {
+    if (nodes.empty())
+      std::cerr << "actors-top: no libactors program with a control endpoint is running ("
+                << control_hint << ")\n";
+    else
+      std::cout << std::left << std::setw(9) << "pid" << std::setw(17) << "name" << "command\n";
     for (auto& [p, path] : nodes)
-      std::cout << p << "  " << path << '\n';
+      std::cout << std::left << std::setw(9) << p << std::setw(17) << name_of(p) << command_of(p)
+                << '\n';
     return 0;
   }
   if (pid == 0) {
     if (nodes.size() != 1) {
-      std::cerr << "actors-top: " << (nodes.empty() ? "no" : std::to_string(nodes.size()))
-                << " libactors programs are running; name one by pid (see --list)\n";
+      if (nodes.empty())
+        std::cerr << "actors-top: no libactors program with a control endpoint is running ("
+                  << control_hint << ")\n";
+      else
+        std::cerr << "actors-top: " << nodes.size()
+                  << " libactors programs are running; name one by pid (see --list)\n";
       return 2;
     }
     pid = nodes.begin()->first;
   }
   auto it = nodes.find(pid);
   if (it == nodes.end()) {
-    std::cerr << "actors-top: pid " << pid << " has no libactors control endpoint (is it a "
-              << "libactors program's main process, with ACTORS_CONTROL not off?)\n";
+    if (::kill(pid, 0) != 0 && errno == ESRCH)
+      std::cerr << "actors-top: no process has pid " << pid << " (see --list)\n";
+    else
+      std::cerr << "actors-top: pid " << pid << " (" << name_of(pid)
+                << ") has no libactors control endpoint: it is not a libactors program's main "
+                   "process, or it has not opened the endpoint yet ("
+                << control_hint << ")\n";
     return 2;
   }
   std::signal(SIGINT, on_signal);
