@@ -118,7 +118,7 @@ public:
   /// An empty handle; assign a spawned one to it.
   actor() = default;
 
-  /// Sends a one-way message: runs `(obj.*m)(args...)` on the actor.
+  /// Sends a one-way message: runs method `m` on the actor with `args`.
   template <class M, class... A>
   void tell(M m, A&&... args) const {
     if constexpr (detail::check_call<T, M, A...>()) {
@@ -135,7 +135,7 @@ public:
     }
   }
 
-  /// Sends a request: runs `(obj.*m)(args...)` on the actor; the future
+  /// Sends a request: runs method `m` on the actor with `args`; the future
   /// holds its result (none_t for void: the method has run). A method that
   /// returns promise<R> answers later, when the promise is fulfilled.
   template <class M, class... A>

@@ -12,6 +12,7 @@
 #include <actors/pipe.hpp>
 #include <actors/pool.hpp>
 #include <actors/process.hpp>
+#include <actors/progress.hpp>
 #include <actors/queue.hpp>
 #include <actors/shared.hpp>
 #include <actors/sync.hpp>

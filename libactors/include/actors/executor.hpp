@@ -39,6 +39,7 @@ public:
 
   /// Schedules fn(args...); returns its future at once. Throws errc::closed
   /// after shutdown() (Python raises RuntimeError).
+  /// \return actors::future<R>, R being fn's result type (none_t for void).
   template <class F, class... Args>
   auto submit(F&& fn, Args&&... args) {
     return pool_.apply_async_with(task_options(), std::forward<F>(fn),
@@ -48,6 +49,7 @@ public:
   /// fn over `items`, results in input order, lazily (see pool::imap).
   /// Advancing throws timeout_error once `timeout` (counted from this call)
   /// has passed, and a task's error where that task's result would be.
+  /// \return an input range of R, as pool::imap().
   template <class F, class Range>
   auto map(F&& fn, Range&& items, duration timeout = forever, std::size_t chunksize = 1) {
     auto r = pool_.imap(std::forward<F>(fn), std::forward<Range>(items),

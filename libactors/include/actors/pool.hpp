@@ -48,8 +48,6 @@
 
 namespace actors {
 
-using detail::progress_info;
-
 /// A progress callback that draws `[#####     ] 500/1000  12.3k/s  ETA 4s`
 /// on stderr, refreshed at most 10 times a second. Python users reach for
 /// tqdm here.
@@ -320,6 +318,7 @@ public:
   }
 
   /// Runs `fn(args...)` in a worker and returns its result.
+  /// \return R, fn's result type (nothing for void).
   template <class F, class... Args>
   auto apply(F&& fn, Args&&... args) {
     using async_t = decltype(apply_async(std::forward<F>(fn), std::forward<Args>(args)...));
@@ -330,6 +329,7 @@ public:
   /// Runs `fn(args...)` in a worker; returns at once with its future.
   /// Optionally pass, after the arguments, `callback(const R&)` (or `()` for
   /// void) and `error_callback(const actors::error&)`, as in Python.
+  /// \return actors::future<R>, R being fn's result type (none_t for void).
   template <class F, class... Args>
   auto apply_async(F&& fn, Args&&... args) {
     constexpr bool ok = detail::check_task_function<F>();
@@ -347,6 +347,7 @@ public:
   }
 
   /// apply_async with options (timeout, max_retries).
+  /// \return actors::future<R>, as apply_async.
   template <class F, class... Args>
   auto apply_async_with(const task_options& options, F&& fn, Args&&... args) {
     constexpr bool ok = detail::check_task_function<F>();
@@ -363,6 +364,7 @@ public:
   }
 
   /// fn over every item, in chunks; the results in input order.
+  /// \return std::vector<R>, R being fn's result type.
   template <class F, class Range>
   auto map(F&& fn, const Range& items, std::size_t chunksize = 0) {
     return map_async(std::forward<F>(fn), items, task_options().chunksize(chunksize)).get();
@@ -374,6 +376,7 @@ public:
 
   /// map() that returns at once with a future of all the results. It fails
   /// with the first chunk that fails.
+  /// \return actors::future<std::vector<R>>.
   template <class F, class Range>
   auto map_async(F&& fn, const Range& items, std::size_t chunksize = 0) {
     return map_async(std::forward<F>(fn), items, task_options().chunksize(chunksize));
@@ -402,6 +405,7 @@ public:
   }
 
   /// fn(args...) for every tuple of arguments in `items` (Python's starmap).
+  /// \return std::vector<R> (starmap_async: actors::future<std::vector<R>>).
   template <class F, class Range>
   auto starmap(F&& fn, const Range& items, std::size_t chunksize = 0) {
     return starmap_async(std::forward<F>(fn), items, task_options().chunksize(chunksize)).get();
@@ -433,6 +437,8 @@ public:
   /// std::optional<item> (nullopt ends it). An exception from the input is
   /// thrown by next() once the results before it are delivered, never by
   /// imap() itself.
+  /// \return an imap_result of R: a range-for loop, or next(timeout), which
+  /// gives std::nullopt at the end (Python's IMapIterator).
   template <class F, class Range>
   auto imap(F&& fn, Range&& items, const task_options& options = task_options()) {
     return make_imap(std::forward<F>(fn), std::forward<Range>(items), options, true);
@@ -444,6 +450,7 @@ public:
   }
 
   /// imap() whose results come in the order they finish.
+  /// \return the same range as imap(), in finishing order.
   template <class F, class Range>
   auto imap_unordered(F&& fn, Range&& items, const task_options& options = task_options()) {
     return make_imap(std::forward<F>(fn), std::forward<Range>(items), options, false);

@@ -6,6 +6,7 @@
 #include <actors/detail/target.hpp>
 #include <actors/future.hpp>
 #include <actors/process.hpp>
+#include <actors/progress.hpp>
 #include <actors/time.hpp>
 
 #include <cstdint>
@@ -112,14 +113,6 @@ struct job {
   int retries = 0;            // runs left after a worker death
 };
 
-/// Progress of one map, for a progress callback.
-struct progress_info {
-  std::uint64_t done = 0;  // items finished
-  std::uint64_t total = 0; // 0 when unknown (imap over an endless range)
-  double elapsed = 0;      // seconds since the map started
-  double rate = 0;         // items per second so far
-  double eta = -1;         // seconds left, or -1 when unknown
-};
 
 using progress_fn = std::function<void(const progress_info&)>;
 
