@@ -140,6 +140,38 @@ TEST(queue, grandchildren_of_a_queue_user_exit_cleanly) {
   EXPECT_EQ(q.get(5s), 1);
 }
 
+namespace {
+// A grandchild that makes a queue of its own, uses it, and reports through
+// the queue its grandparent made.
+void make_a_queue_and_report(actors::queue<int> report) {
+  actors::queue<int> mine;
+  mine.put(7);
+  report.put(mine.get(10s));
+}
+
+// A child whose first libactors call is decoding its queue argument (which
+// starts the child's fork server lazily); it starts a grandchild and reports
+// the grandchild's exit code.
+void start_a_queue_maker(actors::queue<int> report) {
+  process grandchild(make_a_queue_and_report, report);
+  grandchild.start();
+  report.put(grandchild.join(20s) ? *grandchild.exitcode() : 99);
+}
+} // namespace
+
+// Regression: the child's fork server was forked while the child was still
+// decoding its arguments, so every grandchild believed it was decoding too:
+// a queue it made was a null placeholder and put() crashed (exit -11).
+TEST(queue, a_grandchild_of_a_queue_argument_can_make_a_queue) {
+  actors::queue<int> q;
+  process p(start_a_queue_maker, q);
+  p.start();
+  ASSERT_TRUE(p.join(30s));
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(q.try_get(10s), 7) << "the grandchild's item";
+  EXPECT_EQ(q.try_get(10s), 0) << "the grandchild's exit code";
+}
+
 TEST(queue, put_and_get_in_one_process) {
   actors::queue<std::string> q;
   q.put("a");

@@ -227,6 +227,10 @@ forkserver_client start_forkserver() {
     throw_errno("fork (fork server)");
   if (pid == 0) {
     ours.reset();
+    // A fork child like any other: it may have been forked lazily, in the
+    // middle of decoding a child's arguments, with the child's link and pipe
+    // ends open. Its own children must start from none of that.
+    drop_inherited_node();
     ::prctl(PR_SET_NAME, "actors-forksrv");
     ::signal(SIGINT, SIG_IGN); // Ctrl-C reaches the parent; it decides
     server s{theirs.get(), parent_pidfd.get(), -1, {}, {}, {}};

@@ -165,8 +165,10 @@ void node_state::shutdown() noexcept {
 }
 
 void drop_inherited_node() noexcept {
-  // Runs in a fork()ed child. Other threads of the parent do not exist here,
-  // so no lock is taken: one could be held forever.
+  // Runs in a fork()ed child (a fork child, or the fork server). Other
+  // threads of the parent do not exist here, so no lock is taken: one could
+  // be held forever.
+  forget_codec_state_after_fork();
   drop_inherited_channels();
   drop_inherited_queues();
   drop_inherited_actors();

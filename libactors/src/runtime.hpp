@@ -138,8 +138,16 @@ node_state& require_node();
 [[noreturn]] void child_main(int link) noexcept;
 
 /// Closes every descriptor a forked child must not keep from its parent's
-/// node (the fork server's control socket, children's links...).
+/// node (the fork server's control socket, children's links...) and forgets
+/// the state of the thread that forked. Called in fork children and in the
+/// fork server.
 void drop_inherited_node() noexcept;
+
+/// In a fork()ed child: forgets the codec state (serialize.hpp) of the thread
+/// that forked. A fork made while a value was being decoded (a fork server
+/// started by a handle's load()) would otherwise leave decoding() true in the
+/// child for good, and every queue it made would be an empty placeholder.
+void forget_codec_state_after_fork() noexcept;
 
 /// A C++ type or symbol name as written in source ("counter::add(int)").
 std::string demangle(const char* mangled);
