@@ -205,6 +205,28 @@ TEST_P(queue_each_method, five_workers_count_to_ten_thousand) {
   EXPECT_EQ(q.qsize(), 0u);
 }
 
+namespace {
+// Puts one item and leaves through std::exit: a normal exit, so the item
+// must not be lost.
+void put_then_std_exit(actors::queue<int> q, int value) {
+  q.put(value);
+  std::exit(0);
+}
+} // namespace
+
+TEST_P(queue_each_method, an_item_put_just_before_std_exit_arrives) {
+#ifdef __SANITIZE_ADDRESS__
+  if (GetParam() == start_method::fork)
+    GTEST_SKIP() << "fork with running threads under AddressSanitizer";
+#endif
+  actors::queue<int> q;
+  process p(put_then_std_exit, q, 42);
+  p.method(GetParam()).start();
+  ASSERT_TRUE(p.join(20s));
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(q.try_get(5s), 42);
+}
+
 INSTANTIATE_TEST_SUITE_P(queue, queue_each_method,
                          test_util::all_start_methods(), test_util::method_name);
 

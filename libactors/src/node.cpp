@@ -37,10 +37,21 @@ std::string describe_current_exception() {
 }
 
 void exit_hook() {
-  // std::exit() from main() while the node guard is alive: do what the guard's
-  // destructor would have done.
+  // std::exit() while the node runs: do what the guard's destructor (in a
+  // child, the end of child_main()) would have done, so buffered queue items
+  // leave and threads and children are joined.
   if (auto* n = the_node.load(); n && n->self && n->self->pid == ::getpid())
     n->shutdown();
+}
+
+// Registers exit_hook once per process image. A fork-server or spawn child
+// has not inherited it (the fork server is forked before main's node
+// registers it; spawn starts a new image), so child_main() calls this too.
+// Registered when the node starts, it runs before the destructors of statics
+// made before that, and after those of statics made later.
+void hook_exit() {
+  static bool hooked = (std::atexit(exit_hook), true);
+  (void) hooked;
 }
 
 std::shared_ptr<process_state> make_self(std::string name, std::vector<int> identity,
@@ -223,6 +234,7 @@ bool send_boot_answer(int link, boot_status status, const std::string& message) 
   parent->pidfd.reset(pidfd_open(rec.parent_pid));
   n->parent = parent;
   the_node.store(n);
+  hook_exit(); // std::exit() in the target stops this node too
   set_start_method(static_cast<start_method>(rec.default_method));
   set_root_endpoint(rec.root_endpoint);
   set_parent_endpoint(rec.parent_endpoint);
@@ -289,8 +301,7 @@ node::node() {
   // unless ACTORS_CONTROL=on asks for the endpoint from the start.
   if (const char* control = std::getenv("ACTORS_CONTROL"); control && std::string(control) == "on")
     detail::start_control_endpoint();
-  static bool hooked = (std::atexit(detail::exit_hook), true);
-  (void) hooked;
+  detail::hook_exit();
 }
 
 node::~node() {

@@ -22,9 +22,10 @@
 ///
 /// Delivery rules:
 /// - Once put() returns, the item is not lost if the producer then exits
-///   normally: the node sends buffered items before the process ends. (A
-///   producer killed with SIGKILL may lose the items it buffered in the last
-///   ~200 microseconds.)
+///   normally (its target returns or throws, system_exit, std::exit): the
+///   node sends buffered items before the process ends. (A producer killed
+///   by a signal or ended with _exit may lose the items it buffered in the
+///   last ~200 microseconds.)
 /// - Items are delivered in the order the server received them. A consumer
 ///   fetches items in small batches; if it dies, the items it fetched but did
 ///   not yet take with get() go back to the head of the queue, and so may the
