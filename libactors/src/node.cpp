@@ -41,7 +41,7 @@ void exit_hook() {
   // child, the end of child_main()) would have done, so buffered queue items
   // leave and threads and children are joined.
   if (auto* n = the_node.load(); n && n->self && n->self->pid == ::getpid())
-    n->shutdown();
+    n->shutdown(true);
 }
 
 // Registers exit_hook once per process image. A fork-server or spawn child
@@ -127,7 +127,8 @@ forkserver_client& node_state::ensure_forkserver() {
   return *forkserver;
 }
 
-void node_state::shutdown() noexcept {
+void node_state::shutdown(bool at_exit) noexcept {
+  join_non_daemon_threads(); // as Python at exit: they may still use anything
   flush_all_queues(); // what this process put leaves before anything stops
   std::vector<std::shared_ptr<process_state>> kids;
   {
@@ -164,13 +165,18 @@ void node_state::shutdown() noexcept {
     stop_forkserver(*forkserver);
     forkserver.reset();
   }
-  if (node_daemon_threads(0) > 0) {
+  if (node_daemon_threads(0) > 0 || at_exit) {
     // A daemon thread still runs in the actor system: destroying it would
-    // wait for that thread. Leave both to the process's end.
+    // wait for that thread. Inside exit() the calling thread's thread-locals
+    // are gone already, and CAF's destructor reads them. Either way the
+    // process is ending: its actors are awaited, the system is left to the
+    // end (hidden daemon threads are not awaited).
+    if (sys)
+      sys->await_all_actors_done();
     (void) sys.release();
     (void) cfg.release();
   } else {
-    sys.reset(); // waits for non-daemon threads, as Python does at exit
+    sys.reset(); // its actors are done; non-daemon threads were joined above
     cfg.reset();
   }
 }
