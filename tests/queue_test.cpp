@@ -352,6 +352,38 @@ TEST(queue, items_held_by_a_killed_consumer_are_not_lost) {
   }
 }
 
+// A consumer that dies must not push a bounded queue over its maxsize: what
+// it holds unacknowledged counts against maxsize until it is taken or comes
+// back, so producers are held back instead.
+TEST(queue, items_of_a_killed_consumer_never_overflow_maxsize) {
+  actors::queue<int> q(10);
+  for (int i = 0; i < 10; ++i)
+    q.put(i);
+  auto [mine, theirs] = actors::pipe<int>();
+  process c(take_one_and_hang, q, theirs);
+  c.start();
+  theirs.close();
+  int taken = mine.recv(10s);
+  int next = 10;
+  while (q.try_put(next, 500ms)) // refill up to the limit
+    ++next;
+  EXPECT_LE(q.qsize(), 10u);
+  c.kill();
+  c.join();
+  // Nothing is put from here on: all the queue can still deliver, including
+  // what comes back from the dead consumer, must fit within maxsize.
+  std::vector<int> rest;
+  while (auto v = q.try_get(1s))
+    rest.push_back(*v);
+  EXPECT_LE(rest.size(), 10u) << "the queue held more than maxsize";
+  rest.push_back(taken);
+  std::sort(rest.begin(), rest.end());
+  rest.erase(std::unique(rest.begin(), rest.end()), rest.end());
+  ASSERT_EQ(rest.size(), static_cast<std::size_t>(next)) << "an item was lost";
+  for (int i = 0; i < next; ++i)
+    EXPECT_EQ(rest[i], i);
+}
+
 TEST(queue, a_queue_travels_through_a_pipe) {
   actors::queue<std::string> q;
   auto [mine, theirs] = actors::pipe<actors::queue<std::string>>();

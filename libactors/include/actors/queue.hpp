@@ -31,6 +31,10 @@
 ///   not yet take with get() go back to the head of the queue, and so may the
 ///   items get() returned since its last request: delivery is at least once
 ///   for a consumer that dies, exactly once otherwise.
+/// - A bounded queue never holds more than maxsize items, redelivered ones
+///   included: items a consumer fetched but has not yet taken with get()
+///   count against maxsize (a slot frees when get() returns them), so what
+///   comes back from a consumer that dies still fits and producers wait.
 /// - The queue lives as long as the process that created it; afterwards every
 ///   call throws eof_error.
 
