@@ -2,12 +2,15 @@
 // actor-system thread exists. Children are forked from it, so they never
 // inherit a lock held by a thread that does not exist in them. It reaps its
 // children and reports each one's wait status on that child's status socket.
-// When its node dies (or closes the control socket) it kills the children it
-// still has and exits, so a SIGKILLed parent leaves no orphans.
+// When its node dies (or closes the control socket) it gives the children it
+// still has half a second to end by themselves (a child may be watching
+// parent_process()), kills those still running and exits, so a parent killed
+// by a signal leaves no orphans.
 
 #include "runtime.hpp"
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -27,6 +30,10 @@ namespace actors::detail {
 namespace {
 
 constexpr unsigned char cleanup_request = 0xFE;
+
+// How long children may outlive their node: long enough to see it end
+// (parent_process()->join()) and report, short enough to leave no orphans.
+constexpr auto orphan_grace = std::chrono::milliseconds(500);
 
 // Reads /proc/self/cmdline: the argv the program was started with.
 std::vector<std::string> own_argv() {
@@ -112,6 +119,24 @@ struct server {
       ::unlink((dir + "/node.sock").c_str());
       ::unlink((dir + "/actors.sock").c_str());
       ::rmdir(dir.c_str());
+    }
+    // A child watching parent_process() sees the node end when we do:
+    // killing it at once would race whatever it does about that.
+    auto deadline = std::chrono::steady_clock::now() + orphan_grace;
+    reap();
+    while (!status_of.empty()) {
+      auto left = std::chrono::duration_cast<duration>(deadline - std::chrono::steady_clock::now());
+      bool exited = false;
+      try {
+        exited = left > duration::zero() && wait_readable(sigfd, left);
+      } catch (...) {
+      }
+      if (!exited)
+        break;
+      signalfd_siginfo info;
+      while (::read(sigfd, &info, sizeof info) == sizeof info) {
+      }
+      reap();
     }
     for (auto& [pid, fd] : status_of)
       ::kill(pid, SIGKILL);
