@@ -566,6 +566,34 @@ TEST(process, a_signal_to_the_whole_group_leaves_no_socket_directory) {
   }
 }
 
+namespace {
+// Reports its parent's pid, waits for the parent to end, and reports how it
+// sees the parent then: 1 if parent_process() says it is gone.
+void watch_parent(actors::queue<int> report) {
+  auto parent = actors::parent_process();
+  report.put(parent ? parent->pid() : -1);
+  bool gone = parent && parent->join(20s);
+  report.put(gone && !parent->is_alive() ? 1 : 0);
+}
+
+void start_a_parent_watcher(actors::queue<int> report) {
+  process watcher(watch_parent, report);
+  watcher.start();
+  sleep_ms(60'000);
+}
+} // namespace
+
+TEST(process, a_grandchild_sees_its_terminated_parent_gone) {
+  actors::queue<int> q;
+  process p(start_a_parent_watcher, q);
+  p.start();
+  ASSERT_EQ(q.try_get(20s), p.pid());
+  p.terminate();
+  ASSERT_TRUE(p.join(20s));
+  EXPECT_EQ(p.exitcode(), -SIGTERM);
+  EXPECT_EQ(q.try_get(10s), 1);
+}
+
 // -- logging across processes --------------------------------------------------------
 
 TEST(process, log_lines_from_many_processes_never_interleave) {

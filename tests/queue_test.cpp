@@ -140,6 +140,38 @@ TEST(queue, grandchildren_of_a_queue_user_exit_cleanly) {
   EXPECT_EQ(q.get(5s), 1);
 }
 
+namespace {
+// A grandchild that makes a queue of its own, uses it, and reports through
+// the queue its grandparent made.
+void make_a_queue_and_report(actors::queue<int> report) {
+  actors::queue<int> mine;
+  mine.put(7);
+  report.put(mine.get(10s));
+}
+
+// A child whose first libactors call is decoding its queue argument (which
+// starts the child's fork server lazily); it starts a grandchild and reports
+// the grandchild's exit code.
+void start_a_queue_maker(actors::queue<int> report) {
+  process grandchild(make_a_queue_and_report, report);
+  grandchild.start();
+  report.put(grandchild.join(20s) ? *grandchild.exitcode() : 99);
+}
+} // namespace
+
+// Regression: the child's fork server was forked while the child was still
+// decoding its arguments, so every grandchild believed it was decoding too:
+// a queue it made was a null placeholder and put() crashed (exit -11).
+TEST(queue, a_grandchild_of_a_queue_argument_can_make_a_queue) {
+  actors::queue<int> q;
+  process p(start_a_queue_maker, q);
+  p.start();
+  ASSERT_TRUE(p.join(30s));
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(q.try_get(10s), 7) << "the grandchild's item";
+  EXPECT_EQ(q.try_get(10s), 0) << "the grandchild's exit code";
+}
+
 TEST(queue, put_and_get_in_one_process) {
   actors::queue<std::string> q;
   q.put("a");
@@ -171,6 +203,28 @@ TEST_P(queue_each_method, five_workers_count_to_ten_thousand) {
     w.join();
   EXPECT_EQ(sum, 5L * (10'000L * 10'001 / 2));
   EXPECT_EQ(q.qsize(), 0u);
+}
+
+namespace {
+// Puts one item and leaves through std::exit: a normal exit, so the item
+// must not be lost.
+void put_then_std_exit(actors::queue<int> q, int value) {
+  q.put(value);
+  std::exit(0);
+}
+} // namespace
+
+TEST_P(queue_each_method, an_item_put_just_before_std_exit_arrives) {
+#ifdef __SANITIZE_ADDRESS__
+  if (GetParam() == start_method::fork)
+    GTEST_SKIP() << "fork with running threads under AddressSanitizer";
+#endif
+  actors::queue<int> q;
+  process p(put_then_std_exit, q, 42);
+  p.method(GetParam()).start();
+  ASSERT_TRUE(p.join(20s));
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(q.try_get(5s), 42);
 }
 
 INSTANTIATE_TEST_SUITE_P(queue, queue_each_method,
@@ -296,6 +350,38 @@ TEST(queue, items_held_by_a_killed_consumer_are_not_lost) {
       EXPECT_TRUE(std::binary_search(rest.begin(), rest.end(), i)) << i;
     }
   }
+}
+
+// A consumer that dies must not push a bounded queue over its maxsize: what
+// it holds unacknowledged counts against maxsize until it is taken or comes
+// back, so producers are held back instead.
+TEST(queue, items_of_a_killed_consumer_never_overflow_maxsize) {
+  actors::queue<int> q(10);
+  for (int i = 0; i < 10; ++i)
+    q.put(i);
+  auto [mine, theirs] = actors::pipe<int>();
+  process c(take_one_and_hang, q, theirs);
+  c.start();
+  theirs.close();
+  int taken = mine.recv(10s);
+  int next = 10;
+  while (q.try_put(next, 500ms)) // refill up to the limit
+    ++next;
+  EXPECT_LE(q.qsize(), 10u);
+  c.kill();
+  c.join();
+  // Nothing is put from here on: all the queue can still deliver, including
+  // what comes back from the dead consumer, must fit within maxsize.
+  std::vector<int> rest;
+  while (auto v = q.try_get(1s))
+    rest.push_back(*v);
+  EXPECT_LE(rest.size(), 10u) << "the queue held more than maxsize";
+  rest.push_back(taken);
+  std::sort(rest.begin(), rest.end());
+  rest.erase(std::unique(rest.begin(), rest.end()), rest.end());
+  ASSERT_EQ(rest.size(), static_cast<std::size_t>(next)) << "an item was lost";
+  for (int i = 0; i < next; ++i)
+    EXPECT_EQ(rest[i], i);
 }
 
 TEST(queue, a_queue_travels_through_a_pipe) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -18,7 +19,75 @@ void add_many(actors::mutex lock, long* total, int n) {
     ++*total;
   }
 }
+
+enum class leave { by_return, by_system_exit, by_std_exit };
+
+// Starts a non-daemon thread that, once `go` is set, writes `path` and puts
+// 1 on `q`; then leaves at once, in the way `how` says.
+void start_a_thread_and_leave(actors::event go, std::string path, actors::queue<int> q,
+                              leave how) {
+  actors::thread t([go, path, q]() mutable {
+    if (!go.wait(20s))
+      return;
+    test_util::write_file(path, "done");
+    q.put(1);
+  });
+  t.start();
+  if (how == leave::by_system_exit)
+    throw actors::system_exit(0);
+  if (how == leave::by_std_exit)
+    std::exit(0);
+}
+
+// As start_a_thread_and_leave(by_return), with a daemon thread running too
+// (it waits for an event nobody sets and is abandoned at exit).
+void start_both_kinds_and_return(actors::event go, std::string path, actors::queue<int> q) {
+  actors::thread d([] { (void) actors::event().wait(20s); });
+  d.daemon(true).start();
+  start_a_thread_and_leave(go, path, q, leave::by_return);
+}
+
+class thread_at_child_exit : public ::testing::TestWithParam<leave> {};
 } // namespace
+
+TEST(thread, a_running_daemon_thread_does_not_stop_the_wait_for_the_others) {
+  test_util::temp_dir dir;
+  actors::event go;
+  actors::queue<int> q;
+  actors::process p(start_both_kinds_and_return, go, dir.file("done"), q);
+  p.start();
+  EXPECT_FALSE(p.join(300ms)) << "the child exited while its non-daemon thread ran";
+  go.set();
+  ASSERT_TRUE(p.join(20s));
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(test_util::read_file(dir.file("done")), "done");
+  EXPECT_EQ(q.try_get(5s), 1) << "the thread's put was lost";
+}
+
+// Python joins non-daemon threads before a process ends, and before anything
+// else stops; so must a child, however its target ends normally.
+TEST_P(thread_at_child_exit, the_child_waits_for_its_non_daemon_thread) {
+  test_util::temp_dir dir;
+  actors::event go;
+  actors::queue<int> q;
+  actors::process p(start_a_thread_and_leave, go, dir.file("done"), q, GetParam());
+  p.start();
+  EXPECT_FALSE(p.join(300ms)) << "the child exited while its thread ran";
+  go.set();
+  ASSERT_TRUE(p.join(20s));
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(test_util::read_file(dir.file("done")), "done");
+  EXPECT_EQ(q.try_get(5s), 1) << "the thread's put was lost";
+}
+
+INSTANTIATE_TEST_SUITE_P(thread, thread_at_child_exit,
+                         ::testing::Values(leave::by_return, leave::by_system_exit,
+                                           leave::by_std_exit),
+                         [](const auto& info) {
+                           return info.param == leave::by_return        ? "return"
+                                  : info.param == leave::by_system_exit ? "system_exit"
+                                                                        : "std_exit";
+                         });
 
 TEST(thread, lifecycle_like_python) {
   std::atomic<int> ran{0};

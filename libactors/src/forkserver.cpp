@@ -2,18 +2,22 @@
 // actor-system thread exists. Children are forked from it, so they never
 // inherit a lock held by a thread that does not exist in them. It reaps its
 // children and reports each one's wait status on that child's status socket.
-// When its node dies (or closes the control socket) it kills the children it
-// still has and exits, so a SIGKILLed parent leaves no orphans.
+// When its node dies (or closes the control socket) it gives the children it
+// still has half a second to end by themselves (a child may be watching
+// parent_process()), kills those still running and exits, so a parent killed
+// by a signal leaves no orphans.
 
 #include "runtime.hpp"
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -34,6 +38,10 @@ constexpr unsigned char cleanup_request = 0xFE;
 // clean up its socket directories and kill what it started. Its children
 // get the default actions back.
 constexpr int ignored_signals[] = {SIGINT, SIGTERM, SIGHUP};
+
+// How long children may outlive their node: long enough to see it end
+// (parent_process()->join()) and report, short enough to leave no orphans.
+constexpr auto orphan_grace = std::chrono::milliseconds(500);
 
 // Reads /proc/self/cmdline: the argv the program was started with.
 std::vector<std::string> own_argv() {
@@ -119,6 +127,24 @@ struct server {
     // The node is gone (even by SIGKILL): remove its socket directories.
     for (auto& dir : cleanup)
       remove_socket_dir(dir);
+    // A child watching parent_process() sees the node end when we do:
+    // killing it at once would race whatever it does about that.
+    auto deadline = std::chrono::steady_clock::now() + orphan_grace;
+    reap();
+    while (!status_of.empty()) {
+      auto left = std::chrono::duration_cast<duration>(deadline - std::chrono::steady_clock::now());
+      bool exited = false;
+      try {
+        exited = left > duration::zero() && wait_readable(sigfd, left);
+      } catch (...) {
+      }
+      if (!exited)
+        break;
+      signalfd_siginfo info;
+      while (::read(sigfd, &info, sizeof info) == sizeof info) {
+      }
+      reap();
+    }
     for (auto& [pid, fd] : status_of)
       ::kill(pid, SIGKILL);
     while (!status_of.empty()) {
@@ -232,11 +258,18 @@ forkserver_client start_forkserver() {
   auto [ours, theirs] = socket_pair(SOCK_SEQPACKET);
   unique_fd parent_pidfd(pidfd_open(::getpid()));
   flush_std_streams();
+  std::optional<fork_quiet> quiet{std::in_place}; // a child's may start late
   int pid = ::fork();
+  if (pid != 0)
+    quiet.reset();
   if (pid < 0)
     throw_errno("fork (fork server)");
   if (pid == 0) {
     ours.reset();
+    // A fork child like any other: it may have been forked lazily, in the
+    // middle of decoding a child's arguments, with the child's link and pipe
+    // ends open. Its own children must start from none of that.
+    drop_inherited_node();
     ::prctl(PR_SET_NAME, "actors-forksrv");
     for (int sig : ignored_signals)
       ::signal(sig, SIG_IGN);

@@ -38,10 +38,21 @@ std::string describe_current_exception() {
 }
 
 void exit_hook() {
-  // std::exit() from main() while the node guard is alive: do what the guard's
-  // destructor would have done.
+  // std::exit() while the node runs: do what the guard's destructor (in a
+  // child, the end of child_main()) would have done, so buffered queue items
+  // leave and threads and children are joined.
   if (auto* n = the_node.load(); n && n->self && n->self->pid == ::getpid())
-    n->shutdown();
+    n->shutdown(true);
+}
+
+// Registers exit_hook once per process image. A fork-server or spawn child
+// has not inherited it (the fork server is forked before main's node
+// registers it; spawn starts a new image), so child_main() calls this too.
+// Registered when the node starts, it runs before the destructors of statics
+// made before that, and after those of statics made later.
+void hook_exit() {
+  static bool hooked = (std::atexit(exit_hook), true);
+  (void) hooked;
 }
 
 std::shared_ptr<process_state> make_self(std::string name, std::vector<int> identity,
@@ -119,7 +130,8 @@ forkserver_client& node_state::ensure_forkserver() {
   return *forkserver;
 }
 
-void node_state::shutdown() noexcept {
+void node_state::shutdown(bool at_exit) noexcept {
+  join_non_daemon_threads(); // as Python at exit: they may still use anything
   flush_all_queues(); // what this process put leaves before anything stops
   std::vector<std::shared_ptr<process_state>> kids;
   {
@@ -156,13 +168,18 @@ void node_state::shutdown() noexcept {
     stop_forkserver(*forkserver);
     forkserver.reset();
   }
-  if (node_daemon_threads(0) > 0) {
+  if (node_daemon_threads(0) > 0 || at_exit) {
     // A daemon thread still runs in the actor system: destroying it would
-    // wait for that thread. Leave both to the process's end.
+    // wait for that thread. Inside exit() the calling thread's thread-locals
+    // are gone already, and CAF's destructor reads them. Either way the
+    // process is ending: its actors are awaited, the system is left to the
+    // end (hidden daemon threads are not awaited).
+    if (sys)
+      sys->await_all_actors_done();
     (void) sys.release();
     (void) cfg.release();
   } else {
-    sys.reset(); // waits for non-daemon threads, as Python does at exit
+    sys.reset(); // its actors are done; non-daemon threads were joined above
     cfg.reset();
   }
 }
@@ -180,8 +197,10 @@ fork_quiet::~fork_quiet() {
 }
 
 void drop_inherited_node() noexcept {
-  // Runs in a fork()ed child. Other threads of the parent do not exist here,
-  // so no lock is taken: one could be held forever.
+  // Runs in a fork()ed child (a fork child, or the fork server). Other
+  // threads of the parent do not exist here, so no lock is taken: one could
+  // be held forever.
+  forget_codec_state_after_fork();
   drop_inherited_channels();
   drop_inherited_queues();
   drop_inherited_actors();
@@ -236,6 +255,7 @@ bool send_boot_answer(int link, boot_status status, const std::string& message) 
   parent->pidfd.reset(pidfd_open(rec.parent_pid));
   n->parent = parent;
   the_node.store(n);
+  hook_exit(); // std::exit() in the target stops this node too
   set_start_method(static_cast<start_method>(rec.default_method));
   set_root_endpoint(rec.root_endpoint);
   set_parent_endpoint(rec.parent_endpoint);
@@ -302,8 +322,7 @@ node::node() {
   // unless ACTORS_CONTROL=on asks for the endpoint from the start.
   if (const char* control = std::getenv("ACTORS_CONTROL"); control && std::string(control) == "on")
     detail::start_control_endpoint();
-  static bool hooked = (std::atexit(detail::exit_hook), true);
-  (void) hooked;
+  detail::hook_exit();
 }
 
 node::~node() {

@@ -25,6 +25,14 @@
 //   release u32 acks                         -
 //     (a consumer leaving normally: `acks` items were taken, the rest of what
 //      it fetched goes back to the head of the queue)
+//   ack    u32 acks                          -
+//     (bounded queues: get() returned `acks` items; their room frees now)
+//
+// A bounded queue counts what consumers fetched and have not acknowledged
+// against maxsize, with the items it holds and the credits it granted: what
+// comes back from a consumer that dies or leaves then still fits, so the
+// queue never holds more than maxsize. get() on a bounded queue acknowledges
+// at once, so a slot frees as soon as get() returns, as in Python.
 
 #include <actors/detail/queue_client.hpp>
 #include <actors/detail/serialize.hpp>
@@ -65,6 +73,7 @@ enum op : std::uint8_t {
   op_join = 8,
   op_cancelled = 9,
   op_release = 10,
+  op_ack = 12, // 11 is stats_request (stats.hpp)
 };
 
 constexpr std::uint32_t max_fetch = 256;           // items per get batch
@@ -156,11 +165,38 @@ struct queue_state {
   bool joinable = false;
   std::deque<std::string> items;
   std::uint64_t reserved = 0; // credits granted to producers, not yet used
+  std::uint64_t in_flight = 0; // fetched by consumers, not yet acknowledged
   std::uint64_t unfinished = 0;
   std::string abandoned; // why the next join() fails, if a consumer died
   std::deque<server_conn*> getters, crediters, joiners;
   std::uint64_t puts = 0, gets = 0; // items in and out, for actors-top
 };
+
+// Free slots of a bounded queue (items, granted credits and fetched but
+// unacknowledged items all take one); `unbounded` for a queue without maxsize.
+std::uint64_t room(const queue_state& q, std::uint64_t unbounded) {
+  if (q.maxsize == 0)
+    return unbounded;
+  auto used = q.items.size() + q.reserved + q.in_flight;
+  return used >= q.maxsize ? 0 : q.maxsize - used;
+}
+
+// The first `acks` items the connection fetched were returned by get().
+void take_acked(queue_state& q, server_conn& c, std::uint64_t acks) {
+  acks = std::min<std::uint64_t>(acks, c.unacked.size());
+  c.unacked.erase(c.unacked.begin(), c.unacked.begin() + static_cast<long>(acks));
+  c.taken += acks;
+  q.in_flight -= acks;
+}
+
+// What the connection fetched and did not take goes back to the head of the
+// queue, in order, into the room it held.
+void put_back_unacked(queue_state& q, server_conn& c) {
+  for (auto it = c.unacked.rbegin(); it != c.unacked.rend(); ++it)
+    q.items.push_front(std::move(*it));
+  q.in_flight -= c.unacked.size();
+  c.unacked.clear();
+}
 
 class server {
 public:
@@ -406,7 +442,7 @@ bool server::handle(server_conn& c, const char* data, std::size_t size) {
     case op_credit:
       c.want_credit = r.u32();
       c.credit_pending = true;
-      if (r.u8() && !(q.maxsize == 0 || q.items.size() + q.reserved < q.maxsize)) {
+      if (r.u8() && room(q, 1) == 0) {
         c.credit_pending = false; // nowait on a full queue: none, at once
         std::string reply(1, static_cast<char>(op_credit));
         put_u32(reply, 0);
@@ -417,12 +453,11 @@ bool server::handle(server_conn& c, const char* data, std::size_t size) {
       break;
     case op_get: {
       c.want_get = std::max<std::uint32_t>(1, std::min(r.u32(), max_fetch));
-      auto acks = std::min<std::uint64_t>(r.u32(), c.unacked.size());
+      auto acks = r.u32();
       auto nowait = r.u8();
       if (!r.ok)
         return false;
-      c.unacked.erase(c.unacked.begin(), c.unacked.begin() + static_cast<long>(acks));
-      c.taken += acks;
+      take_acked(q, c, acks);
       c.get_pending = true;
       if (nowait && q.items.empty()) {
         c.get_pending = false;
@@ -472,16 +507,20 @@ bool server::handle(server_conn& c, const char* data, std::size_t size) {
       q.joiners.push_back(&c);
       break;
     case op_release: {
-      auto acks = std::min<std::uint64_t>(r.u32(), c.unacked.size());
+      auto acks = r.u32();
       if (!r.ok)
         return false;
-      c.unacked.erase(c.unacked.begin(), c.unacked.begin() + static_cast<long>(acks));
-      c.taken += acks;
-      for (auto it = c.unacked.rbegin(); it != c.unacked.rend(); ++it)
-        q.items.push_front(std::move(*it));
-      c.unacked.clear();
+      take_acked(q, c, acks);
+      put_back_unacked(q, c);
       if (std::exchange(c.get_pending, false)) // a fetch armed by wait() is withdrawn too
         withdraw(q.getters, &c);
+      break;
+    }
+    case op_ack: {
+      auto acks = r.u32();
+      if (!r.ok)
+        return false;
+      take_acked(q, c, acks);
       break;
     }
     default:
@@ -504,22 +543,20 @@ void server::serve(queue_state& q) {
     for (std::uint32_t i = 0; i < n; ++i) {
       append_item(reply, q.items.front());
       c->unacked.push_back(std::move(q.items.front()));
+      ++q.in_flight;
       ++q.gets;
       q.items.pop_front();
     }
     send(*c, reply);
   }
   while (!q.crediters.empty()) {
-    std::uint64_t room = q.maxsize == 0 ? q.crediters.front()->want_credit
-                         : q.items.size() + q.reserved >= q.maxsize
-                           ? 0
-                           : q.maxsize - q.items.size() - q.reserved;
-    if (room == 0)
+    auto free = room(q, q.crediters.front()->want_credit);
+    if (free == 0)
       break;
     auto* c = q.crediters.front();
     q.crediters.pop_front();
     c->credit_pending = false;
-    auto granted = std::min<std::uint64_t>(room, std::max<std::uint32_t>(1, c->want_credit));
+    auto granted = std::min<std::uint64_t>(free, std::max<std::uint32_t>(1, c->want_credit));
     if (q.maxsize > 0) {
       q.reserved += granted;
       c->credits += granted;
@@ -593,8 +630,7 @@ void server::drop(server_conn& c) {
     withdraw(q->getters, &c);
     withdraw(q->crediters, &c);
     withdraw(q->joiners, &c);
-    for (auto it = c.unacked.rbegin(); it != c.unacked.rend(); ++it)
-      q->items.push_front(std::move(*it));
+    put_back_unacked(*q, c);
     q->reserved -= std::min(q->reserved, c.credits);
     if (q->joinable && c.taken > c.done) {
       auto lost = c.taken - c.done;
@@ -961,6 +997,15 @@ std::optional<std::string> queue_get(queue_client& c, duration timeout) {
   c.fetched.pop_front();
   ++c.acks;
   ++c.taken;
+  if (c.addr.maxsize > 0) {
+    // A bounded queue counts the item against maxsize until acknowledged:
+    // free its slot now, not at our next request. A failed write is the
+    // owner's end, which the next call reports; this item is ours already.
+    std::string ack(1, static_cast<char>(op_ack));
+    put_u32(ack, std::exchange(c.acks, 0));
+    std::lock_guard<std::mutex> w(c.get_write_mtx);
+    (void) send_frame(c.get_fd.get(), frame_kind::object, ack.data(), ack.size(), {});
+  }
   return item;
 }
 

@@ -117,15 +117,22 @@ struct node_state {
 
   /// Starts the fork server unless it runs already or threads exist.
   forkserver_client& ensure_forkserver();
-  /// Joins non-daemon children, terminates daemons, stops the fork server
-  /// and the actor system. Idempotent.
-  void shutdown() noexcept;
+  /// Joins non-daemon threads, then non-daemon children, terminates daemon
+  /// children, stops the fork server and the actor system. Idempotent.
+  /// `at_exit`: called inside exit() (the atexit hook): the actor system's
+  /// actors are awaited, but it is not destroyed.
+  void shutdown(bool at_exit = false) noexcept;
 };
 
 /// Counts daemon actors::threads still running (delta +1 at start, -1 at
 /// the end). While any runs, the node's stop leaves the actor system alone
 /// (the process is ending; Python abandons daemon threads too).
 int node_daemon_threads(int delta) noexcept;
+
+/// Waits for every non-daemon actors::thread this process started, and those
+/// they start meanwhile, but the calling one (Python's threading._shutdown()).
+/// The first step of node_state::shutdown(), before anything else stops.
+void join_non_daemon_threads() noexcept;
 
 /// The node of this process, or nullptr.
 node_state* current_node() noexcept;
@@ -138,7 +145,9 @@ node_state& require_node();
 [[noreturn]] void child_main(int link) noexcept;
 
 /// Closes every descriptor a forked child must not keep from its parent's
-/// node (the fork server's control socket, children's links...).
+/// node (the fork server's control socket, children's links...) and forgets
+/// the state of the thread that forked. Called in fork children and in the
+/// fork server.
 void drop_inherited_node() noexcept;
 
 /// Held across fork() in the parent: the node's own threads wait at a quiet
@@ -155,6 +164,12 @@ public:
 private:
   void* transport_ = nullptr;
 };
+
+/// In a fork()ed child: forgets the codec state (serialize.hpp) of the thread
+/// that forked. A fork made while a value was being decoded (a fork server
+/// started by a handle's load()) would otherwise leave decoding() true in the
+/// child for good, and every queue it made would be an empty placeholder.
+void forget_codec_state_after_fork() noexcept;
 
 /// A C++ type or symbol name as written in source ("counter::add(int)").
 std::string demangle(const char* mangled);

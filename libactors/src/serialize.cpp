@@ -1,6 +1,8 @@
 #include <actors/detail/serialize.hpp>
 #include <actors/errors.hpp>
 
+#include "runtime.hpp"
+
 namespace actors::detail {
 
 std::vector<int>*& outgoing_fds() noexcept {
@@ -16,6 +18,12 @@ std::vector<int>*& incoming_fds() noexcept {
 bool& decoding() noexcept {
   thread_local bool flag = false;
   return flag;
+}
+
+void forget_codec_state_after_fork() noexcept {
+  outgoing_fds() = nullptr;
+  incoming_fds() = nullptr;
+  decoding() = false;
 }
 
 void throw_bad_payload(const char* what_failed) {

@@ -28,6 +28,7 @@ struct thread_state {
   std::string name;
   bool daemon = false;
   bool started = false;
+  int pid = 0; // the process that started it (a fork child has not the thread)
   bool finished = false;
   long native_id = 0;
 };
@@ -79,6 +80,27 @@ private:
 
 } // namespace
 
+void join_non_daemon_threads() noexcept {
+  int me = ::getpid();
+  long caller = current_tid();
+  for (;;) { // a thread may start another while we wait: look again
+    std::shared_ptr<thread_state> running;
+    for (auto& t : started_threads.live()) {
+      if (t->pid != me) // inherited by a fork child: that thread is not here
+        continue;
+      std::lock_guard<std::mutex> lock(t->mtx);
+      if (!t->daemon && !t->finished && t->native_id != caller) {
+        running = t;
+        break;
+      }
+    }
+    if (!running)
+      return;
+    std::unique_lock<std::mutex> lock(running->mtx);
+    running->cv.wait(lock, [&running] { return running->finished; });
+  }
+}
+
 } // namespace detail
 
 thread::thread(std::function<void()> body) : state_(std::make_shared<detail::thread_state>()) {
@@ -114,18 +136,19 @@ thread& thread::daemon(bool value) {
 
 void thread::start() {
   auto& sys = system(); // throws errc::no_node
+  detail::start_control_endpoint(); // actors-top can watch the thread
   {
     std::lock_guard<std::mutex> lock(state_->mtx);
     if (state_->started)
       throw error(errc::already_started, "thread::start: threads can only be started once");
     state_->started = true;
+    state_->pid = ::getpid();
   }
   {
     static bool registered = (detail::add_stats_source(&detail::thread_stats_of), true);
     (void) registered;
     detail::started_threads.add(state_);
   }
-  detail::start_control_endpoint(); // actors-top can watch the thread
   if (state_->daemon) {
     // Not awaited when the node stops; the node leaves its actor system
     // running (the process is ending) while a daemon thread still runs.

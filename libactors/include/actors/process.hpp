@@ -173,8 +173,11 @@ private:
 process current_process();
 
 /// The parent of this process, or nullopt in the main process (Python: None).
-/// Its is_alive() and join(timeout) watch the parent's exit.
-/// Throws errc::no_node.
+/// Its is_alive() and join(timeout) watch the parent's exit; they never block
+/// beyond the timeout. A parent that ends without stopping its node (killed
+/// by a signal) does not leave orphans: a forkserver or spawn child gets half
+/// a second to see it gone and finish, then it is killed (a fork child dies
+/// with the parent at once). Throws errc::no_node.
 std::optional<process> parent_process();
 
 /// The children of this process that are still alive. Reaps those that have

@@ -22,14 +22,19 @@
 ///
 /// Delivery rules:
 /// - Once put() returns, the item is not lost if the producer then exits
-///   normally: the node sends buffered items before the process ends. (A
-///   producer killed with SIGKILL may lose the items it buffered in the last
-///   ~200 microseconds.)
+///   normally (its target returns or throws, system_exit, std::exit): the
+///   node sends buffered items before the process ends. (A producer killed
+///   by a signal or ended with _exit may lose the items it buffered in the
+///   last ~200 microseconds.)
 /// - Items are delivered in the order the server received them. A consumer
 ///   fetches items in small batches; if it dies, the items it fetched but did
 ///   not yet take with get() go back to the head of the queue, and so may the
 ///   items get() returned since its last request: delivery is at least once
 ///   for a consumer that dies, exactly once otherwise.
+/// - A bounded queue never holds more than maxsize items, redelivered ones
+///   included: items a consumer fetched but has not yet taken with get()
+///   count against maxsize (a slot frees when get() returns them), so what
+///   comes back from a consumer that dies still fits and producers wait.
 /// - The queue lives as long as the process that created it; afterwards every
 ///   call throws eof_error.
 

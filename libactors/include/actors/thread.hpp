@@ -24,8 +24,11 @@
 /// callable (capturing lambdas too) and its arguments are not serialized:
 /// they are copied (or moved) into the thread, as std::thread does.
 ///
-/// At node stop, non-daemon threads are waited for (Python joins them at
-/// exit); daemon threads are abandoned and end with the process.
+/// When the node stops (main's node goes out of scope, a child's target
+/// returns or throws, or std::exit is called), its non-daemon threads are
+/// waited for first, before children are joined and queues stop, as Python
+/// joins them at exit; daemon threads are abandoned and end with the process.
+/// (A thread that calls std::exit itself is not waited for.)
 
 #include <actors/errors.hpp>
 #include <actors/time.hpp>

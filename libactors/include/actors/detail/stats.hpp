@@ -111,6 +111,19 @@ public:
       }
     items_ = std::move(live);
   }
+  /// The ones still alive (the rest are forgotten), to use without the lock.
+  std::vector<std::shared_ptr<T>> live() {
+    std::vector<std::shared_ptr<T>> out;
+    std::lock_guard<std::mutex> lock(mtx_);
+    std::vector<entry> kept;
+    for (auto& e : items_)
+      if (auto p = e.ref.lock()) {
+        out.push_back(std::move(p));
+        kept.push_back(e);
+      }
+    items_ = std::move(kept);
+    return out;
+  }
 
 private:
   struct entry {
