@@ -96,9 +96,19 @@ public:
   /// ends it.
   void on_done(std::function<void()> fn);
 
+  /// For future_source: pending -> running, true; false if cancelled.
+  /// Throws errc::bad_argument if it runs or ended already.
+  bool start_unless_cancelled();
+  /// Ends the task with `s` and `e`; false (and nothing changes) if it had
+  /// ended already.
+  bool try_finish(status s, std::exception_ptr e = nullptr);
+
 protected:
   /// Ends the task with `s`; runs callbacks outside the lock.
-  void finish(status s, std::exception_ptr e = nullptr);
+  void finish(status s, std::exception_ptr e = nullptr) { try_finish(s, std::move(e)); }
+  /// Under mtx_: ends the task with `s` and `e` and hands its callbacks to
+  /// settle(); false if it had ended already.
+  bool end_locked(status s, std::exception_ptr e, std::vector<std::function<void()>>& callbacks);
   void settle(std::vector<std::function<void()>>& callbacks);
 
   mutable std::mutex mtx_;
@@ -134,20 +144,23 @@ template <class T>
 class result_state : public task_state {
 public:
   void deliver(std::size_t, const char* data, std::size_t size) override {
-    auto value = decode<stored_t<T>>(data, size);
-    {
-      std::lock_guard<std::mutex> lock(mtx_);
-      value_.emplace(std::move(value));
-    }
-    finish(status::succeeded);
+    try_set(decode<stored_t<T>>(data, size));
   }
   /// Sets the value directly (a map assembles its parts).
-  void set(stored_t<T>&& value) {
+  void set(stored_t<T>&& value) { try_set(std::move(value)); }
+  /// Ends the task with `value`; false (the value is dropped) if it had
+  /// ended already.
+  bool try_set(stored_t<T>&& value) {
+    std::vector<std::function<void()>> callbacks;
     {
       std::lock_guard<std::mutex> lock(mtx_);
+      if (status_ >= status::succeeded)
+        return false;
       value_.emplace(std::move(value));
+      end_locked(status::succeeded, nullptr, callbacks);
     }
-    finish(status::succeeded);
+    settle(callbacks);
+    return true;
   }
   stored_t<T>& value() { return *value_; }
 
