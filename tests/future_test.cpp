@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <memory>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -187,4 +188,24 @@ TEST(future_source, void_future) {
   src.set_result();
   f.get(1s);
   EXPECT_TRUE(f.successful());
+}
+
+// Python's repr of a Future: its state, and a failure's message.
+TEST(future, prints_its_state) {
+  auto printed = [](const actors::future<int>& f) {
+    std::ostringstream out;
+    out << f;
+    return out.str();
+  };
+  EXPECT_EQ(printed(actors::future<int>()), "<actors::future invalid>");
+  actors::future_source<int> a, b, c;
+  EXPECT_EQ(printed(a.get_future()), "<actors::future pending>");
+  a.set_running_or_notify_cancel();
+  EXPECT_EQ(printed(a.get_future()), "<actors::future running>");
+  a.set_result(1);
+  EXPECT_EQ(printed(a.get_future()), "<actors::future finished>");
+  b.set_exception(actors::error(errc::closed, "the pool was terminated"));
+  EXPECT_EQ(printed(b.get_future()), "<actors::future failed: the pool was terminated>");
+  c.get_future().cancel();
+  EXPECT_EQ(printed(c.get_future()), "<actors::future cancelled>");
 }

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <ostream>
 
 namespace actors::detail {
 
@@ -227,6 +228,33 @@ void task_state::on_done(std::function<void()> fn) {
   auto* outer = std::exchange(in_callbacks_of, this);
   fn();
   in_callbacks_of = outer;
+}
+
+std::ostream& describe_future(std::ostream& os, const task_state* state) {
+  os << "<actors::future ";
+  if (!state)
+    return os << "invalid>";
+  switch (state->current()) {
+    case task_state::status::pending:
+      return os << "pending>";
+    case task_state::status::running:
+      return os << "running>";
+    case task_state::status::succeeded:
+      return os << "finished>";
+    case task_state::status::cancelled:
+      return os << "cancelled>";
+    case task_state::status::failed:
+      break;
+  }
+  os << "failed";
+  try {
+    if (auto e = state->error())
+      std::rethrow_exception(e);
+  } catch (const std::exception& e) {
+    os << ": " << e.what();
+  } catch (...) {
+  }
+  return os << '>';
 }
 
 } // namespace actors::detail

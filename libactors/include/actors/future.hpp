@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <iosfwd>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -254,6 +255,20 @@ private:
   using status = detail::task_state::status;
   std::shared_ptr<detail::result_state<T>> state_;
 };
+
+namespace detail {
+/// Writes `<actors::future STATE>` for operator<< (future.cpp).
+std::ostream& describe_future(std::ostream& os, const task_state* state);
+} // namespace detail
+
+/// Python's repr of a Future: `<actors::future pending>`, `running`,
+/// `finished` (with a result), `failed: WHAT` (what() of its exception),
+/// `cancelled`; `<actors::future invalid>` for a default-constructed one.
+/// A snapshot; thread-safe; never blocks.
+template <class T>
+std::ostream& operator<<(std::ostream& os, const future<T>& f) {
+  return detail::describe_future(os, f.state().get());
+}
 
 /// multiprocessing's name for the same thing.
 template <class T>
