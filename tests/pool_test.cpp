@@ -836,6 +836,24 @@ TEST(pool, executor_kill_workers_stops_a_worker_that_ignores_sigterm) {
   EXPECT_EQ(error_of([&] { ex.submit(square, 1); }), errc::closed);
 }
 
+// From a callback (the supervisor's thread) it would wait for itself: it
+// refuses before it cancels anything.
+TEST(pool, executor_terminate_workers_from_a_callback_is_an_error_that_changes_nothing) {
+  actors::process_pool_executor ex(1);
+  std::atomic<errc> refused{errc::none};
+  auto first = ex.submit(sleep_ms, 50);
+  first.add_done_callback([&](const actors::future<int>&) {
+    refused = error_of([&] { ex.terminate_workers(); });
+  });
+  std::vector<actors::future<int>> rest;
+  for (int i = 0; i < 4; ++i)
+    rest.push_back(ex.submit(sleep_ms, 10));
+  EXPECT_EQ(first.result(10s), 50);
+  EXPECT_EQ(refused.load(), errc::bad_argument);
+  for (auto& f : rest)
+    EXPECT_EQ(f.result(10s), 10);
+}
+
 TEST(pool, executor_terminate_workers_after_shutdown_is_harmless) {
   actors::process_pool_executor ex(1);
   auto f = ex.submit(square, 4);

@@ -898,9 +898,10 @@ void pool_terminate(pool_core& p) {
   pool_join(p, forever);
 }
 
-void pool_kill(pool_core& p) {
-  refuse_on_supervisor(p, "kill");
-  {
+void pool_terminate_workers(pool_core& p, bool kill) {
+  refuse_on_supervisor(p, kill ? "kill_workers" : "terminate_workers");
+  pool_cancel_pending(p); // before terminating: the supervisor cancels first
+  if (kill) {
     std::lock_guard<std::mutex> lock(p.mtx);
     p.kill_workers = true;
   }

@@ -78,17 +78,11 @@ public:
   /// - Throws errc::bad_argument from a future's callback (they run on the
   ///   pool's supervisor thread, which this waits for); submit() afterwards
   ///   throws errc::closed.
-  void terminate_workers() {
-    detail::pool_cancel_pending(*pool_.core());
-    pool_.terminate();
-  }
+  void terminate_workers() { detail::pool_terminate_workers(*pool_.core(), false); }
 
   /// Python 3.14's kill_workers(): as terminate_workers(), with SIGKILL, so
   /// workers cannot catch or ignore it and no grace second is spent.
-  void kill_workers() {
-    detail::pool_cancel_pending(*pool_.core());
-    detail::pool_kill(*pool_.core());
-  }
+  void kill_workers() { detail::pool_terminate_workers(*pool_.core(), true); }
 
   /// The pool underneath (pids, restarts...).
   pool& underlying_pool() noexcept { return pool_; }
