@@ -15,8 +15,9 @@
 /// A failed task's exception is always an actors::error: remote_error (the
 /// task threw), worker_died (its worker process died), timeout_error (it ran
 /// over its task timeout), cancelled_error, or error(errc::bad_payload) (the
-/// result did not decode). A waiting call throws keyboard_interrupt when
-/// SIGINT arrives.
+/// result did not decode). A future made by an actors::future_source
+/// (future_source.hpp) fails with whatever exception its source sets. A
+/// waiting call throws keyboard_interrupt when SIGINT arrives.
 
 #include <actors/detail/serialize.hpp>
 #include <actors/errors.hpp>
