@@ -6,6 +6,7 @@
 
 #include "../libactors/src/frame.hpp"
 
+#include <array>
 #include <csignal>
 #include <random>
 #include <sys/socket.h>
@@ -44,6 +45,12 @@ void block_forever(connection<int> c) {
 void answer_on_received_end(connection<connection<int>> carrier) {
   auto end = carrier.recv();
   end.send(42);
+}
+
+// Sends bytes 2..5 of "0123456789" with send_bytes(buffer, offset, size).
+void send_slice(connection<int> out) {
+  out.send_bytes("0123456789", 2, 4);
+  out.send_bytes("0123456789", 7);
 }
 
 // A word-wise checksum: fast enough for 1 GiB in a sanitizer build.
@@ -194,6 +201,55 @@ TEST(pipe, bytes_travel_as_they_are) {
   EXPECT_EQ(b.recv_bytes(1s), raw);
   a.send(3);
   EXPECT_EQ(b.recv_bytes(1s).size(), sizeof(int)); // an encoded int, as bytes
+}
+
+// Python's send_bytes(buf, offset, size) and recv_bytes_into(buf, offset).
+TEST(pipe, byte_ranges_cross_processes) {
+  auto [mine, theirs] = actors::pipe<int>();
+  process p(send_slice, theirs);
+  p.start();
+  theirs.close();
+  std::vector<char> buffer(8, '.');
+  EXPECT_EQ(mine.recv_bytes_into(buffer, 1, 10s), 4u);
+  EXPECT_EQ(std::string(buffer.begin(), buffer.end()), ".2345...");
+  std::array<std::uint8_t, 3> exact{};
+  EXPECT_EQ(mine.recv_bytes_into(exact, 0, 10s), 3u);
+  EXPECT_EQ(exact, (std::array<std::uint8_t, 3>{'7', '8', '9'}));
+  ASSERT_TRUE(p.join(10s));
+  EXPECT_EQ(p.exitcode(), 0);
+}
+
+TEST(pipe, send_bytes_range_past_the_end_is_a_bad_argument) {
+  auto [a, b] = actors::pipe<int>();
+  EXPECT_EQ(error_of([&] { a.send_bytes("abc", 4); }), errc::bad_argument);
+  EXPECT_EQ(error_of([&] { a.send_bytes("abc", 1, 3); }), errc::bad_argument);
+  EXPECT_FALSE(b.poll()); // nothing was sent
+  a.send_bytes("abc", 3); // an empty message, as Python sends
+  EXPECT_EQ(b.recv_bytes(1s), "");
+  a.send_bytes("abc", 1, 2);
+  EXPECT_EQ(b.recv_bytes(1s), "bc");
+}
+
+TEST(pipe, recv_bytes_into_a_short_buffer_gives_the_message_in_the_error) {
+  auto [a, b] = actors::pipe<int>();
+  a.send_bytes("hello world");
+  char small[8] = {};
+  try {
+    b.recv_bytes_into(small, 2, 1s);
+    ADD_FAILURE() << "no buffer_too_short";
+  } catch (const actors::buffer_too_short& e) {
+    EXPECT_EQ(e.value(), errc::buffer_too_short);
+    EXPECT_EQ(e.bytes(), "hello world");
+    EXPECT_NE(std::string(e.what()).find("11-byte message does not fit the 6 bytes after offset 2"),
+              std::string::npos)
+      << e.what();
+  }
+  EXPECT_FALSE(b.poll()); // the message was consumed, as in Python
+  EXPECT_EQ(error_of([&] { b.recv_bytes_into(small, 9, 1s); }), errc::bad_argument);
+  EXPECT_EQ(error_of([&] { b.recv_bytes_into(small, 0, 10ms); }), errc::timeout);
+  a.send_bytes("12345678");
+  EXPECT_EQ(b.recv_bytes_into(small, 0, 1s), 8u); // fits exactly
+  EXPECT_EQ(std::string(small, 8), "12345678");
 }
 
 TEST(pipe, closed_end_refuses_work_and_peer_sees_eof) {

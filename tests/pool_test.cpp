@@ -775,6 +775,93 @@ TEST(pool, executor_map_timeout) {
   ex.underlying_pool().terminate();
 }
 
+// A task the executor can only stop with SIGKILL: it ignores SIGTERM, says
+// so through the event its worker was given at start-up (events cannot be
+// task arguments), then sleeps far past the test's time limit.
+actors::event* sigterm_ignored = nullptr;
+void keep_event(actors::event e) {
+  sigterm_ignored = new actors::event(e);
+}
+int ignore_sigterm_and_sleep(int) {
+  ::signal(SIGTERM, SIG_IGN);
+  sigterm_ignored->set();
+  std::this_thread::sleep_for(120s);
+  return 0;
+}
+
+// Python 3.14: running futures fail, pending ones are cancelled, the workers
+// are gone and the executor is shut down.
+TEST(pool, executor_terminate_workers_ends_running_and_pending_futures) {
+  actors::process_pool_executor ex(2);
+  std::vector<actors::future<int>> fs;
+  for (int i = 0; i < 6; ++i)
+    fs.push_back(ex.submit(sleep_ms, 30000));
+  auto t0 = std::chrono::steady_clock::now();
+  while (!(fs[0].running() && fs[1].running()) && seconds_since(t0) < 10)
+    std::this_thread::sleep_for(5ms);
+  ASSERT_TRUE(fs[0].running() && fs[1].running());
+  auto pids = ex.underlying_pool().pids();
+  ASSERT_EQ(pids.size(), 2u);
+  t0 = std::chrono::steady_clock::now();
+  ex.terminate_workers();
+  EXPECT_LT(seconds_since(t0), 5.0);
+  int closed = 0, cancelled = 0;
+  for (auto& f : fs) {
+    ASSERT_TRUE(f.done());
+    auto e = error_of([&] { f.result(); });
+    EXPECT_TRUE(e == errc::closed || e == errc::cancelled) << static_cast<int>(e);
+    (e == errc::closed ? closed : cancelled)++;
+  }
+  EXPECT_GE(closed, 2);
+  EXPECT_GE(cancelled, 1);
+  for (int pid : pids)
+    EXPECT_FALSE(test_util::alive(pid)) << pid;
+  EXPECT_EQ(error_of([&] { ex.submit(square, 1); }), errc::closed);
+  ex.terminate_workers(); // idempotent
+  ex.kill_workers();
+}
+
+TEST(pool, executor_kill_workers_stops_a_worker_that_ignores_sigterm) {
+  actors::event ready;
+  actors::process_pool_executor ex(1, actors::pool_options().initializer(keep_event, ready));
+  auto f = ex.submit(ignore_sigterm_and_sleep, 0);
+  ASSERT_TRUE(ready.wait(10s));
+  int pid = ex.underlying_pool().pids().at(0);
+  auto t0 = std::chrono::steady_clock::now();
+  ex.kill_workers();
+  // SIGKILL at once; terminate_workers() would wait its grace second here.
+  EXPECT_LT(seconds_since(t0), 0.9);
+  EXPECT_FALSE(test_util::alive(pid));
+  EXPECT_EQ(error_of([&] { f.result(1s); }), errc::closed);
+  EXPECT_EQ(error_of([&] { ex.submit(square, 1); }), errc::closed);
+}
+
+// From a callback (the supervisor's thread) it would wait for itself: it
+// refuses before it cancels anything.
+TEST(pool, executor_terminate_workers_from_a_callback_is_an_error_that_changes_nothing) {
+  actors::process_pool_executor ex(1);
+  std::atomic<errc> refused{errc::none};
+  auto first = ex.submit(sleep_ms, 50);
+  first.add_done_callback([&](const actors::future<int>&) {
+    refused = error_of([&] { ex.terminate_workers(); });
+  });
+  std::vector<actors::future<int>> rest;
+  for (int i = 0; i < 4; ++i)
+    rest.push_back(ex.submit(sleep_ms, 10));
+  EXPECT_EQ(first.result(10s), 50);
+  EXPECT_EQ(refused.load(), errc::bad_argument);
+  for (auto& f : rest)
+    EXPECT_EQ(f.result(10s), 10);
+}
+
+TEST(pool, executor_terminate_workers_after_shutdown_is_harmless) {
+  actors::process_pool_executor ex(1);
+  auto f = ex.submit(square, 4);
+  ex.shutdown();
+  ex.terminate_workers();
+  EXPECT_EQ(f.result(1s), 16);
+}
+
 TEST(pool, wait_and_as_completed) {
   actors::process_pool_executor ex(3);
   std::vector<actors::future<int>> fs{ex.submit(sleep_ms, 600), ex.submit(sleep_ms, 10),

@@ -44,6 +44,31 @@ void check_args(std::string text, std::vector<int> numbers, std::map<std::string
   throw actors::system_exit(code);
 }
 
+// A pool task: tells the test it runs (through the event its worker got at
+// start-up), then outlasts it.
+actors::event* task_running = nullptr;
+void keep_event(actors::event e) {
+  task_running = new actors::event(e);
+}
+int set_then_sleep(int) {
+  task_running->set();
+  std::this_thread::sleep_for(30s);
+  return 0;
+}
+
+// Waits on a pool result; exits with 42 when SIGINT interrupts the wait.
+// `running` is set by the task, by which time this thread waits in get()
+// (it calls get() at once; the task needs a round trip to its worker).
+void wait_on_a_pool_until_interrupted(actors::event running) {
+  actors::pool pool(actors::pool_options().processes(1).initializer(keep_event, running));
+  auto f = pool.apply_async(set_then_sleep, 0);
+  try {
+    f.get();
+  } catch (const actors::keyboard_interrupt&) {
+    throw actors::system_exit(42);
+  }
+}
+
 void throw_runtime_error(std::string message) {
   throw std::runtime_error(message);
 }
@@ -257,6 +282,16 @@ TEST_P(process_each_method, kill_gives_minus_nine_and_terminate_minus_fifteen) {
   a.kill(); // already dead: nothing happens
 }
 
+// Python 3.14's Process.interrupt(): SIGINT, default action in the child.
+TEST_P(process_each_method, interrupt_gives_minus_sigint) {
+  process p(sleep_ms, 30'000);
+  p.method(GetParam()).start();
+  p.interrupt();
+  ASSERT_TRUE(p.join(10s));
+  EXPECT_EQ(p.exitcode(), -SIGINT);
+  p.interrupt(); // already dead: nothing happens
+}
+
 TEST_P(process_each_method, child_sees_its_name_and_parent) {
   test_util::temp_dir dir;
   process p(write_identity, dir.file("id"));
@@ -439,6 +474,16 @@ TEST(process, non_std_exception_is_reported_with_its_type) {
   EXPECT_NE(test_util::read_file(dir.file("err")).find(p.name() + ":\nint"), std::string::npos);
 }
 
+TEST(process, interrupt_is_keyboard_interrupt_in_a_child_waiting_on_a_pool) {
+  actors::event running;
+  process p(wait_on_a_pool_until_interrupted, running);
+  p.start();
+  ASSERT_TRUE(running.wait(20s));
+  p.interrupt();
+  ASSERT_TRUE(p.join(20s));
+  EXPECT_EQ(p.exitcode(), 42);
+}
+
 // -- Python's errors ----------------------------------------------------------------
 
 TEST(process, start_twice_is_an_error) {
@@ -453,6 +498,7 @@ TEST(process, join_before_start_is_an_error) {
   EXPECT_EQ(error_of([&] { p.join(); }), errc::not_started);
   EXPECT_EQ(error_of([&] { p.join(1s); }), errc::not_started);
   EXPECT_EQ(error_of([&] { p.terminate(); }), errc::not_started);
+  EXPECT_EQ(error_of([&] { p.interrupt(); }), errc::not_started);
   EXPECT_EQ(error_of([&] { (void) p.sentinel(); }), errc::not_started);
   EXPECT_FALSE(p.is_alive());
 }

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -209,6 +210,84 @@ TEST(mutex, a_dead_holder_never_blocks_the_next_acquirer) {
   EXPECT_TRUE(m.acquire(false));
   EXPECT_FALSE(m.owner_died());
   m.release();
+}
+
+namespace {
+template <class T>
+std::string printed(const T& x) {
+  std::ostringstream out;
+  out << x;
+  return out.str();
+}
+} // namespace
+
+// Python's repr of a Lock: who holds it, here as a pid, across processes.
+TEST(mutex, prints_its_state_and_holder) {
+  actors::mutex m;
+  EXPECT_EQ(printed(m), "<actors::mutex unlocked>");
+  m.acquire();
+  EXPECT_EQ(printed(m), "<actors::mutex locked by pid " + std::to_string(::getpid()) + ">");
+  m.release();
+
+  actors::event held;
+  process p(hold_and_hang, m, held);
+  p.start();
+  ASSERT_TRUE(held.wait(10s));
+  EXPECT_EQ(printed(m), "<actors::mutex locked by pid " + std::to_string(p.pid()) + ">");
+  p.kill();
+  ASSERT_TRUE(p.join(10s));
+  EXPECT_EQ(printed(m).rfind("<actors::mutex locked by a thread that died (tid ", 0), 0u)
+    << printed(m);
+  ASSERT_TRUE(m.acquire(true, 1s)); // taken over
+  m.release();
+  EXPECT_EQ(printed(m), "<actors::mutex unlocked>");
+
+  actors::recursive_mutex r;
+  EXPECT_EQ(printed(r), "<actors::recursive_mutex unlocked>");
+  r.acquire();
+  r.acquire();
+  EXPECT_EQ(printed(r), "<actors::recursive_mutex locked by pid " + std::to_string(::getpid())
+                          + ", count=2>");
+  r.release();
+  r.release();
+}
+
+TEST(sync, semaphores_events_conditions_and_barriers_print_their_state) {
+  actors::semaphore s(3);
+  EXPECT_EQ(printed(s), "<actors::semaphore value=3>");
+  s.acquire();
+  EXPECT_EQ(printed(s), "<actors::semaphore value=2>");
+  actors::bounded_semaphore b(2);
+  b.acquire();
+  EXPECT_EQ(printed(b), "<actors::bounded_semaphore value=1 max=2>");
+
+  actors::event e;
+  EXPECT_EQ(printed(e), "<actors::event unset>");
+  e.set();
+  EXPECT_EQ(printed(e), "<actors::event set>");
+
+  actors::barrier bar(3);
+  EXPECT_EQ(printed(bar), "<actors::barrier parties=3 waiting=0>");
+  bar.abort();
+  EXPECT_EQ(printed(bar), "<actors::barrier parties=3 waiting=0 broken>");
+
+  actors::condition<> c;
+  EXPECT_EQ(printed(c), "<actors::condition on <actors::mutex unlocked>, waiting=0>");
+  std::thread waiter([c]() mutable {
+    std::lock_guard<actors::condition<>> hold(c);
+    c.wait(10s);
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  while (printed(c).find("waiting=1") == std::string::npos && test_util::seconds_since(t0) < 10)
+    std::this_thread::yield();
+  EXPECT_EQ(printed(c), "<actors::condition on <actors::mutex unlocked>, waiting=1>");
+  {
+    std::lock_guard<actors::condition<>> hold(c);
+    c.notify();
+  }
+  waiter.join();
+  actors::condition<actors::recursive_mutex> rc;
+  EXPECT_EQ(printed(rc), "<actors::condition on <actors::recursive_mutex unlocked>, waiting=0>");
 }
 
 TEST(event, set_clear_wait) {

@@ -72,6 +72,8 @@ public:
         return "an operating-system call failed";
       case errc::actor_died:
         return "the actor is gone";
+      case errc::buffer_too_short:
+        return "the message does not fit the buffer";
     }
     return "unknown actors error " + std::to_string(value);
   }

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <ostream>
 
 namespace actors::detail {
 
@@ -138,17 +139,44 @@ void task_state::fail(std::size_t, std::exception_ptr e) {
   finish(status::failed, std::move(e));
 }
 
-void task_state::finish(status s, std::exception_ptr e) {
+bool task_state::start_unless_cancelled() {
+  std::lock_guard<std::mutex> lock(mtx_);
+  switch (status_) {
+    case status::pending:
+      status_ = status::running;
+      return true;
+    case status::cancelled:
+      return false;
+    case status::running:
+      throw actors::error(errc::bad_argument,
+                  "future_source::set_running_or_notify_cancel: the future is running "
+                  "already; call it once, before set_result() or set_exception()");
+    default:
+      throw actors::error(errc::bad_argument,
+                  "future_source::set_running_or_notify_cancel: the future has finished "
+                  "already; call it once, before set_result() or set_exception()");
+  }
+}
+
+bool task_state::end_locked(status s, std::exception_ptr e,
+                            std::vector<std::function<void()>>& callbacks) {
+  if (status_ >= status::succeeded)
+    return false; // ended already (a map's later chunks after its first failure)
+  status_ = s;
+  error_ = std::move(e);
+  callbacks.swap(callbacks_);
+  return true;
+}
+
+bool task_state::try_finish(status s, std::exception_ptr e) {
   std::vector<std::function<void()>> callbacks;
   {
     std::lock_guard<std::mutex> lock(mtx_);
-    if (status_ >= status::succeeded)
-      return; // ended already (a map's later chunks after its first failure)
-    status_ = s;
-    error_ = std::move(e);
-    callbacks.swap(callbacks_);
+    if (!end_locked(s, std::move(e), callbacks))
+      return false;
   }
   settle(callbacks);
+  return true;
 }
 
 // Runs the callbacks, then lets waiters go: as in Python, a result's
@@ -200,6 +228,33 @@ void task_state::on_done(std::function<void()> fn) {
   auto* outer = std::exchange(in_callbacks_of, this);
   fn();
   in_callbacks_of = outer;
+}
+
+std::ostream& describe_future(std::ostream& os, const task_state* state) {
+  os << "<actors::future ";
+  if (!state)
+    return os << "invalid>";
+  switch (state->current()) {
+    case task_state::status::pending:
+      return os << "pending>";
+    case task_state::status::running:
+      return os << "running>";
+    case task_state::status::succeeded:
+      return os << "finished>";
+    case task_state::status::cancelled:
+      return os << "cancelled>";
+    case task_state::status::failed:
+      break;
+  }
+  os << "failed";
+  try {
+    if (auto e = state->error())
+      std::rethrow_exception(e);
+  } catch (const std::exception& e) {
+    os << ": " << e.what();
+  } catch (...) {
+  }
+  return os << '>';
 }
 
 } // namespace actors::detail

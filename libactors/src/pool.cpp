@@ -292,6 +292,7 @@ public:
   std::condition_variable finished_cv;
   std::vector<job> inbox;
   bool closed = false, terminating = false, cancel_pending = false, finished = false;
+  bool kill_workers = false; // terminating with SIGKILL rather than SIGTERM
   std::exception_ptr broken; // the initializer failed
   std::vector<int> pids;
   std::uint64_t restarts = 0;
@@ -724,15 +725,16 @@ void pool_core::run() noexcept {
   }
 
   // Closed and drained, or terminated: stop every worker, fail what is left.
-  bool terminated;
+  bool terminated, kill;
   {
     std::lock_guard<std::mutex> lock(mtx);
     terminated = terminating;
+    kill = kill_workers;
   }
   if (terminated)
     for (auto& w : workers_)
       if (!w->eof)
-        w->proc->terminate();
+        kill ? w->proc->kill() : w->proc->terminate();
   auto closed_error = [](const job& j) {
     return std::make_exception_ptr(error(
       errc::closed, "the pool was terminated before " + j.label.text() + " finished"));
@@ -892,6 +894,17 @@ void refuse_on_supervisor(const pool_core& p, const char* call) {
 
 void pool_terminate(pool_core& p) {
   refuse_on_supervisor(p, "terminate");
+  set_flag(p, &pool_core::terminating);
+  pool_join(p, forever);
+}
+
+void pool_terminate_workers(pool_core& p, bool kill) {
+  refuse_on_supervisor(p, kill ? "kill_workers" : "terminate_workers");
+  pool_cancel_pending(p); // before terminating: the supervisor cancels first
+  if (kill) {
+    std::lock_guard<std::mutex> lock(p.mtx);
+    p.kill_workers = true;
+  }
   set_flag(p, &pool_core::terminating);
   pool_join(p, forever);
 }

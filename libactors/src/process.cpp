@@ -372,6 +372,10 @@ void process::kill() {
   send_signal(*state_, SIGKILL, "kill");
 }
 
+void process::interrupt() {
+  send_signal(*state_, SIGINT, "interrupt");
+}
+
 void process::close() {
   auto& s = *state_;
   bool running = false;

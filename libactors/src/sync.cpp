@@ -16,6 +16,8 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <fstream>
+#include <ostream>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sys/mman.h>
@@ -199,6 +201,39 @@ void basic_mutex::release() {
     errno = rc;
     throw_errno("pthread_mutex_unlock");
   }
+}
+
+namespace {
+// The process a thread belongs to (its Tgid), or 0 if the thread is gone.
+int process_of_thread(int tid) {
+  std::ifstream in("/proc/" + std::to_string(tid) + "/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("Tgid:", 0) == 0)
+      return std::atoi(line.c_str() + 5);
+  return 0;
+}
+} // namespace
+
+// glibc keeps the holder's thread id and the recursion count in the mutex
+// (as lock_stats_of reads them); the kernel does not clear them when the
+// holder dies, so a holder that is gone is told apart by /proc.
+void describe_lock(std::ostream& os, const basic_mutex& m, bool recursive) {
+  auto* native = static_cast<pthread_mutex_t*>(m.native());
+  int tid = __atomic_load_n(&native->__data.__owner, __ATOMIC_RELAXED) & 0x3fffffff;
+  unsigned count = __atomic_load_n(&native->__data.__count, __ATOMIC_RELAXED);
+  os << "<actors::" << (recursive ? "recursive_mutex" : "mutex");
+  if (tid == 0) {
+    os << " unlocked>";
+    return;
+  }
+  int pid = process_of_thread(tid);
+  if (pid == 0)
+    os << " locked by a thread that died (tid " << tid << ")";
+  else
+    os << " locked by pid " << pid;
+  if (recursive)
+    os << ", count=" << std::max(count, 1u);
+  os << '>';
 }
 
 namespace {
@@ -502,6 +537,17 @@ unsigned semaphore::get_value() const {
   return st.bounded ? std::min(value, st.initial) : value;
 }
 
+std::ostream& operator<<(std::ostream& os, const semaphore& s) {
+  auto& st = detail::state_of(s.segment_);
+  bool bounded = st.bounded != 0; // both are fixed at creation
+  unsigned initial = st.initial;
+  os << (bounded ? "<actors::bounded_semaphore value=" : "<actors::semaphore value=")
+     << s.get_value();
+  if (bounded)
+    os << " max=" << initial;
+  return os << '>';
+}
+
 // -- conditions -----------------------------------------------------------------
 //
 // Layout: [robust mutex][state], as for semaphores. Every wait has a record
@@ -632,6 +678,23 @@ void condition_core::notify(unsigned n) {
 
 void condition_core::notify_all() {
   notify(UINT32_MAX);
+}
+
+unsigned condition_core::waiting() const {
+  auto& st = cstate(segment_);
+  state_lock hold(segment_);
+  unsigned n = 0;
+  for (auto& w : st.waiters)
+    if (w.pid != 0 && !w.notified && !gone(w.pid, w.start))
+      ++n;
+  return n;
+}
+
+void describe_condition(std::ostream& os, const basic_mutex& lock, bool recursive,
+                        const condition_core& core) {
+  os << "<actors::condition on ";
+  describe_lock(os, lock, recursive);
+  os << ", waiting=" << core.waiting() << '>';
 }
 
 } // namespace detail
@@ -831,6 +894,27 @@ unsigned barrier::n_waiting() const {
 
 unsigned barrier::parties() const {
   return detail::bstate(segment_).parties;
+}
+
+std::ostream& operator<<(std::ostream& os, const barrier& b) {
+  os << "<actors::barrier parties=" << b.parties() << " waiting=" << b.n_waiting();
+  if (b.broken())
+    os << " broken";
+  return os << '>';
+}
+
+std::ostream& operator<<(std::ostream& os, const event& e) {
+  return os << (e.is_set() ? "<actors::event set>" : "<actors::event unset>");
+}
+
+std::ostream& operator<<(std::ostream& os, const mutex& m) {
+  detail::describe_lock(os, m, false);
+  return os;
+}
+
+std::ostream& operator<<(std::ostream& os, const recursive_mutex& m) {
+  detail::describe_lock(os, m, true);
+  return os;
 }
 
 } // namespace actors

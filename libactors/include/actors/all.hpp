@@ -9,6 +9,7 @@
 #include <actors/node.hpp>
 #include <actors/executor.hpp>
 #include <actors/future.hpp>
+#include <actors/future_source.hpp>
 #include <actors/pipe.hpp>
 #include <actors/pool.hpp>
 #include <actors/process.hpp>

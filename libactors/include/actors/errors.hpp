@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <utility>
 
 namespace actors {
 
@@ -86,6 +87,10 @@ enum class errc : int {
   /// An ask reached an actor that is gone; the exception is an actor_died
   /// (actor.hpp) that says why it stopped.
   actor_died,
+  /// A received message does not fit the buffer given to recv_bytes_into();
+  /// the exception is a buffer_too_short that holds the whole message
+  /// (Python's BufferTooShort).
+  buffer_too_short,
 };
 
 /// The std::error_category for actors::errc ("actors").
@@ -192,6 +197,20 @@ class keyboard_interrupt : public error {
 public:
   explicit keyboard_interrupt(const std::string& message)
     : error(errc::interrupted, message) {}
+};
+
+/// connection::recv_bytes_into(buffer, offset) received a message longer
+/// than the room after `offset` (Python's BufferTooShort). The message has
+/// been taken off the connection; bytes() holds all of it.
+class buffer_too_short : public error {
+public:
+  buffer_too_short(const std::string& message, std::string bytes)
+    : error(errc::buffer_too_short, message), bytes_(std::move(bytes)) {}
+  /// The whole message that did not fit (Python: e.args[0]).
+  const std::string& bytes() const noexcept { return bytes_; }
+
+private:
+  std::string bytes_;
 };
 
 /// Thrown by a process target to end its process with `code` as exit code,

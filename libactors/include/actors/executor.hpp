@@ -69,6 +69,23 @@ public:
       pool_.join();
   }
 
+  /// Python 3.14's terminate_workers(): cancels the futures that have not
+  /// started, sends SIGTERM to every worker, and shuts the executor down.
+  /// - Futures that were running (or already sent to a worker) fail with
+  ///   errc::closed ("the pool was terminated before ... finished"); the
+  ///   others are cancelled (cancelled_error), as shutdown(false, true) does.
+  /// - Blocks until every worker has exited: a worker that ignores SIGTERM
+  ///   gets SIGKILL after a second (pool::terminate()'s path).
+  /// - Idempotent; after shutdown() it only ends what still runs.
+  /// - Throws errc::bad_argument from a future's callback (they run on the
+  ///   pool's supervisor thread, which this waits for); submit() afterwards
+  ///   throws errc::closed.
+  void terminate_workers() { detail::pool_terminate_workers(*pool_.core(), false); }
+
+  /// Python 3.14's kill_workers(): as terminate_workers(), with SIGKILL, so
+  /// workers cannot catch or ignore it and no grace second is spent.
+  void kill_workers() { detail::pool_terminate_workers(*pool_.core(), true); }
+
   /// The pool underneath (pids, restarts...).
   pool& underlying_pool() noexcept { return pool_; }
 

@@ -15,8 +15,9 @@
 /// A failed task's exception is always an actors::error: remote_error (the
 /// task threw), worker_died (its worker process died), timeout_error (it ran
 /// over its task timeout), cancelled_error, or error(errc::bad_payload) (the
-/// result did not decode). A waiting call throws keyboard_interrupt when
-/// SIGINT arrives.
+/// result did not decode). A future made by an actors::future_source
+/// (future_source.hpp) fails with whatever exception its source sets. A
+/// waiting call throws keyboard_interrupt when SIGINT arrives.
 
 #include <actors/detail/serialize.hpp>
 #include <actors/errors.hpp>
@@ -26,6 +27,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <iosfwd>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -96,9 +98,19 @@ public:
   /// ends it.
   void on_done(std::function<void()> fn);
 
+  /// For future_source: pending -> running, true; false if cancelled.
+  /// Throws errc::bad_argument if it runs or ended already.
+  bool start_unless_cancelled();
+  /// Ends the task with `s` and `e`; false (and nothing changes) if it had
+  /// ended already.
+  bool try_finish(status s, std::exception_ptr e = nullptr);
+
 protected:
   /// Ends the task with `s`; runs callbacks outside the lock.
-  void finish(status s, std::exception_ptr e = nullptr);
+  void finish(status s, std::exception_ptr e = nullptr) { try_finish(s, std::move(e)); }
+  /// Under mtx_: ends the task with `s` and `e` and hands its callbacks to
+  /// settle(); false if it had ended already.
+  bool end_locked(status s, std::exception_ptr e, std::vector<std::function<void()>>& callbacks);
   void settle(std::vector<std::function<void()>>& callbacks);
 
   mutable std::mutex mtx_;
@@ -134,20 +146,23 @@ template <class T>
 class result_state : public task_state {
 public:
   void deliver(std::size_t, const char* data, std::size_t size) override {
-    auto value = decode<stored_t<T>>(data, size);
-    {
-      std::lock_guard<std::mutex> lock(mtx_);
-      value_.emplace(std::move(value));
-    }
-    finish(status::succeeded);
+    try_set(decode<stored_t<T>>(data, size));
   }
   /// Sets the value directly (a map assembles its parts).
-  void set(stored_t<T>&& value) {
+  void set(stored_t<T>&& value) { try_set(std::move(value)); }
+  /// Ends the task with `value`; false (the value is dropped) if it had
+  /// ended already.
+  bool try_set(stored_t<T>&& value) {
+    std::vector<std::function<void()>> callbacks;
     {
       std::lock_guard<std::mutex> lock(mtx_);
+      if (status_ >= status::succeeded)
+        return false;
       value_.emplace(std::move(value));
+      end_locked(status::succeeded, nullptr, callbacks);
     }
-    finish(status::succeeded);
+    settle(callbacks);
+    return true;
   }
   stored_t<T>& value() { return *value_; }
 
@@ -241,6 +256,20 @@ private:
   using status = detail::task_state::status;
   std::shared_ptr<detail::result_state<T>> state_;
 };
+
+namespace detail {
+/// Writes `<actors::future STATE>` for operator<< (future.cpp).
+std::ostream& describe_future(std::ostream& os, const task_state* state);
+} // namespace detail
+
+/// Python's repr of a Future: `<actors::future pending>`, `running`,
+/// `finished` (with a result), `failed: WHAT` (what() of its exception),
+/// `cancelled`; `<actors::future invalid>` for a default-constructed one.
+/// A snapshot; thread-safe; never blocks.
+template <class T>
+std::ostream& operator<<(std::ostream& os, const future<T>& f) {
+  return detail::describe_future(os, f.state().get());
+}
 
 /// multiprocessing's name for the same thing.
 template <class T>

@@ -24,10 +24,13 @@
 #include <actors/errors.hpp>
 #include <actors/time.hpp>
 
+#include <cstring>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -89,6 +92,23 @@ public:
   /// Sends raw bytes, not encoded (Python's send_bytes).
   void send_bytes(std::string_view bytes) { get().send(true, bytes, {}); }
 
+  /// Sends `size` bytes of `bytes` from `offset` (npos: all after it), as
+  /// Python's send_bytes(buffer, offset, size). Throws errc::bad_argument
+  /// (nothing sent) when the range runs past the end of `bytes`.
+  void send_bytes(std::string_view bytes, std::size_t offset,
+                  std::size_t size = std::string_view::npos) {
+    if (offset > bytes.size())
+      throw error(errc::bad_argument, "connection::send_bytes: offset "
+                                        + std::to_string(offset) + " is past the end of a "
+                                        + std::to_string(bytes.size()) + "-byte buffer");
+    if (size != std::string_view::npos && size > bytes.size() - offset)
+      throw error(errc::bad_argument,
+                  "connection::send_bytes: offset " + std::to_string(offset) + " + size "
+                    + std::to_string(size) + " is past the end of a "
+                    + std::to_string(bytes.size()) + "-byte buffer");
+    send_bytes(bytes.substr(offset, size));
+  }
+
   /// Receives one message's bytes as they travelled (Python's recv_bytes).
   std::string recv_bytes(duration timeout = forever) {
     std::string bytes;
@@ -106,6 +126,43 @@ public:
     if (!get().recv(buffer, fds, timeout))
       throw timeout_error("connection::recv_bytes_into: no message within the timeout");
     return buffer.size();
+  }
+
+  /// Python's recv_bytes_into(buffer, offset): receives one message's bytes
+  /// into a fixed-size buffer from `offset` on, and returns their count.
+  /// `buffer` is any contiguous container or array of a 1-byte type
+  /// (std::vector<char>, std::array<std::uint8_t, N>, char[N], std::string);
+  /// its size is not changed.
+  /// - Throws errc::bad_argument (nothing received) if `offset` is past the
+  ///   end of `buffer`; buffer_too_short if the message is longer than the
+  ///   room after `offset`: the message is consumed and the exception's
+  ///   bytes() holds it; timeout_error after `timeout`; as recv() otherwise.
+  template <class Buffer>
+  std::size_t recv_bytes_into(Buffer& buffer, std::size_t offset, duration timeout = forever) {
+    using byte_t = std::remove_pointer_t<decltype(std::data(buffer))>;
+    static_assert(sizeof(byte_t) == 1 && std::is_trivially_copyable_v<byte_t>
+                    && !std::is_const_v<byte_t>,
+                  "connection::recv_bytes_into(buffer, offset): buffer must be a writable "
+                  "contiguous range of a 1-byte type, such as std::vector<char>");
+    auto room = std::size(buffer);
+    if (offset > room)
+      throw error(errc::bad_argument, "connection::recv_bytes_into: offset "
+                                        + std::to_string(offset) + " is past the end of a "
+                                        + std::to_string(room) + "-byte buffer");
+    std::string bytes;
+    std::vector<int> fds;
+    if (!get().recv(bytes, fds, timeout))
+      throw timeout_error("connection::recv_bytes_into: no message within the timeout");
+    if (bytes.size() > room - offset) {
+      auto message = "connection::recv_bytes_into: a " + std::to_string(bytes.size())
+                     + "-byte message does not fit the " + std::to_string(room - offset)
+                     + " bytes after offset " + std::to_string(offset)
+                     + "; it was received and is in the exception's bytes()";
+      throw buffer_too_short(message, std::move(bytes));
+    }
+    if (!bytes.empty())
+      std::memcpy(std::data(buffer) + offset, bytes.data(), bytes.size());
+    return bytes.size();
   }
 
   /// True if a message (or EOF) is ready to be received within `timeout`.

@@ -140,6 +140,15 @@ public:
   /// Sends SIGKILL. Same rules as terminate().
   void kill();
 
+  /// Sends SIGINT, as Ctrl-C would (Python 3.14's Process.interrupt()).
+  /// In a child that has started a pool, a call waiting on a future (get(),
+  /// wait(), map...) throws actors::keyboard_interrupt (uncaught, the child
+  /// exits with code 1, as Python's KeyboardInterrupt does). Otherwise
+  /// SIGINT has its default action, so exitcode() is -SIGINT, unless the
+  /// child installed its own handler. Nothing happens if the process already
+  /// exited. Throws as terminate().
+  void interrupt();
+
   /// Releases the process's file descriptors. Throws errc::still_running if
   /// the child is running; afterwards every member but name() throws
   /// errc::closed.

@@ -25,13 +25,20 @@
 #include <actors/time.hpp>
 
 #include <chrono>
-#include <functional>
 #include <cstdint>
+#include <functional>
+#include <iosfwd>
 #include <memory>
+#include <type_traits>
 
 namespace actors {
 
 namespace detail {
+
+class basic_mutex;
+
+/// Writes `<actors::KIND ...>` for operator<< (sync.cpp).
+void describe_lock(std::ostream& os, const basic_mutex& m, bool recursive);
 
 class basic_mutex {
 public:
@@ -98,6 +105,7 @@ protected:
   explicit basic_mutex(bool recursive);
 
 private:
+  friend void describe_lock(std::ostream& os, const basic_mutex& m, bool recursive);
   void* native() const;
   void recover_from_dead_holder(void* native_mutex);
 
@@ -127,6 +135,14 @@ public:
   recursive_mutex() : basic_mutex(true) {}
   using basic_mutex::basic_mutex;
 };
+
+/// Python's repr of a Lock or RLock: `<actors::mutex unlocked>`,
+/// `<actors::mutex locked by pid 123>`, `<actors::recursive_mutex locked by
+/// pid 123, count=2>`, or `locked by a thread that died` (the next acquire()
+/// takes it over). A snapshot, read without taking the lock; thread-safe.
+/// Throws errc::closed on a handle not attached to shared memory.
+std::ostream& operator<<(std::ostream& os, const mutex& m);
+std::ostream& operator<<(std::ostream& os, const recursive_mutex& m);
 
 /// Python's multiprocessing.Semaphore: `value` permits shared by processes.
 /// Permits held by a process that dies (exits or is killed without
@@ -161,6 +177,7 @@ protected:
   semaphore(unsigned value, bool bounded);
 
 private:
+  friend std::ostream& operator<<(std::ostream& os, const semaphore& s);
   bool owner_died_ = false;
 };
 
@@ -170,6 +187,11 @@ class bounded_semaphore : public semaphore {
 public:
   explicit bounded_semaphore(unsigned value = 1) : semaphore(value, true) {}
 };
+
+/// Python's repr: `<actors::semaphore value=3>`, `<actors::bounded_semaphore
+/// value=1 max=2>`. The value counts permits that dead holders left, as
+/// get_value() does. A snapshot; thread-safe.
+std::ostream& operator<<(std::ostream& os, const semaphore& s);
 
 /// Python's multiprocessing.Condition, on a mutex or recursive_mutex.
 /// - wait() releases the lock, sleeps until notified (or the timeout), and
@@ -200,7 +222,13 @@ public:
   bool sleep(unsigned place, duration timeout, const std::function<bool()>& dead_holder);
   void notify(unsigned n);
   void notify_all();
+  /// Threads and processes waiting and not yet notified (a snapshot).
+  unsigned waiting() const;
 };
+
+/// Writes `<actors::condition on LOCK, waiting=N>` for operator<<.
+void describe_condition(std::ostream& os, const basic_mutex& lock, bool recursive,
+                        const condition_core& core);
 
 } // namespace detail
 
@@ -265,6 +293,14 @@ public:
     ar(lock_, core_);
   }
 
+  /// Python's repr: `<actors::condition on <actors::mutex unlocked>,
+  /// waiting=0>`, the lock as its own operator<< prints it, and the waiters
+  /// not yet notified. A snapshot; thread-safe.
+  friend std::ostream& operator<<(std::ostream& os, const condition& c) {
+    detail::describe_condition(os, c.lock_, std::is_same_v<Lock, recursive_mutex>, c.core_);
+    return os;
+  }
+
 private:
   Lock lock_;
   detail::condition_core core_;
@@ -299,6 +335,10 @@ public:
   unsigned parties() const;
 };
 
+/// Python's repr: `<actors::barrier parties=3 waiting=1>`, with ` broken`
+/// at the end while it is broken. A snapshot; thread-safe.
+std::ostream& operator<<(std::ostream& os, const barrier& b);
+
 /// Python's multiprocessing.Event: a flag processes can wait for.
 /// - Blocks: wait() until set (or the timeout). Never throws on timeout: it
 ///   returns false, as in Python.
@@ -313,5 +353,8 @@ public:
   /// Waits until the flag is set; false if `timeout` passed first.
   bool wait(duration timeout = forever) const;
 };
+
+/// `<actors::event set>` or `<actors::event unset>`. A snapshot; thread-safe.
+std::ostream& operator<<(std::ostream& os, const event& e);
 
 } // namespace actors

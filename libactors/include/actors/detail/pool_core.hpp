@@ -164,8 +164,11 @@ void pool_close(pool_core& p);
 /// Stops the workers now; unfinished jobs fail with errc::closed.
 /// `cancel_pending` only: jobs not yet started are cancelled, running ones
 /// go on (executor.shutdown(cancel_futures=True)).
+/// `terminate_workers`: both, the executor's terminate_workers() (or with
+/// `kill`, kill_workers(): SIGKILL instead of SIGTERM).
 void pool_terminate(pool_core& p);
 void pool_cancel_pending(pool_core& p);
+void pool_terminate_workers(pool_core& p, bool kill);
 
 /// Waits until the workers exited (after close or terminate); false on
 /// timeout. Throws errc::bad_argument while the pool is open.
