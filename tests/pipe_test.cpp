@@ -8,6 +8,7 @@
 
 #include <array>
 #include <csignal>
+#include <fcntl.h>
 #include <random>
 #include <sys/socket.h>
 #include <thread>
@@ -182,6 +183,43 @@ TEST(pipe, timeouts_hold_while_signals_keep_interrupting) {
   }
   b.send(7); // and the pipe still works
   EXPECT_EQ(a.recv(1s), 7);
+}
+
+// Writes through a descriptor its parent sent, then says so.
+void write_through_handle(connection<int> c) {
+  int fd = c.recv_handle(10s);
+  const char text[] = "written by the child";
+  bool ok = ::write(fd, text, sizeof text - 1) == static_cast<ssize_t>(sizeof text - 1);
+  ::close(fd);
+  c.send(ok ? 1 : 0);
+}
+
+TEST(pipe, a_descriptor_crosses_with_send_handle) {
+  test_util::temp_dir dir;
+  auto [a, b] = actors::pipe<int>();
+  process p(write_through_handle, b);
+  p.start();
+  b.close();
+  int fd = ::open(dir.file("f").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  a.send_handle(fd);
+  ::close(fd); // the child has its own copy
+  EXPECT_EQ(a.recv(10s), 1);
+  p.join();
+  EXPECT_EQ(test_util::read_file(dir.file("f")), "written by the child");
+  EXPECT_EQ(error_of([&] { a.send_handle(-1); }), errc::bad_argument);
+  EXPECT_EQ(error_of([&] { a.send_handle(4000); }), errc::bad_argument);
+}
+
+TEST(pipe, recv_handle_of_an_ordinary_message_is_a_bad_payload) {
+  auto [a, b] = actors::pipe<int>();
+  b.send(5);
+  EXPECT_EQ(error_of([&] { a.recv_handle(1s); }), errc::bad_payload);
+  EXPECT_THROW(a.recv_handle(10ms), actors::timeout_error);
+  b.send_handle(0);
+  EXPECT_EQ(a.recv_bytes(1s), ""); // recv_bytes drops the descriptor it did not ask for
+  b.send(6);
+  EXPECT_EQ(a.recv(1s), 6);
 }
 
 TEST(pipe, one_way_pipe_refuses_the_wrong_direction) {

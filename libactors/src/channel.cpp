@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -195,6 +196,19 @@ std::pair<std::shared_ptr<channel>, std::shared_ptr<channel>> channel_pair(bool 
   auto first = std::make_shared<channel>(a.release(), true, duplex);
   auto second = std::make_shared<channel>(b.release(), duplex, true);
   return {first, second};
+}
+
+void check_open_fd(int fd, const char* call) {
+  if (fd < 0 || ::fcntl(fd, F_GETFD) == -1)
+    throw error(errc::bad_argument,
+                std::string(call) + ": " + std::to_string(fd) + " is not an open descriptor");
+}
+
+void close_fds(std::vector<int>& fds) noexcept {
+  for (int fd : fds)
+    if (fd >= 0)
+      ::close(fd);
+  fds.clear();
 }
 
 std::uint32_t export_fd(int fd) {

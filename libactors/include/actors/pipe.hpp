@@ -115,7 +115,34 @@ public:
     std::vector<int> fds;
     if (!get().recv(bytes, fds, timeout))
       throw timeout_error("connection::recv_bytes: no message within the timeout");
+    detail::close_fds(fds); // a handle sent with send_handle() is not for us
     return bytes;
+  }
+
+  /// Sends a copy of descriptor `fd` to the process at the other end, which
+  /// takes it with recv_handle() (Python's multiprocessing.reduction
+  /// send_handle). `fd` stays open here. Throws errc::bad_argument if `fd`
+  /// is not open, errc::broken_pipe if the other end is gone.
+  void send_handle(int fd) {
+    detail::check_open_fd(fd, "connection::send_handle");
+    get().send(true, std::string_view(), {fd});
+  }
+
+  /// Receives a descriptor sent with send_handle(): a new descriptor in this
+  /// process (close-on-exec), owned by the caller (Python's recv_handle).
+  /// Throws timeout_error after `timeout`, errc::bad_payload if the message
+  /// carries no descriptor (it was not sent with send_handle()).
+  int recv_handle(duration timeout = forever) {
+    std::string bytes;
+    std::vector<int> fds;
+    if (!get().recv(bytes, fds, timeout))
+      throw timeout_error("connection::recv_handle: no message within the timeout");
+    if (fds.size() != 1 || !bytes.empty()) {
+      detail::close_fds(fds);
+      throw error(errc::bad_payload, "connection::recv_handle: the message is not a "
+                                     "descriptor sent with send_handle()");
+    }
+    return fds[0];
   }
 
   /// Receives one message's bytes into `buffer`, reusing its memory, and

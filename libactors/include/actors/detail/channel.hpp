@@ -71,6 +71,12 @@ void drop_inherited_channels() noexcept;
 /// the second only sends, as Python's Pipe(duplex=False).
 std::pair<std::shared_ptr<channel>, std::shared_ptr<channel>> channel_pair(bool duplex);
 
+/// Throws errc::bad_argument naming `call` unless `fd` is an open descriptor.
+void check_open_fd(int fd, const char* call);
+
+/// Closes every descriptor in `fds` and empties it.
+void close_fds(std::vector<int>& fds) noexcept;
+
 /// While encoding for another process: records `fd` to travel along and
 /// returns its index. Throws errc::bad_argument outside such an encoding.
 std::uint32_t export_fd(int fd);
