@@ -240,7 +240,12 @@ public:
   /// pool's supervisor thread (or the caller's), so it must be quick.
   template <class F>
   void add_done_callback(F fn) {
-    state_->on_done([fn = std::move(fn), self = *this]() mutable { fn(self); });
+    // A weak reference: the state keeps its callbacks, so a strong one would
+    // keep a future that never ends alive for good.
+    state_->on_done([fn = std::move(fn), weak = std::weak_ptr(state_)]() mutable {
+      if (auto s = weak.lock())
+        fn(future(std::move(s)));
+    });
   }
 
   bool valid() const noexcept { return state_ != nullptr; }
