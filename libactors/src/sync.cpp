@@ -367,6 +367,15 @@ bool gone(std::int32_t pid, std::uint64_t start) {
   return !is_me(pid, start) && start_time(pid) != start;
 }
 
+// The state that follows the robust mutex at the start of segment `s`, for
+// a handle named `what` ("semaphore").
+template <class State>
+State& state_after_mutex(const std::shared_ptr<shm_segment>& s, const char* what) {
+  if (!s)
+    throw error(errc::closed, std::string("this ") + what + " is not attached to shared memory");
+  return *reinterpret_cast<State*>(s->data() + mutex_bytes());
+}
+
 // Locks the robust mutex at the start of a segment that guards the state
 // after it; a holder that died mid-update left single-word fields, so the
 // state is usable as it is.
@@ -414,9 +423,7 @@ struct semaphore_state {
 };
 
 semaphore_state& state_of(const std::shared_ptr<shm_segment>& s) {
-  if (!s)
-    throw error(errc::closed, "this semaphore is not attached to shared memory");
-  return *reinterpret_cast<semaphore_state*>(s->data() + mutex_bytes());
+  return state_after_mutex<semaphore_state>(s, "semaphore");
 }
 
 holder* find_slot(semaphore_state& st, bool claim) {
@@ -580,9 +587,7 @@ struct condition_state {
 };
 
 condition_state& cstate(const std::shared_ptr<shm_segment>& s) {
-  if (!s)
-    throw error(errc::closed, "this condition is not attached to shared memory");
-  return *reinterpret_cast<condition_state*>(s->data() + mutex_bytes());
+  return state_after_mutex<condition_state>(s, "condition");
 }
 
 condition_waiter* free_record(condition_state& st) {
@@ -726,9 +731,7 @@ struct barrier_state {
 };
 
 barrier_state& bstate(const std::shared_ptr<shm_segment>& s) {
-  if (!s)
-    throw error(errc::closed, "this barrier is not attached to shared memory");
-  return *reinterpret_cast<barrier_state*>(s->data() + mutex_bytes());
+  return state_after_mutex<barrier_state>(s, "barrier");
 }
 
 void break_barrier(barrier_state& st, const std::string& why) {
