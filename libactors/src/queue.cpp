@@ -31,8 +31,10 @@
 // A bounded queue counts what consumers fetched and have not acknowledged
 // against maxsize, with the items it holds and the credits it granted: what
 // comes back from a consumer that dies or leaves then still fits, so the
-// queue never holds more than maxsize. get() on a bounded queue acknowledges
-// at once, so a slot frees as soon as get() returns, as in Python.
+// queue never holds more than maxsize. On a bounded queue the acks of get()
+// reach the server within ~200 microseconds (the flusher sends them unless a
+// request carried them first), so a slot frees soon after get() returns; a
+// put() that finds no credit sends this process's own acks first.
 
 #include <actors/detail/queue_client.hpp>
 #include <actors/detail/serialize.hpp>
@@ -44,6 +46,7 @@
 #include "runtime.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -692,7 +695,10 @@ public:
   std::mutex get_write_mtx;
   unique_fd get_fd;
   std::deque<std::string> fetched;
-  std::uint32_t acks = 0;
+  // Items get() returned and the server has not heard of. They ride on the
+  // next request; on a bounded queue, where they hold room, the flusher sends
+  // them within ~200 microseconds if no request comes first.
+  std::atomic<std::uint32_t> acks{0};
   std::uint32_t fetch_size = 1;
   bool fetch_pending = false; // a get request is out (sent for wait())
   std::uint64_t taken = 0;
@@ -712,13 +718,27 @@ public:
   // fetched beyond that goes back to the queue, so nothing is delivered twice.
   void release() noexcept {
     std::lock_guard<std::mutex> lock(get_mtx);
-    if (!get_fd || (acks == 0 && fetched.empty()))
+    if (!get_fd || (acks.load() == 0 && fetched.empty()))
       return;
     std::string req(1, static_cast<char>(op_release));
-    put_u32(req, std::exchange(acks, 0));
+    put_u32(req, acks.exchange(0));
     std::lock_guard<std::mutex> w(get_write_mtx);
     send_frame(get_fd.get(), frame_kind::object, req.data(), req.size(), {});
     fetched.clear();
+  }
+
+  // Tells the server about items get() returned, if no request did yet. A
+  // failed write is the owner's end, which the next call reports.
+  void send_acks() noexcept {
+    if (acks.load(std::memory_order_relaxed) == 0)
+      return;
+    std::lock_guard<std::mutex> w(get_write_mtx);
+    auto n = acks.exchange(0);
+    if (n == 0 || !get_fd)
+      return;
+    std::string ack(1, static_cast<char>(op_ack));
+    put_u32(ack, n);
+    (void) send_frame(get_fd.get(), frame_kind::object, ack.data(), ack.size(), {});
   }
 
   // Sends buffered puts and waits until the server has them: a size or join
@@ -807,8 +827,9 @@ public:
 
 namespace {
 
-// The flusher: sends put batches that have waited ~200 microseconds, so an
-// item put by a producer that then idles still leaves promptly.
+// The flusher: sends put batches and bounded-queue acks that have waited ~200
+// microseconds, so an item put by a producer that then idles still leaves
+// promptly, and a slot get() freed is soon free at the server too.
 struct flusher {
   std::mutex mtx;
   std::condition_variable cv;
@@ -825,12 +846,15 @@ struct flusher {
       auto work = std::move(pending);
       pending.clear();
       for (auto* c : work) {
-        std::lock_guard<std::mutex> put_lock(c->put_mtx);
-        try {
-          c->flush_locked();
-        } catch (const std::exception& e) {
-          log::error() << "queue: buffered items could not be sent: " << e.what();
+        {
+          std::lock_guard<std::mutex> put_lock(c->put_mtx);
+          try {
+            c->flush_locked();
+          } catch (const std::exception& e) {
+            log::error() << "queue: buffered items could not be sent: " << e.what();
+          }
         }
+        c->send_acks();
       }
     }
   }
@@ -899,6 +923,7 @@ bool queue_put(queue_client& c, std::string item, duration timeout) {
   if (c.closed)
     throw error(errc::closed, "this process closed the queue for putting");
   if (c.addr.maxsize > 0 && c.credits == 0) {
+    c.send_acks(); // room our own get()s freed counts for this request
     c.flush_locked();
     c.ensure(c.put_fd);
     std::string req(1, static_cast<char>(op_credit));
@@ -953,7 +978,7 @@ void request_items(queue_client& c, bool nowait) {
   c.ensure(c.get_fd);
   std::string req(1, static_cast<char>(op_get));
   put_u32(req, c.fetch_size);
-  put_u32(req, std::exchange(c.acks, 0));
+  put_u32(req, c.acks.exchange(0));
   req += nowait ? '\1' : '\0';
   std::lock_guard<std::mutex> w(c.get_write_mtx);
   c.write(c.get_fd.get(), req);
@@ -995,16 +1020,16 @@ std::optional<std::string> queue_get(queue_client& c, duration timeout) {
   }
   auto item = std::move(c.fetched.front());
   c.fetched.pop_front();
-  ++c.acks;
   ++c.taken;
-  if (c.addr.maxsize > 0) {
-    // A bounded queue counts the item against maxsize until acknowledged:
-    // free its slot now, not at our next request. A failed write is the
-    // owner's end, which the next call reports; this item is ours already.
-    std::string ack(1, static_cast<char>(op_ack));
-    put_u32(ack, std::exchange(c.acks, 0));
-    std::lock_guard<std::mutex> w(c.get_write_mtx);
-    (void) send_frame(c.get_fd.get(), frame_kind::object, ack.data(), ack.size(), {});
+  // A bounded queue counts the item against maxsize until acknowledged. One
+  // ack frame per get() would cost a system call per item (4 consumers moved
+  // 8x fewer items/s), so the flusher sends the acks of ~200 microseconds at
+  // once, unless the next request carries them first.
+  if (c.acks.fetch_add(1) == 0 && c.addr.maxsize > 0) {
+    auto& f = get_flusher();
+    std::lock_guard<std::mutex> guard(f.mtx);
+    f.pending.insert(&c);
+    f.cv.notify_one();
   }
   return item;
 }

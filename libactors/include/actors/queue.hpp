@@ -33,8 +33,10 @@
 ///   for a consumer that dies, exactly once otherwise.
 /// - A bounded queue never holds more than maxsize items, redelivered ones
 ///   included: items a consumer fetched but has not yet taken with get()
-///   count against maxsize (a slot frees when get() returns them), so what
-///   comes back from a consumer that dies still fits and producers wait.
+///   count against maxsize, so what comes back from a consumer that dies
+///   still fits and producers wait. A slot frees at the server within ~200 us
+///   of get() returning its item; a put() in the same process that finds no
+///   room sends its own process's acknowledgements with its request.
 /// - The queue lives as long as the process that created it; afterwards every
 ///   call throws eof_error.
 
