@@ -206,6 +206,90 @@ TEST(actor, siblings_talk_to_each_other_and_handles_ride_in_messages) {
   EXPECT_EQ(b.ask(&counter::pid).get(5s), a.pid());
 }
 
+namespace {
+
+// A plain child: it waits for a word on its pipe, then returns.
+void wait_for_word(actors::connection<int> in) {
+  (void) in.recv(30s);
+}
+
+// In a fresh node that never used actors: a child it starts does not host
+// them, and spawning into it says why. Exit 0 when it did.
+void spawn_into_a_child_started_too_early() {
+  auto [mine, theirs] = actors::pipe<int>();
+  actors::process p(wait_for_word, theirs);
+  p.start();
+  int code = 3;
+  try {
+    (void) actors::spawn<counter>(actors::in_process_of(p), 1);
+    code = 1;
+  } catch (const actors::error& e) {
+    code = e.value() == actors::errc::bad_argument
+               && std::string(e.what()).find("before this program used actors") != std::string::npos
+             ? 0
+             : 2;
+  }
+  mine.send(1);
+  p.join(10s);
+  throw actors::system_exit(code);
+}
+
+} // namespace
+
+TEST_P(actor_in_process, spawn_into_a_running_child_through_its_process_handle) {
+  (void) actors::system(); // this program uses actors: its children host them
+  auto [mine, theirs] = actors::pipe<int>();
+  actors::process p(wait_for_word, theirs);
+  p.method(GetParam());
+  p.start();
+  auto c = actors::spawn<counter>(actors::in_process_of(p), 7);
+  EXPECT_EQ(c.pid(), p.pid());
+  EXPECT_EQ(c.ask(&counter::pid).get(5s), p.pid());
+  c.tell(&counter::add, 3);
+  EXPECT_EQ(c.ask(&counter::get).get(5s), 10);
+  auto d = actors::spawn<counter>(actors::in_process_of(p), 1);
+  EXPECT_EQ(d.pid(), p.pid());
+  EXPECT_NE(c, d);
+  // The actors stop when the child's target returns.
+  auto box = std::make_shared<down_box>();
+  actors::monitor(c, [box](const actors::down& x) { box->set(x); });
+  mine.send(1);
+  p.join(10s);
+  EXPECT_EQ(p.exitcode(), 0);
+  ASSERT_TRUE(box->wait(5000ms));
+  EXPECT_THROW(c.ask(&counter::get).get(5s), actors::actor_died);
+  // Nothing can be spawned into a process that has exited.
+  try {
+    (void) actors::spawn<counter>(actors::in_process_of(p), 1);
+    ADD_FAILURE() << "spawned into an exited process";
+  } catch (const actors::error& e) {
+    EXPECT_EQ(e.value(), actors::errc::eof) << e.what();
+  }
+}
+
+TEST(actor, spawn_into_this_process_or_the_parent_through_their_handles) {
+  auto here = actors::spawn<counter>(actors::in_process_of(actors::current_process()), 2);
+  EXPECT_EQ(here.pid(), ::getpid());
+  EXPECT_EQ(here.ask(&counter::get).get(5s), 2);
+  // A child spawns an actor into its parent (this process).
+  auto [mine, theirs] = actors::pipe<actors::actor<counter>>();
+  actors::process p(+[](actors::connection<actors::actor<counter>> out) {
+    out.send(actors::spawn<counter>(actors::in_process_of(*actors::parent_process()), 4));
+  }, theirs);
+  p.start();
+  auto c = mine.recv(10s);
+  p.join(10s);
+  EXPECT_EQ(c.pid(), ::getpid());
+  EXPECT_EQ(c.ask(&counter::get).get(5s), 4);
+}
+
+TEST(actor, a_child_started_before_any_actor_does_not_host_and_says_so) {
+  actors::process p(spawn_into_a_child_started_too_early);
+  p.start();
+  p.join(30s);
+  EXPECT_EQ(p.exitcode(), 0);
+}
+
 TEST(actor, handles_compare_and_reject_the_wrong_type) {
   auto c = actors::spawn<counter>();
   auto d = c;

@@ -573,7 +573,10 @@ manager::manager() : state_(std::make_unique<state>()) {
   static std::atomic<int> managers{0};
   p.daemon(true);
   p.name("SyncManager-" + std::to_string(++managers));
-  p.start();
+  {
+    detail::no_actor_hosting internal; // it serves objects, not actors
+    p.start();
+  }
   tx.close();
   try {
     path_ = rx.recv(std::chrono::seconds(30));

@@ -283,6 +283,10 @@ bool send_boot_answer(int link, boot_status status, const std::string& message) 
   }
   if (!send_boot_answer(link, boot_status::running))
     _exit(1);
+  if (rec.host_actors) {
+    n->ensure_forkserver(); // while no thread of this process exists
+    host_actors_for_parent(rec.parent_endpoint);
+  }
 
   int code = 0;
   try {

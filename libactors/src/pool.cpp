@@ -387,6 +387,7 @@ void pool_core::start_worker() {
     for (int fd : cfg.initializer->fds)
       boot.init_fds.push_back({fd});
   }
+  no_actor_hosting internal; // a worker runs tasks, not actors
   process p(pool_worker, boot);
   p.daemon(true);
   p.method(cfg.method);

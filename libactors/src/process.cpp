@@ -143,6 +143,8 @@ detail::boot_record make_boot_record(const process_state& s, const detail::node_
   rec.log_threshold = static_cast<int>(lc.threshold);
   rec.root_endpoint = detail::root_endpoint();
   rec.parent_endpoint = detail::own_endpoint_if_running();
+  rec.host_actors = !rec.parent_endpoint.empty() && detail::actor_runtime_ready()
+                    && !detail::no_actor_hosting::active();
   return rec;
 }
 
@@ -245,7 +247,9 @@ void process::start() {
   check_open(s);
   if (s.started)
     throw error(errc::already_started, "cannot start a process twice (" + s.name + ")");
-  auto boot = detail::encode(make_boot_record(s, n));
+  auto record = make_boot_record(s, n);
+  s.hosts_actors = record.host_actors;
+  auto boot = detail::encode(record);
   auto [link, child_link] = detail::socket_pair(SOCK_STREAM);
 
   if (s.method == start_method::fork) {

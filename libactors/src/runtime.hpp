@@ -37,11 +37,13 @@ struct boot_record {
   int log_threshold = 20;
   std::string root_endpoint;   // the root node's actor transport (the registry)
   std::string parent_endpoint; // the parent's, if it runs (it knows our exit status)
+  bool host_actors = false;    // start the transport and tell the parent its endpoint
 
   template <class Archive>
   void serialize(Archive& ar) {
     ar(name, identity, daemon, parent_pid, parent_name, trampoline, target, payload,
-       default_method, log_format, log_datefmt, log_threshold, root_endpoint, parent_endpoint);
+       default_method, log_format, log_datefmt, log_threshold, root_endpoint, parent_endpoint,
+       host_actors);
   }
 };
 
@@ -65,6 +67,7 @@ struct process_state {
   invocation call;
   int pid = 0;
   bool started = false;
+  bool hosts_actors = false; // its boot record asked it to host actors
   bool closed = false;
   std::optional<int> exitcode;
   int parent_pid = 0;       // the pid that started it, for "join yourself"
@@ -77,6 +80,11 @@ struct process_state {
     return method == start_method::fork || kind != role::child ? pidfd.get()
                                                                : status.get();
   }
+};
+
+/// The runtime's way into a process handle.
+struct process_access {
+  static process_state& state(const process& p) noexcept { return *p.state_; }
 };
 
 /// Converts a waitpid() status to Python's exitcode convention.
@@ -187,6 +195,22 @@ void set_root_endpoint(std::string e);
 /// This node's transport endpoint if it runs, else "" (for boot records).
 std::string own_endpoint_if_running();
 void set_parent_endpoint(std::string e);
+
+/// True once this node runs actors (its CAF system is bound to the
+/// transport): the children it starts from then on host actors too.
+bool actor_runtime_ready() noexcept;
+/// While one lives on a thread, the children that thread starts do not host
+/// actors (pool workers and the manager's server are the library's own).
+struct no_actor_hosting {
+  no_actor_hosting() noexcept;
+  ~no_actor_hosting();
+  no_actor_hosting(const no_actor_hosting&) = delete;
+  no_actor_hosting& operator=(const no_actor_hosting&) = delete;
+  static bool active() noexcept;
+};
+/// In a child whose boot record asks for it: starts the transport and tells
+/// the parent node its endpoint, so the parent can spawn actors here.
+void host_actors_for_parent(const std::string& parent_endpoint) noexcept;
 
 /// Stops every actor of this node (its monitors hear "normal: the node
 /// stopped") and then the transport. Part of node_state::shutdown().

@@ -220,13 +220,24 @@ struct in_new_process_t {
 };
 inline const in_new_process_t in_new_process{};
 
-/// Tells spawn() to build the actor in the process where `other` lives.
+/// Tells spawn() to build the actor in an existing process: the one where
+/// the actor `other` lives, or the process `p` (a started child of this one,
+/// current_process(), or parent_process()).
+/// - A child hosts actors when this program used actors before starting it
+///   (actors::system() or any spawn was called): it then runs the actor
+///   transport (two threads; CAF's own start with its first actor) and tells
+///   this node where to reach it. Pool workers and manager processes never
+///   host actors.
+/// - The actors spawned into a child run beside its target function; they
+///   stop, with reason "its node stopped", when the target returns.
 struct in_process_of {
   template <class U>
   explicit in_process_of(const actor<U>& other)
     : endpoint(detail::handle_access::ref(other) ? detail::handle_access::ref(other)->address.endpoint
                                                  : std::string()) {}
+  explicit in_process_of(const process& p) : proc(p) {}
   std::string endpoint;
+  std::optional<process> proc;
 };
 
 namespace detail {
@@ -269,6 +280,9 @@ std::shared_ptr<actor_ref> spawn_here(const char* data, std::size_t size) {
 }
 std::shared_ptr<actor_ref> spawn_remote(const std::string& endpoint, any_fn spawner,
                                         std::string args);
+/// Where to reach the actor transport of process `p`; waits (up to 30 s) for
+/// a child that has not yet offered it. Throws as spawn(in_process_of).
+std::string endpoint_of(const process& p);
 
 template <class T, class... A>
 constexpr bool check_spawn() {
@@ -340,14 +354,19 @@ actor<T> spawn(const in_new_process_t& where, A&&... args) {
   return {};
 }
 
-/// Spawns an actor of class T in the process where another actor lives.
+/// Spawns an actor of class T in an existing process (see in_process_of).
+/// Arguments are serialized as for in_new_process.
+/// - Blocks: for one round trip to that process; for a child just started,
+///   until it has offered to host actors (milliseconds).
 /// - Throws: remote_error if T's constructor threw there; actor_died if
-///   that process is gone.
+///   the process of `other` is gone; for a process handle, errc::eof if it
+///   has exited, errc::not_started, and errc::bad_argument if it does not
+///   host actors (started before this program used actors, or a pool worker).
 template <class T, class... A>
 actor<T> spawn(const in_process_of& where, A&&... args) {
   if constexpr (detail::check_spawn<T, A...>()) {
     return detail::handle_access::make<T>(detail::spawn_remote(
-      where.endpoint, reinterpret_cast<detail::any_fn>(&detail::spawn_here<T, std::decay_t<A>...>),
+      where.proc ? detail::endpoint_of(*where.proc) : where.endpoint, reinterpret_cast<detail::any_fn>(&detail::spawn_here<T, std::decay_t<A>...>),
       detail::encode(std::tuple<std::decay_t<A>...>(std::forward<A>(args)...))));
   }
   return {};

@@ -60,6 +60,7 @@ start_method get_start_method() noexcept;
 
 namespace detail {
 struct process_state;
+struct process_access;
 } // namespace detail
 
 /// A handle to an OS process that runs `target(args...)`.
@@ -171,6 +172,7 @@ public:
   explicit process(std::shared_ptr<detail::process_state> state) noexcept;
 
 private:
+  friend struct detail::process_access;
   explicit process(detail::invocation inv);
 
   std::shared_ptr<detail::process_state> state_;

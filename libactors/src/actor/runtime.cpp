@@ -87,6 +87,7 @@ enum op : std::uint8_t {
   op_spawn = 0x45,
   op_registry = 0x46,
   op_why = 0x47, // u64 request, i32 pid -> reply with the down_reason of that child
+  op_hello = 0x48, // endpoint: a child that hosts actors tells its parent where
 };
 
 thread_local actor_cell* running_cell = nullptr;
@@ -118,6 +119,19 @@ transport* bound_transport = nullptr;
 std::mutex root_mtx;
 std::string root_ep;
 std::string parent_ep;
+
+// The endpoints of this node's children that host actors, by pid, from their
+// hello; an entry goes when the child's connection closes.
+struct child_endpoints {
+  std::mutex mtx;
+  std::condition_variable known;
+  std::unordered_map<int, std::string> by_pid;
+};
+
+child_endpoints*& children_ptr() {
+  static auto* c = new child_endpoints;
+  return c;
+}
 
 } // namespace
 
@@ -620,6 +634,11 @@ void ask_parent_why(const std::string& parent, int pid, down_reason fallback,
                     std::function<void(const down_reason&)> then);
 
 void fail_peer(const peer_ptr& p) {
+  if (p->endpoint().empty()) { // a connection a child of ours may have opened
+    auto& c = *children_ptr();
+    std::lock_guard<std::mutex> lock(c.mtx);
+    c.by_pid.erase(p->pid());
+  }
   auto& st = state_of(p);
   std::unordered_map<std::uint64_t, pending_ask> pending;
   std::unordered_map<std::uint64_t, remote_watch> watches;
@@ -936,6 +955,17 @@ void on_spawn(const peer_ptr& p, const char* data, std::size_t size) {
 
 void on_registry(const peer_ptr& p, const char* data, std::size_t size);
 
+// A child that hosts actors says where (its pid is the connection's, checked
+// by the kernel, not what it claims).
+void on_hello(const peer_ptr& p, const char* data, std::size_t size) {
+  auto& c = *children_ptr();
+  {
+    std::lock_guard<std::mutex> lock(c.mtx);
+    c.by_pid[p->pid()] = std::string(data, size);
+  }
+  c.known.notify_all();
+}
+
 void on_why(const peer_ptr& p, const char* data, std::size_t size) {
   if (size < 12)
     return;
@@ -1065,6 +1095,7 @@ transport& ensure_handlers() {
     tr.on(op_spawn, on_spawn);
     tr.on(op_registry, on_registry);
     tr.on(op_why, on_why);
+    tr.on(op_hello, on_hello);
     tr.on_close(fail_peer);
     tr.on_read_end(post_open_batch);
     tr.set_outbound_tick(std::chrono::milliseconds(watch_every_ms.load()), watchdog);
@@ -1083,6 +1114,90 @@ void ensure_actor_runtime() {
 
 void start_actor_runtime() {
   ensure_actor_runtime();
+}
+
+bool actor_runtime_ready() noexcept {
+  auto* n = current_node();
+  return n && n->sys;
+}
+
+namespace {
+thread_local int no_hosting_depth = 0;
+}
+
+no_actor_hosting::no_actor_hosting() noexcept {
+  ++no_hosting_depth;
+}
+no_actor_hosting::~no_actor_hosting() {
+  --no_hosting_depth;
+}
+bool no_actor_hosting::active() noexcept {
+  return no_hosting_depth > 0;
+}
+
+void host_actors_for_parent(const std::string& parent) noexcept {
+  try {
+    auto& tr = ensure_handlers(); // CAF's threads start with the first actor
+    auto p = tr.connect(parent);
+    std::string out(1, static_cast<char>(op_hello));
+    out += tr.endpoint();
+    tr.send(p, out, true);
+  } catch (const std::exception& e) {
+    log::warning() << "this process cannot host actors for its parent: " << e.what();
+  }
+}
+
+std::string endpoint_of(const process& proc) {
+  auto& s = process_access::state(proc);
+  role kind;
+  int pid;
+  bool started, hosts;
+  std::string name;
+  {
+    std::lock_guard<std::mutex> lock(s.mtx);
+    kind = s.kind;
+    pid = s.pid;
+    started = s.started;
+    hosts = s.hosts_actors;
+    name = s.name;
+  }
+  auto who = name + " (pid " + std::to_string(pid) + ")";
+  if (kind == role::self) {
+    ensure_actor_runtime();
+    return transport::get().endpoint();
+  }
+  if (kind == role::parent) {
+    std::lock_guard<std::mutex> lock(root_mtx);
+    if (parent_ep.empty())
+      throw error(errc::bad_argument, "cannot spawn into the parent " + who
+                                        + ": it did not run actors when it started this process");
+    return parent_ep;
+  }
+  if (!started)
+    throw error(errc::not_started, "cannot spawn into " + name + ": it was never started");
+  if (!hosts)
+    throw error(errc::bad_argument,
+                "cannot spawn into " + who + ": it was started before this program used "
+                  + "actors, so it does not host them; call actors::system() or spawn any "
+                  + "actor before starting it (pool workers and managers never host actors)");
+  auto& c = *children_ptr();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(c.mtx);
+      if (c.known.wait_for(lock, std::chrono::milliseconds(20),
+                           [&] { return c.by_pid.count(pid) > 0; }))
+        return c.by_pid[pid];
+    }
+    if (process watched = proc; !watched.is_alive()) {
+      auto code = watched.exitcode();
+      throw error(errc::eof, "cannot spawn into " + who + ": it has exited"
+                               + (code ? " (exitcode " + std::to_string(*code) + ")" : ""));
+    }
+    if (std::chrono::steady_clock::now() > deadline)
+      throw error(errc::timeout, "cannot spawn into " + who
+                                   + ": it did not offer to host actors within 30 s");
+  }
 }
 
 void send_remote(actor_ref& ref, const std::string& header, args_writer write, const void* args,
@@ -1676,8 +1791,11 @@ void drop_inherited_actors() noexcept {
   // Kept reachable (never destroyed or locked), so a leak checker at exit
   // sees no leak.
   static auto* inherited = new std::vector<actor_table*>;
+  static auto* inherited_children = new std::vector<child_endpoints*>;
   inherited->push_back(table_ptr());
   table_ptr() = new actor_table;
+  inherited_children->push_back(children_ptr());
+  children_ptr() = new child_endpoints;
   bound_transport = nullptr;
 }
 
