@@ -306,7 +306,7 @@ TEST(actor, handles_compare_and_reject_the_wrong_type) {
 
 TEST(actor, garbage_on_the_endpoint_closes_that_connection_only) {
   auto c = actors::spawn<counter>(actors::in_new_process, 9);
-  auto endpoint = actors::detail::handle_access::ref(c)->address.endpoint;
+  std::string endpoint = actors::detail::handle_access::ref(c)->address.endpoint;
   for (int round = 0; round < 3; ++round) {
     int s = ::socket(AF_UNIX, SOCK_STREAM, 0);
     sockaddr_un addr{};
@@ -322,7 +322,7 @@ TEST(actor, garbage_on_the_endpoint_closes_that_connection_only) {
 
 TEST(actor, a_message_that_does_not_decode_fails_only_that_ask) {
   auto c = actors::spawn<counter>(actors::in_new_process, 9);
-  auto endpoint = actors::detail::handle_access::ref(c)->address.endpoint;
+  std::string endpoint = actors::detail::handle_access::ref(c)->address.endpoint;
   int s = ::socket(AF_UNIX, SOCK_STREAM, 0);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;

@@ -196,6 +196,10 @@ void set_root_endpoint(std::string e);
 std::string own_endpoint_if_running();
 void set_parent_endpoint(std::string e);
 
+/// getpid(), cached (a system call costs more than a local tell); fork()
+/// resets it through pthread_atfork.
+int self_pid() noexcept;
+
 /// True once this node runs actors (its CAF system is bound to the
 /// transport): the children it starts from then on host actors too.
 bool actor_runtime_ready() noexcept;

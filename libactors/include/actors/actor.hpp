@@ -233,7 +233,7 @@ inline const in_new_process_t in_new_process{};
 struct in_process_of {
   template <class U>
   explicit in_process_of(const actor<U>& other)
-    : endpoint(detail::handle_access::ref(other) ? detail::handle_access::ref(other)->address.endpoint
+    : endpoint(detail::handle_access::ref(other) ? detail::handle_access::ref(other)->address.endpoint.str()
                                                  : std::string()) {}
   explicit in_process_of(const process& p) : proc(p) {}
   std::string endpoint;

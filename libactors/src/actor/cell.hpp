@@ -30,12 +30,26 @@ public:
   caf::actor handle;              // its CAF actor
   caf::event_based_actor* self = nullptr; // while it runs
   bool stop_requested = false;    // on the actor only
-  down_fn trap;                   // exit trap (on the actor only)
 
   std::atomic<bool> alive{true};
-  std::mutex mtx;                 // guards reason, watchers
-  down_reason reason;             // why it stopped (set before it stops)
-  std::vector<std::pair<std::uint64_t, down_fn>> watchers;
+  std::mutex mtx;                 // guards `more`
+
+  /// What only some actors need: an exit trap, monitors, a failure. Made on
+  /// first use, so an idle actor does not carry them (about 100 bytes).
+  struct extras {
+    down_fn trap;                 // set and called on the actor
+    down_reason reason;           // why it stopped (set before it stops)
+    std::vector<std::pair<std::uint64_t, down_fn>> watchers;
+  };
+  std::unique_ptr<extras> more;   // guarded by mtx
+  /// The extras, made if needed. Caller holds mtx.
+  extras& more_locked() {
+    if (!more)
+      more = std::make_unique<extras>();
+    return *more;
+  }
+  /// Why it stopped so far (normal, no message, unless set). Caller holds mtx.
+  down_reason reason_locked() const { return more ? more->reason : down_reason{}; }
 
   /// Runs once the CAF actor has finished: on_stop, the object's
   /// destruction, the table, and every watcher.

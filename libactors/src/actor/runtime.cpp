@@ -33,6 +33,7 @@
 #include <cstring>
 #include <deque>
 #include <string_view>
+#include <pthread.h>
 #include <unistd.h>
 #include <unordered_map>
 
@@ -119,6 +120,9 @@ transport* bound_transport = nullptr;
 std::mutex root_mtx;
 std::string root_ep;
 std::string parent_ep;
+shared_text parent_ep_text;       // parent_ep, shared by this node's actors
+shared_text own_ep_text;          // the transport's endpoint, likewise
+const transport* own_ep_of = nullptr;
 
 // The endpoints of this node's children that host actors, by pid, from their
 // hello; an entry goes when the child's connection closes.
@@ -195,8 +199,10 @@ void actor_cell::died() noexcept {
   {
     std::lock_guard<std::mutex> lock(mtx);
     alive = false;
-    why = reason;
-    fire.swap(watchers);
+    if (more) {
+      why = more->reason;
+      fire.swap(more->watchers);
+    }
   }
   {
     auto& t = table();
@@ -230,12 +236,19 @@ std::shared_ptr<actor_ref> spawn_cell(const actor_kind& kind, void* obj, const s
   auto& t = table();
   auto a = std::make_shared<actor_address>();
   a->id = t.next_id++;
-  a->endpoint = tr.endpoint();
-  a->pid = ::getpid();
+  a->pid = self_pid();
   a->type = kind.type;
   {
+    // One copy of the node's endpoint and parent for all its actors.
     std::lock_guard<std::mutex> lock(root_mtx);
-    a->parent = parent_ep;
+    if (own_ep_of != &tr || own_ep_text != tr.endpoint()) {
+      own_ep_text = tr.endpoint();
+      own_ep_of = &tr;
+    }
+    if (parent_ep_text != parent_ep)
+      parent_ep_text = parent_ep;
+    a->endpoint = own_ep_text;
+    a->parent = parent_ep_text;
   }
   a->name = name.empty() ? next_name(kind) : name;
   auto c = std::make_shared<actor_cell>(std::move(a));
@@ -293,7 +306,8 @@ void cell_stop(actor_cell& c) noexcept {
 }
 
 void cell_trap_exit(actor_cell& c, down_fn fn) {
-  c.trap = std::move(fn);
+  std::lock_guard<std::mutex> lock(c.mtx);
+  c.more_locked().trap = std::move(fn);
 }
 
 actor_cell* current_cell() noexcept {
@@ -337,7 +351,7 @@ void post_local(actor_cell& cell, envelope_ptr env) {
 }
 
 std::shared_ptr<actor_ref> ref_for(actor_address a) {
-  if (a.pid == ::getpid()) {
+  if (a.pid == self_pid()) {
     auto* tr = transport::running();
     if (tr && tr->endpoint() == a.endpoint) {
       std::shared_ptr<actor_cell> c;
@@ -370,7 +384,7 @@ down_reason reason_of_local(std::uint64_t id) {
 
 down_reason abandoned_reason(actor_cell& cell) {
   std::lock_guard<std::mutex> lock(cell.mtx);
-  auto r = cell.reason;
+  auto r = cell.reason_locked();
   if (r.what == down_reason::kind::normal && r.message.empty())
     r.message = "before it ran this message";
   return r;
@@ -395,7 +409,7 @@ std::exception_ptr method_failed(actor_cell& cell, const raw_method* method, boo
                << (what.empty() ? "" : ": " + what) << "; the actor stops";
   {
     std::lock_guard<std::mutex> lock(cell.mtx);
-    cell.reason = {down_reason::kind::exception, 0, 0, type + (what.empty() ? "" : ": " + what)};
+    cell.more_locked().reason = {down_reason::kind::exception, 0, 0, type + (what.empty() ? "" : ": " + what)};
   }
   cell.stop_requested = true;
   return nullptr;
@@ -540,7 +554,7 @@ wire_error to_wire(std::exception_ptr e) {
     w.code = static_cast<int>(errc::remote_error);
     w.type = type;
     w.message = what;
-    w.pid = ::getpid();
+    w.pid = self_pid();
   }
   return w;
 }
@@ -839,7 +853,7 @@ void on_call(const peer_ptr& p, const char* data, std::size_t size) {
   if (!cell || !cell->alive.load()) {
     if (req)
       peer_route(p, req).failed(std::make_exception_ptr(actor_died(
-        "#" + std::to_string(id) + " of pid " + std::to_string(::getpid()), reason_of_local(id))));
+        "#" + std::to_string(id) + " of pid " + std::to_string(self_pid()), reason_of_local(id))));
     else
       dropped_count()++;
     return;
@@ -949,7 +963,7 @@ void on_spawn(const peer_ptr& p, const char* data, std::size_t size) {
   } catch (...) {
     auto [type, what] = current_exception_info();
     route->failed(std::make_exception_ptr(
-      remote_error(type, what, ::getpid(), "the constructor of a spawned actor")));
+      remote_error(type, what, self_pid(), "the constructor of a spawned actor")));
   }
 }
 
@@ -1116,6 +1130,24 @@ void start_actor_runtime() {
   ensure_actor_runtime();
 }
 
+namespace {
+std::atomic<int> cached_pid{0};
+}
+
+int self_pid() noexcept {
+  static const bool registered = [] {
+    ::pthread_atfork(nullptr, nullptr, [] { cached_pid.store(0, std::memory_order_relaxed); });
+    return true;
+  }();
+  (void) registered;
+  int pid = cached_pid.load(std::memory_order_relaxed);
+  if (pid == 0) {
+    pid = ::getpid();
+    cached_pid.store(pid, std::memory_order_relaxed);
+  }
+  return pid;
+}
+
 bool actor_runtime_ready() noexcept {
   auto* n = current_node();
   return n && n->sys;
@@ -1203,7 +1235,7 @@ std::string endpoint_of(const process& proc) {
 void send_remote(actor_ref& ref, const std::string& header, args_writer write, const void* args,
                  std::shared_ptr<task_state> reply) {
   auto& a = ref.address;
-  if (a.pid == ::getpid()) {
+  if (a.pid == self_pid()) {
     auto* tr = transport::running_fast();
     if (ref.local || (tr && tr->endpoint() == a.endpoint)) { // ours, and gone
       report_dead(ref, reply.get());
@@ -1289,7 +1321,7 @@ std::uint64_t watch_local(const std::shared_ptr<actor_cell>& c, std::uint64_t id
   {
     std::lock_guard<std::mutex> lock(c->mtx);
     if (c->alive) {
-      c->watchers.emplace_back(id, std::move(fn));
+      c->more_locked().watchers.emplace_back(id, std::move(fn));
       return id;
     }
   }
@@ -1303,15 +1335,21 @@ void exit_signal(const std::shared_ptr<actor_cell>& target, const down& d) {
     auto t = weak.lock();
     if (!t)
       return;
-    if (t->trap) {
-      t->trap(d);
+    down_fn trap;
+    {
+      std::lock_guard<std::mutex> lock(t->mtx);
+      if (t->more)
+        trap = t->more->trap;
+    }
+    if (trap) {
+      trap(d);
       return;
     }
     if (d.reason.normal())
       return;
     {
       std::lock_guard<std::mutex> lock(t->mtx);
-      t->reason = {down_reason::kind::linked, 0, 0, d.actor + " " + d.reason.describe()};
+      t->more_locked().reason = {down_reason::kind::linked, 0, 0, d.actor + " " + d.reason.describe()};
     }
     t->stop_requested = true;
   }));
@@ -1330,7 +1368,7 @@ std::uint64_t watch(actor_ref& ref, down_fn fn, actor_cell* on_actor) {
   }
   auto id = next_watch++;
   auto& a = ref.address;
-  if (a.pid == ::getpid() && (ref.local || !transport::running()
+  if (a.pid == self_pid() && (ref.local || !transport::running()
                               || transport::running()->endpoint() == a.endpoint)) {
     auto c = ref.local ? ref.local : find_live(a.id);
     if (!c) {
@@ -1368,9 +1406,11 @@ std::uint64_t watch(actor_ref& ref, down_fn fn, actor_cell* on_actor) {
 
 void unwatch(actor_ref& ref, std::uint64_t id) noexcept {
   auto& a = ref.address;
-  if (auto c = ref.local ? ref.local : (a.pid == ::getpid() ? find_live(a.id) : nullptr)) {
+  if (auto c = ref.local ? ref.local : (a.pid == self_pid() ? find_live(a.id) : nullptr)) {
     std::lock_guard<std::mutex> lock(c->mtx);
-    auto& w = c->watchers;
+    if (!c->more)
+      return;
+    auto& w = c->more->watchers;
     w.erase(std::remove_if(w.begin(), w.end(), [id](auto& e) { return e.first == id; }), w.end());
     return;
   }
@@ -1391,7 +1431,7 @@ namespace {
 // Makes `target` (anywhere) stop when `other` dies abnormally.
 void install_link(actor_ref& target, actor_ref& other) {
   auto& a = target.address;
-  if (a.pid == ::getpid()) {
+  if (a.pid == self_pid()) {
     auto c = target.local ? target.local : find_live(a.id);
     if (!c)
       return;
@@ -1459,7 +1499,7 @@ int serve_until_stopped(actor_ref& ref) {
     t.none_live.wait(lock, [&] { return t.live.empty(); });
   }
   std::lock_guard<std::mutex> lock(c->mtx);
-  return c->reason.what == down_reason::kind::normal ? 0 : 1;
+  return c->reason_locked().what == down_reason::kind::normal ? 0 : 1;
 }
 
 void report_construction_failure(connection<actor_address>& report) {
@@ -1767,8 +1807,9 @@ void stop_actor_runtime() noexcept {
   for (auto& c : cells) {
     {
       std::lock_guard<std::mutex> lock(c->mtx);
-      if (c->reason.what == down_reason::kind::normal && c->reason.message.empty())
-        c->reason.message = "its node stopped";
+      auto& r = c->more_locked().reason;
+      if (r.what == down_reason::kind::normal && r.message.empty())
+        r.message = "its node stopped";
     }
     caf::anon_send_exit(c->handle, caf::exit_reason::user_shutdown);
   }

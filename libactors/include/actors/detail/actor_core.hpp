@@ -66,14 +66,57 @@ namespace detail {
 class actor_cell; // a running actor (src/actor)
 struct raw_method;
 
+/// An immutable string whose copies share one buffer: every actor of a node
+/// has the same endpoint and parent, and an idle actor should not pay for
+/// its own copies (about 130 bytes each). Serialized as a plain string.
+class shared_text {
+public:
+  shared_text() = default;
+  shared_text(std::string s) // NOLINT: converts, as a string would
+    : text_(s.empty() ? nullptr : std::make_shared<const std::string>(std::move(s))) {}
+  shared_text(const char* s) : shared_text(std::string(s)) {} // NOLINT
+
+  const std::string& str() const noexcept { return text_ ? *text_ : none(); }
+  operator const std::string&() const noexcept { return str(); } // NOLINT
+  bool empty() const noexcept { return !text_; }
+
+  friend bool operator==(const shared_text& a, const shared_text& b) noexcept {
+    return a.text_ == b.text_ || a.str() == b.str();
+  }
+  friend bool operator!=(const shared_text& a, const shared_text& b) noexcept { return !(a == b); }
+  friend bool operator<(const shared_text& a, const shared_text& b) noexcept {
+    return a.str() < b.str();
+  }
+  friend bool operator==(const shared_text& a, const std::string& b) noexcept { return a.str() == b; }
+  friend bool operator!=(const shared_text& a, const std::string& b) noexcept { return a.str() != b; }
+
+  template <class Archive>
+  void save(Archive& ar) const {
+    ar(str());
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    std::string s;
+    ar(s);
+    *this = shared_text(std::move(s));
+  }
+
+private:
+  static const std::string& none() noexcept {
+    static const std::string empty;
+    return empty;
+  }
+  std::shared_ptr<const std::string> text_;
+};
+
 /// Where an actor lives: enough to reach it from any process of the machine.
 struct actor_address {
-  std::string endpoint;   // its node's transport socket
+  shared_text endpoint;   // its node's transport socket
   int pid = 0;            // its process
   std::uint64_t id = 0;   // its number in that node
   std::string type;       // typeid(T).name() of its class
   std::string name;       // "counter-3"
-  std::string parent;     // its process's parent node, which can tell why it ended
+  shared_text parent;     // its process's parent node, which can tell why it ended
 
   template <class Archive>
   void serialize(Archive& ar) {
