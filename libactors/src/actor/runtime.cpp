@@ -258,7 +258,11 @@ std::shared_ptr<actor_ref> spawn_cell(const actor_kind& kind, void* obj, const s
     std::lock_guard<std::mutex> lock(t.mtx);
     t.live[c->address.id] = c;
   }
-  c->handle = actors::system().spawn<cell_actor>(c);
+  // Without on_start() there is nothing to run before the first message:
+  // CAF's lazy_init leaves it unscheduled until then, so a spawn wakes no
+  // scheduler worker.
+  c->handle = kind.on_start ? actors::system().spawn<cell_actor>(c)
+                            : actors::system().spawn<cell_actor, caf::lazy_init>(c);
   auto r = std::make_shared<actor_ref>(c->shared);
   r->local = c;
   return r;
