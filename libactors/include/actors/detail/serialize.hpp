@@ -161,10 +161,54 @@ inline constexpr bool is_serializable_v
   = cereal::traits::is_output_serializable<T, output_archive>::value
     && cereal::traits::is_input_serializable<T, input_archive>::value;
 
+/// Numbers, and tuples of them, whose encoding is their bytes in order:
+/// exactly what Cereal's binary archive writes for them, so they skip the
+/// archive (building one costs more than a small message's whole send).
+/// bool is not one: loading it checks its byte.
+template <class T>
+struct is_plain : std::bool_constant<std::is_arithmetic_v<T> && !std::is_same_v<T, bool>> {};
+template <class... Ts>
+struct is_plain<std::tuple<Ts...>> : std::bool_constant<(is_plain<Ts>::value && ...)> {};
+
+template <class T>
+constexpr std::size_t plain_size() {
+  if constexpr (std::is_arithmetic_v<T>)
+    return sizeof(T);
+  else
+    return std::apply([](const auto&... x) { return (std::size_t{0} + ... + sizeof(x)); }, T{});
+}
+
+template <class T>
+void append_plain(char*& at, const T& value) {
+  if constexpr (std::is_arithmetic_v<T>) {
+    std::memcpy(at, &value, sizeof value);
+    at += sizeof value;
+  } else {
+    std::apply([&at](const auto&... x) { (append_plain(at, x), ...); }, value);
+  }
+}
+
+template <class T>
+void read_plain(const char*& at, T& value) {
+  if constexpr (std::is_arithmetic_v<T>) {
+    std::memcpy(&value, at, sizeof value);
+    at += sizeof value;
+  } else {
+    std::apply([&at](auto&... x) { (read_plain(at, x), ...); }, value);
+  }
+}
+
 /// Appends the encoding of `value` to `out`; descriptors it carries are
 /// appended to `fds` (borrowed, not duplicated).
 template <class T>
 void encode_append(std::string& out, const T& value, std::vector<int>* fds = nullptr) {
+  if constexpr (is_plain<T>::value) {
+    auto old = out.size();
+    out.resize(old + plain_size<T>());
+    char* at = out.data() + old;
+    append_plain(at, value);
+    return;
+  }
   auto& slot = outgoing_fds();
   auto* saved = slot;
   slot = fds;
@@ -228,6 +272,14 @@ std::string encode_task_args(const std::tuple<Ts...>& args) {
 /// decode or are not all used.
 template <class T>
 T decode(const char* data, std::size_t size, std::vector<int>* fds = nullptr) {
+  if constexpr (is_plain<T>::value) {
+    if (size != plain_size<T>())
+      throw_bad_payload(("a value of " + std::to_string(plain_size<T>()) + " bytes came as "
+                         + std::to_string(size) + " bytes").c_str());
+    T value{};
+    read_plain(data, value);
+    return value;
+  }
   bool& flag = decoding();
   bool was_decoding = flag;
   flag = true;
