@@ -74,6 +74,8 @@ public:
         return "the actor is gone";
       case errc::buffer_too_short:
         return "the message does not fit the buffer";
+      case errc::auth_failed:
+        return "authentication failed: the authkeys differ";
     }
     return "unknown actors error " + std::to_string(value);
   }

@@ -91,6 +91,10 @@ enum class errc : int {
   /// the exception is a buffer_too_short that holds the whole message
   /// (Python's BufferTooShort).
   buffer_too_short,
+  /// The two ends of a listener/client connection do not share the same
+  /// authkey (or one of them speaks no authentication); the exception is an
+  /// authentication_error (Python's AuthenticationError).
+  auth_failed,
 };
 
 /// The std::error_category for actors::errc ("actors").
@@ -211,6 +215,15 @@ public:
 
 private:
   std::string bytes_;
+};
+
+/// The challenge-response of a listener/client connection failed: the
+/// authkeys differ, or the other end did not follow the protocol (Python's
+/// multiprocessing.AuthenticationError).
+class authentication_error : public error {
+public:
+  explicit authentication_error(const std::string& message)
+    : error(errc::auth_failed, message) {}
 };
 
 /// Thrown by a process target to end its process with `code` as exit code,
