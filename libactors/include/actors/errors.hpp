@@ -80,7 +80,8 @@ enum class errc : int {
   /// KeyboardInterrupt).
   interrupted,
   /// A managed dict has no such key (Python's KeyError); a managed list has
-  /// no such index (IndexError).
+  /// no such index (IndexError) or value (the ValueError of index() and
+  /// remove()).
   key_error,
   /// An operating-system call failed; the message names the call and errno.
   system_error,
