@@ -96,6 +96,9 @@ enum class errc : int {
   /// authkey (or one of them speaks no authentication); the exception is an
   /// authentication_error (Python's AuthenticationError).
   auth_failed,
+  /// recv_bytes(maxlength) met a longer message; it was dropped unread and
+  /// the connection stays usable (Python's OSError "bad message length").
+  message_too_long,
 };
 
 /// The std::error_category for actors::errc ("actors").
