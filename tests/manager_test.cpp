@@ -129,6 +129,19 @@ TEST(manager, list_search_slice_and_reorder_follow_python) {
   EXPECT_EQ(error_of([&] { l.remove(7); }), errc::key_error);
   l.reverse();
   EXPECT_EQ(l.items(), (std::vector<int>{6, 2, 9, 5, 1, 4, 3}));
+  l.erase(1, 3); // del l[1:3]
+  EXPECT_EQ(l.items(), (std::vector<int>{6, 5, 1, 4, 3}));
+  l.erase(-2, 100);
+  EXPECT_EQ(l.items(), (std::vector<int>{6, 5, 1}));
+  l.erase(2, 1); // an empty range: nothing
+  l.repeat(2); // l *= 2
+  EXPECT_EQ(l.items(), (std::vector<int>{6, 5, 1, 6, 5, 1}));
+  EXPECT_EQ(error_of([&] { l.repeat(1L << 40); }), errc::bad_argument);
+  EXPECT_EQ(l.size(), 6u); // unchanged by the refusal
+  l.repeat(0);
+  EXPECT_EQ(l.size(), 0u);
+  l.repeat(1L << 40); // an empty list stays empty, at once
+  EXPECT_EQ(l.size(), 0u);
 
   auto words = mgr.list<std::string>();
   words.extend({"a", "b", "c", "a"});

@@ -405,13 +405,33 @@ void manager_server::serve(mconn& c, mop op, object& o, std::uint64_t tid,
     case mop::reverse:
       std::reverse(o.items.begin(), o.items.end());
       return reply(c, st_ok);
-    case mop::slice: {
+    case mop::slice:
+    case mop::erase_slice: {
       auto [start, stop] = decode<std::tuple<std::int64_t, std::int64_t>>(args, size);
-      auto from = clamped_index(start, o.items.size());
-      auto to = std::max(from, clamped_index(stop, o.items.size()));
-      return reply(c, st_ok, encode(std::vector<std::string>(
-                               o.items.begin() + static_cast<long>(from),
-                               o.items.begin() + static_cast<long>(to))));
+      auto from = o.items.begin() + static_cast<long>(clamped_index(start, o.items.size()));
+      auto to = std::max(from, o.items.begin() + static_cast<long>(clamped_index(stop, o.items.size())));
+      if (op == mop::slice)
+        return reply(c, st_ok, encode(std::vector<std::string>(from, to)));
+      o.items.erase(from, to);
+      return reply(c, st_ok);
+    }
+    case mop::repeat: {
+      auto [n] = decode<ix_t>(args, size);
+      if (n <= 0)
+        o.items.clear();
+      if (n <= 1 || o.items.empty())
+        return reply(c, st_ok);
+      auto once = o.items.size();
+      // Each item takes a byte at least, so more would never fit a reply.
+      if (once > frame_cap() / static_cast<std::uint64_t>(n))
+        throw refusal{errc::bad_argument, "managed_list::repeat: " + std::to_string(n)
+                                            + " copies of " + std::to_string(once)
+                                            + " items would not fit in one message"};
+      o.items.reserve(once * static_cast<std::size_t>(n));
+      for (std::int64_t copy = 1; copy < n; ++copy)
+        for (std::size_t i = 0; i < once; ++i)
+          o.items.push_back(o.items[i]);
+      return reply(c, st_ok);
     }
     case mop::pop_at: {
       auto [i] = decode<ix_t>(args, size);

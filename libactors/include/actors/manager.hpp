@@ -64,7 +64,7 @@ enum class mop : std::uint8_t {
   acquire, release, locked, // lock
   ev_set, ev_clear, ev_is_set, ev_wait, // event
   queue, // the address of the manager's queue
-  remove, index, count, reverse, slice, // list (and contains)
+  remove, index, count, reverse, slice, erase_slice, repeat, // list (and contains)
   popitem, update, // dict
 };
 
@@ -224,7 +224,8 @@ private:
 /// bytes, which is == for integers, strings, and ordered containers and
 /// structs of them, but not for floating-point -0.0 and NaN or for
 /// unordered containers. There is no sort(), for the same reason: sort a
-/// copy from items() and assign it back.
+/// copy from items(), then clear() and extend() (under a managed_lock if
+/// other processes write meanwhile).
 template <class T>
 class managed_list : public detail::managed {
 public:
@@ -272,6 +273,15 @@ public:
   }
   /// Reverses the list in place.
   void reverse() { call(detail::mop::reverse); }
+  /// Removes the items in [start, stop) (Python's `del l[start:stop]`),
+  /// bounds as in slice(). For one item use pop(i).
+  void erase(long start, long stop) {
+    call(detail::mop::erase_slice,
+         detail::args(static_cast<std::int64_t>(start), static_cast<std::int64_t>(stop)));
+  }
+  /// Repeats the items `n` times in place (Python's `l *= n`); n <= 0
+  /// empties the list.
+  void repeat(long n) { call(detail::mop::repeat, detail::args(static_cast<std::int64_t>(n))); }
   /// A snapshot of the items in [start, stop) (Python's `l[start:stop]`):
   /// negative bounds count from the end, bounds out of range are clamped,
   /// never an error.
