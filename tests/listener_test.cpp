@@ -213,7 +213,9 @@ TEST(listener, a_path_of_our_choice) {
     EXPECT_GE(server.fileno(), 0);
     // The path is taken while the listener lives.
     EXPECT_EQ(error_of([&] { listener<int> again(path); }), errc::system_error);
+    EXPECT_TRUE(actors::wait({server.fileno()}, 10ms).empty());
     auto mine = actors::client<int>(path);
+    EXPECT_EQ(actors::wait({server.fileno()}, 10s).size(), 1u); // a client waits
     auto theirs = server.accept(10s);
     mine.send(3);
     EXPECT_EQ(theirs.recv(10s), 3);

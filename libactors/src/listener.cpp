@@ -124,13 +124,17 @@ channel_listener::channel_listener(const std::string& address,
     address_ = address;
   }
   try {
+    wake_ = ::eventfd(0, EFD_CLOEXEC);
+    if (wake_ < 0)
+      throw_errno("eventfd (listener)");
     fd_ = listen_unix(address_).release();
   } catch (...) {
+    if (wake_ >= 0)
+      ::close(wake_);
     if (!dir_.empty())
       remove_socket_dir(dir_);
     throw;
   }
-  wake_ = ::eventfd(0, EFD_CLOEXEC);
 }
 
 channel_listener::~channel_listener() {

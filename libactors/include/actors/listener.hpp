@@ -167,7 +167,9 @@ private:
 /// - Throws: errc::system_error if nothing listens at `address`;
 ///   authentication_error if the keys differ or the listener does not
 ///   authenticate the way `authkey` expects; eof_error if the listener drops
-///   the connection during the handshake; timeout_error after `timeout`.
+///   the connection during the handshake; timeout_error if the handshake
+///   has not finished after `timeout` (connecting itself waits only while
+///   the listener's backlog of 128 pending clients is full).
 /// - `authkey` must be given exactly when the listener has one: a client
 ///   without a key to a listener with one fails the listener's accept(); a
 ///   client with a key to a listener without one waits for a challenge that
