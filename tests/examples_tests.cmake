@@ -112,3 +112,8 @@ example(28_bank_accounts "account-1 \\(pid [0-9]+\\): [0-9]+\naccount-2 \\(pid [
 example(29_chat_room "\\* ann joined\n\\* bob joined\n<ann> hi all\n\\* cid joined\n<cid> hello!\n\\* ann left\n\\* bob left: its process was killed by signal 9.*\n<cid> where did bob go\\?\ncid heard 5 lines")
 example(30_actor_ring "ring of 8 actor processes, 2000 rounds: token = 16000 hops"
   "round trip: [0-9]+ rounds/s")
+
+example(31_listener_authkey
+  "^result from the worker: 49\n"
+  "refused: listener::accept: the other end answered the challenge with a different authkey"
+  "the worker with the wrong key exited with 3\n")

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <set>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -38,6 +39,25 @@ void hold_lock_and_hang(actors::managed_lock lock, actors::managed_event held) {
 void wait_then_put(actors::managed_event go, actors::queue<int> q) {
   if (go.wait(10s))
     q.put(42);
+}
+
+// Empties the dict with popitem(), logging each key it got.
+void drain_with_popitem(actors::managed_dict<std::string, int> d,
+                        actors::managed_list<std::string> got) {
+  try {
+    for (;;)
+      got.append(d.popitem().first);
+  } catch (const actors::error& e) {
+    if (e.value() != errc::key_error)
+      throw;
+  }
+}
+
+// Edits the list with the search-and-reorder calls.
+void reorder(actors::managed_list<std::string> l) {
+  l.remove("b");
+  l.reverse();
+  l.append(std::to_string(l.index("c")) + ":" + std::to_string(l.count("a")));
 }
 
 } // namespace
@@ -84,6 +104,92 @@ TEST(manager, list_indices_follow_python) {
   EXPECT_EQ(error_of([&] { l.get(10); }), errc::key_error);
   l.clear();
   EXPECT_EQ(error_of([&] { l.pop(); }), errc::key_error);
+}
+
+TEST(manager, list_search_slice_and_reorder_follow_python) {
+  actors::manager mgr;
+  auto l = mgr.list<int>();
+  l.extend({3, 1, 4, 1, 5, 9, 2, 6});
+  EXPECT_TRUE(l.contains(4));
+  EXPECT_FALSE(l.contains(7));
+  EXPECT_EQ(l.count(1), 2u);
+  EXPECT_EQ(l.count(7), 0u);
+  EXPECT_EQ(l.index(1), 1u);
+  EXPECT_EQ(l.index(1, 2), 3u);
+  EXPECT_EQ(l.index(1, -5), 3u); // from 8 - 5
+  EXPECT_EQ(error_of([&] { l.index(7); }), errc::key_error);
+  EXPECT_EQ(error_of([&] { l.index(3, 1); }), errc::key_error);
+  EXPECT_EQ(error_of([&] { l.index(1, 2, 3); }), errc::key_error);
+  EXPECT_EQ(l.slice(1, 3), (std::vector<int>{1, 4}));
+  EXPECT_EQ(l.slice(-2), (std::vector<int>{2, 6}));
+  EXPECT_EQ(l.slice(5, 2), std::vector<int>{});
+  EXPECT_EQ(l.slice(-100, 100), l.items()); // clamped, never an error
+  l.remove(1); // the first one only
+  EXPECT_EQ(l.items(), (std::vector<int>{3, 4, 1, 5, 9, 2, 6}));
+  EXPECT_EQ(error_of([&] { l.remove(7); }), errc::key_error);
+  l.reverse();
+  EXPECT_EQ(l.items(), (std::vector<int>{6, 2, 9, 5, 1, 4, 3}));
+  l.erase(1, 3); // del l[1:3]
+  EXPECT_EQ(l.items(), (std::vector<int>{6, 5, 1, 4, 3}));
+  l.erase(-2, 100);
+  EXPECT_EQ(l.items(), (std::vector<int>{6, 5, 1}));
+  l.erase(2, 1); // an empty range: nothing
+  l.repeat(2); // l *= 2
+  EXPECT_EQ(l.items(), (std::vector<int>{6, 5, 1, 6, 5, 1}));
+  EXPECT_EQ(error_of([&] { l.repeat(1L << 40); }), errc::bad_argument);
+  EXPECT_EQ(l.size(), 6u); // unchanged by the refusal
+  l.repeat(0);
+  EXPECT_EQ(l.size(), 0u);
+  l.repeat(1L << 40); // an empty list stays empty, at once
+  EXPECT_EQ(l.size(), 0u);
+
+  auto words = mgr.list<std::string>();
+  words.extend({"a", "b", "c", "a"});
+  actors::process p(reorder, words);
+  p.start();
+  p.join();
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(words.items(), (std::vector<std::string>{"a", "c", "a", "1:2"}));
+}
+
+TEST(manager, dict_update_pop_with_default_and_popitem) {
+  actors::manager mgr;
+  auto d = mgr.dict<std::string, int>();
+  d.update({{"a", 1}, {"b", 2}, {"a", 3}}); // a later duplicate wins, in place
+  EXPECT_EQ(d.items(), (std::vector<std::pair<std::string, int>>{{"a", 3}, {"b", 2}}));
+  EXPECT_EQ(d.pop("zz", 9), 9);
+  EXPECT_EQ(d.try_pop("a"), 3);
+  EXPECT_EQ(d.try_pop("a"), std::nullopt);
+  EXPECT_EQ(d.pop("b", 9), 2);
+  EXPECT_EQ(error_of([&] { d.popitem(); }), errc::key_error);
+  d.update({{"x", 1}, {"y", 2}, {"z", 3}});
+  EXPECT_EQ(d.popitem(), (std::pair<std::string, int>("z", 3))); // last in, first out
+  EXPECT_EQ(d.size(), 2u);
+}
+
+// Four processes drain one dict with popitem(): each key comes out once.
+TEST(manager, popitem_from_many_processes_takes_each_key_once) {
+  actors::manager mgr;
+  auto d = mgr.dict<std::string, int>();
+  auto got = mgr.list<std::string>();
+  std::vector<std::pair<std::string, int>> all;
+  for (int i = 0; i < 200; ++i)
+    all.emplace_back("k" + std::to_string(i), i);
+  d.update(all);
+  std::vector<actors::process> ps;
+  for (int i = 0; i < 4; ++i)
+    ps.emplace_back(drain_with_popitem, d, got);
+  for (auto& p : ps)
+    p.start();
+  for (auto& p : ps) {
+    p.join();
+    EXPECT_EQ(p.exitcode(), 0);
+  }
+  EXPECT_EQ(d.size(), 0u);
+  auto keys = got.items();
+  EXPECT_EQ(keys.size(), all.size());
+  std::set<std::string> unique(keys.begin(), keys.end());
+  EXPECT_EQ(unique.size(), all.size());
 }
 
 TEST(manager, namespace_and_lock_give_exact_totals) {

@@ -87,6 +87,14 @@ void send_gigabyte(connection<std::vector<std::uint8_t>> out) {
                                      reinterpret_cast<std::uint8_t*>(&sum) + 8));
 }
 
+// Sends messages around a maxlength of 10 bytes, and one of 4 MiB.
+void send_around_a_limit(connection<int> out) {
+  out.send_bytes("0123456789A"); // 11: one too many
+  out.send_bytes("0123456789");  // 10: fits exactly
+  out.send_bytes(std::string(4 << 20, 'x'));
+  out.send_bytes("after");
+}
+
 class pipe_each_method : public ::testing::TestWithParam<start_method> {};
 
 
@@ -288,6 +296,30 @@ TEST(pipe, recv_bytes_into_a_short_buffer_gives_the_message_in_the_error) {
   a.send_bytes("12345678");
   EXPECT_EQ(b.recv_bytes_into(small, 0, 1s), 8u); // fits exactly
   EXPECT_EQ(std::string(small, 8), "12345678");
+}
+
+// Python's recv_bytes(maxlength) raises OSError and leaves the connection
+// unreadable; here the long message is dropped unread and the next follows.
+TEST(pipe, recv_bytes_with_maxlength_drops_a_longer_message_and_goes_on) {
+  auto [mine, theirs] = actors::pipe<int>();
+  process p(send_around_a_limit, theirs);
+  p.start();
+  theirs.close();
+  try {
+    (void) mine.recv_bytes(10, 10s);
+    ADD_FAILURE() << "an 11-byte message passed maxlength 10";
+  } catch (const actors::error& e) {
+    EXPECT_EQ(e.value(), errc::message_too_long);
+    EXPECT_NE(std::string(e.what()).find("11-byte message is longer than maxlength 10"),
+              std::string::npos)
+      << e.what();
+  }
+  EXPECT_EQ(mine.recv_bytes(10, 10s), "0123456789");
+  EXPECT_EQ(error_of([&] { (void) mine.recv_bytes(1000, 10s); }), errc::message_too_long);
+  EXPECT_EQ(mine.recv_bytes(10, 10s), "after");
+  ASSERT_TRUE(p.join(10s));
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(error_of([&] { (void) mine.recv_bytes(10, 10s); }), errc::eof);
 }
 
 TEST(pipe, closed_end_refuses_work_and_peer_sees_eof) {

@@ -92,7 +92,8 @@ void channel::set_slice(std::chrono::microseconds slice) {
 // read is woken measurably faster than one asleep in poll. SO_RCVTIMEO cuts
 // the wait into slices of at most 100 ms, so a timeout is honoured and a
 // close() from another thread is noticed within one slice.
-bool channel::recv(std::string& payload, std::vector<int>& fds, duration timeout) {
+bool channel::recv(std::string& payload, std::vector<int>& fds, duration timeout,
+                   std::size_t limit) {
   using namespace std::chrono;
   if (!readable_)
     throw error(errc::bad_argument, "this end of a one-way pipe only sends");
@@ -154,22 +155,36 @@ bool channel::recv(std::string& payload, std::vector<int>& fds, duration timeout
     }
     throw error(errc::bad_frame, why + "; the connection was closed");
   }
-  payload.resize(h->size);
   std::size_t have = 0;
-  while (have < h->size) { // the frame has begun: read it whole
-    set_slice(longest_slice);
-    auto n = ::read(fd, payload.data() + have, h->size - have);
-    if (n > 0) {
-      have += static_cast<std::size_t>(n);
-      continue;
+  auto read_payload = [&](char* out, std::size_t size) { // the frame has begun: read it whole
+    for (std::size_t done = 0; done < size;) {
+      set_slice(longest_slice);
+      auto n = ::read(fd, out + done, size - done);
+      if (n > 0) {
+        done += static_cast<std::size_t>(n);
+        have += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) && !closed_)
+        continue;
+      if (closed_)
+        throw error(errc::closed, "this connection was closed while receiving");
+      throw eof_error("the peer closed the connection after " + std::to_string(have) + " of "
+                      + std::to_string(h->size) + " payload bytes");
     }
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) && !closed_)
-      continue;
-    if (closed_)
-      throw error(errc::closed, "this connection was closed while receiving");
-    throw eof_error("the peer closed the connection after " + std::to_string(have) + " of "
-                    + std::to_string(h->size) + " payload bytes");
+  };
+  if (h->size > limit) { // read past it in small pieces, never holding it whole
+    close_fds(fds);
+    std::string scratch(std::min<std::size_t>(h->size, 64 * 1024), '\0');
+    while (have < h->size)
+      read_payload(scratch.data(), std::min(scratch.size(), h->size - have));
+    throw error(errc::message_too_long,
+                "a " + std::to_string(h->size) + "-byte message is longer than maxlength "
+                  + std::to_string(limit)
+                  + "; it was dropped, and the connection stays usable");
   }
+  payload.resize(h->size);
+  read_payload(payload.data(), h->size);
   return true;
 }
 

@@ -74,6 +74,10 @@ public:
         return "the actor is gone";
       case errc::buffer_too_short:
         return "the message does not fit the buffer";
+      case errc::auth_failed:
+        return "authentication failed: the authkeys differ";
+      case errc::message_too_long:
+        return "the message is longer than maxlength";
     }
     return "unknown actors error " + std::to_string(value);
   }

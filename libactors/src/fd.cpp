@@ -194,6 +194,11 @@ void remove_stale_socket_dirs() noexcept {
 namespace {
 sockaddr_un unix_address(const std::string& path) {
   sockaddr_un addr{};
+  if (path.empty() || path.size() >= sizeof addr.sun_path)
+    throw error(errc::bad_argument, "a Unix socket path must have 1 to "
+                                      + std::to_string(sizeof addr.sun_path - 1)
+                                      + " bytes; '" + path + "' has "
+                                      + std::to_string(path.size()));
   addr.sun_family = AF_UNIX;
   std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
   return addr;
@@ -228,8 +233,11 @@ unique_fd accept_same_user(int listener, int& pid, const char* server) {
 unique_fd connect_unix(const std::string& path) {
   unique_fd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   auto addr = unix_address(path);
-  if (s && ::connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+  if (s && ::connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    int e = errno; // for the caller's message
     s.reset();
+    errno = e;
+  }
   return s;
 }
 

@@ -80,7 +80,9 @@ void remove_socket_dir(const std::string& dir) noexcept;
 /// new fork server, off the node's path.
 void remove_stale_socket_dirs() noexcept;
 
-/// A non-blocking Unix stream socket listening at `path`.
+/// A non-blocking Unix stream socket listening at `path`. Throws
+/// errc::bad_argument if `path` does not fit a socket address,
+/// errc::system_error if it cannot be bound.
 unique_fd listen_unix(const std::string& path);
 
 /// Accepts one pending connection (non-blocking, close-on-exec) from a
@@ -88,7 +90,8 @@ unique_fd listen_unix(const std::string& path);
 /// Returns an invalid fd when none is pending; `pid` is the peer's.
 unique_fd accept_same_user(int listener, int& pid, const char* server);
 
-/// A blocking connection to the Unix socket at `path`; invalid on failure.
+/// A blocking connection to the Unix socket at `path`; invalid on failure,
+/// with errno set. Throws errc::bad_argument if `path` does not fit.
 unique_fd connect_unix(const std::string& path);
 
 } // namespace actors::detail

@@ -24,6 +24,7 @@
 #include "runtime.hpp"
 #include "wire.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <list>
@@ -252,6 +253,24 @@ std::size_t index_of(std::int64_t i, std::size_t size, bool allow_end) {
   return static_cast<std::size_t>(i);
 }
 
+// A Python slice bound (and insert position): negative counts from the end,
+// then clamped to [0, size] instead of raising.
+std::size_t clamped_index(std::int64_t i, std::size_t size) {
+  auto n = static_cast<std::int64_t>(size);
+  return static_cast<std::size_t>(std::clamp<std::int64_t>(i < 0 ? i + n : i, 0, n));
+}
+
+// d[k] = v: replaces in place, or appends in insertion order.
+void dict_set(object& o, std::string k, std::string v) {
+  auto it = o.index.find(k);
+  if (it != o.index.end()) {
+    it->second->second = std::move(v);
+    return;
+  }
+  o.entries.emplace_back(k, std::move(v));
+  o.index.emplace(std::move(k), std::prev(o.entries.end()));
+}
+
 void manager_server::serve(mconn& c, mop op, object& o, std::uint64_t tid,
                            clock::time_point deadline, const char* args, std::size_t size) {
   using key_t = std::tuple<std::string>;
@@ -261,14 +280,24 @@ void manager_server::serve(mconn& c, mop op, object& o, std::uint64_t tid,
   switch (op) {
     case mop::set: {
       auto [k, v] = decode<kv_t>(args, size);
-      auto it = o.index.find(k);
-      if (it != o.index.end()) {
-        it->second->second = std::move(v);
-      } else {
-        o.entries.emplace_back(k, std::move(v));
-        o.index.emplace(std::move(k), std::prev(o.entries.end()));
-      }
+      dict_set(o, std::move(k), std::move(v));
       return reply(c, st_ok);
+    }
+    case mop::update: {
+      auto [kvs] = decode<std::tuple<std::vector<std::pair<std::string, std::string>>>>(args, size);
+      for (auto& [k, v] : kvs)
+        dict_set(o, std::move(k), std::move(v));
+      return reply(c, st_ok);
+    }
+    case mop::popitem: {
+      // Python's popitem(): the item inserted last.
+      std::optional<std::pair<std::string, std::string>> kv;
+      if (!o.entries.empty()) {
+        kv = std::move(o.entries.back());
+        o.index.erase(kv->first);
+        o.entries.pop_back();
+      }
+      return reply(c, st_ok, encode(kv));
     }
     case mop::get:
     case mop::pop: {
@@ -286,6 +315,9 @@ void manager_server::serve(mconn& c, mop op, object& o, std::uint64_t tid,
     }
     case mop::contains: {
       auto [k] = decode<key_t>(args, size);
+      if (o.kind == mkind::list)
+        return reply(c, st_ok,
+                     encode(std::find(o.items.begin(), o.items.end(), k) != o.items.end()));
       return reply(c, st_ok, encode(o.index.count(k) > 0));
     }
     case mop::erase: {
@@ -344,9 +376,61 @@ void manager_server::serve(mconn& c, mop op, object& o, std::uint64_t tid,
     case mop::insert: {
       auto [i, v] = decode<ixv_t>(args, size);
       // Python clamps insert positions instead of raising.
-      auto n = static_cast<std::int64_t>(o.items.size());
-      auto at = std::clamp<std::int64_t>(i < 0 ? i + n : i, 0, n);
-      o.items.insert(o.items.begin() + at, std::move(v));
+      auto at = clamped_index(i, o.items.size());
+      o.items.insert(o.items.begin() + static_cast<long>(at), std::move(v));
+      return reply(c, st_ok);
+    }
+    case mop::count: {
+      auto [v] = decode<key_t>(args, size);
+      return reply(c, st_ok, encode(static_cast<std::uint64_t>(
+                               std::count(o.items.begin(), o.items.end(), v))));
+    }
+    case mop::index: {
+      auto [v, start, stop] = decode<std::tuple<std::string, std::int64_t, std::int64_t>>(args, size);
+      auto from = o.items.begin() + static_cast<long>(clamped_index(start, o.items.size()));
+      auto to = o.items.begin() + static_cast<long>(clamped_index(stop, o.items.size()));
+      auto it = from < to ? std::find(from, to, v) : to;
+      if (it == to)
+        throw refusal{errc::key_error, "managed_list::index: the value is not in the list"};
+      return reply(c, st_ok, encode(static_cast<std::uint64_t>(it - o.items.begin())));
+    }
+    case mop::remove: {
+      auto [v] = decode<key_t>(args, size);
+      auto it = std::find(o.items.begin(), o.items.end(), v);
+      if (it == o.items.end())
+        throw refusal{errc::key_error, "managed_list::remove: the value is not in the list"};
+      o.items.erase(it);
+      return reply(c, st_ok);
+    }
+    case mop::reverse:
+      std::reverse(o.items.begin(), o.items.end());
+      return reply(c, st_ok);
+    case mop::slice:
+    case mop::erase_slice: {
+      auto [start, stop] = decode<std::tuple<std::int64_t, std::int64_t>>(args, size);
+      auto from = o.items.begin() + static_cast<long>(clamped_index(start, o.items.size()));
+      auto to = std::max(from, o.items.begin() + static_cast<long>(clamped_index(stop, o.items.size())));
+      if (op == mop::slice)
+        return reply(c, st_ok, encode(std::vector<std::string>(from, to)));
+      o.items.erase(from, to);
+      return reply(c, st_ok);
+    }
+    case mop::repeat: {
+      auto [n] = decode<ix_t>(args, size);
+      if (n <= 0)
+        o.items.clear();
+      if (n <= 1 || o.items.empty())
+        return reply(c, st_ok);
+      auto once = o.items.size();
+      // Each item takes a byte at least, so more would never fit a reply.
+      if (once > frame_cap() / static_cast<std::uint64_t>(n))
+        throw refusal{errc::bad_argument, "managed_list::repeat: " + std::to_string(n)
+                                            + " copies of " + std::to_string(once)
+                                            + " items would not fit in one message"};
+      o.items.reserve(once * static_cast<std::size_t>(n));
+      for (std::int64_t copy = 1; copy < n; ++copy)
+        for (std::size_t i = 0; i < once; ++i)
+          o.items.push_back(o.items[i]);
       return reply(c, st_ok);
     }
     case mop::pop_at: {

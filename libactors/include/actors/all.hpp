@@ -10,6 +10,7 @@
 #include <actors/executor.hpp>
 #include <actors/future.hpp>
 #include <actors/future_source.hpp>
+#include <actors/listener.hpp>
 #include <actors/pipe.hpp>
 #include <actors/pool.hpp>
 #include <actors/process.hpp>

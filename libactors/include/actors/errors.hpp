@@ -80,7 +80,8 @@ enum class errc : int {
   /// KeyboardInterrupt).
   interrupted,
   /// A managed dict has no such key (Python's KeyError); a managed list has
-  /// no such index (IndexError).
+  /// no such index (IndexError) or value (the ValueError of index() and
+  /// remove()).
   key_error,
   /// An operating-system call failed; the message names the call and errno.
   system_error,
@@ -91,6 +92,13 @@ enum class errc : int {
   /// the exception is a buffer_too_short that holds the whole message
   /// (Python's BufferTooShort).
   buffer_too_short,
+  /// The two ends of a listener/client connection do not share the same
+  /// authkey (or one of them speaks no authentication); the exception is an
+  /// authentication_error (Python's AuthenticationError).
+  auth_failed,
+  /// recv_bytes(maxlength) met a longer message; it was dropped unread and
+  /// the connection stays usable (Python's OSError "bad message length").
+  message_too_long,
 };
 
 /// The std::error_category for actors::errc ("actors").
@@ -211,6 +219,15 @@ public:
 
 private:
   std::string bytes_;
+};
+
+/// The challenge-response of a listener/client connection failed: the
+/// authkeys differ, or the other end did not follow the protocol (Python's
+/// multiprocessing.AuthenticationError).
+class authentication_error : public error {
+public:
+  explicit authentication_error(const std::string& message)
+    : error(errc::auth_failed, message) {}
 };
 
 /// Thrown by a process target to end its process with `code` as exit code,

@@ -33,6 +33,7 @@
 #include <actors/time.hpp>
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -63,6 +64,8 @@ enum class mop : std::uint8_t {
   acquire, release, locked, // lock
   ev_set, ev_clear, ev_is_set, ev_wait, // event
   queue, // the address of the manager's queue
+  remove, index, count, reverse, slice, erase_slice, repeat, // list (and contains)
+  popitem, update, // dict
 };
 
 /// What create makes.
@@ -149,6 +152,29 @@ public:
       throw error(errc::key_error, "managed_dict::pop: no such key");
     return std::move(*r);
   }
+  /// Removes and returns the value, or nullopt if absent.
+  std::optional<V> try_pop(const K& key) { return take(detail::mop::pop, key); }
+  /// Removes and returns the value, or `fallback` if absent (Python's
+  /// pop(key, default)).
+  V pop(const K& key, const V& fallback) { return try_pop(key).value_or(fallback); }
+  /// Removes and returns the item inserted last (Python's popitem());
+  /// throws errc::key_error if the dict is empty.
+  std::pair<K, V> popitem() {
+    auto r = detail::unblob<std::optional<std::pair<std::string, std::string>>>(
+      call(detail::mop::popitem).body);
+    if (!r)
+      throw error(errc::key_error, "managed_dict::popitem: the dict is empty");
+    return {detail::unblob<K>(r->first), detail::unblob<V>(r->second)};
+  }
+  /// Sets every key of `items`, in their order, in one step (Python's
+  /// update()): `d.update({{"a", 1}, {"b", 2}})`.
+  void update(const std::vector<std::pair<K, V>>& items) {
+    std::vector<std::pair<std::string, std::string>> each;
+    each.reserve(items.size());
+    for (auto& [k, v] : items)
+      each.emplace_back(detail::blob(k), detail::blob(v));
+    call(detail::mop::update, detail::args(each));
+  }
   /// The value of `key`, set to `value` first if absent, in one step.
   V setdefault(const K& key, const V& value) {
     return detail::unblob<V>(detail::unblob<std::string>(
@@ -193,11 +219,20 @@ private:
 
 /// A list in the manager (Python's `manager.list()`). Indices may be
 /// negative, counting from the end, as in Python; out of range is
-/// errc::key_error (Python's IndexError).
+/// errc::key_error (Python's IndexError). The manager never decodes the
+/// items: contains(), count(), index() and remove() compare their encoded
+/// bytes, which is == for integers, strings, and ordered containers and
+/// structs of them, but not for floating-point -0.0 and NaN or for
+/// unordered containers. There is no sort(), for the same reason: sort a
+/// copy from items(), then clear() and extend() (under a managed_lock if
+/// other processes write meanwhile).
 template <class T>
 class managed_list : public detail::managed {
 public:
   using detail::managed::managed;
+
+  /// One past any index: slice(i, end) runs to the end of the list.
+  static constexpr long end = std::numeric_limits<long>::max();
 
   void append(const T& v) { call(detail::mop::append, detail::args(detail::blob(v))); }
   void extend(const std::vector<T>& vs) {
@@ -215,13 +250,56 @@ public:
   }
   /// Removes and returns the item at `i` (default: the last).
   T pop(long i = -1) { return item(detail::mop::pop_at, i); }
+  /// Removes the first item equal to `v`; throws errc::key_error if there
+  /// is none (Python: ValueError).
+  void remove(const T& v) { call(detail::mop::remove, detail::args(detail::blob(v))); }
+  /// Whether an item equals `v` (Python's `v in l`).
+  bool contains(const T& v) const {
+    return detail::unblob<bool>(call(detail::mop::contains, detail::args(detail::blob(v))).body);
+  }
+  /// How many items equal `v`.
+  std::size_t count(const T& v) const {
+    return detail::unblob<std::uint64_t>(
+      call(detail::mop::count, detail::args(detail::blob(v))).body);
+  }
+  /// The position of the first item equal to `v` within [start, stop),
+  /// bounds as in slice(); throws errc::key_error if there is none (Python:
+  /// ValueError).
+  std::size_t index(const T& v, long start = 0, long stop = end) const {
+    return detail::unblob<std::uint64_t>(
+      call(detail::mop::index, detail::args(detail::blob(v), static_cast<std::int64_t>(start),
+                                            static_cast<std::int64_t>(stop)))
+        .body);
+  }
+  /// Reverses the list in place.
+  void reverse() { call(detail::mop::reverse); }
+  /// Removes the items in [start, stop) (Python's `del l[start:stop]`),
+  /// bounds as in slice(). For one item use pop(i).
+  void erase(long start, long stop) {
+    call(detail::mop::erase_slice,
+         detail::args(static_cast<std::int64_t>(start), static_cast<std::int64_t>(stop)));
+  }
+  /// Repeats the items `n` times in place (Python's `l *= n`); n <= 0
+  /// empties the list.
+  void repeat(long n) { call(detail::mop::repeat, detail::args(static_cast<std::int64_t>(n))); }
+  /// A snapshot of the items in [start, stop) (Python's `l[start:stop]`):
+  /// negative bounds count from the end, bounds out of range are clamped,
+  /// never an error.
+  std::vector<T> slice(long start, long stop = end) const {
+    return decoded(call(detail::mop::slice, detail::args(static_cast<std::int64_t>(start),
+                                                        static_cast<std::int64_t>(stop)))
+                     .body);
+  }
   std::size_t size() const {
     return detail::unblob<std::uint64_t>(call(detail::mop::size).body);
   }
   void clear() { call(detail::mop::clear); }
   /// A snapshot of the items.
-  std::vector<T> items() const {
-    auto raw = detail::unblob<std::vector<std::string>>(call(detail::mop::items).body);
+  std::vector<T> items() const { return decoded(call(detail::mop::items).body); }
+
+private:
+  static std::vector<T> decoded(const std::string& body) {
+    auto raw = detail::unblob<std::vector<std::string>>(body);
     std::vector<T> out;
     out.reserve(raw.size());
     for (auto& r : raw)
@@ -229,7 +307,6 @@ public:
     return out;
   }
 
-private:
   T item(detail::mop op, long i) const {
     return detail::unblob<T>(detail::unblob<std::string>(
       call(op, detail::args(static_cast<std::int64_t>(i))).body));

@@ -26,6 +26,7 @@
 
 #include <cstring>
 #include <iterator>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -111,9 +112,19 @@ public:
 
   /// Receives one message's bytes as they travelled (Python's recv_bytes).
   std::string recv_bytes(duration timeout = forever) {
+    return recv_bytes(std::numeric_limits<std::size_t>::max(), timeout);
+  }
+
+  /// Python's recv_bytes(maxlength): receives one message's bytes if it has
+  /// at most `maxlength` of them. A longer message is never held in memory:
+  /// it is read past and dropped, and errc::message_too_long is thrown
+  /// (Python: OSError "bad message length"). Unlike Python, the connection
+  /// stays readable; the next message comes next. Throws timeout_error
+  /// after `timeout`, as recv() otherwise.
+  std::string recv_bytes(std::size_t maxlength, duration timeout = forever) {
     std::string bytes;
     std::vector<int> fds;
-    if (!get().recv(bytes, fds, timeout))
+    if (!get().recv(bytes, fds, timeout, maxlength))
       throw timeout_error("connection::recv_bytes: no message within the timeout");
     detail::close_fds(fds); // a handle sent with send_handle() is not for us
     return bytes;

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -31,8 +32,11 @@ public:
 
   /// Receives one frame into `payload` (its capacity is reused); false on
   /// timeout. Throws eof_error, errc::bad_frame
-  /// (the connection is then closed), errc::closed, errc::bad_argument.
-  bool recv(std::string& payload, std::vector<int>& fds, duration timeout);
+  /// (the connection is then closed), errc::closed, errc::bad_argument;
+  /// errc::message_too_long for a frame over `limit` bytes, after reading
+  /// past it (its descriptors closed) so the connection stays usable.
+  bool recv(std::string& payload, std::vector<int>& fds, duration timeout,
+            std::size_t limit = std::numeric_limits<std::size_t>::max());
 
   /// True if a frame (or EOF) is waiting.
   bool poll(duration timeout);
