@@ -61,6 +61,11 @@ void queue_task_done(queue_client& c);
 /// Throws errc::owner_died... see queue.hpp.
 bool queue_join(queue_client& c, duration timeout);
 
+/// Shuts the queue down for every process (Python 3.13's shutdown()): this
+/// process's buffered puts go first; `immediate` drops the items. Returns
+/// once the server has it.
+void queue_shutdown(queue_client& c, bool immediate);
+
 /// Sends what this process buffered and stops putting (Python's close()).
 void queue_close(queue_client& c);
 
