@@ -921,6 +921,27 @@ TEST(pool, executor_terminate_workers_after_shutdown_is_harmless) {
   EXPECT_EQ(f.result(1s), 16);
 }
 
+// Python 3.9+ (test_idle_process_reuse_*): no worker before the first task,
+// one worker for tasks that come one at a time, more only for tasks that
+// find every worker busy, never more than max_workers.
+TEST(pool, executor_starts_workers_on_demand_and_reuses_idle_ones) {
+  actors::process_pool_executor ex(4);
+  EXPECT_TRUE(ex.underlying_pool().pids().empty());
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(ex.submit(square, i).result(10s), i * i);
+  EXPECT_EQ(ex.underlying_pool().pids().size(), 1u);
+  std::vector<actors::future<int>> fs;
+  for (int i = 0; i < 6; ++i)
+    fs.push_back(ex.submit(sleep_ms, 500));
+  for (auto& f : fs)
+    EXPECT_EQ(f.result(20s), 500);
+  auto busy = ex.underlying_pool().pids();
+  EXPECT_EQ(busy.size(), 4u);
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(ex.submit(square, i).result(10s), i * i);
+  EXPECT_EQ(ex.underlying_pool().pids(), busy);
+}
+
 TEST(pool, wait_and_as_completed) {
   actors::process_pool_executor ex(3);
   std::vector<actors::future<int>> fs{ex.submit(sleep_ms, 600), ex.submit(sleep_ms, 10),

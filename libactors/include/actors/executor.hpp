@@ -22,13 +22,15 @@ namespace actors {
 
 class process_pool_executor {
 public:
-  /// Starts `max_workers` workers (0: cpu_count(); negative:
-  /// errc::bad_argument, as Python raises ValueError). Python's
-  /// max_tasks_per_child, initializer and mp_context are
-  /// pool_options().maxtasksperchild(n), .initializer(fn, args...) and
-  /// .method(m).
+  /// An executor of up to `max_workers` workers (0: cpu_count(); negative:
+  /// errc::bad_argument, as Python raises ValueError). Workers start on
+  /// demand, as in Python 3.9+: submit() starts one only if no worker is
+  /// idle and fewer than max_workers run; idle ones are reused (see
+  /// pool_options::on_demand). Python's max_tasks_per_child, initializer and
+  /// mp_context are pool_options().maxtasksperchild(n), .initializer(fn,
+  /// args...) and .method(m).
   explicit process_pool_executor(int max_workers = 0, pool_options options = {})
-    : pool_(max_workers, std::move(options)) {}
+    : pool_(max_workers, std::move(options.on_demand())) {}
 
   /// As leaving Python's `with ProcessPoolExecutor() as ex:` block:
   /// shutdown(true).

@@ -99,6 +99,11 @@ public:
   /// Runs a task again, up to n times, when its worker dies (default 0: the
   /// task fails with worker_died).
   pool_options& max_retries(int n) { config_.max_retries = n; return *this; }
+  /// Workers start as tasks need them rather than all at once: a task starts
+  /// a new worker only if no worker is idle and fewer than processes() run
+  /// (ProcessPoolExecutor's way since Python 3.9; the executor always does
+  /// this). Default false: the pool starts every worker at once, as Pool.
+  pool_options& on_demand(bool yes = true) { config_.on_demand = yes; return *this; }
   /// Default per-task timeout (see task_options::timeout).
   pool_options& task_timeout(duration d) { config_.task_timeout = d; return *this; }
   /// Every worker runs `fn(args...)` once before its first task. Arguments
