@@ -627,7 +627,9 @@ TEST(queue_shutdown, put_throws_and_get_drains_the_items_then_throws) {
   actors::queue<int> q;
   q.put(1);
   q.put(2);
+  EXPECT_FALSE(q.is_shut_down());
   q.shutdown();
+  EXPECT_TRUE(q.is_shut_down());
   EXPECT_EQ(error_of([&] { q.put(3); }), errc::queue_shut_down);
   EXPECT_THROW(q.try_put(3), actors::queue_shut_down);
   EXPECT_EQ(q.qsize(), 2u);
@@ -703,9 +705,11 @@ TEST(queue_shutdown, a_shutdown_from_a_child_reaches_the_owner) {
   actors::queue<int> q;
   q.put(7);
   process c(shut_down_queue, q, true);
+  EXPECT_FALSE(q.is_shut_down());
   c.start();
   c.join();
   EXPECT_EQ(c.exitcode(), 0);
+  EXPECT_TRUE(q.is_shut_down());
   EXPECT_EQ(error_of([&] { (void) q.get(1s); }), errc::queue_shut_down);
   EXPECT_EQ(error_of([&] { q.put(8); }), errc::queue_shut_down);
 }

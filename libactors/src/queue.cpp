@@ -19,7 +19,8 @@
 //   credit u32 want, u8 nowait               credit u32 granted
 //   get    u32 max, u32 acks, u8 nowait      get u32 n, n x (u32 len, bytes)
 //   cancel                                   cancelled
-//   size                                     size u64 items, u64 maxsize
+//   size                                     size u64 items, u64 maxsize,
+//                                                 u8 shut down
 //   done   u32 n                             -
 //   join                                     join u8 ok, message
 //   release u32 acks                         -
@@ -554,6 +555,7 @@ bool server::handle(server_conn& c, const char* data, std::size_t size) {
       std::string reply(1, static_cast<char>(op_size));
       put_u64(reply, q.items.size());
       put_u64(reply, q.maxsize);
+      reply += q.shut_down ? '\1' : '\0';
       send(c, reply);
       break;
     }
@@ -1169,6 +1171,19 @@ bool queue_join(queue_client& c, duration timeout) {
   if (reply->size() < 2 || (*reply)[1] != '\1')
     throw error(errc::consumer_died, "joinable_queue::join: " + reply->substr(2));
   return true;
+}
+
+bool queue_is_shut_down(queue_client& c) {
+  if (c.shut_down)
+    return true;
+  std::lock_guard<std::mutex> lock(c.ctl_mtx);
+  c.ensure(c.ctl_fd);
+  c.write(c.ctl_fd.get(), std::string(1, static_cast<char>(op_size)));
+  auto reply = c.read_reply(c.ctl_fd.get(), forever);
+  reader r{reply->data() + 1, reply->data() + reply->size()};
+  (void) r.u64();
+  (void) r.u64();
+  return r.u8() == 1;
 }
 
 void queue_shutdown(queue_client& c, bool immediate) {

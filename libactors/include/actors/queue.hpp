@@ -143,6 +143,10 @@ public:
   /// gone. Thread-safe.
   void shutdown(bool immediate = false) { queue_shutdown(*client_, immediate); }
 
+  /// Whether shutdown() was called, here or in any other process (Python
+  /// 3.13's is_shutdown). One round trip to the server until it is true.
+  bool is_shut_down() { return queue_is_shut_down(*client_); }
+
   template <class Archive>
   void save(Archive& ar) const {
     ar(address_of(*client_));

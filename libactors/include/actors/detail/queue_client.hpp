@@ -66,6 +66,9 @@ bool queue_join(queue_client& c, duration timeout);
 /// once the server has it.
 void queue_shutdown(queue_client& c, bool immediate);
 
+/// Whether the queue was shut down (by any process).
+bool queue_is_shut_down(queue_client& c);
+
 /// Sends what this process buffered and stops putting (Python's close()).
 void queue_close(queue_client& c);
 
