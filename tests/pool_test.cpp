@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <list>
 #include <numeric>
 #include <random>
 #include <set>
@@ -51,6 +52,18 @@ int throw_on_three(int x) {
   if (x == 3)
     throw std::invalid_argument("three is not allowed");
   return x;
+}
+
+int worker_pid_of_sum(int, int) {
+  return ::getpid();
+}
+
+int sleep_both(int ms, int more_ms) {
+  return sleep_ms(ms + more_ms);
+}
+
+int throw_on_three_of_sum(int a, int b) {
+  return throw_on_three(a + b);
 }
 
 // -- the crash matrix: a fault of some kind at some step of a task ---------------
@@ -775,6 +788,52 @@ TEST(pool, executor_map_timeout) {
   ex.underlying_pool().terminate();
 }
 
+std::string repeat(const std::string& s, int times) {
+  std::string out;
+  for (int i = 0; i < times; ++i)
+    out += s;
+  return out;
+}
+
+template <class Range>
+auto collect_all(Range&& results) {
+  std::vector<std::decay_t<decltype(*results.begin())>> out;
+  for (auto& v : results)
+    out.push_back(v);
+  return out;
+}
+
+TEST(pool, executor_map_zips_several_ranges_and_stops_at_the_shortest) {
+  actors::process_pool_executor ex(2);
+  std::vector<long> xs{1, 2, 3, 4};
+  std::list<long> ys{10, 20, 30};
+  EXPECT_EQ(collect_all(ex.map(add, xs, ys)), (std::vector<long>{11, 22, 33}));
+  EXPECT_EQ(collect_all(ex.map(add, std::vector<long>{1, 2}, std::vector<long>{5, 6, 7})),
+            (std::vector<long>{6, 8}));
+  EXPECT_EQ(collect_all(ex.map(add, xs, ys, 10s, 2)), (std::vector<long>{11, 22, 33}));
+  EXPECT_EQ(collect_all(ex.map(repeat, std::vector<std::string>{"a", "bc"}, std::vector<int>{3, 2})),
+            (std::vector<std::string>{"aaa", "bcbc"}));
+  EXPECT_TRUE(collect_all(ex.map(add, xs, std::vector<long>{})).empty());
+  // Each call ran in a worker process, not here.
+  std::vector<int> ones(20, 1);
+  for (int pid : ex.map(worker_pid_of_sum, ones, ones))
+    EXPECT_NE(pid, ::getpid());
+}
+
+TEST(pool, executor_map_of_several_ranges_times_out_and_reports_task_errors) {
+  actors::process_pool_executor ex(1);
+  auto slow = ex.map(sleep_both, std::vector<int>{10, 2000}, std::vector<int>{0, 0}, 300ms);
+  EXPECT_EQ(*slow.next(), 10);
+  EXPECT_EQ(error_of([&] { slow.next(); }), errc::timeout);
+  ex.underlying_pool().terminate();
+  actors::process_pool_executor ex2(1);
+  auto failing = ex2.map(throw_on_three_of_sum, std::vector<int>{1, 1, 2}, std::vector<int>{0, 2, 2});
+  EXPECT_EQ(*failing.next(), 1);
+  EXPECT_EQ(error_of([&] { failing.next(); }), errc::remote_error);
+  EXPECT_EQ(*failing.next(), 4);
+  EXPECT_FALSE(failing.next());
+}
+
 // A task the executor can only stop with SIGKILL: it ignores SIGTERM, says
 // so through the event its worker was given at start-up (events cannot be
 // task arguments), then sleeps far past the test's time limit.
@@ -860,6 +919,27 @@ TEST(pool, executor_terminate_workers_after_shutdown_is_harmless) {
   ex.shutdown();
   ex.terminate_workers();
   EXPECT_EQ(f.result(1s), 16);
+}
+
+// Python 3.9+ (test_idle_process_reuse_*): no worker before the first task,
+// one worker for tasks that come one at a time, more only for tasks that
+// find every worker busy, never more than max_workers.
+TEST(pool, executor_starts_workers_on_demand_and_reuses_idle_ones) {
+  actors::process_pool_executor ex(4);
+  EXPECT_TRUE(ex.underlying_pool().pids().empty());
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(ex.submit(square, i).result(10s), i * i);
+  EXPECT_EQ(ex.underlying_pool().pids().size(), 1u);
+  std::vector<actors::future<int>> fs;
+  for (int i = 0; i < 6; ++i)
+    fs.push_back(ex.submit(sleep_ms, 500));
+  for (auto& f : fs)
+    EXPECT_EQ(f.result(20s), 500);
+  auto busy = ex.underlying_pool().pids();
+  EXPECT_EQ(busy.size(), 4u);
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(ex.submit(square, i).result(10s), i * i);
+  EXPECT_EQ(ex.underlying_pool().pids(), busy);
 }
 
 TEST(pool, wait_and_as_completed) {

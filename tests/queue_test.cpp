@@ -583,3 +583,144 @@ TEST(wait, waits_on_processes_pipes_and_queues_at_once) {
   EXPECT_EQ(actors::wait({q}, 5s), std::vector<std::size_t>{0});
   EXPECT_EQ(q.get(), 6);
 }
+
+// -- shutdown (Python 3.13's Queue.shutdown) ---------------------------------------
+
+namespace {
+
+// Takes items until the queue says it is shut down; reports how many it took
+// and the error that ended it.
+void take_until_shut_down(actors::queue<int> q, connection<std::pair<int, int>> report) {
+  int taken = 0;
+  auto why = error_of([&] {
+    for (;;) {
+      (void) q.get(20s);
+      ++taken;
+    }
+  });
+  report.send({taken, static_cast<int>(why)});
+}
+
+// Says it is about to put into a full queue, then reports how put() ended.
+void put_into_full_queue(actors::queue<int> q, connection<int> report) {
+  report.send(0);
+  report.send(static_cast<int>(error_of([&] { q.put(99, 20s); })));
+}
+
+// Puts until put() throws; reports how it ended.
+void put_until_refused(actors::queue<int> q, connection<int> report) {
+  auto why = error_of([&] {
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; test_util::seconds_since(t0) < 20; ++i)
+      q.put(i);
+  });
+  report.send(static_cast<int>(why));
+}
+
+void shut_down_queue(actors::queue<int> q, bool immediate) {
+  q.shutdown(immediate);
+}
+
+} // namespace
+
+TEST(queue_shutdown, put_throws_and_get_drains_the_items_then_throws) {
+  actors::queue<int> q;
+  q.put(1);
+  q.put(2);
+  EXPECT_FALSE(q.is_shut_down());
+  q.shutdown();
+  EXPECT_TRUE(q.is_shut_down());
+  EXPECT_EQ(error_of([&] { q.put(3); }), errc::queue_shut_down);
+  EXPECT_THROW(q.try_put(3), actors::queue_shut_down);
+  EXPECT_EQ(q.qsize(), 2u);
+  EXPECT_EQ(q.get(1s), 1);
+  EXPECT_EQ(q.get_nowait(), 2);
+  EXPECT_EQ(error_of([&] { (void) q.get(); }), errc::queue_shut_down);
+  EXPECT_EQ(error_of([&] { (void) q.try_get(); }), errc::queue_shut_down);
+  q.shutdown(); // again: harmless
+  EXPECT_EQ(error_of([&] { (void) q.get_nowait(); }), errc::queue_shut_down);
+}
+
+TEST(queue_shutdown, immediate_drops_the_items_so_get_throws_at_once) {
+  actors::queue<int> q(10);
+  for (int i = 0; i < 5; ++i)
+    q.put(i);
+  EXPECT_EQ(q.get(), 0); // this process now holds fetched items too
+  q.shutdown(true);
+  EXPECT_EQ(error_of([&] { (void) q.get(); }), errc::queue_shut_down);
+  EXPECT_EQ(error_of([&] { q.put(5); }), errc::queue_shut_down);
+  EXPECT_EQ(q.qsize(), 0u);
+}
+
+TEST(queue_shutdown, a_blocked_get_in_another_process_takes_the_rest_then_throws) {
+  actors::queue<int> q;
+  auto [mine, theirs] = actors::pipe<std::pair<int, int>>();
+  process c(take_until_shut_down, q, theirs);
+  c.start();
+  theirs.close();
+  for (int i = 0; i < 3; ++i)
+    q.put(i);
+  q.shutdown();
+  auto [taken, why] = mine.recv(30s);
+  EXPECT_EQ(taken, 3);
+  EXPECT_EQ(static_cast<errc>(why), errc::queue_shut_down);
+  c.join();
+  EXPECT_EQ(c.exitcode(), 0);
+}
+
+TEST(queue_shutdown, a_blocked_put_in_another_process_wakes_and_throws) {
+  actors::queue<int> q(1);
+  q.put(1);
+  auto [mine, theirs] = actors::pipe<int>();
+  process c(put_into_full_queue, q, theirs);
+  c.start();
+  theirs.close();
+  EXPECT_EQ(mine.recv(10s), 0);
+  q.shutdown();
+  EXPECT_EQ(static_cast<errc>(mine.recv(30s)), errc::queue_shut_down);
+  c.join();
+  EXPECT_EQ(q.get(), 1); // the item put before the shutdown is still there
+  EXPECT_THROW((void) q.get(), actors::queue_shut_down);
+}
+
+TEST(queue_shutdown, a_producer_in_another_process_is_refused) {
+  actors::queue<int> q; // unbounded: the producer never asks for room
+  auto [mine, theirs] = actors::pipe<int>();
+  process c(put_until_refused, q, theirs);
+  c.start();
+  theirs.close();
+  (void) q.get(10s); // it is producing
+  q.shutdown();
+  EXPECT_EQ(static_cast<errc>(mine.recv(30s)), errc::queue_shut_down);
+  c.join();
+  // What the producer put before the shutdown can still be taken; then get throws.
+  EXPECT_EQ(error_of([&] {
+              for (;;)
+                (void) q.get(10s);
+            }),
+            errc::queue_shut_down);
+}
+
+TEST(queue_shutdown, a_shutdown_from_a_child_reaches_the_owner) {
+  actors::queue<int> q;
+  q.put(7);
+  process c(shut_down_queue, q, true);
+  EXPECT_FALSE(q.is_shut_down());
+  c.start();
+  c.join();
+  EXPECT_EQ(c.exitcode(), 0);
+  EXPECT_TRUE(q.is_shut_down());
+  EXPECT_EQ(error_of([&] { (void) q.get(1s); }), errc::queue_shut_down);
+  EXPECT_EQ(error_of([&] { q.put(8); }), errc::queue_shut_down);
+}
+
+TEST(queue_shutdown, immediate_shutdown_counts_dropped_items_done_for_join) {
+  actors::joinable_queue<int> q;
+  for (int i = 0; i < 3; ++i)
+    q.put(i);
+  EXPECT_EQ(q.get(), 0); // taken, not yet done
+  q.shutdown(true);
+  EXPECT_THROW(q.join(100ms), actors::timeout_error);
+  q.task_done();
+  q.join(5s);
+}

@@ -122,6 +122,104 @@ TEST(value, non_atomic_types_go_through_the_lock) {
   EXPECT_EQ(p.load().y, 7);
 }
 
+namespace {
+
+void add_fifty_raw(actors::raw_value<int> v) {
+  for (int i = 0; i < 50; ++i)
+    v.fetch_add(1);
+}
+
+// Moves the point and reports whether the value that arrived has a lock.
+void move_raw_point(actors::raw_value<point> p, connection<bool> has_lock) {
+  p.store({p.load().x + 1, 7});
+  has_lock.send(p.has_lock());
+}
+
+void add_to_each_raw(actors::raw_array<long> a, long d) {
+  for (std::size_t i = 0; i < a.size(); ++i)
+    a[i].fetch_add(d);
+}
+
+// A value and an array made with no_lock: do they still lack it here?
+void report_locks(actors::value<int> v, actors::array<int> a, connection<int> out) {
+  out.send(error_of([&] { (void) v.get_lock(); }) == errc::bad_argument
+           && error_of([&] { (void) a.get_lock(); }) == errc::bad_argument);
+  v.store(v.load() + a[0].load());
+}
+
+template <class T>
+std::string printed(const T& x) {
+  std::ostringstream os;
+  os << x;
+  return os.str();
+}
+
+} // namespace
+
+TEST(raw_value, nine_processes_add_exactly_450_without_a_lock) {
+  actors::raw_value<int> v(0);
+  EXPECT_FALSE(v.has_lock());
+  std::vector<process> ps;
+  for (int i = 0; i < 9; ++i) {
+    ps.emplace_back(add_fifty_raw, v);
+    ps.back().start();
+  }
+  for (auto& p : ps)
+    p.join();
+  EXPECT_EQ(v.load(), 450); // lock-free numbers stay atomic
+}
+
+TEST(raw_value, a_struct_crosses_processes_unguarded) {
+  actors::raw_value<point> p(point{1, 2});
+  auto [mine, theirs] = actors::pipe<bool>();
+  process child(move_raw_point, p, theirs);
+  child.start();
+  theirs.close();
+  EXPECT_FALSE(mine.recv(10s));
+  child.join();
+  EXPECT_EQ(p.load().x, 2);
+  EXPECT_EQ(p.load().y, 7);
+}
+
+TEST(raw_array, processes_update_elements_without_a_lock) {
+  actors::raw_array<long> a(4, 10);
+  EXPECT_FALSE(a.has_lock());
+  std::vector<process> ps;
+  for (int i = 0; i < 3; ++i) {
+    ps.emplace_back(add_to_each_raw, a, 5);
+    ps.back().start();
+  }
+  for (auto& p : ps)
+    p.join();
+  EXPECT_EQ(a.to_vector(), (std::vector<long>{25, 25, 25, 25}));
+  actors::raw_array<long> b{1, 2, 3};
+  EXPECT_EQ(b.to_vector(), (std::vector<long>{1, 2, 3}));
+}
+
+TEST(value, no_lock_has_no_lock_here_and_in_a_child) {
+  actors::value<int> v(1, actors::no_lock);
+  actors::array<int> a({41}, actors::no_lock);
+  EXPECT_EQ(error_of([&] { (void) v.get_lock(); }), errc::bad_argument);
+  EXPECT_EQ(error_of([&] { (void) a.get_lock(); }), errc::bad_argument);
+  EXPECT_TRUE(actors::value<int>(1).has_lock());
+  auto [mine, theirs] = actors::pipe<int>();
+  process child(report_locks, v, a, theirs);
+  child.start();
+  theirs.close();
+  EXPECT_EQ(mine.recv(10s), 1);
+  child.join();
+  EXPECT_EQ(v.load(), 42);
+}
+
+TEST(value, prints_like_python_s_repr) {
+  EXPECT_EQ(printed(actors::value<int>(3)), "<actors::value 3>");
+  EXPECT_EQ(printed(actors::value<int>(3, actors::no_lock)), "<actors::raw_value 3>");
+  EXPECT_EQ(printed(actors::raw_value<double>(1.5)), "<actors::raw_value 1.5>");
+  EXPECT_EQ(printed(actors::array<long>{1, 2, 3}), "<actors::array [1, 2, 3]>");
+  EXPECT_EQ(printed(actors::raw_array<int>(2, 7)), "<actors::raw_array [7, 7]>");
+  EXPECT_EQ(printed(actors::array<int>()), "<actors::array []>");
+}
+
 TEST(array, processes_update_elements) {
   actors::array<long> a(4, 10);
   std::vector<process> ps;
@@ -211,15 +309,6 @@ TEST(mutex, a_dead_holder_never_blocks_the_next_acquirer) {
   EXPECT_FALSE(m.owner_died());
   m.release();
 }
-
-namespace {
-template <class T>
-std::string printed(const T& x) {
-  std::ostringstream out;
-  out << x;
-  return out.str();
-}
-} // namespace
 
 // Python's repr of a Lock: who holds it, here as a pid, across processes.
 TEST(mutex, prints_its_state_and_holder) {

@@ -52,6 +52,8 @@ public:
         return "the queue is full";
       case errc::queue_empty:
         return "the queue is empty";
+      case errc::queue_shut_down:
+        return "the queue was shut down";
       case errc::consumer_died:
         return "a consumer died holding unfinished items";
       case errc::not_owner:

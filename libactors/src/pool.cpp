@@ -324,6 +324,7 @@ private:
   void fail(job& j, std::exception_ptr e);
   void publish_pids();
   bool idle() const;
+  std::size_t idle_workers() const; // running nothing and able to take a task
 };
 
 pool_core::pool_core(pool_config c) : cfg(std::move(c)) {
@@ -362,7 +363,7 @@ std::uint32_t pool_core::define(any_fn fn) {
 }
 
 void pool_core::start_initial_workers() {
-  for (int i = 0; i < cfg.processes; ++i)
+  for (int i = 0; i < cfg.processes && !cfg.on_demand; ++i)
     start_worker();
   publish_pids();
 }
@@ -410,6 +411,13 @@ void pool_core::publish_pids() {
     live.push_back(w->pid);
   std::lock_guard<std::mutex> lock(mtx);
   pids = std::move(live);
+}
+
+std::size_t pool_core::idle_workers() const {
+  auto max_tasks = static_cast<std::uint64_t>(cfg.maxtasksperchild);
+  return static_cast<std::size_t>(std::count_if(workers_.begin(), workers_.end(), [&](const auto& w) {
+    return w->inflight.empty() && !w->eof && !(max_tasks > 0 && w->sent >= max_tasks);
+  }));
 }
 
 bool pool_core::idle() const {
@@ -647,8 +655,13 @@ void pool_core::run() noexcept {
     // has exited and been reaped above: the pool never runs more than
     // `processes` workers, so one worker means one task at a time, in order.
     bool needed = !(is_closed && pending_.empty()) && !broken_now;
-    for (auto live = workers_.size(); needed && live < static_cast<std::size_t>(cfg.processes);
-         ++live) {
+    auto wanted = static_cast<std::size_t>(cfg.processes);
+    if (cfg.on_demand) { // only for the tasks that no idle worker can take
+      auto idle = idle_workers();
+      auto unserved = pending_.size() > idle ? pending_.size() - idle : 0;
+      wanted = std::min(wanted, workers_.size() + unserved);
+    }
+    for (auto live = workers_.size(); needed && live < wanted; ++live) {
       try {
         start_worker();
         changed = true;

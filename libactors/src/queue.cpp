@@ -19,7 +19,8 @@
 //   credit u32 want, u8 nowait               credit u32 granted
 //   get    u32 max, u32 acks, u8 nowait      get u32 n, n x (u32 len, bytes)
 //   cancel                                   cancelled
-//   size                                     size u64 items, u64 maxsize
+//   size                                     size u64 items, u64 maxsize,
+//                                                 u8 shut down
 //   done   u32 n                             -
 //   join                                     join u8 ok, message
 //   release u32 acks                         -
@@ -27,6 +28,22 @@
 //      it fetched goes back to the head of the queue)
 //   ack    u32 acks                          -
 //     (bounded queues: get() returned `acks` items; their room frees now)
+//   shutdown u8 immediate                    shutdown
+//   -                                        shut_down (instead of get or
+//                                            credit: nothing more comes)
+//   -                                        shut_notice (unasked, once per
+//                                            connection that put or asked for
+//                                            room: at the shutdown, or when
+//                                            it put after it; those items
+//                                            were dropped)
+//
+// Shutdown (Python 3.13's Queue.shutdown): the queue takes no more items;
+// gets are served until it is empty (or at once with `immediate`, which drops
+// the items and, on a joinable queue, counts them done), then every waiting
+// and later get and credit request is answered shut_down. Every producer
+// connection is sent a shut_notice, which the next put() there reads before
+// it buffers an item; a process whose first batch crossed the shutdown gets
+// the notice in answer to that batch (whose items are dropped).
 //
 // A bounded queue counts what consumers fetched and have not acknowledged
 // against maxsize, with the items it holds and the credits it granted: what
@@ -77,6 +94,9 @@ enum op : std::uint8_t {
   op_cancelled = 9,
   op_release = 10,
   op_ack = 12, // 11 is stats_request (stats.hpp)
+  op_shutdown = 13,
+  op_shut_down = 14,
+  op_shut_notice = 15,
 };
 
 constexpr std::uint32_t max_fetch = 256;           // items per get batch
@@ -155,6 +175,8 @@ struct server_conn {
   std::uint32_t want_credit = 0;
   bool credit_pending = false;
   bool join_pending = false;
+  bool putter = false;  // has put or asked for room
+  bool noticed = false; // sent shut_notice
 };
 
 // Takes a connection off one of a queue's wait lists.
@@ -171,6 +193,8 @@ struct queue_state {
   std::uint64_t in_flight = 0; // fetched by consumers, not yet acknowledged
   std::uint64_t unfinished = 0;
   std::string abandoned; // why the next join() fails, if a consumer died
+  bool shut_down = false;
+  bool immediate = false; // shut down dropping its items
   std::deque<server_conn*> getters, crediters, joiners;
   std::uint64_t puts = 0, gets = 0; // items in and out, for actors-top
 };
@@ -192,13 +216,24 @@ void take_acked(queue_state& q, server_conn& c, std::uint64_t acks) {
   q.in_flight -= acks;
 }
 
+// Drops every item the queue holds (an immediate shutdown); a joinable queue
+// counts them done.
+void drop_items(queue_state& q) {
+  if (q.joinable)
+    q.unfinished -= std::min<std::uint64_t>(q.unfinished, q.items.size());
+  q.items.clear();
+}
+
 // What the connection fetched and did not take goes back to the head of the
-// queue, in order, into the room it held.
+// queue, in order, into the room it held (and is dropped at once if the queue
+// was shut down immediately).
 void put_back_unacked(queue_state& q, server_conn& c) {
   for (auto it = c.unacked.rbegin(); it != c.unacked.rend(); ++it)
     q.items.push_front(std::move(*it));
   q.in_flight -= c.unacked.size();
   c.unacked.clear();
+  if (q.immediate)
+    drop_items(q);
 }
 
 class server {
@@ -425,11 +460,14 @@ bool server::handle(server_conn& c, const char* data, std::size_t size) {
   auto& q = *c.q;
   switch (code) {
     case op_put: {
+      c.putter = true;
       auto n = r.u32();
       for (std::uint32_t i = 0; r.ok && i < n; ++i) {
         std::string item;
         if (!r.item(item))
           return false;
+        if (q.shut_down)
+          continue; // put by a producer that did not know yet: dropped
         q.items.push_back(std::move(item));
         ++q.puts;
       }
@@ -438,14 +476,37 @@ bool server::handle(server_conn& c, const char* data, std::size_t size) {
       auto used = std::min<std::uint64_t>(n, c.credits);
       c.credits -= used;
       q.reserved -= used;
+      if (q.shut_down) {
+        if (!std::exchange(c.noticed, true))
+          send(c, std::string(1, static_cast<char>(op_shut_notice)));
+        break;
+      }
       if (q.joinable)
         q.unfinished += n;
       break;
     }
+    case op_shutdown: {
+      auto immediate = r.u8();
+      if (!r.ok)
+        return false;
+      q.shut_down = true;
+      if (immediate) {
+        q.immediate = true;
+        drop_items(q);
+      }
+      // Producers hear of it before shutdown() returns, so their next put()
+      // throws (the notice waits in their socket for it).
+      for (auto& [fd, other] : conns_)
+        if (other->q == &q && other->putter && !std::exchange(other->noticed, true))
+          send(*other, std::string(1, static_cast<char>(op_shut_notice)));
+      send(c, std::string(1, static_cast<char>(op_shutdown)));
+      break;
+    }
     case op_credit:
+      c.putter = true;
       c.want_credit = r.u32();
       c.credit_pending = true;
-      if (r.u8() && room(q, 1) == 0) {
+      if (r.u8() && room(q, 1) == 0 && !q.shut_down) {
         c.credit_pending = false; // nowait on a full queue: none, at once
         std::string reply(1, static_cast<char>(op_credit));
         put_u32(reply, 0);
@@ -462,7 +523,7 @@ bool server::handle(server_conn& c, const char* data, std::size_t size) {
         return false;
       take_acked(q, c, acks);
       c.get_pending = true;
-      if (nowait && q.items.empty()) {
+      if (nowait && q.items.empty() && !q.shut_down) {
         c.get_pending = false;
         std::string reply(1, static_cast<char>(op_get));
         put_u32(reply, 0);
@@ -494,6 +555,7 @@ bool server::handle(server_conn& c, const char* data, std::size_t size) {
       std::string reply(1, static_cast<char>(op_size));
       put_u64(reply, q.items.size());
       put_u64(reply, q.maxsize);
+      reply += q.shut_down ? '\1' : '\0';
       send(c, reply);
       break;
     }
@@ -534,7 +596,8 @@ bool server::handle(server_conn& c, const char* data, std::size_t size) {
 }
 
 // Hands items to waiting consumers, space to waiting producers, and answers
-// joiners, in that order.
+// joiners, in that order. Once the queue is shut down, a consumer that finds
+// it empty and every producer are told so instead.
 void server::serve(queue_state& q) {
   while (!q.getters.empty() && !q.items.empty()) {
     auto* c = q.getters.front();
@@ -551,6 +614,18 @@ void server::serve(queue_state& q) {
       q.items.pop_front();
     }
     send(*c, reply);
+  }
+  if (q.shut_down) {
+    auto refuse = [&](std::deque<server_conn*>& waiting, bool server_conn::*pending) {
+      for (auto* c : waiting) {
+        c->*pending = false;
+        send(*c, std::string(1, static_cast<char>(op_shut_down)));
+      }
+      waiting.clear();
+    };
+    if (q.items.empty())
+      refuse(q.getters, &server_conn::get_pending);
+    refuse(q.crediters, &server_conn::credit_pending);
   }
   while (!q.crediters.empty()) {
     auto free = room(q, q.crediters.front()->want_credit);
@@ -689,6 +764,9 @@ public:
   std::uint64_t credits = 0;
   bool closed = false;
   bool unsynced = false; // puts sent that the server may not have read yet
+  // The server said the queue is shut down (or this process shut it down):
+  // put() throws from here on.
+  std::atomic<bool> shut_down{false};
 
   // Gets: items fetched and not yet returned; acks for those returned.
   std::mutex get_mtx;
@@ -780,17 +858,31 @@ public:
       throw owner_gone();
   }
 
-  // Reads the next reply; nullopt on timeout.
+  // Reads the next reply; nullopt on timeout. A shut_notice (put connection
+  // only) is noted and skipped.
   std::optional<std::string> read_reply(int fd, duration timeout) {
-    frame_header h;
-    std::string payload, why;
-    std::vector<int> fds;
-    auto st = recv_frame(fd, h, payload, fds, timeout, why);
-    if (st == recv_status::timeout)
-      return std::nullopt;
-    if (st != recv_status::ok || payload.empty())
-      throw owner_gone();
-    return payload;
+    for (;;) {
+      frame_header h;
+      std::string payload, why;
+      std::vector<int> fds;
+      auto st = recv_frame(fd, h, payload, fds, timeout, why);
+      if (st == recv_status::timeout)
+        return std::nullopt;
+      if (st != recv_status::ok || payload.empty())
+        throw owner_gone();
+      if (static_cast<op>(payload[0]) != op_shut_notice)
+        return payload;
+      shut_down = true;
+    }
+  }
+
+  // put() on a queue that is shut down. Caller holds put_mtx.
+  void refuse_if_shut_down() {
+    if (!shut_down && put_fd)
+      (void) read_reply(put_fd.get(), duration::zero()); // a shut_notice waiting?
+    if (shut_down)
+      throw queue_shut_down("queue::put: the queue was shut down (shutdown() was called); "
+                            "it takes no more items");
   }
 
   // Sends the put batch. Caller holds put_mtx.
@@ -806,9 +898,9 @@ public:
     unsynced = true;
   }
 
-  // Waits for a reply of type `want` on `fd`; on timeout cancels the request
-  // and drains replies up to the server's "cancelled" (a reply that crossed
-  // the cancel is still returned).
+  // Waits for a reply of type `want` (or shut_down) on `fd`; on timeout
+  // cancels the request and drains replies up to the server's "cancelled" (a
+  // reply that crossed the cancel is still returned).
   std::optional<std::string> await(int fd, op want, duration timeout) {
     if (auto r = read_reply(fd, timeout))
       return r;
@@ -819,7 +911,7 @@ public:
       auto r = read_reply(fd, forever);
       if (static_cast<op>((*r)[0]) == op_cancelled)
         return answer;
-      if (static_cast<op>((*r)[0]) == want)
+      if (static_cast<op>((*r)[0]) == want || static_cast<op>((*r)[0]) == op_shut_down)
         answer = std::move(r);
     }
   }
@@ -922,6 +1014,8 @@ bool queue_put(queue_client& c, std::string item, duration timeout) {
   std::unique_lock<std::mutex> lock(c.put_mtx);
   if (c.closed)
     throw error(errc::closed, "this process closed the queue for putting");
+  if (c.batch_count == 0) // once per batch: a put() after a shutdown throws soon
+    c.refuse_if_shut_down();
   if (c.addr.maxsize > 0 && c.credits == 0) {
     c.send_acks(); // room our own get()s freed counts for this request
     c.flush_locked();
@@ -934,6 +1028,10 @@ bool queue_put(queue_client& c, std::string item, duration timeout) {
     req += timeout == duration::zero() ? '\1' : '\0';
     c.write(c.put_fd.get(), req);
     auto reply = c.await(c.put_fd.get(), op_credit, timeout);
+    if (reply && static_cast<op>((*reply)[0]) == op_shut_down) {
+      c.shut_down = true;
+      c.refuse_if_shut_down();
+    }
     if (reply) {
       reader r{reply->data() + 1, reply->data() + reply->size()};
       c.credits += r.u32();
@@ -1005,6 +1103,8 @@ std::optional<std::string> queue_get(queue_client& c, duration timeout) {
     auto reply = c.await(c.get_fd.get(), op_get, timeout);
     if (!reply)
       return std::nullopt;
+    if (static_cast<op>((*reply)[0]) == op_shut_down)
+      throw queue_shut_down("queue::get: the queue was shut down and is empty");
     reader r{reply->data() + 1, reply->data() + reply->size()};
     auto n = r.u32();
     for (std::uint32_t i = 0; i < n; ++i) {
@@ -1071,6 +1171,34 @@ bool queue_join(queue_client& c, duration timeout) {
   if (reply->size() < 2 || (*reply)[1] != '\1')
     throw error(errc::consumer_died, "joinable_queue::join: " + reply->substr(2));
   return true;
+}
+
+bool queue_is_shut_down(queue_client& c) {
+  if (c.shut_down)
+    return true;
+  std::lock_guard<std::mutex> lock(c.ctl_mtx);
+  c.ensure(c.ctl_fd);
+  c.write(c.ctl_fd.get(), std::string(1, static_cast<char>(op_size)));
+  auto reply = c.read_reply(c.ctl_fd.get(), forever);
+  reader r{reply->data() + 1, reply->data() + reply->size()};
+  (void) r.u64();
+  (void) r.u64();
+  return r.u8() == 1;
+}
+
+void queue_shutdown(queue_client& c, bool immediate) {
+  (void) c.sync_puts(); // what this process put before shutdown() is in the queue
+  std::lock_guard<std::mutex> lock(c.ctl_mtx);
+  c.ensure(c.ctl_fd);
+  std::string req(1, static_cast<char>(op_shutdown));
+  req += immediate ? '\1' : '\0';
+  c.write(c.ctl_fd.get(), req);
+  (void) c.read_reply(c.ctl_fd.get(), forever);
+  c.shut_down = true;
+  if (immediate) { // what this process fetched goes back at release, and is dropped
+    std::lock_guard<std::mutex> get_lock(c.get_mtx);
+    c.fetched.clear();
+  }
 }
 
 void queue_close(queue_client& c) {

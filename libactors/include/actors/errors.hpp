@@ -60,6 +60,9 @@ enum class errc : int {
   queue_full,
   /// get() on an empty queue ran out of time (Python's queue.Empty).
   queue_empty,
+  /// put() on a queue that was shut down, or get() on one that was shut down
+  /// and is empty (Python 3.13's queue.ShutDown).
+  queue_shut_down,
   /// A consumer died holding items it had taken from a joinable queue but
   /// not marked done; join() reports it instead of waiting forever.
   consumer_died,
@@ -147,6 +150,14 @@ public:
 class queue_empty : public error {
 public:
   explicit queue_empty(const std::string& message) : error(errc::queue_empty, message) {}
+};
+
+/// The queue was shut down: put() after shutdown(), or get() once the shut
+/// down queue is empty (Python 3.13's queue.ShutDown).
+class queue_shut_down : public error {
+public:
+  explicit queue_shut_down(const std::string& message)
+    : error(errc::queue_shut_down, message) {}
 };
 
 /// The barrier is broken (Python's BrokenBarrierError).

@@ -22,13 +22,15 @@ namespace actors {
 
 class process_pool_executor {
 public:
-  /// Starts `max_workers` workers (0: cpu_count(); negative:
-  /// errc::bad_argument, as Python raises ValueError). Python's
-  /// max_tasks_per_child, initializer and mp_context are
-  /// pool_options().maxtasksperchild(n), .initializer(fn, args...) and
-  /// .method(m).
+  /// An executor of up to `max_workers` workers (0: cpu_count(); negative:
+  /// errc::bad_argument, as Python raises ValueError). Workers start on
+  /// demand, as in Python 3.9+: submit() starts one only if no worker is
+  /// idle and fewer than max_workers run; idle ones are reused (see
+  /// pool_options::on_demand). Python's max_tasks_per_child, initializer and
+  /// mp_context are pool_options().maxtasksperchild(n), .initializer(fn,
+  /// args...) and .method(m).
   explicit process_pool_executor(int max_workers = 0, pool_options options = {})
-    : pool_(max_workers, std::move(options)) {}
+    : pool_(max_workers, std::move(options.on_demand())) {}
 
   /// As leaving Python's `with ProcessPoolExecutor() as ex:` block:
   /// shutdown(true).
@@ -56,6 +58,36 @@ public:
                         task_options().chunksize(chunksize));
     r.set_deadline(detail::deadline_in(timeout));
     return r;
+  }
+
+  /// fn over several ranges side by side (Python's map(fn, *iterables)):
+  /// fn(a[0], b[0], ...), fn(a[1], b[1], ...), ..., stopping at the end of
+  /// the shortest range; fn takes one argument per range. The ranges may be
+  /// followed by a timeout and a chunksize, as in the one-range map():
+  /// `ex.map(add, xs, ys, 5s, 16)`. Lazy, results in input order; the ranges
+  /// are read as results are consumed, so lvalue ranges must outlive the
+  /// result (rvalues are moved in). Advancing throws as the one-range map().
+  /// \return an input range of R, as pool::imap().
+  template <class F, class First, class Second, class... Rest,
+            std::enable_if_t<detail::is_range<std::remove_reference_t<Second>>::value, int> = 0>
+  auto map(F&& fn, First&& first, Second&& second, Rest&&... rest) {
+    using all = std::tuple<First, Second, Rest...>;
+    constexpr std::size_t n = detail::leading_ranges<First, Second, Rest...>();
+    constexpr std::size_t extra = std::tuple_size_v<all> - n;
+    static_assert(extra <= 2, "process_pool_executor::map: after the ranges come at most a "
+                              "timeout and a chunksize");
+    static_assert(detail::traits_of<F>::arity == n,
+                  "process_pool_executor::map: the function must take one argument per range");
+    auto args = std::forward_as_tuple(std::forward<First>(first), std::forward<Second>(second),
+                                      std::forward<Rest>(rest)...);
+    duration timeout = forever;
+    std::size_t chunksize = 1;
+    if constexpr (extra >= 1)
+      timeout = std::get<n>(args);
+    if constexpr (extra == 2)
+      chunksize = std::get<n + 1>(args);
+    return map_zipped<all>(std::forward<F>(fn), args, timeout, chunksize,
+                           std::make_index_sequence<n>{});
   }
 
   /// No more submissions. `cancel_futures`: futures that have not started
@@ -90,6 +122,17 @@ public:
   pool& underlying_pool() noexcept { return pool_; }
 
 private:
+  template <class All, class F, class Args, std::size_t... I>
+  auto map_zipped(F&& fn, Args& args, duration timeout, std::size_t chunksize,
+                  std::index_sequence<I...>) {
+    using zip = detail::zip_generator<std::tuple_element_t<I, All>...>;
+    auto r = pool_.make_imap<true>(
+      std::forward<F>(fn), zip(std::forward<std::tuple_element_t<I, All>>(std::get<I>(args))...),
+      task_options().chunksize(chunksize), true);
+    r.set_deadline(detail::deadline_in(timeout));
+    return r;
+  }
+
   pool pool_;
 };
 

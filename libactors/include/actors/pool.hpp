@@ -99,6 +99,11 @@ public:
   /// Runs a task again, up to n times, when its worker dies (default 0: the
   /// task fails with worker_died).
   pool_options& max_retries(int n) { config_.max_retries = n; return *this; }
+  /// Workers start as tasks need them rather than all at once: a task starts
+  /// a new worker only if no worker is idle and fewer than processes() run
+  /// (ProcessPoolExecutor's way since Python 3.9; the executor always does
+  /// this). Default false: the pool starts every worker at once, as Pool.
+  pool_options& on_demand(bool yes = true) { config_.on_demand = yes; return *this; }
   /// Default per-task timeout (see task_options::timeout).
   pool_options& task_timeout(duration d) { config_.task_timeout = d; return *this; }
   /// Every worker runs `fn(args...)` once before its first task. Arguments
@@ -294,6 +299,8 @@ class imap_result;
 ///   are gone.
 /// - Throws: errc::closed after close()/terminate(); tasks' errors from get().
 /// - Thread-safe: any thread may submit and wait.
+class process_pool_executor;
+
 class pool {
 public:
   /// Starts `processes` workers (0: those of `options`, by default
@@ -598,8 +605,11 @@ private:
     return f;
   }
 
-  template <class F, class Range>
+  // imap's machinery; `Star`: the items are tuples of fn's arguments (the
+  // executor's map over several ranges).
+  template <bool Star = false, class F, class Range>
   auto make_imap(F&& fn, Range&& items, const task_options& options, bool ordered);
+  friend class process_pool_executor;
 
   std::shared_ptr<detail::pool_core> core_;
   std::uint64_t next_index_ = 0;
@@ -807,6 +817,51 @@ private:
   std::optional<decltype(std::begin(std::declval<std::remove_reference_t<Range>&>()))> it_;
 };
 
+/// Python's zip() as a generator: tuples of the ranges' items side by side,
+/// ending with the shortest range. An lvalue range is referred to; an rvalue
+/// one is owned.
+template <class... Ranges>
+class zip_generator {
+  template <class R>
+  using iterator_of = decltype(std::begin(std::declval<std::remove_reference_t<R>&>()));
+
+public:
+  explicit zip_generator(Ranges&&... ranges) : ranges_(std::forward<Ranges>(ranges)...) {}
+  auto operator()() { return next(std::index_sequence_for<Ranges...>{}); }
+
+private:
+  template <std::size_t... I>
+  std::optional<std::tuple<std::decay_t<decltype(*std::declval<iterator_of<Ranges>&>())>...>>
+  next(std::index_sequence<I...>) {
+    if (!its_)
+      its_.emplace(std::begin(std::get<I>(ranges_))...);
+    if (((std::get<I>(*its_) == std::end(std::get<I>(ranges_))) || ...))
+      return std::nullopt;
+    std::tuple<std::decay_t<decltype(*std::declval<iterator_of<Ranges>&>())>...> items(
+      *std::get<I>(*its_)...);
+    (++std::get<I>(*its_), ...);
+    return items;
+  }
+
+  std::tuple<Ranges...> ranges_;
+  std::optional<std::tuple<iterator_of<Ranges>...>> its_;
+};
+
+template <class T, class = void>
+struct is_range : std::false_type {};
+template <class T>
+struct is_range<T, std::void_t<decltype(std::begin(std::declval<T&>()))>> : std::true_type {};
+
+/// How many of Ts, from the first, are ranges.
+template <class... Ts>
+constexpr std::size_t leading_ranges() {
+  constexpr bool range[] = {is_range<std::remove_reference_t<Ts>>::value..., false};
+  std::size_t n = 0;
+  while (range[n])
+    ++n;
+  return n;
+}
+
 template <class P, class Generator>
 class item_source<P, Generator, true> {
 public:
@@ -824,14 +879,15 @@ private:
 
 } // namespace detail
 
-template <class F, class Range>
+template <bool Star, class F, class Range>
 auto pool::make_imap(F&& fn, Range&& items, const task_options& options, bool ordered) {
   constexpr bool ok = detail::check_task_function<F>();
   if constexpr (ok) {
     using traits = detail::traits_of<F>;
-    static_assert(traits::arity == 1,
+    static_assert(Star || traits::arity == 1,
                   "actors::pool::imap: the function must take exactly one argument");
-    using P = std::tuple_element_t<0, typename traits::args>;
+    using P = std::conditional_t<Star, typename traits::args,
+                                 std::tuple_element_t<0, typename traits::args>>;
     using R = typename traits::result;
     detail::check_result<R>();
     auto fp = static_cast<typename traits::pointer>(fn);
@@ -871,13 +927,17 @@ auto pool::make_imap(F&& fn, Range&& items, const task_options& options, bool or
     auto counter = std::make_shared<std::uint64_t>(0);
     std::size_t window = options.max_in_flight_ > 0 ? options.max_in_flight_
                                                     : 4 * static_cast<std::size_t>(size());
+    detail::task_runner runner;
+    if constexpr (Star)
+      runner = starmap_runner<R>(fp);
+    else
+      runner = &detail::run_map<R, std::tuple_element_t<0, param_tuple<F>>>;
     return imap_result<R>(
       core_,
       [pull, counter](std::uint64_t& first, std::uint64_t& count) {
         return pull(first, count, *counter);
       },
-      reinterpret_cast<detail::any_fn>(fp),
-      &detail::run_map<R, std::tuple_element_t<0, param_tuple<F>>>,
+      reinterpret_cast<detail::any_fn>(fp), runner,
       ordered ? "imap" : "imap_unordered", ordered, window,
       timeout_for(options), retries_for(options));
   }

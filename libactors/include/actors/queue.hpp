@@ -39,6 +39,12 @@
 ///   room sends its own process's acknowledgements with its request.
 /// - The queue lives as long as the process that created it; afterwards every
 ///   call throws eof_error.
+/// - After shutdown() (from any process), put() throws queue_shut_down, and
+///   get() does once the queue is empty. Every process that has put into
+///   the queue is told before shutdown() returns, and its next put() throws.
+///   Only items that cross the shutdown are dropped although put() returned:
+///   those a producer buffered in the ~200 microseconds before it, and the
+///   first batch of a process that had never put into the queue before.
 
 #include <actors/detail/queue_client.hpp>
 #include <actors/detail/serialize.hpp>
@@ -72,7 +78,8 @@ public:
 
   /// Puts an item; blocks while the queue is full (at most `timeout`).
   /// Throws queue_full after the timeout, errc::frame_too_large for an item
-  /// over the frame cap (nothing sent), eof_error if the owner is gone.
+  /// over the frame cap (nothing sent), eof_error if the owner is gone,
+  /// queue_shut_down after shutdown() (also when it wakes a blocked put()).
   void put(const T& item, duration timeout = forever) {
     if (!queue_put(*client_, encode(item), timeout))
       throw queue_full("queue::put: the queue is full");
@@ -81,14 +88,17 @@ public:
   /// put() that never blocks (Python's put_nowait). Throws queue_full.
   void put_nowait(const T& item) { put(item, duration::zero()); }
 
-  /// put() that reports a full queue as false instead of throwing.
+  /// put() that reports a full queue as false instead of throwing (still
+  /// throws queue_shut_down).
   bool try_put(const T& item, duration timeout = duration::zero()) {
     return queue_put(*client_, encode(item), timeout);
   }
 
   /// Takes the next item; blocks while the queue is empty (at most
   /// `timeout`). Throws queue_empty after the timeout, eof_error if the
-  /// owner is gone, errc::bad_payload if the item does not decode as T.
+  /// owner is gone, errc::bad_payload if the item does not decode as T,
+  /// queue_shut_down once the queue is shut down and empty (also when that
+  /// wakes a blocked get()).
   T get(duration timeout = forever) {
     if (auto item = try_get(timeout))
       return std::move(*item);
@@ -98,7 +108,8 @@ public:
   /// get() that never blocks (Python's get_nowait). Throws queue_empty.
   T get_nowait() { return get(duration::zero()); }
 
-  /// get() that reports an empty queue as nullopt instead of throwing.
+  /// get() that reports an empty queue as nullopt instead of throwing (still
+  /// throws queue_shut_down).
   std::optional<T> try_get(duration timeout = duration::zero()) {
     auto bytes = queue_get(*client_, timeout);
     if (!bytes)
@@ -119,6 +130,22 @@ public:
   /// This process will put no more: sends what it buffered. Other processes
   /// are not affected. Further put() calls here throw errc::closed.
   void close() { queue_close(*client_); }
+
+  /// Shuts the queue down for every process that uses it (Python 3.13's
+  /// Queue.shutdown): from now on put() throws queue_shut_down everywhere,
+  /// and get() does once the items left are taken; blocked put() and get()
+  /// calls wake and throw. With `immediate` the items left are dropped at
+  /// once (a joinable queue counts them done, which may end a join()), so
+  /// get() throws at once, apart from the few items another consumer process
+  /// had already fetched. What this process put before is in the queue
+  /// first. Blocks for one round trip; calling it again is harmless (a later
+  /// immediate one still drops the items). Throws eof_error if the owner is
+  /// gone. Thread-safe.
+  void shutdown(bool immediate = false) { queue_shutdown(*client_, immediate); }
+
+  /// Whether shutdown() was called, here or in any other process (Python
+  /// 3.13's is_shutdown). One round trip to the server until it is true.
+  bool is_shut_down() { return queue_is_shut_down(*client_); }
 
   template <class Archive>
   void save(Archive& ar) const {

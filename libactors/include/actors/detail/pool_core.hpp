@@ -133,6 +133,7 @@ struct pool_config {
   duration task_timeout = forever;
   std::optional<invocation> initializer; // its fds are those of initializer_fds
   std::shared_ptr<owned_fds> initializer_fds;
+  bool on_demand = false; // workers start as tasks need them
 };
 
 class pool_core;

@@ -61,6 +61,14 @@ void queue_task_done(queue_client& c);
 /// Throws errc::owner_died... see queue.hpp.
 bool queue_join(queue_client& c, duration timeout);
 
+/// Shuts the queue down for every process (Python 3.13's shutdown()): this
+/// process's buffered puts go first; `immediate` drops the items. Returns
+/// once the server has it.
+void queue_shutdown(queue_client& c, bool immediate);
+
+/// Whether the queue was shut down (by any process).
+bool queue_is_shut_down(queue_client& c);
+
 /// Sends what this process buffered and stops putting (Python's close()).
 void queue_close(queue_client& c);
 
