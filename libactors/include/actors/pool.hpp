@@ -294,13 +294,13 @@ future<R> submit_one(pool_core& core, any_fn fn, task_runner runner,
 template <class R>
 class imap_result;
 
+class process_pool_executor;
+
 /// A pool of worker processes (Python's multiprocessing.Pool).
 /// - Blocks: map/starmap/apply until done; the destructor until workers
 ///   are gone.
 /// - Throws: errc::closed after close()/terminate(); tasks' errors from get().
 /// - Thread-safe: any thread may submit and wait.
-class process_pool_executor;
-
 class pool {
 public:
   /// Starts `processes` workers (0: those of `options`, by default
