@@ -43,7 +43,8 @@
 // and later get and credit request is answered shut_down. Every producer
 // connection is sent a shut_notice, which the next put() there reads before
 // it buffers an item; a process whose first batch crossed the shutdown gets
-// the notice in answer to that batch (whose items are dropped).
+// the notice in answer to that batch. A batch that crossed the shutdown is
+// kept (its put()s had returned), unless the shutdown was immediate.
 //
 // A bounded queue counts what consumers fetched and have not acknowledged
 // against maxsize, with the items it holds and the credits it granted: what
@@ -466,8 +467,8 @@ bool server::handle(server_conn& c, const char* data, std::size_t size) {
         std::string item;
         if (!r.item(item))
           return false;
-        if (q.shut_down)
-          continue; // put by a producer that did not know yet: dropped
+        if (q.immediate)
+          continue; // the queue was emptied for good: dropped
         q.items.push_back(std::move(item));
         ++q.puts;
       }
@@ -476,11 +477,13 @@ bool server::handle(server_conn& c, const char* data, std::size_t size) {
       auto used = std::min<std::uint64_t>(n, c.credits);
       c.credits -= used;
       q.reserved -= used;
-      if (q.shut_down) {
-        if (!std::exchange(c.noticed, true))
-          send(c, std::string(1, static_cast<char>(op_shut_notice)));
+      // A batch that crossed a (not immediate) shutdown is kept: its put()s
+      // returned before this producer could know, and it sends at most this
+      // one batch before it reads the notice.
+      if (q.shut_down && !std::exchange(c.noticed, true))
+        send(c, std::string(1, static_cast<char>(op_shut_notice)));
+      if (q.immediate)
         break;
-      }
       if (q.joinable)
         q.unfinished += n;
       break;

@@ -42,9 +42,10 @@
 /// - After shutdown() (from any process), put() throws queue_shut_down, and
 ///   get() does once the queue is empty. Every process that has put into
 ///   the queue is told before shutdown() returns, and its next put() throws.
-///   Only items that cross the shutdown are dropped although put() returned:
-///   those a producer buffered in the ~200 microseconds before it, and the
-///   first batch of a process that had never put into the queue before.
+///   An item whose put() returned is never dropped by a plain shutdown: a
+///   batch a producer buffered just before it (the ~200 microseconds before
+///   its flush) still goes in, and each producer sends at most that one batch
+///   before its put() throws. shutdown(true) drops everything, those too.
 
 #include <actors/detail/queue_client.hpp>
 #include <actors/detail/serialize.hpp>
