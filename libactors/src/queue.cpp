@@ -888,6 +888,19 @@ public:
                             "it takes no more items");
   }
 
+  // Sends the put batch from a caller that cannot throw (the flusher, node
+  // shutdown, the last handle going): a failure is logged, not lost silently.
+  void flush_or_log() noexcept {
+    std::lock_guard<std::mutex> put_lock(put_mtx);
+    try {
+      flush_locked();
+    } catch (const std::exception& e) {
+      log::error() << "queue: buffered items could not be sent: " << e.what();
+    } catch (...) {
+      log::error() << "queue: buffered items could not be sent";
+    }
+  }
+
   // Sends the put batch. Caller holds put_mtx.
   void flush_locked() {
     if (batch_count == 0)
@@ -941,14 +954,7 @@ struct flusher {
       auto work = std::move(pending);
       pending.clear();
       for (auto* c : work) {
-        {
-          std::lock_guard<std::mutex> put_lock(c->put_mtx);
-          try {
-            c->flush_locked();
-          } catch (const std::exception& e) {
-            log::error() << "queue: buffered items could not be sent: " << e.what();
-          }
-        }
+        c->flush_or_log();
         c->send_acks();
       }
     }
@@ -990,13 +996,7 @@ std::shared_ptr<queue_client> connect_queue(const queue_address& address) {
         the_flusher->clients.erase(p);
       }
     }
-    {
-      std::lock_guard<std::mutex> put_lock(p->put_mtx);
-      try {
-        p->flush_locked(); // the last handle is gone: nothing buffered is lost
-      } catch (...) {
-      }
-    }
+    p->flush_or_log(); // the last handle is gone: nothing buffered is lost
     p->release();
     delete p;
   });
@@ -1226,14 +1226,7 @@ void flush_all_queues() noexcept {
     all.assign(f->clients.begin(), f->clients.end());
   }
   for (auto* c : all) {
-    {
-      std::lock_guard<std::mutex> put_lock(c->put_mtx);
-      try {
-        c->flush_locked();
-      } catch (const std::exception& e) {
-        log::error() << "queue: buffered items could not be sent: " << e.what();
-      }
-    }
+    c->flush_or_log();
     c->release();
   }
 }
