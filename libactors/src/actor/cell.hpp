@@ -32,6 +32,9 @@ public:
   bool stop_requested = false;    // on the actor only
 
   std::atomic<bool> alive{true};
+  /// Messages posted and not yet run (the mailbox depth), and messages run.
+  std::atomic<std::uint32_t> queued{0};
+  std::atomic<std::uint64_t> handled{0};
   std::mutex mtx;                 // guards `more`
 
   /// What only some actors need: an exit trap, monitors, a failure. Made on

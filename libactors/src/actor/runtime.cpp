@@ -151,7 +151,13 @@ public:
     if (cell_->kind->on_start) {
       run_guarded([this] { cell_->kind->on_start(cell_->obj); });
     }
-    return {[this](envelope_ptr& e) { run_guarded([&] { e->run(cell_->obj, *cell_); }); }};
+    return {[this](envelope_ptr& e) {
+      run_guarded([&] { e->run(cell_->obj, *cell_); });
+      if (auto n = e->counted) {
+        cell_->queued.fetch_sub(n, std::memory_order_relaxed);
+        cell_->handled.fetch_add(n, std::memory_order_relaxed);
+      }
+    }};
   }
 
   void on_exit() override {
@@ -351,6 +357,8 @@ void post_local(actor_cell& cell, envelope_ptr env) {
   auto* a = caf::actor_cast<caf::abstract_actor*>(cell.handle);
   if (!a)
     return;
+  env->counted = env->weight();
+  cell.queued.fetch_add(env->counted, std::memory_order_relaxed);
   a->enqueue(nullptr, caf::make_message_id(), caf::make_message(std::move(env)), loop);
 }
 
@@ -760,6 +768,7 @@ public:
   }
 
   std::vector<item> items;
+  std::uint32_t weight() const noexcept override { return static_cast<std::uint32_t>(items.size()); }
   const std::shared_ptr<actor_cell>& target() const noexcept { return target_; }
   const peer_ptr& from() const noexcept { return p_; }
 

@@ -131,6 +131,11 @@ public:
   virtual ~envelope() = default;
   /// Runs on the actor; `obj` is its object.
   virtual void run(void* obj, actor_cell& cell) = 0;
+  /// How many user messages it carries (a batch of remote calls: several).
+  virtual std::uint32_t weight() const noexcept { return 1; }
+  /// What post_local() added to its actor's mailbox depth (0: not counted,
+  /// as for timers, which CAF's clock enqueues itself).
+  std::uint32_t counted = 0;
 };
 
 /// The shared state of every copy of one handle.
