@@ -80,6 +80,8 @@ public:
         return "authentication failed: the authkeys differ";
       case errc::message_too_long:
         return "the message is longer than maxlength";
+      case errc::restart_limit:
+        return "a supervisor reached its restart limit";
     }
     return "unknown actors error " + std::to_string(value);
   }

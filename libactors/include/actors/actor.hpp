@@ -243,7 +243,7 @@ struct in_process_of {
 namespace detail {
 
 template <class T, class... D>
-void host_actor(connection<actor_address> report, std::string name, std::tuple<D...> args);
+void host_actor(connection<actor_address> report, cell_identity who, std::tuple<D...> args);
 
 /// Starts this node's transport and actor runtime (idempotent).
 void start_actor_runtime();
@@ -256,7 +256,7 @@ std::shared_ptr<actor_ref> await_report(connection<actor_address>& report, proce
                                         const char* type);
 
 template <class T, class... D>
-void host_actor(connection<actor_address> report, std::string name, std::tuple<D...> args) {
+void host_actor(connection<actor_address> report, cell_identity who, std::tuple<D...> args) {
   T* obj = nullptr;
   try {
     obj = std::apply([](auto&... a) { return new T(std::move(a)...); }, args);
@@ -264,7 +264,7 @@ void host_actor(connection<actor_address> report, std::string name, std::tuple<D
     report_construction_failure(report);
     throw;
   }
-  auto ref = spawn_cell(kind_of<T>(), obj, name);
+  auto ref = spawn_cell(kind_of<T>(), obj, {}, &who);
   report.send(ref->address);
   report.close();
   throw system_exit(serve_until_stopped(*ref));
@@ -284,16 +284,43 @@ std::shared_ptr<actor_ref> spawn_remote(const std::string& endpoint, any_fn spaw
 /// a child that has not yet offered it. Throws as spawn(in_process_of).
 std::string endpoint_of(const process& p);
 
+/// How a constructor argument travels to another process: decayed, and a
+/// C string as std::string (a pointer would not mean anything there).
+template <class A>
+using travel_t = std::conditional_t<std::is_same_v<std::decay_t<A>, const char*>
+                                      || std::is_same_v<std::decay_t<A>, char*>,
+                                    std::string, std::decay_t<A>>;
+
+/// Starts a daemon child process that builds a T from `args` as actor
+/// `who` and serves it; returns its handle once it runs.
+template <class T, class... D>
+std::shared_ptr<actor_ref> spawn_process(const in_new_process_t& where, cell_identity who,
+                                         std::tuple<D...> args) {
+  start_actor_runtime(); // the child learns our endpoint: we can tell why it ends
+  auto [mine, theirs] = pipe<actor_address>(false);
+  // Named by this node, like its local actors: counter-1, counter-2...
+  if (who.name.empty())
+    who.name = next_name(kind_of<T>());
+  process p(&host_actor<T, D...>, theirs, who, std::move(args));
+  p.daemon(true);
+  p.name(who.name);
+  if (where.method)
+    p.method(*where.method);
+  p.start();
+  theirs.close(); // the child has its own copy now
+  return await_report(mine, p, typeid(T).name());
+}
+
 template <class T, class... A>
 constexpr bool check_spawn() {
-  static_assert(std::is_constructible_v<T, std::decay_t<A>&&...>,
+  static_assert(std::is_constructible_v<T, detail::travel_t<A>&&...>,
                 "actors::spawn<T>: T has no constructor that takes these arguments");
-  static_assert(tuple_serializable_v<std::tuple<std::decay_t<A>...>>,
+  static_assert(tuple_serializable_v<std::tuple<detail::travel_t<A>...>>,
                 "actors::spawn<T>: a constructor argument is not serializable with Cereal, "
                 "so it cannot travel to another process. Give it a serialize(Archive&) "
                 "member, or include the matching <cereal/types/...> header");
-  return std::is_constructible_v<T, std::decay_t<A>&&...>
-         && tuple_serializable_v<std::tuple<std::decay_t<A>...>>;
+  return std::is_constructible_v<T, detail::travel_t<A>&&...>
+         && tuple_serializable_v<std::tuple<detail::travel_t<A>...>>;
 }
 
 } // namespace detail
@@ -337,19 +364,8 @@ actor<T> spawn(A&&... args) {
 template <class T, class... A>
 actor<T> spawn(const in_new_process_t& where, A&&... args) {
   if constexpr (detail::check_spawn<T, A...>()) {
-    detail::start_actor_runtime(); // the child learns our endpoint: we can tell why it ends
-    auto [mine, theirs] = pipe<detail::actor_address>(false);
-    // Named by this node, like its local actors: counter-1, counter-2...
-    auto name = detail::next_name(detail::kind_of<T>());
-    process p(&detail::host_actor<T, std::decay_t<A>...>, theirs, name,
-              std::tuple<std::decay_t<A>...>(std::forward<A>(args)...));
-    p.daemon(true);
-    p.name(name);
-    if (where.method)
-      p.method(*where.method);
-    p.start();
-    theirs.close(); // the child has its own copy now
-    return detail::handle_access::make<T>(detail::await_report(mine, p, typeid(T).name()));
+    return detail::handle_access::make<T>(detail::spawn_process<T>(
+      where, detail::cell_identity{}, std::tuple<detail::travel_t<A>...>(std::forward<A>(args)...)));
   }
   return {};
 }
@@ -366,8 +382,8 @@ template <class T, class... A>
 actor<T> spawn(const in_process_of& where, A&&... args) {
   if constexpr (detail::check_spawn<T, A...>()) {
     return detail::handle_access::make<T>(detail::spawn_remote(
-      where.proc ? detail::endpoint_of(*where.proc) : where.endpoint, reinterpret_cast<detail::any_fn>(&detail::spawn_here<T, std::decay_t<A>...>),
-      detail::encode(std::tuple<std::decay_t<A>...>(std::forward<A>(args)...))));
+      where.proc ? detail::endpoint_of(*where.proc) : where.endpoint, reinterpret_cast<detail::any_fn>(&detail::spawn_here<T, detail::travel_t<A>...>),
+      detail::encode(std::tuple<detail::travel_t<A>...>(std::forward<A>(args)...))));
   }
   return {};
 }

@@ -351,8 +351,8 @@ actor<T> get_or_spawn(const std::string& name, A&&... args) {
     static_assert(detail::check_spawn<T, A...>());
     auto h = detail::handle_access::make<T>(detail::spawn_remote(
       detail::registry_endpoint(),
-      reinterpret_cast<detail::any_fn>(&detail::spawn_child_here<T, std::decay_t<A>...>),
-      detail::encode(std::tuple<std::decay_t<A>...>(std::forward<A>(args)...))));
+      reinterpret_cast<detail::any_fn>(&detail::spawn_child_here<T, detail::travel_t<A>...>),
+      detail::encode(std::tuple<detail::travel_t<A>...>(std::forward<A>(args)...))));
     detail::registry_fulfil(name, &detail::handle_access::ref(h)->address);
     return h;
   } catch (...) {

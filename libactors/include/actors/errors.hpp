@@ -102,6 +102,9 @@ enum class errc : int {
   /// recv_bytes(maxlength) met a longer message; it was dropped unread and
   /// the connection stays usable (Python's OSError "bad message length").
   message_too_long,
+  /// A supervisor gave up: its children needed more restarts than its
+  /// intensity allows within its period. It stopped them, then itself.
+  restart_limit,
 };
 
 /// The std::error_category for actors::errc ("actors").

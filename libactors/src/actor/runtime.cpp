@@ -30,6 +30,8 @@
 #include <cxxabi.h>
 #include <fcntl.h>
 #include <dlfcn.h>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <string_view>
@@ -89,6 +91,7 @@ enum op : std::uint8_t {
   op_registry = 0x46,
   op_why = 0x47, // u64 request, i32 pid -> reply with the down_reason of that child
   op_hello = 0x48, // endpoint: a child that hosts actors tells its parent where
+  op_stop = 0x49,  // u64 id: stop that actor normally (a supervisor's shutdown)
 };
 
 thread_local actor_cell* running_cell = nullptr;
@@ -113,6 +116,13 @@ actor_table*& table_ptr() {
 
 actor_table& table() {
   return *table_ptr();
+}
+
+std::shared_ptr<actor_cell> find_live(std::uint64_t id) {
+  auto& t = table();
+  std::lock_guard<std::mutex> lock(t.mtx);
+  auto it = t.live.find(id);
+  return it == t.live.end() ? nullptr : it->second;
 }
 
 std::mutex runtime_mtx;
@@ -213,7 +223,8 @@ void actor_cell::died() noexcept {
   {
     auto& t = table();
     std::lock_guard<std::mutex> lock(t.mtx);
-    t.live.erase(address.id);
+    if (auto it = t.live.find(address.id); it != t.live.end() && it->second.get() == this)
+      t.live.erase(it);
     if (t.live.empty())
       t.none_live.notify_all();
     t.graveyard[address.id] = why;
@@ -236,12 +247,40 @@ void actor_cell::died() noexcept {
 void ensure_actor_runtime();
 transport& ensure_handlers();
 
-std::shared_ptr<actor_ref> spawn_cell(const actor_kind& kind, void* obj, const std::string& name) {
+namespace {
+
+// A supervised child in its own process is reached through a symbolic link
+// its supervisor's node owns (connect() follows it): each new instance
+// points it at its own socket, so handles made before a restart reach the
+// instance that runs now.
+void point_alias(const std::string& alias, const std::string& target) {
+  auto tmp = alias + ".new" + std::to_string(self_pid());
+  ::unlink(tmp.c_str());
+  if (::symlink(target.c_str(), tmp.c_str()) != 0 || ::rename(tmp.c_str(), alias.c_str()) != 0) {
+    int e = errno;
+    ::unlink(tmp.c_str());
+    throw error(errc::system_error, "cannot point the supervised actor's address " + alias
+                                      + " at " + target + ": " + std::strerror(e));
+  }
+}
+
+} // namespace
+
+std::shared_ptr<actor_ref> spawn_cell(const actor_kind& kind, void* obj, const std::string& name,
+                                      const cell_identity* who) {
   ensure_actor_runtime();
   auto& tr = transport::get();
   auto& t = table();
   auto a = std::make_shared<actor_address>();
-  a->id = t.next_id++;
+  if (who && who->id) {
+    a->id = who->id;
+    a->restartable = true;
+    auto next = t.next_id.load();
+    while (next <= who->id && !t.next_id.compare_exchange_weak(next, who->id + 1)) {
+    }
+  } else {
+    a->id = t.next_id++;
+  }
   a->pid = self_pid();
   a->type = kind.type;
   {
@@ -253,16 +292,25 @@ std::shared_ptr<actor_ref> spawn_cell(const actor_kind& kind, void* obj, const s
     }
     if (parent_ep_text != parent_ep)
       parent_ep_text = parent_ep;
-    a->endpoint = own_ep_text;
+    a->endpoint = who && !who->endpoint.empty() ? shared_text(who->endpoint) : own_ep_text;
     a->parent = parent_ep_text;
   }
-  a->name = name.empty() ? next_name(kind) : name;
+  if (who && !who->endpoint.empty() && who->endpoint != tr.endpoint())
+    point_alias(who->endpoint, tr.endpoint());
+  a->name = who && !who->name.empty() ? who->name : name.empty() ? next_name(kind) : name;
   auto c = std::make_shared<actor_cell>(std::move(a));
   c->kind = &kind;
   c->obj = obj;
   {
     std::lock_guard<std::mutex> lock(t.mtx);
-    t.live[c->address.id] = c;
+    auto& slot = t.live[c->address.id];
+    if (slot && slot->alive) {
+      t.live.erase(c->address.id); // (only a restartable id can collide)
+      kind.destroy(obj);
+      throw error(errc::bad_argument, "actor " + c->address.name + ": id "
+                                        + std::to_string(c->address.id) + " is taken by a live actor");
+    }
+    slot = c;
   }
   // Without on_start() there is nothing to run before the first message:
   // CAF's lazy_init leaves it unscheduled until then, so a spawn wakes no
@@ -272,6 +320,10 @@ std::shared_ptr<actor_ref> spawn_cell(const actor_kind& kind, void* obj, const s
   auto r = std::make_shared<actor_ref>(c->shared);
   r->local = c;
   return r;
+}
+
+std::uint64_t reserve_actor_id() {
+  return table().next_id++;
 }
 
 std::string next_name(const actor_kind& kind) {
@@ -343,11 +395,20 @@ void throw_empty_handle() {
 
 actor_cell* live_local(actor_ref& ref) {
   auto& c = ref.local;
-  if (!c)
+  if (c && c->alive.load())
+    return c.get();
+  if (!ref.address.restartable)
+    return nullptr; // remote, or gone: later calls report its death
+  // A supervised child of this node: its current instance has the same id.
+  auto& a = ref.address;
+  if (a.pid != self_pid())
     return nullptr;
-  if (!c->alive.load()) // gone: later calls report its death
+  auto* tr = transport::running_fast();
+  if (!tr || tr->endpoint() != a.endpoint)
     return nullptr;
-  return c.get();
+  thread_local std::shared_ptr<actor_cell> pinned; // alive while the caller posts to it
+  pinned = find_live(a.id);
+  return pinned && pinned->alive.load() ? pinned.get() : nullptr;
 }
 
 void post_local(actor_cell& cell, envelope_ptr env) {
@@ -733,13 +794,6 @@ void deliver_reply(const peer_ptr& p, const char* data, std::size_t size) {
   }
 }
 
-std::shared_ptr<actor_cell> find_live(std::uint64_t id) {
-  auto& t = table();
-  std::lock_guard<std::mutex> lock(t.mtx);
-  auto it = t.live.find(id);
-  return it == t.live.end() ? nullptr : it->second;
-}
-
 // A run of calls that arrived together from one connection for one actor,
 // posted as one mailbox message (a flood of tells costs one CAF message
 // per read, not per tell). The calls run in order; if one stops the actor,
@@ -982,6 +1036,21 @@ void on_spawn(const peer_ptr& p, const char* data, std::size_t size) {
 
 void on_registry(const peer_ptr& p, const char* data, std::size_t size);
 
+// Runs on the actor: a normal stop after the messages before it.
+class stop_envelope final : public envelope {
+public:
+  void run(void*, actor_cell& cell) override { cell.stop_requested = true; }
+  std::uint32_t weight() const noexcept override { return 0; }
+};
+
+void on_stop_request(const peer_ptr&, const char* data, std::size_t size) {
+  if (size < 8)
+    return;
+  post_open_batch(); // after the calls that arrived before it
+  if (auto c = find_live(take<std::uint64_t>(data)))
+    post_local(*c, std::make_shared<stop_envelope>());
+}
+
 // A child that hosts actors says where (its pid is the connection's, checked
 // by the kernel, not what it claims).
 void on_hello(const peer_ptr& p, const char* data, std::size_t size) {
@@ -1123,6 +1192,7 @@ transport& ensure_handlers() {
     tr.on(op_registry, on_registry);
     tr.on(op_why, on_why);
     tr.on(op_hello, on_hello);
+    tr.on(op_stop, on_stop_request);
     tr.on_close(fail_peer);
     tr.on_read_end(post_open_batch);
     tr.set_outbound_tick(std::chrono::milliseconds(watch_every_ms.load()), watchdog);
@@ -1807,9 +1877,36 @@ void check_type(const actor_address& a, const char* wanted) {
                                       + ", not a " + type_name(wanted));
 }
 
+void request_stop(actor_ref& ref) {
+  if (auto* c = live_local(ref)) {
+    post_local(*c, std::make_shared<stop_envelope>());
+    return;
+  }
+  auto& a = ref.address;
+  if (a.pid == self_pid() && transport::running() && transport::running()->endpoint() == a.endpoint)
+    return; // ours, and gone
+  try {
+    auto& tr = ensure_handlers();
+    auto p = tr.connect(a.endpoint);
+    std::string out(1, static_cast<char>(op_stop));
+    put(out, a.id);
+    tr.send(p, out, true);
+  } catch (const error&) { // gone already
+  }
+}
+
 // -- the node's stop ----------------------------------------------------------------------
 
+namespace {
+std::atomic<bool> stopping{false};
+}
+
+bool node_stopping() noexcept {
+  return stopping.load();
+}
+
 void stop_actor_runtime() noexcept {
+  stopping = true;
   std::vector<std::shared_ptr<actor_cell>> cells;
   {
     auto& t = table();
@@ -1836,6 +1933,7 @@ void stop_actor_runtime() noexcept {
     t.none_live.wait_for(lock, std::chrono::seconds(5), [&] { return t.live.empty(); });
   }
   stop_transport();
+  stopping = false; // a later node of this process starts afresh
 }
 
 void drop_inherited_actors() noexcept {

@@ -116,6 +116,19 @@ peer_ptr transport::connect(const std::string& endpoint) {
   return p;
 }
 
+void transport::forget(const std::string& endpoint) {
+  peer_ptr p;
+  {
+    std::lock_guard<std::mutex> guard(peers_mtx_);
+    auto it = dialled_.find(endpoint);
+    if (it == dialled_.end())
+      return;
+    p = it->second;
+  }
+  if (!p->closed())
+    drop(p);
+}
+
 void transport::accept_all() {
   int pid = 0;
   while (auto fd = accept_same_user(listener_, pid, "actor transport")) {

@@ -148,6 +148,8 @@ public:
 
   /// The socket path other processes connect to.
   const std::string& endpoint() const noexcept { return path_; }
+  /// This node's private socket directory (removed when the node ends).
+  const std::string& dir() const noexcept { return dir_; }
 
   /// A connection to the node listening at `endpoint`, opened once and
   /// shared. Throws errc::eof when nothing listens there any more.
@@ -178,6 +180,10 @@ public:
   std::vector<peer_ptr> dialled();
   /// Closes a connection as if its peer had gone (its close handlers run).
   void close(const peer_ptr& p) { drop(p); }
+  /// Closes the connection this node dialled to `endpoint`, if one is open:
+  /// the process behind it is known to be ending, and the next connect()
+  /// must reach whatever listens there next.
+  void forget(const std::string& endpoint);
 
   /// True on the loop thread that delivers replies: blocking there on an
   /// answer would never end.

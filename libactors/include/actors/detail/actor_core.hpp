@@ -117,10 +117,27 @@ struct actor_address {
   std::string type;       // typeid(T).name() of its class
   std::string name;       // "counter-3"
   shared_text parent;     // its process's parent node, which can tell why it ended
+  /// A supervised child: `endpoint` and `id` stay the same across restarts,
+  /// so a handle reaches whichever instance runs now (`pid` is the one that
+  /// ran when the handle was made).
+  bool restartable = false;
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(endpoint, pid, id, type, name, parent);
+    ar(endpoint, pid, id, type, name, parent, restartable);
+  }
+};
+
+/// Who a new actor is, when its spawner decides: a supervisor gives each
+/// child a name, an id and an endpoint that its restarts keep.
+struct cell_identity {
+  std::string name;       // empty: the node names it ("counter-3")
+  std::uint64_t id = 0;   // 0: the node's next id; else this id (restartable)
+  std::string endpoint;   // empty: this node's; else where its handles connect
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(name, id, endpoint);
   }
 };
 
@@ -214,7 +231,8 @@ struct actor_kind {
   void (*on_start)(void*);         // T::on_start, or null
   void (*on_stop)(void*);          // T::on_stop, or null
 };
-std::shared_ptr<actor_ref> spawn_cell(const actor_kind& kind, void* obj, const std::string& name);
+std::shared_ptr<actor_ref> spawn_cell(const actor_kind& kind, void* obj, const std::string& name,
+                                      const cell_identity* who = nullptr);
 
 // -- methods across processes ---------------------------------------------
 

@@ -155,10 +155,11 @@ bool& decoding() noexcept;
 /// Throws actors::error(errc::bad_payload): `what_failed` says why.
 [[noreturn]] void throw_bad_payload(const char* what_failed);
 
-/// True when T can be written and read back with these archives.
+/// True when T can be written and read back with these archives (a raw
+/// pointer cannot: Cereal finds an overload for it that only fails inside).
 template <class T>
 inline constexpr bool is_serializable_v
-  = cereal::traits::is_output_serializable<T, output_archive>::value
+  = !std::is_pointer_v<T> && cereal::traits::is_output_serializable<T, output_archive>::value
     && cereal::traits::is_input_serializable<T, input_archive>::value;
 
 /// Numbers, and tuples of them, whose encoding is their bytes in order:
