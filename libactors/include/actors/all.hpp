@@ -3,6 +3,7 @@
 /// The whole public API of libactors.
 
 #include <actors/actor.hpp>
+#include <actors/actor_pool.hpp>
 #include <actors/supervisor.hpp>
 #include <actors/errors.hpp>
 #include <actors/log.hpp>

@@ -9,7 +9,7 @@
 #include "../io/transport.hpp"
 
 #include <actors/log.hpp>
-#include <actors/supervisor.hpp>
+#include <actors/actor_pool.hpp>
 
 #include <algorithm>
 #include <csignal>
@@ -580,6 +580,25 @@ std::optional<down_reason> supervisor_join(supervisor_shared& s, duration timeou
   if (s.running || !s.end)
     return std::nullopt;
   return s.end;
+}
+
+} // namespace actors::detail
+
+namespace actors::detail {
+
+int next_pool_number() noexcept {
+  static std::atomic<int> n{0};
+  return ++n;
+}
+
+bool is_actor_died(const std::exception_ptr& e) noexcept {
+  try {
+    std::rethrow_exception(e);
+  } catch (const actor_died&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
 }
 
 } // namespace actors::detail
