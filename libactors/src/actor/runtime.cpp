@@ -301,22 +301,28 @@ std::shared_ptr<actor_ref> spawn_cell(const actor_kind& kind, void* obj, const s
   auto c = std::make_shared<actor_cell>(std::move(a));
   c->kind = &kind;
   c->obj = obj;
-  {
+  if (c->address.restartable) { // (only a restartable id can collide)
     std::lock_guard<std::mutex> lock(t.mtx);
-    auto& slot = t.live[c->address.id];
-    if (slot && slot->alive) {
-      t.live.erase(c->address.id); // (only a restartable id can collide)
+    auto it = t.live.find(c->address.id);
+    if (it != t.live.end() && it->second->alive) {
       kind.destroy(obj);
       throw error(errc::bad_argument, "actor " + c->address.name + ": id "
                                         + std::to_string(c->address.id) + " is taken by a live actor");
     }
-    slot = c;
   }
   // Without on_start() there is nothing to run before the first message:
   // CAF's lazy_init leaves it unscheduled until then, so a spawn wakes no
   // scheduler worker.
   c->handle = kind.on_start ? actors::system().spawn<cell_actor>(c)
                             : actors::system().spawn<cell_actor, caf::lazy_init>(c);
+  {
+    // Found by id only once its CAF actor exists (a supervised child's id
+    // is known before it starts). One that stopped already is not added:
+    // died() clears `alive` before it takes this lock.
+    std::lock_guard<std::mutex> lock(t.mtx);
+    if (c->alive)
+      t.live[c->address.id] = c;
+  }
   auto r = std::make_shared<actor_ref>(c->shared);
   r->local = c;
   return r;
@@ -1360,15 +1366,21 @@ void send_remote(actor_ref& ref, const std::string& header, args_writer write, c
   write(out, args);
   std::uint64_t req = 0;
   auto& st = state_of(p);
+  // An ask is written at once when it is the only one waiting on this
+  // connection (its round trip is what the caller waits for). Behind others
+  // it joins the buffer the loop writes within microseconds, so a burst of
+  // asks costs one system call, not one each.
+  bool urgent = false;
   if (reply) {
     req = next_request++;
     std::memcpy(&out[req_at], &req, sizeof req);
     std::lock_guard<std::mutex> lock(st.mtx);
     st.pending[req] = {reply, a.name, a.parent};
+    urgent = st.pending.size() == 1;
   }
   bool sent = false;
   try {
-    sent = transport::get().send(p, out, reply != nullptr);
+    sent = transport::get().send(p, out, urgent);
   } catch (...) {
     if (reply) {
       std::lock_guard<std::mutex> lock(st.mtx);
