@@ -1,98 +1,101 @@
-// Topology: a supervisor tree.
+// Topology: a supervision tree.
 //
-//   root (this process)
-//    +-- supervisor-A --+-- worker A1, A2, A3
-//    +-- supervisor-B --+-- worker B1, B2, B3
+//   root (one_for_one, this process)
+//    +-- supervisor-A (one_for_one) --+-- worker A1, A2, A3   (each in its own process)
+//    +-- supervisor-B (one_for_one) --+-- worker B1, B2, B3
 //
-// Each worker must finish 20 units of work; after each unit it crashes with
-// probability 1/4 (abort(), so it dies by SIGABRT). A supervisor restarts a
-// crashed worker where it left off (the count of done units lives in a
-// shared value) and reports its restarts to the root through a queue. The
-// root checks that all work was done exactly once.
+// Each worker must finish 20 units of work, one per ask; after a unit it
+// crashes with probability 1/4 (abort(), so its process dies by SIGABRT).
+// Its supervisor starts a new process, and the root's next ask, through
+// the same handle, reaches it. A restarted worker starts again from its
+// constructor's arguments: the count of units done lives in a shared
+// value, outside the worker, so it carries on where it left off. The root
+// checks that all work was done exactly once.
 
 #include <actors/all.hpp>
-#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <random>
+#include <thread>
+#include <unistd.h>
 
 constexpr int workers_per_supervisor = 3;
 constexpr int units = 20;
 
-struct report {
-  std::string supervisor;
-  int restarts = 0;
-  int units_done = 0;
-  template <class Archive>
-  void serialize(Archive& ar) {
-    ar(supervisor, restarts, units_done);
+struct worker {
+  actors::value<int> done;
+  std::mt19937 rng;
+  worker(actors::value<int> d, unsigned seed) : done(d), rng(seed + unsigned(::getpid())) {}
+
+  // One unit of work; then, at random, a crash.
+  int unit() {
+    if (done.load() < units) {
+      done.fetch_add(1);
+      if (rng() % 4 == 0)
+        std::abort();
+    }
+    return done.load();
   }
 };
-
-void worker(actors::value<int> done, unsigned seed) {
-  std::mt19937 rng(seed);
-  while (done.load() < units) {
-    done.fetch_add(1); // one unit of work
-    if (rng() % 4 == 0)
-      std::abort();    // a crash, at random
-  }
-}
-
-void supervisor(std::string name, actors::queue<report> to_root, unsigned seed) {
-  std::vector<actors::value<int>> progress;
-  std::vector<actors::process> children;
-  for (int i = 0; i < workers_per_supervisor; ++i) {
-    progress.emplace_back(0);
-    children.emplace_back(worker, progress.back(), seed + 100u * static_cast<unsigned>(i));
-    children.back().start();
-  }
-  std::vector<bool> finished(children.size(), false);
-  int restarts = 0;
-  while (std::count(finished.begin(), finished.end(), false) > 0) {
-    std::vector<actors::waitable> running;
-    std::vector<std::size_t> which;
-    for (std::size_t i = 0; i < children.size(); ++i)
-      if (!finished[i]) {
-        running.emplace_back(children[i]);
-        which.push_back(i);
-      }
-    for (auto k : actors::wait(running)) { // the children that exited
-      auto i = which[k];
-      children[i].join();
-      if (*children[i].exitcode() == 0) {
-        finished[i] = true;
-        continue;
-      }
-      ++restarts; // crashed: a fresh worker carries on from the shared progress
-      children[i] = actors::process(worker, progress[i], seed + 1000u * static_cast<unsigned>(restarts));
-      children[i].start();
-    }
-  }
-  int done = 0;
-  for (auto& p : progress)
-    done += p.load();
-  to_root.put({name, restarts, done});
-}
 
 int main() {
   actors::node node;
   std::cout.setf(std::ios::unitbuf);
-  actors::queue<report> reports;
-  std::vector<actors::process> supervisors;
+  actors::supervisor root(actors::supervisor_options().name("root"));
+  struct branch {
+    actors::supervisor sup;
+    std::vector<actors::value<int>> progress;
+    std::vector<actors::actor<worker>> workers;
+  };
+  std::vector<branch> tree;
   for (std::string name : {"supervisor-A", "supervisor-B"}) {
-    supervisors.emplace_back(supervisor, name, reports, name == "supervisor-A" ? 1u : 2u);
-    supervisors.back().name(name).start();
+    // A crash is expected often here: up to 50 restarts in 5 s before the
+    // branch gives up (OTP's default is 1).
+    auto sup = root.supervise(actors::child_spec(name),
+                              actors::supervisor_options().intensity(50, std::chrono::seconds(5)));
+    branch b{sup, {}, {}};
+    for (int i = 0; i < workers_per_supervisor; ++i) {
+      b.progress.emplace_back(0);
+      auto id = std::string(1, name.back()) + std::to_string(i + 1); // A1, A2...
+      b.workers.push_back(sup.spawn<worker>(actors::in_new_process, actors::child_spec(id),
+                                            b.progress.back(), unsigned(i)));
+    }
+    tree.push_back(std::move(b));
   }
+
+  // Ask every worker for units until each has done its 20.
+  bool working = true;
+  while (working) {
+    working = false;
+    for (auto& b : tree)
+      for (auto& w : b.workers) {
+        try {
+          if (w.ask(&worker::unit).get(std::chrono::seconds(10)) < units)
+            working = true;
+        } catch (const actors::actor_died&) {
+          working = true; // it crashed: its supervisor is starting a new one
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+      }
+  }
+
   int total_restarts = 0, total_units = 0;
-  for (std::size_t i = 0; i < supervisors.size(); ++i) {
-    auto r = reports.get(std::chrono::seconds(60));
-    std::cout << r.supervisor << ": " << r.restarts << " restarts, " << r.units_done
-              << " units done\n";
-    total_restarts += r.restarts;
-    total_units += r.units_done;
+  for (auto& b : tree) {
+    int done = 0;
+    for (auto& p : b.progress)
+      done += p.load();
+    int restarts = static_cast<int>(b.sup.restarts());
+    std::cout << b.sup.name() << ": " << restarts << " restarts, " << done << " units done\n";
+    total_restarts += restarts;
+    total_units += done;
   }
-  for (auto& s : supervisors)
-    s.join();
+  for (auto& c : tree[0].sup.children())
+    if (c.last_exit) { // why the first worker that crashed ended last
+      std::cout << "a worker's last exit: " << c.last_exit->describe() << '\n';
+      break;
+    }
+  root.stop(); // children first (last started first), then the root
   std::cout << "tree: " << total_restarts << " restarts in all, " << total_units
             << " units of work (expected " << 2 * workers_per_supervisor * units << ")\n";
   return total_units == 2 * workers_per_supervisor * units && total_restarts > 0 ? 0 : 1;

@@ -8,8 +8,10 @@
 // exit code. The workers also tell each square to a tally actor that lives
 // in a process of its own (its handle travels to them as an argument); a
 // second actor's process is killed, its monitor hears why, and asks to it
-// fail at once. Then the same kind of job on actors::pool, whose supervisor
-// replaces a worker that is killed mid-task while the rest goes on.
+// fail at once; a third, under an actors::supervisor, is killed too and
+// comes back in a new process, reached through the handle it had. Then the
+// same kind of job on actors::pool, whose supervisor replaces a worker that
+// is killed mid-task while the rest goes on.
 
 #include <actors/all.hpp>
 
@@ -170,6 +172,29 @@ int main() {
   } catch (const actors::actor_died& e) {
     std::cout << "an ask to it fails at once: " << e.what() << '\n';
   }
+  // The same kill under a supervisor: it starts a new process, and the
+  // handle it gave out reaches the new instance.
+  actors::supervisor sup(actors::supervisor_options().name("demo-supervisor"));
+  auto kept = sup.spawn<tally>(actors::in_new_process, actors::child_spec("kept-tally"));
+  kept.tell(&tally::add, 5L);
+  int old_pid = sup.children().at(0).pid;
+  std::cout << "\nsupervised actor " << kept.name() << " (pid " << old_pid << ") holds "
+            << kept.ask(&tally::total).get(5s) << "; killing it\n";
+  ::kill(old_pid, SIGKILL);
+  auto until = std::chrono::steady_clock::now() + 5s;
+  while ((sup.children().at(0).pid == old_pid || !sup.children().at(0).running)
+         && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(1ms);
+  auto info = sup.children().at(0);
+  std::cout << "supervisor " << sup.name() << " restarted it (" << info.restarts
+            << " restart) after " << (info.last_exit ? info.last_exit->describe() : "?")
+            << "; new pid " << info.pid << '\n';
+  kept.tell(&tally::add, 7L);
+  long kept_total = kept.ask(&tally::total).get(5s);
+  std::cout << "the same handle reaches the new instance: it holds " << kept_total
+            << " (state starts again from the constructor)\n";
+  sup.stop();
+
   // The same kind of job on a pool: map over 1..20, and a task whose worker
   // is killed while the others go on.
   actors::pool pool(2);
@@ -187,5 +212,8 @@ int main() {
   }
   std::cout << "the pool went on: 7^3 = " << pool.apply(cube, 7) << " after " << pool.restarts()
             << " restart(s)\n";
-  return sum == 2870 && cube_sum == 44100 && counted.ask(&tally::total).get(5s) == 2870 ? 0 : 1;
+  return sum == 2870 && cube_sum == 44100 && counted.ask(&tally::total).get(5s) == 2870
+             && kept_total == 7
+           ? 0
+           : 1;
 }
