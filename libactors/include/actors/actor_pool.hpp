@@ -85,8 +85,7 @@ bool is_actor_died(const std::exception_ptr& e) noexcept;
 template <class T>
 class actor_pool {
   struct load {
-    std::atomic<int> in_flight{0};
-    std::atomic<std::int64_t> suspect_until{0}; // steady ticks: died lately
+    std::atomic<std::int64_t> suspect_until{0}; // steady ticks: not before this
   };
   struct state {
     actors::supervisor sup;
@@ -96,19 +95,32 @@ class actor_pool {
     int retries = 0;
     explicit state(actors::supervisor s) : sup(std::move(s)) {}
 
-    // The member with the fewest asks in flight, skipping those that died
-    // in the last 100 ms (they are being restarted) unless all did.
+    static std::int64_t now() {
+      return std::chrono::steady_clock::now().time_since_epoch().count();
+    }
+    // The member with the fewest asks in flight from this process. One
+    // that died lately is skipped while it restarts: after an ask failed
+    // with actor_died for 100 ms, after its connection closed until its
+    // supervisor runs it again (looked at every 20 ms). If none is up, the
+    // next in turn.
     std::size_t pick() {
-      auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+      auto t = now();
       auto n = members.size();
       auto start = next.fetch_add(1, std::memory_order_relaxed) % n;
       std::size_t best = n;
       int best_load = INT_MAX;
-      for (std::size_t k = 0; k < n; ++k) {
+      for (std::size_t k = 0; k < n && best_load > 0; ++k) {
         auto i = (start + k) % n;
-        if (loads[i].suspect_until.load(std::memory_order_relaxed) > now)
+        if (loads[i].suspect_until.load(std::memory_order_relaxed) > t)
           continue;
-        int l = loads[i].in_flight.load(std::memory_order_relaxed);
+        int l = detail::asks_in_flight(*detail::handle_access::ref(members[i]));
+        if (l < 0) {
+          loads[i].suspect_until = t + std::chrono::steady_clock::duration(std::chrono::milliseconds(20)).count();
+          auto kids = sup.children();
+          if (i >= kids.size() || !kids[i].running)
+            continue;
+          l = 0; // running again: this ask dials its new instance
+        }
         if (l < best_load) {
           best = i;
           best_load = l;
@@ -117,8 +129,8 @@ class actor_pool {
       return best == n ? start : best;
     }
     void suspect(std::size_t i) {
-      auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
-      loads[i].suspect_until = until.time_since_epoch().count();
+      loads[i].suspect_until =
+        now() + std::chrono::steady_clock::duration(std::chrono::milliseconds(100)).count();
     }
   };
 
@@ -151,6 +163,8 @@ public:
   template <class M, class... A>
   future<detail::ask_result_t<M>> ask(M m, A&&... args) const {
     using R = detail::ask_result_t<M>;
+    if (s_->retries == 0) // nothing to do once it is sent: a plain ask
+      return s_->members[s_->pick()].ask(m, std::forward<A>(args)...);
     auto st = std::make_shared<detail::result_state<R>>();
     auto call = std::make_shared<std::function<future<R>(const actor<T>&)>>(
       [m, t = std::make_tuple(std::decay_t<A>(std::forward<A>(args))...)](const actor<T>& h) {
@@ -177,6 +191,10 @@ public:
       using R = decltype(std::declval<fut>().get());
       std::vector<fut> out;
       for (const auto& x : items) {
+        if (s_->retries == 0) {
+          out.push_back(f(s_->members[s_->pick()], x));
+          continue;
+        }
         auto st = std::make_shared<detail::result_state<std::decay_t<R>>>();
         auto call = std::make_shared<std::function<fut(const actor<T>&)>>(
           [f, x](const actor<T>& h) { return f(h, x); });
@@ -200,17 +218,14 @@ private:
   static void dispatch(std::shared_ptr<state> s, std::shared_ptr<detail::result_state<R>> st,
                        std::shared_ptr<Call> call, int retries_left) {
     auto i = s->pick();
-    s->loads[i].in_flight.fetch_add(1, std::memory_order_relaxed);
     future<R> f;
     try {
       f = (*call)(s->members[i]);
     } catch (...) {
-      s->loads[i].in_flight.fetch_sub(1, std::memory_order_relaxed);
       st->fail(0, std::current_exception());
       return;
     }
     f.add_done_callback([s, st, call, retries_left, i](const future<R>& done) {
-      s->loads[i].in_flight.fetch_sub(1, std::memory_order_relaxed);
       auto& inner = *done.state();
       auto e = inner.error();
       if (!e) {

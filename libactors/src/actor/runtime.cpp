@@ -578,6 +578,7 @@ std::optional<typename Map::mapped_type> take_entry(std::mutex& mtx, Map& m,
 struct peer_actors {
   std::mutex mtx;
   std::unordered_map<std::uint64_t, pending_ask> pending;
+  std::atomic<int> pending_count{0}; // pending.size(), read without the lock
   std::unordered_map<std::uint64_t, remote_watch> watches;
   std::optional<down_reason> forced; // why the watchdog closed it
   std::chrono::steady_clock::time_point stopped_since{};
@@ -593,10 +594,13 @@ std::atomic<std::uint64_t> next_request{1};
 std::atomic<std::uint64_t> next_watch{1};
 
 peer_actors& state_of(const peer_ptr& p) {
+  if (auto* ready = p->service_state_ready.load(std::memory_order_acquire))
+    return *static_cast<peer_actors*>(ready);
   static std::mutex m;
   std::lock_guard<std::mutex> lock(m);
   if (!p->service_state)
     p->service_state = std::make_shared<peer_actors>();
+  p->service_state_ready.store(p->service_state.get(), std::memory_order_release);
   return *static_cast<peer_actors*>(p->service_state.get());
 }
 
@@ -738,6 +742,7 @@ void fail_peer(const peer_ptr& p) {
   {
     std::lock_guard<std::mutex> lock(st.mtx);
     pending.swap(st.pending);
+    st.pending_count = 0;
     watches.swap(st.watches);
   }
   if (pending.empty() && watches.empty())
@@ -784,6 +789,7 @@ void deliver_reply(const peer_ptr& p, const char* data, std::size_t size) {
   auto found = take_entry(st.mtx, st.pending, req);
   if (!found)
     return;
+  st.pending_count.fetch_sub(1, std::memory_order_relaxed);
   auto& a = *found;
   if (ok) {
     try {
@@ -1101,6 +1107,7 @@ void ask_parent_why(const std::string& parent, int pid, down_reason fallback,
       auto& ps = state_of(p);
       std::lock_guard<std::mutex> lock(ps.mtx);
       ps.pending[req] = {st, "the parent node", {}};
+      ps.pending_count.fetch_add(1, std::memory_order_relaxed);
     }
     st->on_done(finish);
     std::string out(1, static_cast<char>(op_why));
@@ -1147,7 +1154,7 @@ void watchdog() {
   auto now = std::chrono::steady_clock::now();
   auto limit = std::chrono::milliseconds(stopped_limit_ms.load());
   for (auto& p : tr->dialled()) {
-    if (!p->service_state)
+    if (!p->service_state_ready.load(std::memory_order_acquire))
       continue;
     auto& st = state_of(p);
     bool close = false;
@@ -1377,6 +1384,7 @@ void send_remote(actor_ref& ref, const std::string& header, args_writer write, c
     std::lock_guard<std::mutex> lock(st.mtx);
     st.pending[req] = {reply, a.name, a.parent};
     urgent = st.pending.size() == 1;
+    st.pending_count.fetch_add(1, std::memory_order_relaxed);
   }
   bool sent = false;
   try {
@@ -1384,7 +1392,8 @@ void send_remote(actor_ref& ref, const std::string& header, args_writer write, c
   } catch (...) {
     if (reply) {
       std::lock_guard<std::mutex> lock(st.mtx);
-      st.pending.erase(req);
+      if (st.pending.erase(req))
+        st.pending_count.fetch_sub(1, std::memory_order_relaxed);
     }
     throw;
   }
@@ -1392,12 +1401,25 @@ void send_remote(actor_ref& ref, const std::string& header, args_writer write, c
     // The connection closed; its close handler may have run before we
     // registered, so fail what is still ours.
     if (reply) {
-      if (take_entry(st.mtx, st.pending, req))
+      if (take_entry(st.mtx, st.pending, req)) {
+        st.pending_count.fetch_sub(1, std::memory_order_relaxed);
         reply->fail(0, std::make_exception_ptr(actor_died(a.name, reason_for_peer(p))));
+      }
     } else {
       dropped_count()++;
     }
   }
+}
+
+int asks_in_flight(actor_ref& ref) noexcept {
+  if (auto* c = live_local(ref))
+    return static_cast<int>(c->queued.load(std::memory_order_relaxed));
+  auto p = std::static_pointer_cast<peer>(std::atomic_load(&ref.conn));
+  if (!p)
+    return 0;
+  if (p->closed())
+    return -1;
+  return std::max(0, state_of(p).pending_count.load(std::memory_order_relaxed));
 }
 
 void report_dead(actor_ref& ref, task_state* reply) {
@@ -1646,6 +1668,7 @@ std::shared_ptr<actor_ref> spawn_remote(const std::string& endpoint, any_fn spaw
     auto& ps = state_of(p);
     std::lock_guard<std::mutex> lock(ps.mtx);
     ps.pending[req] = {st, "the node at " + endpoint, {}};
+      ps.pending_count.fetch_add(1, std::memory_order_relaxed);
   }
   std::string out(1, static_cast<char>(op_spawn));
   put(out, req);
@@ -1849,6 +1872,7 @@ std::optional<actor_address> registry_call(reg_op what, const std::string& name,
       auto& ps = state_of(p);
       std::lock_guard<std::mutex> lock(ps.mtx);
       ps.pending[req] = {st, "the registry", {}};
+      ps.pending_count.fetch_add(1, std::memory_order_relaxed);
     }
     std::string out(1, static_cast<char>(op_registry));
     put(out, req);

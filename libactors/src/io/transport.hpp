@@ -53,6 +53,8 @@ public:
   /// Per-connection state owned by the services that use it (the actor
   /// runtime keeps its pending asks and monitors there).
   std::shared_ptr<void> service_state;
+  /// service_state.get() once it is set (read without a lock).
+  std::atomic<void*> service_state_ready{nullptr};
 
 private:
   friend class transport;

@@ -205,6 +205,12 @@ void write_args(std::string& out, const void* args) {
 void send_remote(actor_ref& ref, const std::string& call_header, args_writer write,
                  const void* args, std::shared_ptr<task_state> reply);
 
+/// The asks this process has sent to the actor of `ref` that are not yet
+/// answered (all its process's actors count: one connection), or for an
+/// actor of this process its mailbox depth; -1 when its connection has
+/// closed (its process ended; the next call dials again).
+int asks_in_flight(actor_ref& ref) noexcept;
+
 /// Fails `reply` (or counts a dropped tell) for an actor known to be gone.
 void report_dead(actor_ref& ref, task_state* reply);
 
