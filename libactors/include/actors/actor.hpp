@@ -26,6 +26,15 @@
 /// its pid and the method) and the actor goes on; a method run for a tell
 /// that throws stops the actor (nobody else would hear of it), and its
 /// monitors see down_reason::kind::exception.
+///
+/// A mailbox is unbounded unless the placement bounds it; then a sender
+/// that finds it full waits for room or gets queue_full (mailbox_options,
+/// in detail/actor_core.hpp), in this process and across processes alike:
+/// @code
+/// auto w = actors::spawn<worker>(actors::in_new_process.mailbox(1000));  // tell waits
+/// auto v = actors::spawn<worker>(actors::in_this_process.mailbox(100, actors::on_full::fail));
+/// if (!v.try_tell(&worker::run, job)) { /* full: try later */ }
+/// @endcode
 
 #include <actors/detail/actor_core.hpp>
 #include <actors/future.hpp>

@@ -874,6 +874,8 @@ void on_room(const peer_ptr& p, const char* data, std::size_t size) {
   it->second.in_flight -= std::min(n, it->second.in_flight);
   if (st.room_waiters)
     st.room.notify_all();
+  else if (it->second.in_flight == 0) // nobody holds it: a window per actor ever told would add up
+    st.windows.erase(it);
 }
 
 // Takes a place in this node's window to the bounded actor `a` on the
