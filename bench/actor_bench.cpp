@@ -1,4 +1,5 @@
-// Actors: ask round trip and tell flood across processes, local asks,
+// Actors: ask round trip and tell flood across processes (also at a
+// bounded mailbox), local asks,
 // spawning, idle memory and how fast a death is seen. Each beside its
 // peer measured in the same run: a libactors pipe round trip (the raw
 // baseline for an ask) and CAF itself (caf_peer_bench: the middleman
@@ -85,6 +86,21 @@ int main(int argc, char** argv) {
       return n / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     });
     bench::emit("actor.tell", s, "msgs/s", std::nullopt, std::nullopt, peer("middleman_tell_per_s"));
+  }
+
+  // the same flood at a bounded mailbox (1000, on_full::block): the sender
+  // takes a place per tell and gets room back as the actor runs them
+  {
+    auto c = actors::spawn<counter>(actors::in_new_process.mailbox(1000));
+    const long n = quick ? 200000 : 1000000;
+    auto s = bench::rounds(5, [&] {
+      auto t0 = std::chrono::steady_clock::now();
+      for (long i = 0; i < n; ++i)
+        c.tell(&counter::bump, 1L);
+      c.ask(&counter::get).get();
+      return n / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    });
+    bench::emit("actor.tell_bounded", s, "msgs/s", std::nullopt, std::nullopt, {});
   }
 
   // ask in one process, from a non-actor thread

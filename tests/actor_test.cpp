@@ -376,3 +376,231 @@ TEST(actor, asks_queued_behind_a_stop_fail_instead_of_hanging) {
   }
 }
 
+
+// -- bounded mailboxes ----------------------------------------------------------
+
+namespace {
+
+// A consumer that can be made slower than its producers. An event travels
+// only with a process's arguments, so the gate comes with the constructor.
+struct sink {
+  std::int64_t work_ns = 0; // busy time per put()
+  std::int64_t n = 0;
+  actors::event gate;
+  bool ticking = false;
+  sink() = default;
+  sink(std::int64_t work, actors::event g, bool tick = false)
+    : work_ns(work), gate(std::move(g)), ticking(tick) {}
+  // A timer, as many actors have: its ticks come from CAF's clock, so the
+  // actor also runs on a scheduler worker, not only on the loop that reads
+  // its connection.
+  void on_start() {
+    if (ticking)
+      actors::self().every(1ms, [] {});
+  }
+  static void spin(std::int64_t ns) {
+    auto end = std::chrono::steady_clock::now() + std::chrono::nanoseconds(ns);
+    while (std::chrono::steady_clock::now() < end) {
+    }
+  }
+  void put(std::string payload) {
+    n += !payload.empty();
+    spin(work_ns);
+  }
+  void busy(int ms) { spin(std::int64_t(ms) * 1000000); }
+  void exit_after(int ms) {
+    busy(ms);
+    ::_exit(3);
+  }
+  // Keeps the actor (and its place in the mailbox) until the gate opens.
+  void hold() { gate.wait(20s); }
+  std::int64_t count() const { return n; }
+};
+
+actors::actor<sink> spawn_sink(bool remote, const actors::mailbox_options& box,
+                               actors::event gate = {}) {
+  return remote ? actors::spawn<sink>(actors::in_new_process.mailbox(box), 0, gate)
+                : actors::spawn<sink>(actors::in_this_process.mailbox(box), 0, gate);
+}
+
+// A "VmRSS:"-like line of /proc/<pid>/status, in kB (-1 if missing).
+long status_kb(int pid, const std::string& key) {
+  auto text = test_util::read_file("/proc/" + std::to_string(pid) + "/status");
+  auto at = text.find(key);
+  return at == std::string::npos ? -1 : std::atol(text.c_str() + at + key.size());
+}
+
+} // namespace
+
+TEST(actor, a_full_bounded_mailbox_fails_tell_and_ask_with_queue_full) {
+  for (bool remote : {false, true}) {
+    SCOPED_TRACE(remote ? "actor in another process" : "actor in this process");
+    actors::event gate;
+    auto s = spawn_sink(remote, {4, actors::on_full::fail}, gate);
+    EXPECT_EQ(s.mailbox().capacity, 4u);
+    s.tell(&sink::hold); // runs, and keeps its place until the gate opens
+    for (int i = 0; i < 3; ++i)
+      s.tell(&sink::put, std::string("accepted"));
+    try {
+      s.tell(&sink::put, std::string("refused"));
+      ADD_FAILURE() << "a tell to a full mailbox with on_full::fail went through";
+    } catch (const actors::queue_full& e) {
+      std::string what = e.what();
+      EXPECT_EQ(e.value(), actors::errc::queue_full);
+      EXPECT_NE(what.find(s.name()), std::string::npos) << what;
+      EXPECT_NE(what.find("capacity 4"), std::string::npos) << what;
+    }
+    EXPECT_FALSE(s.try_tell(&sink::put, std::string("refused")));
+    auto f = s.ask(&sink::count);
+    EXPECT_EQ(test_util::error_of([&] { f.get(5s); }), actors::errc::queue_full);
+    gate.set();
+    // Room comes back as messages run; exactly the accepted puts ran.
+    std::int64_t n = -1;
+    EXPECT_TRUE(eventually([&] {
+      try {
+        n = s.ask(&sink::count).get(5s);
+        return true;
+      } catch (const actors::queue_full&) {
+        return false;
+      }
+    }));
+    EXPECT_EQ(n, 3);
+    EXPECT_TRUE(s.try_tell(&sink::put, std::string("later")));
+    EXPECT_EQ(s.ask(&sink::count).get(5s), 4);
+    // in_process_of takes a bound too; the default stays unbounded
+    auto beside = actors::spawn<counter>(actors::in_process_of(s).mailbox(7, actors::on_full::fail));
+    EXPECT_EQ(beside.pid(), s.pid());
+    EXPECT_EQ(beside.mailbox().capacity, 7u);
+    EXPECT_EQ(beside.mailbox().when_full, actors::on_full::fail);
+    EXPECT_EQ(beside.ask(&counter::add, 2).get(5s), 2);
+    auto free = remote ? actors::spawn<counter>(actors::in_new_process) : actors::spawn<counter>();
+    EXPECT_FALSE(free.mailbox().bounded());
+    EXPECT_TRUE(free.try_tell(&counter::add, 1));
+  }
+}
+
+TEST(actor, a_full_bounded_mailbox_blocks_tell_until_room_or_its_timeout) {
+  for (bool remote : {false, true}) {
+    SCOPED_TRACE(remote ? "actor in another process" : "actor in this process");
+    // Room comes: the actor is busy for 300 ms, the third tell waits for it.
+    auto s = spawn_sink(remote, {2, actors::on_full::block, 20s});
+    s.tell(&sink::busy, 300);
+    s.tell(&sink::put, std::string("a"));
+    auto t0 = std::chrono::steady_clock::now();
+    s.tell(&sink::put, std::string("b"));
+    auto waited = test_util::seconds_since(t0);
+    EXPECT_GT(waited, 0.15) << "the tell did not wait for room";
+    EXPECT_LT(waited, 10.0);
+    EXPECT_EQ(s.ask(&sink::count).get(10s), 2);
+
+    // No room within the timeout: tell throws, ask's future fails, both
+    // after waiting; nothing was sent.
+    actors::event gate;
+    auto t = spawn_sink(remote, {1, actors::on_full::block, 300ms}, gate);
+    t.tell(&sink::hold);
+    t0 = std::chrono::steady_clock::now();
+    try {
+      t.tell(&sink::put, std::string("late"));
+      ADD_FAILURE() << "a tell to a full mailbox went through";
+    } catch (const actors::queue_full& e) {
+      std::string what = e.what();
+      EXPECT_NE(what.find("timeout of 300 ms"), std::string::npos) << what;
+    }
+    waited = test_util::seconds_since(t0);
+    EXPECT_GT(waited, 0.25);
+    EXPECT_LT(waited, 10.0);
+    auto f = t.ask(&sink::count);
+    EXPECT_EQ(test_util::error_of([&] { f.get(5s); }), actors::errc::queue_full);
+    gate.set();
+    std::int64_t n = -1;
+    EXPECT_TRUE(eventually([&] {
+      try {
+        n = t.ask(&sink::count).get(5s);
+        return true;
+      } catch (const actors::queue_full&) {
+        return false;
+      }
+    }));
+    EXPECT_EQ(n, 0) << "a refused tell ran";
+  }
+}
+
+TEST(actor, a_sender_waiting_for_room_wakes_when_the_actor_s_process_dies) {
+  auto s = spawn_sink(true, {1, actors::on_full::block, 30s});
+  s.tell(&sink::exit_after, 300); // holds the one place, then the process exits
+  auto t0 = std::chrono::steady_clock::now();
+  s.tell(&sink::put, std::string("waits, then is dropped"));
+  EXPECT_LT(test_util::seconds_since(t0), 10.0) << "the sender waited past the death";
+  auto f = s.ask(&sink::count);
+  try {
+    f.get(10s);
+    ADD_FAILURE() << "an ask to a dead actor succeeded";
+  } catch (const actors::actor_died& e) {
+    EXPECT_EQ(e.reason().what, actors::down_reason::kind::exited) << e.what();
+  }
+}
+
+TEST(actor, an_actor_waiting_on_its_own_full_mailbox_fails_at_once) {
+  struct self_teller {
+    int n = 0;
+    // Fills its own mailbox (capacity 2, on_full::block), then one more:
+    // that would wait for itself.
+    std::string flood() {
+      auto me = actors::self().handle(this);
+      try {
+        for (int i = 0; i < 3; ++i)
+          me.tell(&self_teller::bump);
+      } catch (const actors::queue_full& e) {
+        return e.what();
+      }
+      return "no error";
+    }
+    void bump() { ++n; }
+  };
+  auto a = actors::spawn<self_teller>(actors::in_this_process.mailbox(2, actors::on_full::block, 20s));
+  auto t0 = std::chrono::steady_clock::now();
+  auto what = a.ask(&self_teller::flood).get(10s);
+  EXPECT_LT(test_util::seconds_since(t0), 5.0);
+  EXPECT_NE(what.find("may not wait"), std::string::npos) << what;
+}
+
+// The receiver's memory: a sender floods 1 M tells of 200 bytes at an actor
+// in another process that needs 5 us for each (and has a timer). With a
+// bound of 1000 the sender waits for room and the actor's process stays
+// small; the same flood at an unbounded actor grows its process by the
+// messages it has not run (checked too, so the test shows the difference
+// the bound makes and would fail without it).
+TEST(actor, a_bounded_mailbox_keeps_the_memory_of_a_flooded_actor_bounded) {
+  const long n = 1000000;
+  const std::string payload(200, 'p');
+  const std::int64_t work_ns = 5000;
+  auto flood = [&](const actors::actor<sink>& s) {
+    for (long i = 0; i < n; ++i)
+      s.tell(&sink::put, payload);
+  };
+
+  actors::event unused;
+  auto b = actors::spawn<sink>(actors::in_new_process.mailbox(1000), work_ns, unused, true);
+  b.ask(&sink::count).get(5s);
+  long base = status_kb(b.pid(), "VmRSS:");
+  auto t0 = std::chrono::steady_clock::now();
+  flood(b);
+  EXPECT_EQ(b.ask(&sink::count).get(40s), n) << "every tell ran, none was lost";
+  double secs = test_util::seconds_since(t0);
+  long bounded_growth = status_kb(b.pid(), "VmHWM:") - base;
+
+  auto u = actors::spawn<sink>(actors::in_new_process, work_ns, unused, true);
+  u.ask(&sink::count).get(5s);
+  long ubase = status_kb(u.pid(), "VmRSS:");
+  flood(u);
+  long unbounded_growth = status_kb(u.pid(), "VmHWM:") - ubase;
+  ::kill(u.pid(), SIGKILL);
+
+  std::printf("[ figures  ] receiver RSS growth: bounded (1000) %ld kB, unbounded %ld kB; "
+              "bounded flood %.2f s (%.0f msgs/s)\n",
+              bounded_growth, unbounded_growth, secs, n / secs);
+  EXPECT_GT(base, 0);
+  EXPECT_LT(bounded_growth, 32 * 1024) << "the bounded actor's process grew";
+  EXPECT_GT(unbounded_growth, 64 * 1024)
+    << "the flood did not outrun the unbounded actor, so this test cannot tell a bound from none";
+}

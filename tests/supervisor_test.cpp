@@ -307,3 +307,27 @@ TEST(supervisor, bad_arguments_are_clear_errors) {
   EXPECT_EQ(sup.children().size(), 1u);
   sup.stop();
 }
+
+TEST(supervisor, a_child_s_bounded_mailbox_holds_for_every_instance) {
+  actors::supervisor sup(actors::supervisor_options().intensity(3, 5s));
+  auto j = sup.spawn<journaled>(actors::in_new_process,
+                                actors::child_spec("boxed").mailbox(2, actors::on_full::fail), "b",
+                                temp_path("boxed"));
+  EXPECT_EQ(j.mailbox().capacity, 2u);
+  int pid = pid_of(sup, "boxed");
+  ::kill(pid, SIGKILL);
+  wait_restarted(sup, "boxed", pid);
+  j.ask(&journaled::bump).get(5s); // the new instance answers
+  j.tell(&journaled::sleep_ms, 300); // busy: the next ones wait in its mailbox
+  int refused = 0;
+  for (int i = 0; i < 4; ++i) {
+    try {
+      j.tell(&journaled::sleep_ms, 1);
+    } catch (const actors::error& e) {
+      EXPECT_EQ(e.code(), actors::errc::queue_full);
+      ++refused;
+    }
+  }
+  EXPECT_GE(refused, 2); // at most 2 fit: the bound holds for the new instance
+  sup.stop();
+}

@@ -26,6 +26,15 @@
 /// its pid and the method) and the actor goes on; a method run for a tell
 /// that throws stops the actor (nobody else would hear of it), and its
 /// monitors see down_reason::kind::exception.
+///
+/// A mailbox is unbounded unless the placement bounds it; then a sender
+/// that finds it full waits for room or gets queue_full (mailbox_options,
+/// in detail/actor_core.hpp), in this process and across processes alike:
+/// @code
+/// auto w = actors::spawn<worker>(actors::in_new_process.mailbox(1000));  // tell waits
+/// auto v = actors::spawn<worker>(actors::in_this_process.mailbox(100, actors::on_full::fail));
+/// if (!v.try_tell(&worker::run, job)) { /* full: try later */ }
+/// @endcode
 
 #include <actors/detail/actor_core.hpp>
 #include <actors/future.hpp>
@@ -105,12 +114,14 @@ constexpr bool check_call() {
 /// queues and pipes, inside messages and pool tasks, and works wherever it
 /// arrives on the machine. It owns no descriptor and does not keep the
 /// actor alive.
-/// - Blocks: never (ask returns a future; tell may wait while the
-///   connection's socket is full).
+/// - Blocks: not for an unbounded mailbox (ask returns a future; tell may
+///   wait while the connection's socket is full). A bounded mailbox with
+///   on_full::block makes tell and ask wait for room, up to its timeout.
 /// - Throws: errc::bad_argument for an empty handle, errc::frame_too_large
-///   for arguments over the frame cap. A dead actor is no exception: tell
-///   is dropped and counted (dropped_messages()), ask fails its future with
-///   actor_died, which says why the actor stopped.
+///   for arguments over the frame cap, queue_full from tell when a bounded
+///   mailbox has no room (see mailbox_options). A dead actor is no
+///   exception: tell is dropped and counted (dropped_messages()), ask fails
+///   its future with actor_died, which says why the actor stopped.
 /// - Thread-safe.
 template <class T>
 class actor {
@@ -119,25 +130,32 @@ public:
   actor() = default;
 
   /// Sends a one-way message: runs method `m` on the actor with `args`.
+  /// - Blocks: when the actor's mailbox is bounded (mailbox_options) and
+  ///   full with on_full::block, until there is room or the timeout.
+  /// - Throws: queue_full when the bounded mailbox stays full (on_full::fail
+  ///   at once, on_full::block after its timeout); nothing was sent.
   template <class M, class... A>
   void tell(M m, A&&... args) const {
-    if constexpr (detail::check_call<T, M, A...>()) {
-      using tuple = typename detail::method_traits<M>::args;
-      auto& r = ref();
-      if (auto* cell = detail::live_local(r)) {
-        detail::post_local(*cell, std::make_shared<detail::local_call<T, M, tuple>>(
-                                    m, tuple(std::forward<A>(args)...), nullptr, *cell));
-        return;
-      }
-      tuple t(std::forward<A>(args)...);
-      detail::send_remote(r, detail::call_header_for<T, M>(m), &detail::write_args<tuple>, &t,
-                          nullptr);
-    }
+    auto why = post_call(false, m, std::forward<A>(args)...);
+    if (why != detail::refusal::none)
+      detail::throw_mailbox_full(ref().address, why);
+  }
+
+  /// Sends like tell() if the actor's mailbox has room now; false, with
+  /// nothing sent, when its bounded mailbox is full. Never waits for room
+  /// and never throws queue_full (Python's put_nowait). Always true for an
+  /// unbounded mailbox.
+  template <class M, class... A>
+  bool try_tell(M m, A&&... args) const {
+    return post_call(true, m, std::forward<A>(args)...) == detail::refusal::none;
   }
 
   /// Sends a request: runs method `m` on the actor with `args`; the future
   /// holds its result (none_t for void: the method has run). A method that
   /// returns promise<R> answers later, when the promise is fulfilled.
+  /// An ask takes a place in a bounded mailbox like a tell: with
+  /// on_full::block it waits for room first; when it gets none, the
+  /// returned future has failed with queue_full (ask never throws it).
   template <class M, class... A>
   future<detail::ask_result_t<M>> ask(M m, A&&... args) const {
     using R = detail::ask_result_t<M>;
@@ -146,8 +164,12 @@ public:
       using tuple = typename detail::method_traits<M>::args;
       auto& r = ref();
       if (auto* cell = detail::live_local(r)) {
-        detail::post_local(*cell, std::make_shared<detail::local_call<T, M, tuple>>(
-                                    m, tuple(std::forward<A>(args)...), st, *cell));
+        if (auto why = detail::enter_mailbox(*cell, false); why != detail::refusal::none)
+          st->fail(0, detail::mailbox_full_error(r.address, why));
+        else
+          detail::post_local(*cell, std::make_shared<detail::local_call<T, M, tuple>>(
+                                      m, tuple(std::forward<A>(args)...), st, *cell),
+                             true);
       } else {
         tuple t(std::forward<A>(args)...);
         detail::send_remote(r, detail::call_header_for<T, M>(m), &detail::write_args<tuple>, &t,
@@ -157,6 +179,8 @@ public:
     return future<R>(st);
   }
 
+  /// The bound of the actor's mailbox (capacity 0: unbounded).
+  const mailbox_options& mailbox() const { return ref().address.mailbox; }
   /// The actor's name ("counter-3"), unique in its node.
   const std::string& name() const { return ref().address.name; }
   /// The pid of the process it lives in.
@@ -196,6 +220,27 @@ public:
 private:
   friend struct detail::handle_access;
   explicit actor(std::shared_ptr<detail::actor_ref> r) : ref_(std::move(r)) {}
+
+  // A tell, here or in another process: refusal::none once it is sent.
+  template <class M, class... A>
+  detail::refusal post_call(bool nowait, M m, A&&... args) const {
+    if constexpr (detail::check_call<T, M, A...>()) {
+      using tuple = typename detail::method_traits<M>::args;
+      auto& r = ref();
+      if (auto* cell = detail::live_local(r)) {
+        if (auto why = detail::enter_mailbox(*cell, nowait); why != detail::refusal::none)
+          return why;
+        detail::post_local(*cell, std::make_shared<detail::local_call<T, M, tuple>>(
+                                    m, tuple(std::forward<A>(args)...), nullptr, *cell),
+                           true);
+        return detail::refusal::none;
+      }
+      tuple t(std::forward<A>(args)...);
+      return detail::send_remote(r, detail::call_header_for<T, M>(m), &detail::write_args<tuple>,
+                                 &t, nullptr, nowait);
+    }
+    return detail::refusal::none;
+  }
   detail::actor_ref& ref() const {
     if (!ref_)
       detail::throw_empty_handle();
@@ -204,8 +249,29 @@ private:
   std::shared_ptr<detail::actor_ref> ref_;
 };
 
-/// Tells spawn() to build the actor in this process (the default).
-struct in_this_process_t {
+namespace detail {
+// `.mailbox(...)` on a placement: the same placement, with a bounded mailbox.
+template <class Placement>
+struct with_mailbox {
+  /// The actor gets a mailbox of `capacity` messages; when it is full,
+  /// senders wait up to `timeout` (on_full::block) or fail at once
+  /// (on_full::fail) with queue_full.
+  Placement mailbox(std::uint32_t capacity, on_full when_full = on_full::block,
+                    duration timeout = forever) const {
+    return mailbox(mailbox_options{capacity, when_full, timeout});
+  }
+  Placement mailbox(const mailbox_options& o) const {
+    Placement p = static_cast<const Placement&>(*this);
+    p.box = o;
+    return p;
+  }
+  mailbox_options box; // unbounded unless set
+};
+} // namespace detail
+
+/// Tells spawn() to build the actor in this process (the default);
+/// `in_this_process.mailbox(n)` bounds its mailbox (mailbox_options).
+struct in_this_process_t : detail::with_mailbox<in_this_process_t> {
   explicit constexpr in_this_process_t() = default;
 };
 inline constexpr in_this_process_t in_this_process{};
@@ -214,9 +280,14 @@ inline constexpr in_this_process_t in_this_process{};
 /// daemon child of this one; `in_new_process(start_method::spawn)` picks
 /// the start method. The process ends when its actor, and every actor
 /// spawned into it later (in_process_of), has stopped.
-struct in_new_process_t {
+/// `in_new_process.mailbox(n)` bounds its mailbox (mailbox_options).
+struct in_new_process_t : detail::with_mailbox<in_new_process_t> {
   std::optional<start_method> method;
-  in_new_process_t operator()(start_method m) const { return in_new_process_t{m}; }
+  in_new_process_t operator()(start_method m) const {
+    auto p = *this;
+    p.method = m;
+    return p;
+  }
 };
 inline const in_new_process_t in_new_process{};
 
@@ -230,7 +301,8 @@ inline const in_new_process_t in_new_process{};
 ///   host actors.
 /// - The actors spawned into a child run beside its target function; they
 ///   stop, with reason "its node stopped", when the target returns.
-struct in_process_of {
+/// - `in_process_of(h).mailbox(n)` bounds the new actor's mailbox.
+struct in_process_of : detail::with_mailbox<in_process_of> {
   template <class U>
   explicit in_process_of(const actor<U>& other)
     : endpoint(detail::handle_access::ref(other) ? detail::handle_access::ref(other)->address.endpoint.str()
@@ -264,7 +336,7 @@ void host_actor(connection<actor_address> report, cell_identity who, std::tuple<
     report_construction_failure(report);
     throw;
   }
-  auto ref = spawn_cell(kind_of<T>(), obj, {}, &who);
+  auto ref = spawn_cell(kind_of<T>(), obj, {}, who.mailbox, &who);
   report.send(ref->address);
   report.close();
   throw system_exit(serve_until_stopped(*ref));
@@ -272,11 +344,12 @@ void host_actor(connection<actor_address> report, cell_identity who, std::tuple<
 
 /// Builds a T in another process's node from encoded arguments (runs there).
 using remote_spawner = std::shared_ptr<actor_ref> (*)(const char* data, std::size_t size);
+/// The arguments travel as (mailbox_options, tuple of constructor arguments).
 template <class T, class... D>
 std::shared_ptr<actor_ref> spawn_here(const char* data, std::size_t size) {
-  auto args = decode<std::tuple<D...>>(data, size);
+  auto [mailbox, args] = decode<std::tuple<mailbox_options, std::tuple<D...>>>(data, size);
   T* obj = std::apply([](auto&... a) { return new T(std::move(a)...); }, args);
-  return spawn_cell(kind_of<T>(), obj, {});
+  return spawn_cell(kind_of<T>(), obj, {}, mailbox);
 }
 std::shared_ptr<actor_ref> spawn_remote(const std::string& endpoint, any_fn spawner,
                                         std::string args);
@@ -331,11 +404,12 @@ constexpr bool check_spawn() {
 /// `void on_stop()` runs when it stops.
 /// - Throws: what T's constructor throws; errc::no_node.
 template <class T, class... A>
-actor<T> spawn(in_this_process_t, A&&... args) {
+actor<T> spawn(const in_this_process_t& where, A&&... args) {
   static_assert(std::is_constructible_v<T, A&&...>,
                 "actors::spawn<T>: T has no constructor that takes these arguments");
   auto* obj = new T(std::forward<A>(args)...);
-  return detail::handle_access::make<T>(detail::spawn_cell(detail::kind_of<T>(), obj, {}));
+  return detail::handle_access::make<T>(
+    detail::spawn_cell(detail::kind_of<T>(), obj, {}, where.box));
 }
 
 namespace detail {
@@ -365,7 +439,8 @@ template <class T, class... A>
 actor<T> spawn(const in_new_process_t& where, A&&... args) {
   if constexpr (detail::check_spawn<T, A...>()) {
     return detail::handle_access::make<T>(detail::spawn_process<T>(
-      where, detail::cell_identity{}, std::tuple<detail::travel_t<A>...>(std::forward<A>(args)...)));
+      where, detail::cell_identity{{}, 0, {}, where.box},
+      std::tuple<detail::travel_t<A>...>(std::forward<A>(args)...)));
   }
   return {};
 }
@@ -383,7 +458,8 @@ actor<T> spawn(const in_process_of& where, A&&... args) {
   if constexpr (detail::check_spawn<T, A...>()) {
     return detail::handle_access::make<T>(detail::spawn_remote(
       where.proc ? detail::endpoint_of(*where.proc) : where.endpoint, reinterpret_cast<detail::any_fn>(&detail::spawn_here<T, detail::travel_t<A>...>),
-      detail::encode(std::tuple<detail::travel_t<A>...>(std::forward<A>(args)...))));
+      detail::encode(std::make_tuple(
+        where.box, std::tuple<detail::travel_t<A>...>(std::forward<A>(args)...)))));
   }
   return {};
 }

@@ -103,12 +103,21 @@ public:
     return *this;
   }
 
+  /// A bounded mailbox for every instance (see actor.hpp; default unbounded).
+  child_spec& mailbox(std::uint32_t capacity, on_full when_full = on_full::block,
+                      duration timeout = forever) {
+    box_ = mailbox_options{capacity, when_full, timeout};
+    return *this;
+  }
+
   const std::string& id() const noexcept { return id_; }
   actors::restart get_restart() const noexcept { return restart_; }
   std::optional<duration> get_shutdown() const noexcept { return grace_; }
+  const mailbox_options& get_mailbox() const noexcept { return box_; }
 
 private:
   std::string id_;
+  mailbox_options box_;
   actors::restart restart_ = actors::restart::permanent;
   std::optional<duration> grace_;
 };
@@ -198,7 +207,7 @@ public:
       detail::child_def d{named<T>(spec), typeid(T).name(), false, {}, nullptr};
       d.start = [args_t](const detail::cell_identity& who) {
         T* obj = std::apply([](const auto&... a) { return new T(a...); }, *args_t);
-        return detail::spawn_cell(detail::kind_of<T>(), obj, {}, &who);
+        return detail::spawn_cell(detail::kind_of<T>(), obj, {}, who.mailbox, &who);
       };
       return detail::handle_access::make<T>(detail::supervisor_add(*s_, std::move(d)));
     }
@@ -271,6 +280,7 @@ private:
       return spec;
     child_spec s(detail::next_name(detail::kind_of<T>()));
     s.restart(spec.get_restart());
+    s.mailbox(spec.get_mailbox().capacity, spec.get_mailbox().when_full, spec.get_mailbox().timeout);
     if (auto g = spec.get_shutdown())
       s.shutdown(*g);
     return s;

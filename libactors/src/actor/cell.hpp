@@ -37,6 +37,25 @@ public:
   std::atomic<std::uint64_t> handled{0};
   std::mutex mtx;                 // guards `more`
 
+  /// A bounded mailbox (mailbox_options): its senders wait here for room.
+  /// Made at spawn for a bounded actor only.
+  struct bound {
+    explicit bound(const mailbox_options& o) : options(o) {}
+    const mailbox_options options;
+    std::mutex mtx;
+    std::condition_variable room; // notified as messages run, and at death
+    int waiters = 0;              // under mtx
+  };
+  std::unique_ptr<bound> bounded;
+  /// Wakes the senders waiting for room (a message ran, or the actor died).
+  void room_freed() noexcept {
+    if (auto* b = bounded.get()) {
+      std::lock_guard<std::mutex> lock(b->mtx);
+      if (b->waiters)
+        b->room.notify_all();
+    }
+  }
+
   /// What only some actors need: an exit trap, monitors, a failure. Made on
   /// first use, so an idle actor does not carry them (about 100 bytes).
   struct extras {

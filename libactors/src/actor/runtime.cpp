@@ -6,6 +6,9 @@
 //   op      payload (after the op byte)
 //   call    u64 actor, u64 request (0: tell), u16 n, n bytes of call header,
 //           the arguments (Cereal)
+//   counted_call  the same, to a bounded mailbox: answered by `room` once run
+//   room    u64 actor, u32 n     (n counted calls of this connection ran or
+//                                 were dropped: the sender may send n more)
 //   reply   u64 request, u8 status (0 ok, 1 error), the result or a wire_error
 //   monitor u64 actor, u64 watch id      -> down when that actor stops
 //   down    u64 watch id, down_reason
@@ -27,6 +30,7 @@
 #include <caf/scheduler/test_coordinator.hpp>
 #include <caf/send.hpp>
 
+#include <algorithm>
 #include <cxxabi.h>
 #include <fcntl.h>
 #include <dlfcn.h>
@@ -91,7 +95,9 @@ enum op : std::uint8_t {
   op_registry = 0x46,
   op_why = 0x47, // u64 request, i32 pid -> reply with the down_reason of that child
   op_hello = 0x48, // endpoint: a child that hosts actors tells its parent where
-  op_stop = 0x49,  // u64 id: stop that actor normally (a supervisor's shutdown)
+  op_counted_call = 0x49,
+  op_room = 0x4a,
+  op_stop = 0x4b,  // u64 id: stop that actor normally (a supervisor's shutdown)
 };
 
 thread_local actor_cell* running_cell = nullptr;
@@ -166,6 +172,7 @@ public:
       if (auto n = e->counted) {
         cell_->queued.fetch_sub(n, std::memory_order_relaxed);
         cell_->handled.fetch_add(n, std::memory_order_relaxed);
+        cell_->room_freed();
       }
     }};
   }
@@ -220,6 +227,7 @@ void actor_cell::died() noexcept {
       fire.swap(more->watchers);
     }
   }
+  room_freed(); // senders waiting for room see it gone
   {
     auto& t = table();
     std::lock_guard<std::mutex> lock(t.mtx);
@@ -267,7 +275,7 @@ void point_alias(const std::string& alias, const std::string& target) {
 } // namespace
 
 std::shared_ptr<actor_ref> spawn_cell(const actor_kind& kind, void* obj, const std::string& name,
-                                      const cell_identity* who) {
+                                      const mailbox_options& mailbox, const cell_identity* who) {
   ensure_actor_runtime();
   auto& tr = transport::get();
   auto& t = table();
@@ -298,9 +306,12 @@ std::shared_ptr<actor_ref> spawn_cell(const actor_kind& kind, void* obj, const s
   if (who && !who->endpoint.empty() && who->endpoint != tr.endpoint())
     point_alias(who->endpoint, tr.endpoint());
   a->name = who && !who->name.empty() ? who->name : name.empty() ? next_name(kind) : name;
+  a->mailbox = mailbox;
   auto c = std::make_shared<actor_cell>(std::move(a));
   c->kind = &kind;
   c->obj = obj;
+  if (mailbox.bounded())
+    c->bounded = std::make_unique<actor_cell::bound>(mailbox);
   if (c->address.restartable) { // (only a restartable id can collide)
     std::lock_guard<std::mutex> lock(t.mtx);
     auto it = t.live.find(c->address.id);
@@ -417,16 +428,98 @@ actor_cell* live_local(actor_ref& ref) {
   return pinned && pinned->alive.load() ? pinned.get() : nullptr;
 }
 
-void post_local(actor_cell& cell, envelope_ptr env) {
+void post_local(actor_cell& cell, envelope_ptr env, bool entered) {
   // From a loop thread the actor runs right there, after the current batch;
   // from anywhere else a scheduler worker runs it.
   auto* loop = event_loop::current();
   auto* a = caf::actor_cast<caf::abstract_actor*>(cell.handle);
   if (!a)
     return;
-  env->counted = env->weight();
-  cell.queued.fetch_add(env->counted, std::memory_order_relaxed);
+  if (entered) { // enter_mailbox() counted it
+    env->counted = 1;
+  } else {
+    env->counted = env->weight();
+    cell.queued.fetch_add(env->counted, std::memory_order_relaxed);
+  }
   a->enqueue(nullptr, caf::make_message_id(), caf::make_message(std::move(env)), loop);
+}
+
+// -- bounded mailboxes ---------------------------------------------------------------
+
+namespace {
+
+// Waits on `cv` until `pred` holds or `timeout` passes; false on timeout.
+template <class Pred>
+bool wait_for_room(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
+                   duration timeout, Pred pred) {
+  if (timeout >= std::chrono::hours(24 * 365)) { // forever, or as good as
+    cv.wait(lock, pred);
+    return true;
+  }
+  return cv.wait_for(lock, timeout, pred);
+}
+
+std::string mailbox_full_text(const actor_address& a, refusal why) {
+  auto& o = a.mailbox;
+  std::string head = "the mailbox of actor " + a.name + " (pid " + std::to_string(a.pid)
+                     + ") is full (capacity " + std::to_string(o.capacity) + ")";
+  switch (why) {
+    case refusal::timed_out:
+      return head + " and no room came within its timeout of "
+             + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(o.timeout).count())
+             + " ms: the actor is slower than its senders; nothing was sent. Give it more time "
+               "(mailbox_options::timeout), a larger capacity, or fewer senders";
+    case refusal::cannot_wait:
+      return head + " and this thread may not wait for room (a tell to the actor itself, or a "
+                    "libactors loop thread that runs actors or delivers the room to wait for); "
+                    "nothing was sent. Send from another thread, or use try_tell() and retry";
+    case refusal::full:
+    case refusal::none:
+      break;
+  }
+  return head + (o.when_full == on_full::fail ? " and fails when full (on_full::fail)" : "")
+         + "; nothing was sent. Retry later, or spawn it with on_full::block to wait for room";
+}
+
+} // namespace
+
+std::exception_ptr mailbox_full_error(const actor_address& a, refusal why) {
+  return std::make_exception_ptr(queue_full(mailbox_full_text(a, why)));
+}
+
+void throw_mailbox_full(const actor_address& a, refusal why) {
+  throw queue_full(mailbox_full_text(a, why));
+}
+
+refusal enter_mailbox(actor_cell& cell, bool nowait) {
+  auto* b = cell.bounded.get();
+  if (!b) {
+    cell.queued.fetch_add(1, std::memory_order_relaxed);
+    return refusal::none;
+  }
+  auto capacity = b->options.capacity;
+  auto take = [&] {
+    auto q = cell.queued.load();
+    while (q < capacity)
+      if (cell.queued.compare_exchange_weak(q, q + 1))
+        return true;
+    return false;
+  };
+  if (take())
+    return refusal::none;
+  if (nowait || b->options.when_full == on_full::fail)
+    return refusal::full;
+  // The actor itself, and a loop thread (which may be the one that runs
+  // the actor), would wait for themselves.
+  if (running_cell == &cell || event_loop::current())
+    return refusal::cannot_wait;
+  std::unique_lock<std::mutex> lock(b->mtx);
+  ++b->waiters;
+  bool room = wait_for_room(b->room, lock, b->options.timeout,
+                            [&] { return !cell.alive.load() || take(); });
+  --b->waiters;
+  // An actor that died meanwhile: the post reports its death as usual.
+  return room ? refusal::none : refusal::timed_out;
 }
 
 std::shared_ptr<actor_ref> ref_for(actor_address a) {
@@ -575,11 +668,20 @@ std::optional<typename Map::mapped_type> take_entry(std::mutex& mtx, Map& m,
   return v;
 }
 
+// What this node may still send to one bounded actor over one connection:
+// its capacity minus the counted calls not yet answered with op_room.
+struct mailbox_window {
+  std::uint32_t in_flight = 0;
+};
+
 struct peer_actors {
   std::mutex mtx;
   std::unordered_map<std::uint64_t, pending_ask> pending;
   std::atomic<int> pending_count{0}; // pending.size(), read without the lock
   std::unordered_map<std::uint64_t, remote_watch> watches;
+  std::unordered_map<std::uint64_t, mailbox_window> windows; // by actor id
+  std::condition_variable room; // an op_room arrived, or the connection closed
+  int room_waiters = 0;
   std::optional<down_reason> forced; // why the watchdog closed it
   std::chrono::steady_clock::time_point stopped_since{};
 };
@@ -737,6 +839,13 @@ void fail_peer(const peer_ptr& p) {
     c.by_pid.erase(p->pid());
   }
   auto& st = state_of(p);
+  {
+    // Senders waiting for room see the connection closed (their send then
+    // reports the actor's death).
+    std::lock_guard<std::mutex> lock(st.mtx);
+    if (st.room_waiters)
+      st.room.notify_all();
+  }
   std::unordered_map<std::uint64_t, pending_ask> pending;
   std::unordered_map<std::uint64_t, remote_watch> watches;
   {
@@ -806,6 +915,69 @@ void deliver_reply(const peer_ptr& p, const char* data, std::size_t size) {
   }
 }
 
+// Tells the sender on `p` that `n` of its counted calls to actor `id` left
+// the mailbox. Not urgent: it rides with the replies of the same batch.
+void send_room(const peer_ptr& p, std::uint64_t id, std::uint32_t n) noexcept {
+  if (n == 0 || p->closed())
+    return;
+  auto* tr = transport::running_fast();
+  if (!tr)
+    return;
+  std::string out(1, static_cast<char>(op_room));
+  put(out, id);
+  put(out, n);
+  try {
+    tr->send(p, out, false);
+  } catch (...) {
+  }
+}
+
+// A sender's op_room: that much more may go to the actor.
+void on_room(const peer_ptr& p, const char* data, std::size_t size) {
+  if (size < 12)
+    return;
+  auto id = take<std::uint64_t>(data);
+  auto n = take<std::uint32_t>(data);
+  auto& st = state_of(p);
+  std::lock_guard<std::mutex> lock(st.mtx);
+  auto it = st.windows.find(id);
+  if (it == st.windows.end())
+    return;
+  it->second.in_flight -= std::min(n, it->second.in_flight);
+  if (st.room_waiters)
+    st.room.notify_all();
+  else if (it->second.in_flight == 0) // nobody holds it: a window per actor ever told would add up
+    st.windows.erase(it);
+}
+
+// Takes a place in this node's window to the bounded actor `a` on the
+// connection `p`, waiting for room as its options say.
+refusal enter_window(const peer_ptr& p, peer_actors& st, const actor_address& a, bool nowait) {
+  auto& o = a.mailbox;
+  // op_room arrives on the outbound loop: waiting there would never end.
+  bool may_wait = !nowait && o.when_full == on_full::block
+                  && !(transport::running_fast() && transport::running_fast()->on_outbound_loop());
+  std::unique_lock<std::mutex> lock(st.mtx);
+  auto& w = st.windows[a.id];
+  if (w.in_flight < o.capacity) {
+    ++w.in_flight;
+    return refusal::none;
+  }
+  if (nowait || o.when_full == on_full::fail)
+    return refusal::full;
+  if (!may_wait)
+    return refusal::cannot_wait;
+  ++st.room_waiters;
+  bool room = wait_for_room(st.room, lock, o.timeout,
+                            [&] { return p->closed() || w.in_flight < o.capacity; });
+  --st.room_waiters;
+  if (!room)
+    return refusal::timed_out;
+  if (!p->closed())
+    ++w.in_flight;
+  return refusal::none;
+}
+
 // A run of calls that arrived together from one connection for one actor,
 // posted as one mailbox message (a flood of tells costs one CAF message
 // per read, not per tell). The calls run in order; if one stops the actor,
@@ -816,21 +988,33 @@ public:
     const resolved_call* call;
     std::uint64_t req;
     std::string args;
+    bool counted; // to a bounded mailbox: the sender waits for its op_room
   };
   call_batch(peer_ptr p, std::shared_ptr<actor_cell> target)
     : p_(std::move(p)), target_(std::move(target)) {}
   ~call_batch() override {
-    for (auto i = next_; i < items.size(); ++i)
+    for (auto i = next_; i < items.size(); ++i) {
+      unacked_ += items[i].counted;
       if (items[i].req)
         peer_route(p_, items[i].req)
           .failed(std::make_exception_ptr(actor_died(target_->address.name, abandoned_reason(*target_))));
+    }
+    give_room();
   }
 
   void run(void* obj, actor_cell& cell) override {
+    // Room goes back to the sender as calls run, a quarter of the capacity
+    // at a time, so a long batch does not leave it waiting until the end.
+    std::uint32_t every = 64;
+    if (auto* b = cell.bounded.get())
+      every = std::max<std::uint32_t>(1, b->options.capacity / 4);
     while (next_ < items.size() && !cell.stop_requested) {
       auto& it = items[next_++];
       run_one(obj, cell, it);
+      if (it.counted && ++unacked_ >= every)
+        give_room();
     }
+    give_room();
   }
 
   std::vector<item> items;
@@ -874,9 +1058,14 @@ private:
       log::error() << "actor " << cell.address.name << ": a message did not decode and was "
                    << "dropped (further ones are not logged): " << what;
   }
+  void give_room() noexcept {
+    send_room(p_, target_->address.id, unacked_);
+    unacked_ = 0;
+  }
   peer_ptr p_;
   std::shared_ptr<actor_cell> target_;
   std::size_t next_ = 0;
+  std::uint32_t unacked_ = 0; // counted calls run (or dropped) since the last op_room
 };
 
 // The batch being filled by this loop thread, posted when the read that
@@ -910,7 +1099,7 @@ const resolved_call& resolve_header(const char* data, std::size_t n) {
   return cache.emplace(std::string_view(keys.back()), r).first->second;
 }
 
-void on_call(const peer_ptr& p, const char* data, std::size_t size) {
+void on_call(const peer_ptr& p, const char* data, std::size_t size, bool counted) {
   if (size < 18)
     return;
   auto id = take<std::uint64_t>(data);
@@ -930,6 +1119,8 @@ void on_call(const peer_ptr& p, const char* data, std::size_t size) {
     cell = find_live(id);
   }
   if (!cell || !cell->alive.load()) {
+    if (counted)
+      send_room(p, id, 1);
     if (req)
       peer_route(p, req).failed(std::make_exception_ptr(actor_died(
         "#" + std::to_string(id) + " of pid " + std::to_string(self_pid()), reason_of_local(id))));
@@ -939,6 +1130,8 @@ void on_call(const peer_ptr& p, const char* data, std::size_t size) {
   }
   auto& call = resolve_header(header, hlen);
   if (!call.ok) {
+    if (counted)
+      send_room(p, id, 1);
     if (req)
       peer_route(p, req).failed(std::make_exception_ptr(
         error(errc::target_not_found, "actor " + cell->address.name
@@ -948,7 +1141,7 @@ void on_call(const peer_ptr& p, const char* data, std::size_t size) {
   }
   if (!open_batch)
     open_batch = std::make_shared<call_batch>(p, cell);
-  open_batch->items.push_back({&call, req, std::string(data, size)});
+  open_batch->items.push_back({&call, req, std::string(data, size), counted});
 }
 
 void on_down(const peer_ptr& p, const char* data, std::size_t size) {
@@ -1196,7 +1389,10 @@ transport& ensure_handlers() {
   std::lock_guard<std::mutex> lock(runtime_mtx);
   if (bound_transport != &tr) {
     bound_transport = &tr;
-    tr.on(op_call, on_call);
+    tr.on(op_call, [](const peer_ptr& p, const char* d, std::size_t n) { on_call(p, d, n, false); });
+    tr.on(op_counted_call,
+          [](const peer_ptr& p, const char* d, std::size_t n) { on_call(p, d, n, true); });
+    tr.on(op_room, on_room);
     tr.on(op_reply, deliver_reply);
     tr.on(op_monitor, on_monitor);
     tr.on(op_down, on_down);
@@ -1328,14 +1524,14 @@ std::string endpoint_of(const process& proc) {
   }
 }
 
-void send_remote(actor_ref& ref, const std::string& header, args_writer write, const void* args,
-                 std::shared_ptr<task_state> reply) {
+refusal send_remote(actor_ref& ref, const std::string& header, args_writer write,
+                    const void* args, std::shared_ptr<task_state> reply, bool nowait) {
   auto& a = ref.address;
   if (a.pid == self_pid()) {
     auto* tr = transport::running_fast();
     if (ref.local || (tr && tr->endpoint() == a.endpoint)) { // ours, and gone
       report_dead(ref, reply.get());
-      return;
+      return refusal::none;
     }
   }
   ensure_handlers();
@@ -1348,7 +1544,7 @@ void send_remote(actor_ref& ref, const std::string& header, args_writer write, c
   } catch (const error&) {
     if (!reply) {
       dropped_count()++;
-      return;
+      return refusal::none;
     }
     auto why = reason_for_pid(a.pid);
     auto name = a.name;
@@ -1358,13 +1554,24 @@ void send_remote(actor_ref& ref, const std::string& header, args_writer write, c
       });
     else
       reply->fail(0, std::make_exception_ptr(actor_died(name, why)));
-    return;
+    return refusal::none;
+  }
+  auto& st = state_of(p);
+  // A bounded mailbox: at most `capacity` calls from this node are in it
+  // or on their way; the receiver gives room back as they run (op_room).
+  bool counted = a.mailbox.bounded();
+  if (counted) {
+    if (auto why = enter_window(p, st, a, nowait); why != refusal::none) {
+      if (reply)
+        reply->fail(0, mailbox_full_error(a, why));
+      return why;
+    }
   }
   // The frame is built in a buffer this thread keeps, arguments encoded in
   // place: one copy on the way to the socket.
   thread_local std::string out;
   out.clear();
-  out.push_back(static_cast<char>(op_call));
+  out.push_back(static_cast<char>(counted ? op_counted_call : op_call));
   put(out, a.id);
   std::size_t req_at = out.size();
   put(out, std::uint64_t(0));
@@ -1372,7 +1579,6 @@ void send_remote(actor_ref& ref, const std::string& header, args_writer write, c
   out += header;
   write(out, args);
   std::uint64_t req = 0;
-  auto& st = state_of(p);
   // An ask is written at once when it is the only one waiting on this
   // connection (its round trip is what the caller waits for). Behind others
   // it joins the buffer the loop writes within microseconds, so a burst of
@@ -1389,12 +1595,12 @@ void send_remote(actor_ref& ref, const std::string& header, args_writer write, c
   bool sent = false;
   try {
     sent = transport::get().send(p, out, urgent);
-  } catch (...) {
-    if (reply) {
-      std::lock_guard<std::mutex> lock(st.mtx);
-      if (st.pending.erase(req))
-        st.pending_count.fetch_sub(1, std::memory_order_relaxed);
-    }
+  } catch (...) { // over the frame cap: nothing was sent
+    std::lock_guard<std::mutex> lock(st.mtx);
+    if (reply && st.pending.erase(req))
+      st.pending_count.fetch_sub(1, std::memory_order_relaxed);
+    if (counted)
+      --st.windows[a.id].in_flight;
     throw;
   }
   if (!sent || p->closed()) {
@@ -1409,6 +1615,7 @@ void send_remote(actor_ref& ref, const std::string& header, args_writer write, c
       dropped_count()++;
     }
   }
+  return refusal::none;
 }
 
 int asks_in_flight(actor_ref& ref) noexcept {

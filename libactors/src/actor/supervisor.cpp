@@ -175,7 +175,7 @@ private:
 
   // Starts one instance of `rec` and watches it. Throws what its start throws.
   void start(const std::shared_ptr<child_record>& rec) {
-    cell_identity who{rec->def.spec.id(), rec->id, rec->endpoint};
+    cell_identity who{rec->def.spec.id(), rec->id, rec->endpoint, rec->def.spec.get_mailbox()};
     if (!rec->endpoint.empty()) // the last instance's connection may not have seen its end yet
       transport::get().forget(rec->endpoint);
     auto r = rec->def.start(who);
@@ -445,7 +445,7 @@ namespace {
 
 std::shared_ptr<actor_ref> start_supervisor_actor(const std::shared_ptr<supervisor_shared>& s,
                                                   const cell_identity& who) {
-  auto ref = spawn_cell(kind_of<supervisor_actor>(), new supervisor_actor(s), {}, &who);
+  auto ref = spawn_cell(kind_of<supervisor_actor>(), new supervisor_actor(s), {}, {}, &who);
   if (!s->ref) // later instances have the same id: this ref finds them
     s->ref = ref;
   return ref;
@@ -492,7 +492,7 @@ R on_supervisor(supervisor_shared& s, F fn) {
 
 std::shared_ptr<supervisor_shared> make_supervisor(supervisor_options o) {
   auto s = new_shared(std::move(o));
-  start_supervisor_actor(s, cell_identity{s->name, s->id, {}});
+  start_supervisor_actor(s, cell_identity{s->name, s->id, {}, {}});
   return s;
 }
 

@@ -7,6 +7,7 @@
 #include <actors/detail/target.hpp>
 #include <actors/errors.hpp>
 #include <actors/future.hpp>
+#include <actors/time.hpp>
 
 #include <cstdint>
 #include <cstring>
@@ -59,6 +60,35 @@ public:
 private:
   std::string actor_;
   down_reason reason_;
+};
+
+/// What tell and ask do when an actor's bounded mailbox is full.
+enum class on_full : std::uint8_t {
+  block, ///< wait for room, up to mailbox_options::timeout, then queue_full
+  fail,  ///< fail at once with queue_full
+};
+
+/// An actor's mailbox bound, chosen when it is spawned, e.g.
+/// `spawn<T>(in_new_process.mailbox(1000), ...)`. It travels in the actor's
+/// handles, so every sender, in any process, follows it.
+/// - `capacity`: how many messages (tells and asks) it may hold; 0, the
+///   default, is unbounded.
+/// - `when_full`: block (wait up to `timeout`) or fail at once.
+/// - A sender that gets no room is told with queue_full: tell throws it,
+///   ask's future fails with it, try_tell returns false.
+struct mailbox_options {
+  std::uint32_t capacity = 0;
+  on_full when_full = on_full::block;
+  duration timeout = forever;
+
+  bool bounded() const noexcept { return capacity != 0; }
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    std::int64_t t = timeout.count();
+    ar(capacity, when_full, t);
+    timeout = duration(t);
+  }
 };
 
 namespace detail {
@@ -121,23 +151,26 @@ struct actor_address {
   /// so a handle reaches whichever instance runs now (`pid` is the one that
   /// ran when the handle was made).
   bool restartable = false;
+  mailbox_options mailbox; // its bound, which every sender follows
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(endpoint, pid, id, type, name, parent, restartable);
+    ar(endpoint, pid, id, type, name, parent, restartable, mailbox);
   }
 };
 
 /// Who a new actor is, when its spawner decides: a supervisor gives each
-/// child a name, an id and an endpoint that its restarts keep.
+/// child a name, an id and an endpoint that its restarts keep; any spawner
+/// its mailbox's bound.
 struct cell_identity {
   std::string name;       // empty: the node names it ("counter-3")
   std::uint64_t id = 0;   // 0: the node's next id; else this id (restartable)
   std::string endpoint;   // empty: this node's; else where its handles connect
+  mailbox_options mailbox;
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(name, id, endpoint);
+    ar(name, id, endpoint, mailbox);
   }
 };
 
@@ -191,9 +224,27 @@ public:
 
 // -- the runtime's entry points -------------------------------------------
 
+/// Why a call found no room in a bounded mailbox (none: it got one).
+enum class refusal : std::uint8_t {
+  none,
+  full,        ///< on_full::fail, or try_tell
+  timed_out,   ///< on_full::block, and no room within the timeout
+  cannot_wait, ///< on_full::block on a thread that would wait on itself
+};
+
+/// The queue_full a refused call reports, naming the actor and the bound.
+[[noreturn]] void throw_mailbox_full(const actor_address& a, refusal why);
+std::exception_ptr mailbox_full_error(const actor_address& a, refusal why);
+
+/// Takes a place in the mailbox of a local actor for one user call: always
+/// counts it; a bounded mailbox that is full waits or refuses as its
+/// options say (`nowait`: never waits). Then post_local(..., true).
+refusal enter_mailbox(actor_cell& cell, bool nowait);
+
 /// Runs `env` on the actor `ref` names. In-process: into its CAF mailbox.
-/// Remote is handled by send_remote.
-void post_local(actor_cell& cell, std::shared_ptr<envelope> env);
+/// `entered`: enter_mailbox() already counted it. Remote is handled by
+/// send_remote.
+void post_local(actor_cell& cell, std::shared_ptr<envelope> env, bool entered = false);
 
 /// Sends a call to an actor in another process. `reply` is null for a tell.
 /// Writes a call's arguments into the frame being built.
@@ -202,8 +253,10 @@ template <class Tuple>
 void write_args(std::string& out, const void* args) {
   encode_append(out, *static_cast<const Tuple*>(args));
 }
-void send_remote(actor_ref& ref, const std::string& call_header, args_writer write,
-                 const void* args, std::shared_ptr<task_state> reply);
+/// A bounded mailbox is full: nothing is sent, an ask's `reply` is failed
+/// with queue_full, and the refusal is returned (`nowait`: never waits).
+refusal send_remote(actor_ref& ref, const std::string& call_header, args_writer write,
+                    const void* args, std::shared_ptr<task_state> reply, bool nowait = false);
 
 /// The asks this process has sent to the actor of `ref` that are not yet
 /// answered (all its process's actors count: one connection), or for an
@@ -238,6 +291,7 @@ struct actor_kind {
   void (*on_stop)(void*);          // T::on_stop, or null
 };
 std::shared_ptr<actor_ref> spawn_cell(const actor_kind& kind, void* obj, const std::string& name,
+                                      const mailbox_options& mailbox = {},
                                       const cell_identity* who = nullptr);
 
 // -- methods across processes ---------------------------------------------
