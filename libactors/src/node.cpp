@@ -321,7 +321,7 @@ node::node() {
   n->ensure_forkserver();
   detail::the_node.store(n.release());
   // actors-top's control endpoint is the transport's socket. It opens with
-  // the first queue, pool, thread or manager (which run threads anyway); a
+  // the first actor, queue, pool, thread or manager (which run threads anyway); a
   // program without any stays thread-free, so fork() stays safe in it,
   // unless ACTORS_CONTROL=on asks for the endpoint from the start.
   if (const char* control = std::getenv("ACTORS_CONTROL"); control && std::string(control) == "on")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # actors-top attaches to a running libactors program (actors-run with a
-# topology) and shows its processes, queues and threads; it exits cleanly
+# topology) and shows its processes (with RSS), queues and threads; it exits cleanly
 # and names the pid when asked about a process that is not one. --once has one
 # sample, so no rate: n/a, not 0. --list names each program, not only its pid.
 set -u
@@ -15,12 +15,13 @@ echo "$list"
 wait "$pid"
 [ "$rc" -eq 0 ] || { echo "FAIL: actors-top exited with $rc"; exit 1; }
 for want in "actors-top: pid $pid (MainProcess)" "PROCESSES " "producer" "flaky-1" "flaky-2" \
-            "QUEUES (mailboxes) 2" "THREADS (actors)" "LOCKS"; do
+            "QUEUES (mailboxes) 2" "THREADS " "LOCKS" "ACTORS 0"; do
   grep -qF "$want" <<<"$out" || { echo "FAIL: no '$want' in the snapshot"; exit 1; }
 done
-grep -qE "^  producer +[0-9]+ +running +forkserver" <<<"$out" || { echo "FAIL: producer row"; exit 1; }
+grep -qE "^  producer +[0-9]+ +running +forkserver +(yes|no) +n/a +[0-9]+\.[0-9]M$" <<<"$out" \
+  || { echo "FAIL: producer row (with n/a CPU% and its RSS)"; exit 1; }
 grep -qE "^  [0-9]+ +[0-9]+ +256 +n/a +n/a " <<<"$out" || { echo "FAIL: --once shows a rate, not n/a"; exit 1; }
-grep -qE "^$pid +actors-run +.*actors-run --no-view --duration 4 " <<<"$list" \
+grep -qE "^$pid +actors-run +[0-9]+ +.*actors-run --no-view --duration 4 " <<<"$list" \
   || { echo "FAIL: --list does not name pid $pid (actors-run)"; exit 1; }
 "$top" --once $$ >/dev/null 2>&1 && { echo "FAIL: bash is not a libactors program"; exit 1; }
 echo PASS

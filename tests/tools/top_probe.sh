@@ -34,6 +34,7 @@ kill "$pid"; wait "$pid" 2>/dev/null
 
 ACTORS_CONTROL=on start "$probe" processes 20
 snap=$("$top" --once "$pid" 2>&1) || fail "with ACTORS_CONTROL=on, actors-top exited with $?: $snap"
-grep -qE "^PROCESSES 1" <<<"$snap" || fail "with ACTORS_CONTROL=on, no child in: $snap"
+grep -qE "^  [^ ]+ +[0-9]+ +running +(fork|forkserver|spawn) " <<<"$snap" \
+  || fail "with ACTORS_CONTROL=on, no child in: $snap"
 kill "$pid"; wait "$pid" 2>/dev/null
 echo PASS

@@ -439,7 +439,7 @@ template <class T, class... A>
 actor<T> spawn(const in_new_process_t& where, A&&... args) {
   if constexpr (detail::check_spawn<T, A...>()) {
     return detail::handle_access::make<T>(detail::spawn_process<T>(
-      where, detail::cell_identity{{}, 0, {}, where.box},
+      where, detail::cell_identity{{}, 0, {}, where.box, {}, 0},
       std::tuple<detail::travel_t<A>...>(std::forward<A>(args)...)));
   }
   return {};

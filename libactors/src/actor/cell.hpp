@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -35,7 +36,11 @@ public:
   /// Messages posted and not yet run (the mailbox depth), and messages run.
   std::atomic<std::uint32_t> queued{0};
   std::atomic<std::uint64_t> handled{0};
-  std::mutex mtx;                 // guards `more`
+  std::mutex mtx;                 // guards `more`, `supervisor`, `restarts`
+  /// Who supervises it and how often it was restarted, for actors-top
+  /// (set_supervision).
+  std::string supervisor;
+  std::uint32_t restarts = 0;
 
   /// A bounded mailbox (mailbox_options): its senders wait here for room.
   /// Made at spawn for a bounded actor only.
@@ -89,6 +94,11 @@ std::uint64_t reserve_actor_id();
 /// True once this node has begun to stop its actors (a supervisor then
 /// restarts nothing).
 bool node_stopping() noexcept;
+
+/// Records that `supervisor` (a name; empty: none) supervises the actor of
+/// `c` and has restarted it `restarts` times; actors-top shows both.
+/// Thread-safe.
+void set_supervision(actor_cell& c, std::string supervisor, std::uint32_t restarts);
 
 /// Tells dropped because their actor was gone.
 std::atomic<std::uint64_t>& dropped_count() noexcept;

@@ -22,6 +22,8 @@
 #include "../runtime.hpp"
 
 #include <actors/actor.hpp>
+#include <actors/detail/queue_client.hpp>
+#include <actors/detail/stats.hpp>
 #include <actors/log.hpp>
 #include <actors/node.hpp>
 
@@ -312,6 +314,8 @@ std::shared_ptr<actor_ref> spawn_cell(const actor_kind& kind, void* obj, const s
   c->obj = obj;
   if (mailbox.bounded())
     c->bounded = std::make_unique<actor_cell::bound>(mailbox);
+  if (who && !who->supervisor.empty())
+    set_supervision(*c, who->supervisor, who->restarts);
   if (c->address.restartable) { // (only a restartable id can collide)
     std::lock_guard<std::mutex> lock(t.mtx);
     auto it = t.live.find(c->address.id);
@@ -1013,6 +1017,11 @@ public:
       run_one(obj, cell, it);
       if (it.counted && ++unacked_ >= every)
         give_room();
+      if (counted > 0) { // one by one: a long batch's depth goes down as it runs
+        --counted;
+        cell.queued.fetch_sub(1, std::memory_order_relaxed);
+        cell.handled.fetch_add(1, std::memory_order_relaxed);
+      }
     }
     give_room();
   }
@@ -1378,6 +1387,45 @@ void watchdog() {
   }
 }
 
+// -- what actors-top sees -----------------------------------------------------------
+
+void set_supervision(actor_cell& c, std::string supervisor, std::uint32_t restarts) {
+  std::lock_guard<std::mutex> lock(c.mtx);
+  c.supervisor = std::move(supervisor);
+  c.restarts = restarts;
+}
+
+namespace {
+
+// The node's live actors, in the order they were spawned.
+void actor_stats_of(node_stats& s) {
+  std::vector<std::shared_ptr<actor_cell>> cells;
+  {
+    auto& t = table();
+    std::lock_guard<std::mutex> lock(t.mtx);
+    for (auto& [id, c] : t.live)
+      cells.push_back(c);
+  }
+  std::sort(cells.begin(), cells.end(),
+            [](auto& a, auto& b) { return a->address.id < b->address.id; });
+  for (auto& c : cells) {
+    actor_stats a;
+    a.name = c->address.name;
+    a.type = c->kind ? c->kind->pretty : name_base(c->address.type.c_str());
+    a.pid = c->address.pid;
+    a.depth = c->queued.load(std::memory_order_relaxed);
+    a.handled = c->handled.load(std::memory_order_relaxed);
+    {
+      std::lock_guard<std::mutex> lock(c->mtx);
+      a.supervisor = c->supervisor;
+      a.restarts = c->restarts;
+    }
+    s.actors.push_back(std::move(a));
+  }
+}
+
+} // namespace
+
 // The transport with this runtime's handlers on it. Starts no CAF thread:
 // a root that only serves the registry to its children stays without them.
 std::atomic<transport*> handlers_ready{nullptr};
@@ -1402,6 +1450,8 @@ transport& ensure_handlers() {
     tr.on(op_why, on_why);
     tr.on(op_hello, on_hello);
     tr.on(op_stop, on_stop_request);
+    static bool registered = (add_stats_source(&actor_stats_of), true);
+    (void) registered;
     tr.on_close(fail_peer);
     tr.on_read_end(post_open_batch);
     tr.set_outbound_tick(std::chrono::milliseconds(watch_every_ms.load()), watchdog);
@@ -1415,6 +1465,9 @@ void ensure_actor_runtime() {
     return;
   auto& tr = ensure_handlers();
   tr.bind_system(actors::system()); // actors may now run on its loops
+  // actors-top can watch the actors: the queue server's thread answers it
+  // (the transport's loops may be busy running an actor).
+  start_control_endpoint();
   runtime_ready.store(&tr, std::memory_order_release);
 }
 

@@ -175,7 +175,8 @@ private:
 
   // Starts one instance of `rec` and watches it. Throws what its start throws.
   void start(const std::shared_ptr<child_record>& rec) {
-    cell_identity who{rec->def.spec.id(), rec->id, rec->endpoint, rec->def.spec.get_mailbox()};
+    cell_identity who{rec->def.spec.id(), rec->id,       rec->endpoint,
+                      rec->def.spec.get_mailbox(), s_->name, rec->restarts};
     if (!rec->endpoint.empty()) // the last instance's connection may not have seen its end yet
       transport::get().forget(rec->endpoint);
     auto r = rec->def.start(who);
@@ -492,7 +493,7 @@ R on_supervisor(supervisor_shared& s, F fn) {
 
 std::shared_ptr<supervisor_shared> make_supervisor(supervisor_options o) {
   auto s = new_shared(std::move(o));
-  start_supervisor_actor(s, cell_identity{s->name, s->id, {}, {}});
+  start_supervisor_actor(s, cell_identity{s->name, s->id, {}, {}, {}, 0});
   return s;
 }
 

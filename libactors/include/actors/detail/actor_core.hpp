@@ -167,10 +167,12 @@ struct cell_identity {
   std::uint64_t id = 0;   // 0: the node's next id; else this id (restartable)
   std::string endpoint;   // empty: this node's; else where its handles connect
   mailbox_options mailbox;
+  std::string supervisor; // its supervisor's name, for actors-top
+  std::uint32_t restarts = 0;
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(name, id, endpoint, mailbox);
+    ar(name, id, endpoint, mailbox, supervisor, restarts);
   }
 };
 

@@ -1,9 +1,10 @@
 #pragma once
-// What a node tells actors-top through its control endpoint: its children,
-// queues (the typed mailboxes it serves), pools, threads (in-process actors)
-// and locks. The endpoint is the node's transport socket,
+// What a node tells actors-top through its control endpoint: its actors,
+// children, queues (the typed mailboxes it serves), pools, threads and locks.
+// The endpoint is the queue server's socket,
 // /tmp/actors-<pid>-XXXXXX/node.sock, which a node opens with its first
-// queue, pool, thread or manager (ACTORS_CONTROL=on: when the node starts).
+// actor, queue, pool, thread or manager (ACTORS_CONTROL=on: when the node
+// starts); a child that hosts actors opens its own with its first actor.
 // Internal; used by actors-top.
 
 #include <actors/time.hpp>
@@ -71,6 +72,20 @@ struct lock_stats {
   }
 };
 
+struct actor_stats {
+  std::string name;       // "counter-3"
+  std::string type;       // its class, without namespaces: "counter"
+  int pid = 0;
+  std::uint32_t depth = 0;   // messages in its mailbox, not run yet
+  std::uint64_t handled = 0; // messages run so far (a rate needs two samples)
+  std::uint32_t restarts = 0;
+  std::string supervisor;    // its supervisor's name; empty if none
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(name, type, pid, depth, handled, restarts, supervisor);
+  }
+};
+
 struct node_stats {
   int pid = 0;
   std::string name;
@@ -80,9 +95,10 @@ struct node_stats {
   std::vector<pool_stats> pools;
   std::vector<thread_stats> threads;
   std::vector<lock_stats> locks;
+  std::vector<actor_stats> actors;
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(pid, name, uptime, children, queues, pools, threads, locks);
+    ar(pid, name, uptime, children, queues, pools, threads, locks, actors);
   }
 };
 
@@ -134,8 +150,8 @@ private:
   std::vector<entry> items_;
 };
 
-/// Adds a function that fills in its part of the stats (pools, threads,
-/// locks register one each, once).
+/// Adds a function that fills in its part of the stats (actors, pools,
+/// threads, locks register one each, once).
 void add_stats_source(void (*fill)(node_stats&));
 
 /// This node's stats, but for its queues (the transport fills those in).
