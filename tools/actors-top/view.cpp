@@ -83,6 +83,11 @@ double seconds_between(const sample& now, const sample* before) {
   return before ? std::chrono::duration<double>(now.at - before->at).count() : 0;
 }
 
+// `text` cut to fit a column of `width` with a space after it.
+std::string fit(const std::string& text, std::size_t width) {
+  return text.size() < width ? text : text.substr(0, width - 2) + "~";
+}
+
 std::string rate_text(std::optional<double> r) {
   return r ? std::to_string(std::llround(*r)) : "n/a";
 }
@@ -276,7 +281,8 @@ void actors_view(std::ostream& out, const sample& now, const sample* before, ord
       << "type" << setw(9) << "pid" << setw(9) << "depth" << setw(10) << "msgs/s" << setw(10)
       << "restarts" << "supervisor\n";
   for (auto& r : rows)
-    out << "  " << setw(22) << r.a.name << setw(16) << r.a.type << setw(9) << r.a.pid << setw(9)
+    out << "  " << setw(22) << fit(r.a.name, 22) << setw(16) << fit(r.a.type, 16) << setw(9)
+        << r.a.pid << setw(9)
         << r.a.depth << setw(10) << rate_text(r.rate) << setw(10) << r.a.restarts
         << (r.a.supervisor.empty() ? "-" : r.a.supervisor) << '\n';
   supervision_tree(out, rows);
@@ -288,7 +294,7 @@ void processes_view(std::ostream& out, const sample& now, const sample* before, 
       << "pid" << setw(12) << "state" << setw(12) << "method" << setw(8) << "daemon" << setw(8)
       << "cpu%" << "rss\n";
   for (auto& r : rows)
-    out << "  " << setw(22) << r.name << setw(9) << r.pid << setw(12) << r.state << setw(12)
+    out << "  " << setw(22) << fit(r.name, 22) << setw(9) << r.pid << setw(12) << r.state << setw(12)
         << r.method << setw(8) << r.daemon << setw(8) << cpu_text(r.cpu) << rss_text(r.rss_kb)
         << '\n';
 }
