@@ -118,3 +118,8 @@ example(31_listener_authkey
   "^result from the worker: 49\n"
   "refused: listener::accept: the other end answered the challenge with a different authkey"
   "the worker with the wrong key exited with 3\n")
+
+# Supervision.
+example(32_supervised_pipeline "items: 2000, sum at the sink: 2668667000 \\(expected 2668667000\\)"
+  "worker crashes survived: [1-9][0-9]*, in [0-9]+ ms"
+  "squarers-1: pid [0-9]+, [0-9]+ restarts")

@@ -30,7 +30,8 @@ class actor_pool_options {
 public:
   /// An ask whose member dies before answering is sent again, to another
   /// member when one is up, up to `n` times (default 0: it fails with
-  /// actor_died). Only asks are retried, so a method that is not safe to
+  /// actor_died). The first retry goes at once, the k-th after 5*k ms, so
+  /// n retries cover restarts of every member for about 2.5*n*n ms. Only asks are retried, so a method that is not safe to
   /// run twice should not be asked with retries.
   actor_pool_options& max_retries(int n) {
     retries_ = n;
@@ -235,7 +236,19 @@ private:
       if (detail::is_actor_died(e)) {
         s->suspect(i);
         if (retries_left > 0) {
-          dispatch<R>(s, st, call, retries_left - 1);
+          // The first retry goes at once (another member is likely up);
+          // later ones wait 5 ms more each time, so that a retry does not
+          // use up its chances while every member is restarting.
+          int attempt = s->retries - retries_left;
+          if (attempt == 0) {
+            dispatch<R>(s, st, call, retries_left - 1);
+          } else {
+            detail::supervisor_after(detail::supervisor_access::of(s->sup),
+                                     std::chrono::milliseconds(5 * attempt),
+                                     [s, st, call, retries_left] {
+                                       dispatch<R>(s, st, call, retries_left - 1);
+                                     });
+          }
           return;
         }
       }

@@ -161,6 +161,13 @@ const std::string& supervisor_name(supervisor_shared& s);
 bool supervisor_running(supervisor_shared& s);
 void supervisor_stop(supervisor_shared& s);
 std::optional<down_reason> supervisor_join(supervisor_shared& s, duration timeout);
+/// Runs `fn` after `d` on the supervisor's actor (its timers); at once if
+/// it has stopped. For actor_pool's retries, which back off.
+void supervisor_after(supervisor_shared& s, duration d, std::function<void()> fn);
+
+struct supervisor_access {
+  static supervisor_shared& of(const supervisor& s);
+};
 
 template <class Tuple>
 constexpr bool copyable_args() {
@@ -273,6 +280,7 @@ public:
   friend bool operator!=(const supervisor& a, const supervisor& b) noexcept { return a.s_ != b.s_; }
 
 private:
+  friend struct detail::supervisor_access;
   explicit supervisor(std::shared_ptr<detail::supervisor_shared> s) : s_(std::move(s)) {}
   template <class T>
   static child_spec named(const child_spec& spec) {
@@ -287,5 +295,11 @@ private:
   }
   std::shared_ptr<detail::supervisor_shared> s_;
 };
+
+namespace detail {
+inline supervisor_shared& supervisor_access::of(const supervisor& s) {
+  return *s.s_;
+}
+} // namespace detail
 
 } // namespace actors

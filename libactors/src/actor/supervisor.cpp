@@ -575,6 +575,18 @@ void supervisor_stop(supervisor_shared& s) {
   supervisor_join(s, std::chrono::seconds(10));
 }
 
+void supervisor_after(supervisor_shared& s, duration d, std::function<void()> fn) {
+  auto ref = s.ref;
+  actor_cell* cell = ref ? live_local(*ref) : nullptr;
+  if (!cell) {
+    fn();
+    return;
+  }
+  post_local(*cell, make_callable([d, fn = std::move(fn)]() mutable {
+    cell_after(require_cell("supervisor"), d, std::make_shared<timer_state>(), std::move(fn), false);
+  }));
+}
+
 std::optional<down_reason> supervisor_join(supervisor_shared& s, duration timeout) {
   std::unique_lock<std::mutex> lock(s.mtx);
   s.changed.wait_for(lock, timeout, [&] { return !s.running && s.end.has_value(); });
