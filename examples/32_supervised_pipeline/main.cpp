@@ -4,8 +4,8 @@
 //                 pool's supervisor) --results--> sink (its own process,
 //                 under an actors::supervisor)
 //
-// Each worker crashes at random (abort(): its process dies by SIGABRT) on
-// about one item in 300. Its asks in flight (the map sends all 2000 at once,
+// Each worker crashes (abort(): its process dies by SIGABRT) at random on
+// about one item in 400, and at the latest on its 200th. Its asks in flight (the map sends all 2000 at once,
 // so hundreds) fail with actor_died and are retried on another member
 // (max_retries); its supervisor starts a new process. Every result reaches
 // the sink exactly once, so the sum adds up.
@@ -20,9 +20,10 @@
 
 struct squarer {
   std::mt19937 rng{unsigned(::getpid())};
+  int calls = 0;
   long square(long x) {
-    if (rng() % 300 == 0)
-      std::abort(); // a crash, at random
+    if (++calls % 200 == 0 || rng() % 400 == 0)
+      std::abort(); // a crash: at random, and at the latest on the 200th item
     return x * x;
   }
 };

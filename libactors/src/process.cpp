@@ -122,8 +122,17 @@ void forget_finished_children(detail::node_state& n) {
     }
     return k.use_count() == 1 && poll_exit(*k);
   };
-  n.children.erase(std::remove_if(n.children.begin(), n.children.end(), finished),
-                   n.children.end());
+  auto gone = std::stable_partition(n.children.begin(), n.children.end(),
+                                    [&](const std::shared_ptr<process_state>& k) { return !finished(k); });
+  for (auto it = gone; it != n.children.end(); ++it) {
+    std::lock_guard<std::mutex> guard((*it)->mtx);
+    if ((*it)->exitcode) {
+      n.recent_exits.emplace_back((*it)->pid, *(*it)->exitcode);
+      if (n.recent_exits.size() > 256)
+        n.recent_exits.pop_front();
+    }
+  }
+  n.children.erase(gone, n.children.end());
 }
 
 detail::boot_record make_boot_record(const process_state& s, const detail::node_state& n) {

@@ -13,6 +13,7 @@
 #include <caf/actor_system_config.hpp>
 
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -119,6 +120,10 @@ struct node_state {
   std::shared_ptr<process_state> parent; // null in the main process
   int next_child = 1;
   std::vector<std::shared_ptr<process_state>> children;
+  /// (pid, exit code) of the last children dropped from `children` once
+  /// they had ended: a watcher that hears of a death a little later can
+  /// still say why (a signal, an exit code) instead of "unreachable".
+  std::deque<std::pair<int, int>> recent_exits;
   std::optional<forkserver_client> forkserver;
   std::unique_ptr<caf::actor_system_config> cfg;
   std::unique_ptr<caf::actor_system> sys;

@@ -803,11 +803,20 @@ struct resolved_call {
 down_reason reason_for_pid(int pid) {
   if (auto* n = current_node()) {
     std::shared_ptr<process_state> child;
+    std::optional<int> recent;
     {
       std::lock_guard<std::recursive_mutex> guard(n->mtx);
       for (auto& k : n->children)
         if (k->pid == pid)
           child = k;
+      for (auto& [p, code] : n->recent_exits) // reaped already by a later start
+        if (p == pid)
+          recent = code;
+    }
+    if (!child && recent) {
+      if (*recent < 0)
+        return {down_reason::kind::signal, -*recent, 0, {}};
+      return {down_reason::kind::exited, 0, *recent, {}};
     }
     if (child) {
       try {
