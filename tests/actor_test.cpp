@@ -571,6 +571,12 @@ TEST(actor, an_actor_waiting_on_its_own_full_mailbox_fails_at_once) {
 // messages it has not run (checked too, so the test shows the difference
 // the bound makes and would fail without it).
 TEST(actor, a_bounded_mailbox_keeps_the_memory_of_a_flooded_actor_bounded) {
+#ifdef __SANITIZE_ADDRESS__
+  // ASan keeps freed memory in quarantine (hundreds of MB), so a process's
+  // RSS says nothing about how many messages it holds.
+  GTEST_SKIP() << "RSS is not a measure of live messages under AddressSanitizer; the plain "
+                  "build runs this test";
+#endif
   const long n = 1000000;
   const std::string payload(200, 'p');
   const std::int64_t work_ns = 5000;
