@@ -74,34 +74,24 @@ int main(int argc, char** argv) {
     bench::emit("actor.ask_rtt", s, "us", std::nullopt, raw, peer("middleman_rtt_us"));
   }
 
-  // tell flood across processes: n tells, then one ask (all ran by then)
-  {
-    auto c = actors::spawn<counter>(actors::in_new_process);
-    const long n = quick ? 200000 : 1000000;
-    auto s = bench::rounds(5, [&] {
-      auto t0 = std::chrono::steady_clock::now();
-      for (long i = 0; i < n; ++i)
-        c.tell(&counter::bump, 1L);
-      c.ask(&counter::get).get();
-      return n / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    });
-    bench::emit("actor.tell", s, "msgs/s", std::nullopt, std::nullopt, peer("middleman_tell_per_s"));
-  }
-
-  // the same flood at a bounded mailbox (1000, on_full::block): the sender
+  // tell flood across processes: n tells, then one ask (all ran by then);
+  // the same at a bounded mailbox (1000, on_full::block), where the sender
   // takes a place per tell and gets room back as the actor runs them
-  {
-    auto c = actors::spawn<counter>(actors::in_new_process.mailbox(1000));
+  auto flood = [&](const actors::actor<counter>& c) {
     const long n = quick ? 200000 : 1000000;
-    auto s = bench::rounds(5, [&] {
+    return bench::rounds(5, [&] {
       auto t0 = std::chrono::steady_clock::now();
       for (long i = 0; i < n; ++i)
         c.tell(&counter::bump, 1L);
       c.ask(&counter::get).get();
       return n / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     });
-    bench::emit("actor.tell_bounded", s, "msgs/s", std::nullopt, std::nullopt, {});
-  }
+  };
+  bench::emit("actor.tell", flood(actors::spawn<counter>(actors::in_new_process)), "msgs/s",
+              std::nullopt, std::nullopt, peer("middleman_tell_per_s"));
+  bench::emit("actor.tell_bounded",
+              flood(actors::spawn<counter>(actors::in_new_process.mailbox(1000))), "msgs/s",
+              std::nullopt, std::nullopt, {});
 
   // ask in one process, from a non-actor thread
   {

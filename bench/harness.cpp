@@ -21,6 +21,11 @@ extern char** environ;
 
 namespace bench {
 
+void check(bool ok, const std::string& what) {
+  if (!ok)
+    throw std::runtime_error(program_invocation_short_name + std::string(": wrong result in ") + what);
+}
+
 namespace {
 
 bool quick_flag = false;

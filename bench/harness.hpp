@@ -17,6 +17,10 @@
 
 namespace bench {
 
+/// Throws std::runtime_error("<program>: wrong result in <what>") unless `ok`:
+/// a benchmark whose work went wrong must not print a figure.
+void check(bool ok, const std::string& what);
+
 /// Reads --quick from the command line. Call first.
 void init(int argc, char** argv);
 

@@ -17,10 +17,7 @@ int twice(int x) {
 
 using bench::best_seconds;
 
-void check(bool ok, const char* what) {
-  if (!ok)
-    throw std::runtime_error(std::string("pool_bench: wrong result in ") + what);
-}
+using bench::check;
 
 } // namespace
 

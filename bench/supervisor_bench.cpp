@@ -41,10 +41,7 @@ double until_answered(const actors::actor<worker>& w, int old_pid, clock_type::t
   }
 }
 
-void check(bool ok, const char* what) {
-  if (!ok)
-    throw std::runtime_error(std::string("supervisor_bench: wrong result in ") + what);
-}
+using bench::check;
 
 } // namespace
 

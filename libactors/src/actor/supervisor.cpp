@@ -19,7 +19,7 @@
 namespace actors::detail {
 
 // One child, as its supervisor keeps it across restarts (its own and the
-// supervisor's). The fields after `handle` are read by children() and
+// supervisor's). The fields after `grace_timer` are read by children() and
 // guarded by supervisor_shared::mtx; the rest is touched only on the
 // supervisor actor.
 struct child_record {
@@ -33,7 +33,6 @@ struct child_record {
   bool terminated = false; // stopped on request: not restarted
   std::shared_ptr<timer_state> grace_timer;
 
-  std::shared_ptr<actor_ref> handle; // what spawn() returned
   int pid = 0;
   bool running = false;
   std::uint32_t restarts = 0;
@@ -186,8 +185,6 @@ private:
     rec->stopping = false;
     {
       std::lock_guard<std::mutex> lock(s_->mtx);
-      if (!rec->handle)
-        rec->handle = r;
       rec->pid = r->address.pid;
       rec->running = true;
     }
