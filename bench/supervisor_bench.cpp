@@ -11,6 +11,7 @@
 #include <chrono>
 #include <csignal>
 #include <numeric>
+#include <stdexcept>
 #include <thread>
 #include <unistd.h>
 
@@ -51,18 +52,25 @@ int main(int argc, char** argv) {
   bool quick = bench::quick();
   auto many = actors::supervisor_options().intensity(1'000'000, std::chrono::seconds(1));
 
-  { // SIGKILL of a process child until its new instance answers an ask
+  // SIGKILL of a process child until its new instance answers an ask: with
+  // a spare process ready (each round waits for it, untimed), and cold
+  for (bool warm : {true, false}) {
+    actors::set_spare_processes(warm ? 1 : 0);
     actors::supervisor sup(many);
     auto w = sup.spawn<worker>(actors::in_new_process, actors::child_spec("w"));
     auto s = bench::rounds(quick ? 5 : 15, [&] {
       int pid = w.ask(&worker::pid).get(std::chrono::seconds(5));
+      if (warm && !actors::detail::await_spares(std::chrono::seconds(10)))
+        throw std::runtime_error("supervisor_bench: no spare process became ready");
       auto t0 = clock_type::now();
       ::kill(pid, SIGKILL);
       return until_answered(w, pid, t0) * 1e3;
     });
-    bench::emit("supervisor.restart_process", s, "ms", std::nullopt, std::nullopt, {});
+    bench::emit(warm ? "supervisor.restart_process" : "supervisor.restart_process_cold", s, "ms",
+                std::nullopt, std::nullopt, {});
     sup.stop();
   }
+  actors::set_spare_processes(1);
 
   { // a local child's tell throws until it answers again
     actors::supervisor sup(many);

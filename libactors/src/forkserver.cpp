@@ -9,6 +9,7 @@
 
 #include "runtime.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -25,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <unordered_map>
+#include <vector>
 
 namespace actors::detail {
 
@@ -254,6 +256,24 @@ struct server {
 
 } // namespace
 
+namespace {
+
+// Closes every descriptor above stderr except those in `keep`.
+void close_all_descriptors_but(std::vector<int> keep) noexcept {
+  std::sort(keep.begin(), keep.end());
+  unsigned from = 3;
+  for (int k : keep) {
+    if (k < 3)
+      continue;
+    if (static_cast<unsigned>(k) > from)
+      ::close_range(from, static_cast<unsigned>(k) - 1, 0);
+    from = static_cast<unsigned>(k) + 1;
+  }
+  ::close_range(from, ~0U, 0);
+}
+
+} // namespace
+
 forkserver_client start_forkserver() {
   auto [ours, theirs] = socket_pair(SOCK_SEQPACKET);
   unique_fd parent_pidfd(pidfd_open(::getpid()));
@@ -270,6 +290,9 @@ forkserver_client start_forkserver() {
     // middle of decoding a child's arguments, with the child's link and pipe
     // ends open. Its own children must start from none of that.
     drop_inherited_node();
+    // Nor may it hold them itself: a pipe end it kept open would hide that
+    // child's death from the other end (no EOF while the fork server runs).
+    close_all_descriptors_but({theirs.get(), parent_pidfd.get()});
     ::prctl(PR_SET_NAME, "actors-forksrv");
     for (int sig : ignored_signals)
       ::signal(sig, SIG_IGN);

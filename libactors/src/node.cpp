@@ -133,6 +133,7 @@ forkserver_client& node_state::ensure_forkserver() {
 void node_state::shutdown(bool at_exit) noexcept {
   join_non_daemon_threads(); // as Python at exit: they may still use anything
   flush_all_queues(); // what this process put leaves before anything stops
+  stop_spares();      // no spare is started from now on
   std::vector<std::shared_ptr<process_state>> kids;
   {
     std::lock_guard<std::recursive_mutex> guard(mtx);

@@ -438,7 +438,13 @@ std::vector<process> active_children() {
   std::vector<std::shared_ptr<process_state>> keep;
   for (auto& k : kids) {
     if (!poll_exit(*k)) {
-      alive.emplace_back(k);
+      bool spare;
+      {
+        std::lock_guard<std::mutex> lock(k->mtx);
+        spare = k->spare;
+      }
+      if (!spare) // the node's own, until it is taken
+        alive.emplace_back(k);
       keep.push_back(k);
     }
   }

@@ -69,6 +69,7 @@ struct process_state {
   int pid = 0;
   bool started = false;
   bool hosts_actors = false; // its boot record asked it to host actors
+  bool spare = false;        // an idle spare (see set_spare_processes): not listed
   bool closed = false;
   std::optional<int> exitcode;
   int parent_pid = 0;       // the pid that started it, for "join yourself"
@@ -225,6 +226,14 @@ void host_actors_for_parent(const std::string& parent_endpoint) noexcept;
 /// stopped") and then the transport. Part of node_state::shutdown().
 void stop_actor_runtime() noexcept;
 void drop_inherited_actors() noexcept;
+/// Starts the transport and CAF's threads, as the first actor would, but
+/// not the control endpoint (a spare process: actors-top sees it as a node
+/// once it hosts an actor).
+void prepare_actor_runtime();
+/// Stops making spare processes and lets the idle ones go (node shutdown).
+void stop_spares() noexcept;
+/// In a fork()ed child: forgets the parent's spares (and its maker thread).
+void drop_inherited_spares() noexcept;
 
 /// Flushes C and C++ standard streams, so a fork does not duplicate output.
 void flush_std_streams() noexcept;

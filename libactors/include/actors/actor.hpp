@@ -45,6 +45,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace actors {
 
@@ -342,6 +343,39 @@ void host_actor(connection<actor_address> report, cell_identity who, std::tuple<
   throw system_exit(serve_until_stopped(*ref));
 }
 
+/// Runs in a spare process (see set_spare_processes): decodes T's
+/// constructor arguments and hosts the actor as host_actor does.
+template <class T, class... D>
+void host_encoded(connection<actor_address> report, cell_identity who, const std::string& data,
+                  std::vector<int>* fds) {
+  auto args = [&] {
+    try {
+      return decode<std::tuple<D...>>(data, fds);
+    } catch (...) {
+      report_construction_failure(report);
+      throw;
+    }
+  }();
+  host_actor<T, D...>(std::move(report), std::move(who), std::move(args));
+}
+using spare_host_fn = void (*)(connection<actor_address>, cell_identity, const std::string&,
+                               std::vector<int>*);
+
+/// Builds the actor in one of this node's spare processes, when one is
+/// ready for `method` (host is a host_encoded<T, D...>; `args` its encoded
+/// arguments, which carry the descriptors `fds`, borrowed); nullptr when
+/// none is (the caller starts a process). Either way the node makes a new
+/// spare in the background. Throws as await_report.
+std::shared_ptr<actor_ref> spawn_in_spare(const std::optional<start_method>& method, any_fn host,
+                                          const cell_identity& who, const std::string& args,
+                                          const std::vector<int>& fds, const char* type);
+
+/// Waits until the node has as many spares ready as set_spare_processes
+/// asks; false after `timeout`, or at once when it makes none.
+bool await_spares(duration timeout);
+/// The pids of the spares ready now (for tests).
+std::vector<int> spare_pids();
+
 /// Builds a T in another process's node from encoded arguments (runs there).
 using remote_spawner = std::shared_ptr<actor_ref> (*)(const char* data, std::size_t size);
 /// The arguments travel as (mailbox_options, tuple of constructor arguments).
@@ -374,6 +408,11 @@ std::shared_ptr<actor_ref> spawn_process(const in_new_process_t& where, cell_ide
   // Named by this node, like its local actors: counter-1, counter-2...
   if (who.name.empty())
     who.name = next_name(kind_of<T>());
+  std::vector<int> fds; // borrowed from `args`
+  auto bytes = encode(args, &fds);
+  if (auto ref = spawn_in_spare(where.method, reinterpret_cast<any_fn>(&host_encoded<T, D...>),
+                                who, bytes, fds, typeid(T).name()))
+    return ref;
   process p(&host_actor<T, D...>, theirs, who, std::move(args));
   p.daemon(true);
   p.name(who.name);
@@ -463,6 +502,24 @@ actor<T> spawn(const in_process_of& where, A&&... args) {
   }
   return {};
 }
+
+/// How many started, idle processes this node keeps ready for
+/// spawn(in_new_process), actor pools and supervisor restarts (default 1).
+/// Starting a process and its actor runtime takes milliseconds; taking a
+/// spare takes one message, so a spawn or a restart costs about as much as
+/// an ask. Without a call, the first spare is made after the first spawn
+/// in a new process (a program that never spawns one has none); a call
+/// starts making them at once. A new one is made in the background each
+/// time one is taken.
+/// - A spare starts like any child with the same start method; the start
+///   method `fork` never uses one (its child must copy the parent as it is
+///   at the spawn). A spare takes the log settings, the default start method
+///   and the name in force when it is taken.
+/// - active_children() does not list spares; they are terminated, as
+///   daemons are, when the node stops. 0 stops keeping any.
+/// - Throws errc::bad_argument for n < 0 or n > 64; errc::no_node.
+///   Thread-safe.
+void set_spare_processes(int n);
 
 /// How many tells were dropped because their actor was gone.
 std::uint64_t dropped_messages() noexcept;

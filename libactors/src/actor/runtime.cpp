@@ -1484,6 +1484,10 @@ void start_actor_runtime() {
   ensure_actor_runtime();
 }
 
+void prepare_actor_runtime() {
+  ensure_handlers().bind_system(actors::system());
+}
+
 namespace {
 std::atomic<int> cached_pid{0};
 }
@@ -2245,6 +2249,7 @@ void drop_inherited_actors() noexcept {
   // In a fork()ed child: the parent's actors, loops and locks are not
   // here. Their state is leaked on purpose, never destroyed or locked.
   drop_inherited_transport();
+  drop_inherited_spares();
   // Kept reachable (never destroyed or locked), so a leak checker at exit
   // sees no leak.
   static auto* inherited = new std::vector<actor_table*>;
