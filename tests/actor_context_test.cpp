@@ -137,3 +137,26 @@ TEST(actor, a_stopped_process_is_down_within_the_heartbeat) {
   ::kill(c.pid(), SIGKILL);
   EXPECT_EQ(test_util::error_of([] { actors::set_heartbeat(0ms, 1s); }), actors::errc::bad_argument);
 }
+
+namespace {
+// Tells itself and sets a timer from on_start(), before anyone else can
+// send it anything.
+struct self_starter {
+  int n = 0;
+  void on_start() {
+    actors::self().handle(this).tell(&self_starter::bump);
+    actors::self().after(1ms, [this] { ++n; });
+  }
+  void bump() { ++n; }
+  int get() const { return n; }
+};
+} // namespace
+
+TEST(actor, on_start_may_tell_itself_and_set_timers) {
+  std::vector<actors::actor<self_starter>> made;
+  for (int i = 0; i < 300; ++i)
+    made.push_back(actors::spawn<self_starter>());
+  made.push_back(actors::spawn<self_starter>(actors::in_new_process));
+  for (auto& a : made)
+    EXPECT_TRUE(eventually([&] { return a.ask(&self_starter::get).get(5s) == 2; }));
+}

@@ -4,9 +4,11 @@
 #include <actors/log.hpp>
 
 #include "io/transport.hpp"
+#include "runtime.hpp"
 
 #include <atomic>
 #include <csignal>
+#include <sched.h>
 #include <ostream>
 
 namespace actors::detail {
@@ -86,6 +88,18 @@ bool wait_interruptibly(std::unique_lock<std::mutex>& lock, std::condition_varia
   auto seen = interrupts.load();
   auto interrupted = [&] { return interrupts.load() != seen; };
   bool ok = false;
+  if (auto spin = busy_poll_slot().load(std::memory_order_relaxed); spin > 0) {
+    // A result that comes within the busy-poll time is taken without
+    // sleeping (see event_loop::run); the core is yielded meanwhile.
+    auto until = std::min(deadline, std::chrono::steady_clock::now() + std::chrono::nanoseconds(spin));
+    do {
+      lock.unlock();
+      ::sched_yield();
+      lock.lock();
+      if (done())
+        return true;
+    } while (std::chrono::steady_clock::now() < until && !interrupted());
+  }
   {
     waiters.fetch_add(1);
     struct leave {

@@ -5,6 +5,7 @@
 #include "fd.hpp"
 #include "frame.hpp"
 
+#include <atomic>
 #include <actors/detail/target.hpp>
 #include <actors/log.hpp>
 #include <actors/process.hpp>
@@ -230,6 +231,9 @@ void drop_inherited_actors() noexcept;
 /// not the control endpoint (a spare process: actors-top sees it as a node
 /// once it hosts an actor).
 void prepare_actor_runtime();
+/// How long a thread that waits for a reply, or a transport loop that
+/// has just had work, polls before it sleeps, in ns (0: never).
+std::atomic<std::int64_t>& busy_poll_slot();
 /// Stops making spare processes and lets the idle ones go (node shutdown).
 void stop_spares() noexcept;
 /// In a fork()ed child: forgets the parent's spares (and its maker thread).

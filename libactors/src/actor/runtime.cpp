@@ -325,11 +325,18 @@ std::shared_ptr<actor_ref> spawn_cell(const actor_kind& kind, void* obj, const s
                                         + std::to_string(c->address.id) + " is taken by a live actor");
     }
   }
-  // Without on_start() there is nothing to run before the first message:
-  // CAF's lazy_init leaves it unscheduled until then, so a spawn wakes no
-  // scheduler worker.
-  c->handle = kind.on_start ? actors::system().spawn<cell_actor>(c)
-                            : actors::system().spawn<cell_actor, caf::lazy_init>(c);
+  // CAF's lazy_init leaves the actor unscheduled until its first message,
+  // so the handle is stored before anything of it runs: on_start() may tell
+  // itself or set timers, which read it. Without on_start() nothing needs to
+  // run before the first message, and a spawn wakes no scheduler worker.
+  c->handle = actors::system().spawn<cell_actor, caf::lazy_init>(c);
+  if (kind.on_start) {
+    struct start : envelope { // runs nothing: make_behavior() ran on_start()
+      void run(void*, actor_cell&) override {}
+      std::uint32_t weight() const noexcept override { return 0; } // not a user message
+    };
+    post_local(*c, std::make_shared<start>(), false);
+  }
   {
     // Found by id only once its CAF actor exists (a supervised child's id
     // is known before it starts). One that stopped already is not added:

@@ -12,7 +12,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <cstdlib>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -20,11 +22,20 @@
 
 namespace actors::detail {
 
+std::atomic<std::int64_t>& busy_poll_slot() {
+  static std::atomic<std::int64_t> ns{[] {
+    const char* e = std::getenv("ACTORS_BUSY_POLL_US");
+    return e ? std::atoll(e) * 1000 : std::int64_t{50'000};
+  }()};
+  return ns;
+}
+
 namespace {
 
 std::mutex transport_mtx;
 transport* the_transport = nullptr;
 thread_local event_loop* this_loop = nullptr;
+
 std::atomic<transport*> fast_transport{nullptr}; // the_transport, read without the lock
 
 constexpr std::size_t flush_now_bytes = 256 * 1024; // a buffer this big is written at once
@@ -445,6 +456,7 @@ void event_loop::run_ready() {
 void event_loop::run() {
   this_loop = this;
   epoll_event events[64];
+  std::chrono::steady_clock::time_point spin_until{};
   for (;;) {
     int timeout = -1;
     if (tick_) {
@@ -452,7 +464,16 @@ void event_loop::run() {
                     next_tick_ - std::chrono::steady_clock::now()).count();
       timeout = static_cast<int>(std::max<long long>(0, left));
     }
-    int n = ::epoll_wait(epoll_, events, 64, timeout);
+    // Busy polling: for a while after the last event, look again at once
+    // instead of sleeping (yielding the core to anyone who needs it), so
+    // the answer to what was just sent is read without a wake-up.
+    auto spin_for = busy_poll_slot().load(std::memory_order_relaxed);
+    bool spin = spin_for > 0 && std::chrono::steady_clock::now() < spin_until;
+    int n = ::epoll_wait(epoll_, events, 64, spin ? 0 : timeout);
+    if (n > 0 && spin_for > 0)
+      spin_until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(spin_for);
+    else if (n == 0 && spin)
+      ::sched_yield();
     if (park_requests_.load() > 0) // a fork is under way: wait it out
       wait_while_parked();
     if (n < 0 && errno == EINTR)
