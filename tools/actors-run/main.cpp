@@ -929,7 +929,7 @@ void runner::look_at_supervisors() {
           if (n.spec->name == c.id)
             n.as_child = c;
     if (s.spec->parent.empty() && !gave_up_ && !stop_.is_set() && !s.handle->running()) {
-      auto why = s.handle->join(0s);
+      auto why = s.handle->join(1s); // it has stopped: its reason follows at once
       gave_up_.emplace(s.spec->name, !why                ? std::string("it stopped")
                                      : why->message.empty() ? why->describe()
                                                             : why->message);
@@ -1061,6 +1061,14 @@ void runner::supervision(std::ostream& out) {
       supervision(out, s, 1);
 }
 
+// "5 s", "0.25 s": the same in the view and in the summary (whose stream
+// prints fixed-point).
+std::string in_seconds(double s) {
+  std::ostringstream out;
+  out << s << " s";
+  return out.str();
+}
+
 // ", last exit: ..." and, if it differs, ", last failure: ...".
 std::string exits(const std::optional<actors::child_info>& c, const std::string& failure) {
   std::string out;
@@ -1074,7 +1082,7 @@ std::string exits(const std::optional<actors::child_info>& c, const std::string&
 void runner::supervision(std::ostream& out, const supervisor_run& s, int depth) {
   std::string indent(2 * static_cast<std::size_t>(depth), ' ');
   out << indent << s.spec->name << ": supervisor, " << strategy_name(s.spec->strategy)
-      << ", at most " << s.spec->intensity << " restarts in " << s.spec->period << " s, ";
+      << ", at most " << s.spec->intensity << " restarts in " << in_seconds(s.spec->period) << ", ";
   if (!s.handle)
     out << "not started";
   else
