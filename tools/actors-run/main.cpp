@@ -184,10 +184,14 @@ struct role_state {
 
 /// A role as a real actor under an actors::supervisor. step() works for one
 /// slice (up to 50 ms or 256 items, with waits of at most 10 ms), then tells
-/// itself step again, or asks for it after a short pause when its input is
-/// empty, its output full or its rate ahead: its supervisor's stop and other
-/// messages get through between slices, and it never holds a CAF worker for
-/// long. Nothing of it survives a restart but what is in the shared arrays:
+/// itself step again, or asks for it after a short pause (at most 100 ms)
+/// when its input is empty, its output full or its rate ahead: its
+/// supervisor's stop and other messages get through between slices, and it
+/// never holds a CAF worker for long. actors-run starts the chain of steps
+/// with kick(), which it sends every child every 100 ms (a new instance
+/// after a restart gets one within 100 ms; the others ignore it). Not from
+/// on_start(): that runs before its cell's CAF handle is stored, so a tell
+/// or timer to itself from there races with spawn (see the report). Nothing of it survives a restart but what is in the shared arrays:
 /// a restarted producer goes on after the items counted as processed, and a
 /// role that has finished stays finished (it idles until it is stopped, so
 /// a permanent child that is done is not restarted).
@@ -204,9 +208,15 @@ public:
     first_ = processed().load() + 1;
   }
 
-  void on_start() { again(actors::duration::zero()); }
+  /// Starts the chain of steps, unless it runs (a step in the last second).
+  void kick() {
+    if (last_step_ && clock::now() - *last_step_ < 1s)
+      return;
+    step();
+  }
 
   void step() {
+    last_step_ = clock::now();
     if (finished() || stop_.is_set())
       return;
     auto slice_end = clock::now() + 50ms;
@@ -219,7 +229,7 @@ public:
           auto due = start_ + std::chrono::duration_cast<clock::duration>(
                                 std::chrono::duration<double>((i - first_) / cfg_.rate));
           if (due > clock::now())
-            return again(due - clock::now());
+            return again(std::min<actors::duration>(due - clock::now(), 100ms));
         }
         if (!out_.try_put(i, 10ms))
           return again(5ms); // the item is put again next time: nothing is lost
@@ -254,7 +264,13 @@ public:
   void on_stop() {
     if (!pending_)
       return;
-    if (out_.try_put(*pending_, 1s)) {
+    bool put = false;
+    try {
+      put = out_.try_put(*pending_, 1s);
+    } catch (const actors::error&) {
+      // its queue is gone: actors-run is ending
+    }
+    if (put) {
       processed().fetch_add(1);
       sum().fetch_add(*pending_);
     } else {
@@ -304,6 +320,7 @@ private:
   clock::time_point start_ = clock::now();
   std::int64_t first_ = 1; // the first item this run produces
   std::optional<std::int64_t> pending_;
+  std::optional<clock::time_point> last_step_;
 };
 
 // -- the topology file -------------------------------------------------------------
@@ -769,6 +786,7 @@ struct instance {
   std::optional<actors::process> proc;
   std::optional<actors::thread> actor;
   std::string child_id; // under a supervisor: its child's id there
+  actors::actor<role_actor> child; // and its handle (valid across restarts)
   role_config role;
   int restarts = 0; // of this instance; part of its seed
   bool done = false;
@@ -808,6 +826,7 @@ private:
   void look_at_supervisors();
   bool supervised_done(const group_run& g, const instance& i);
   void stop_supervisors();
+  void kick_supervised();
   void supervision(std::ostream& out);
   void supervision(std::ostream& out, const supervisor_run& s, int depth);
   int group_restarts(const group_run& g) const;
@@ -861,9 +880,11 @@ void runner::start(group_run& g, instance& i) {
     auto spec = actors::child_spec(i.child_id).restart(g.spec->restart_type).shutdown(5s);
     auto& h = *sup(g.spec->supervisor).handle;
     if (g.spec->own_process)
-      h.spawn<role_actor>(actors::in_new_process, spec, i.role, in, out, *counters_, *state_, stop_);
+      i.child = h.spawn<role_actor>(actors::in_new_process, spec, i.role, in, out, *counters_,
+                                    *state_, stop_);
     else
-      h.spawn<role_actor>(spec, i.role, in, out, *counters_, *state_, stop_);
+      i.child = h.spawn<role_actor>(spec, i.role, in, out, *counters_, *state_, stop_);
+    i.child.tell(&role_actor::kick);
     return;
   }
   i.role.seed = seed_of(g.spec->role.seed, i.role.slot, i.restarts);
@@ -953,6 +974,21 @@ bool runner::supervised_done(const group_run& g, const instance& i) {
     return false;
   return std::none_of(s.children.begin(), s.children.end(),
                       [&](const actors::child_info& c) { return c.id == i.child_id; });
+}
+
+// Starts the steps of every supervised actor that does not run them: one
+// restarted since the last kick. A tell to a child that is starting is
+// dropped; the next kick reaches it.
+void runner::kick_supervised() {
+  for (auto& g : groups_)
+    for (auto& i : g.instances)
+      if (i.child && !i.done) {
+        try {
+          i.child.tell(&role_actor::kick);
+        } catch (const actors::error&) {
+          // gone for good (its supervisor stopped): nothing to kick
+        }
+      }
 }
 
 // Stops the root supervisors, last started first; each stops its tree.
@@ -1187,7 +1223,7 @@ int runner::run(std::optional<std::chrono::seconds> duration) {
     start_children(*s);
   }
 
-  auto last_draw = t0_;
+  auto last_draw = t0_, last_kick = t0_;
   std::string how = "finished";
   for (;;) {
     bool stopping = stop_.is_set();
@@ -1241,6 +1277,10 @@ int runner::run(std::optional<std::chrono::seconds> duration) {
                       << "terminating it\n";
             i.proc->terminate();
           }
+    }
+    if (!stop_.is_set() && now - last_kick >= 100ms) {
+      kick_supervised();
+      last_kick = now;
     }
     if (view_ && now - last_draw >= interval_) {
       draw(std::chrono::duration<double>(now - last_draw).count());
