@@ -190,9 +190,11 @@ struct role_state {
 /// never holds a CAF worker for long. actors-run starts the chain of steps
 /// with kick(), which it sends every child every 100 ms (a new instance
 /// after a restart gets one within 100 ms; the others ignore it). Not from
-/// on_start(): that runs before its cell's CAF handle is stored, so a tell
-/// or timer to itself from there races with spawn (see the report). Nothing of it survives a restart but what is in the shared arrays:
-/// a restarted producer goes on after the items counted as processed, and a
+/// on_start(): libactors runs it before the cell's CAF handle is stored, so
+/// a tell or timer to itself from there may be lost or crash the process.
+///
+/// Nothing of it survives a restart but what is in the shared arrays: a
+/// restarted producer goes on after the items counted as processed, and a
 /// role that has finished stays finished (it idles until it is stopped, so
 /// a permanent child that is done is not restarted).
 class role_actor {
@@ -208,15 +210,15 @@ public:
     first_ = processed().load() + 1;
   }
 
-  /// Starts the chain of steps, unless it runs (a step in the last second).
+  /// Starts the chain of steps, unless it runs (one was scheduled in the
+  /// last second; a pause between steps is at most 100 ms).
   void kick() {
-    if (last_step_ && clock::now() - *last_step_ < 1s)
+    if (last_scheduled_ && clock::now() - *last_scheduled_ < 1s)
       return;
     step();
   }
 
   void step() {
-    last_step_ = clock::now();
     if (finished() || stop_.is_set())
       return;
     auto slice_end = clock::now() + 50ms;
@@ -285,13 +287,16 @@ private:
   bool finished() const { return state_[role_state::finished(cfg_.slot)].load() != 0; }
   // Done: it idles from now on, so what its process fetched from a queue
   // beyond what it took (another reader's end marker, say) goes back now,
-  // as it would when a process exits.
+  // as it would when a process exits: a reader in another process may be
+  // waiting for it. (Inside actors-run this hands back what the process
+  // fetched for its other readers too; they fetch it again.)
   void finish() {
     state_[role_state::finished(cfg_.slot)].store(1);
     actors::detail::flush_all_queues();
   }
 
   void again(actors::duration pause) {
+    last_scheduled_ = clock::now();
     if (pause <= actors::duration::zero())
       actors::self().handle(this).tell(&role_actor::step);
     else
@@ -320,7 +325,7 @@ private:
   clock::time_point start_ = clock::now();
   std::int64_t first_ = 1; // the first item this run produces
   std::optional<std::int64_t> pending_;
-  std::optional<clock::time_point> last_step_;
+  std::optional<clock::time_point> last_scheduled_;
 };
 
 // -- the topology file -------------------------------------------------------------
