@@ -674,3 +674,23 @@ TEST(process, log_lines_from_many_processes_never_interleave) {
   for (int i = 0; i < workers; ++i)
     EXPECT_EQ(per_worker[i], lines);
 }
+
+namespace {
+void report_busy_poll(actors::connection<long> out) {
+  out.send(static_cast<long>(actors::busy_poll().count()));
+}
+} // namespace
+
+TEST(process, busy_poll_is_checked_and_children_inherit_it) {
+  auto before = actors::busy_poll();
+  EXPECT_THROW(actors::set_busy_poll(std::chrono::microseconds(-1)), actors::error);
+  EXPECT_THROW(actors::set_busy_poll(std::chrono::microseconds(10'001)), actors::error);
+  EXPECT_EQ(actors::busy_poll(), before);
+  actors::set_busy_poll(std::chrono::microseconds(7));
+  auto [in, out] = actors::pipe<long>(false);
+  actors::process p(&report_busy_poll, out);
+  p.start();
+  EXPECT_EQ(in.try_recv(std::chrono::seconds(10)), std::optional<long>(7));
+  p.join();
+  actors::set_busy_poll(before);
+}

@@ -258,6 +258,7 @@ bool send_boot_answer(int link, boot_status status, const std::string& message) 
   the_node.store(n);
   hook_exit(); // std::exit() in the target stops this node too
   set_start_method(static_cast<start_method>(rec.default_method));
+  busy_poll_slot().store(rec.busy_poll_us * 1000, std::memory_order_relaxed);
   set_root_endpoint(rec.root_endpoint);
   set_parent_endpoint(rec.parent_endpoint);
   try {

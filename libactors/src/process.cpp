@@ -1,5 +1,6 @@
 #include "runtime.hpp"
 
+#include <actors/node.hpp>
 #include <actors/future.hpp>
 
 #include <actors/process.hpp>
@@ -150,6 +151,7 @@ detail::boot_record make_boot_record(const process_state& s, const detail::node_
   rec.log_format = lc.format;
   rec.log_datefmt = lc.datefmt;
   rec.log_threshold = static_cast<int>(lc.threshold);
+  rec.busy_poll_us = busy_poll().count();
   rec.root_endpoint = detail::root_endpoint();
   rec.parent_endpoint = detail::own_endpoint_if_running();
   rec.host_actors = !rec.parent_endpoint.empty() && detail::actor_runtime_ready()

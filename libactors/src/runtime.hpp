@@ -40,12 +40,13 @@ struct boot_record {
   std::string root_endpoint;   // the root node's actor transport (the registry)
   std::string parent_endpoint; // the parent's, if it runs (it knows our exit status)
   bool host_actors = false;    // start the transport and tell the parent its endpoint
+  std::int64_t busy_poll_us = 50;
 
   template <class Archive>
   void serialize(Archive& ar) {
     ar(name, identity, daemon, parent_pid, parent_name, trampoline, target, payload,
        default_method, log_format, log_datefmt, log_threshold, root_endpoint, parent_endpoint,
-       host_actors);
+       host_actors, busy_poll_us);
   }
 };
 

@@ -5,6 +5,7 @@
 #include "../runtime.hpp"
 
 #include <actors/log.hpp>
+#include <actors/node.hpp>
 
 #include <caf/actor_system.hpp>
 #include <caf/scheduler/abstract_coordinator.hpp>
@@ -12,6 +13,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
 #include <sched.h>
@@ -24,8 +26,17 @@ namespace actors::detail {
 
 std::atomic<std::int64_t>& busy_poll_slot() {
   static std::atomic<std::int64_t> ns{[] {
-    const char* e = std::getenv("ACTORS_BUSY_POLL_US");
-    return e ? std::atoll(e) * 1000 : std::int64_t{50'000};
+    std::int64_t us = 50;
+    if (const char* e = std::getenv("ACTORS_BUSY_POLL_US")) {
+      char* end = nullptr;
+      long long v = std::strtoll(e, &end, 10);
+      if (end != e && *end == '\0' && v >= 0 && v <= 10'000)
+        us = v;
+      else
+        std::fprintf(stderr, "actors: ACTORS_BUSY_POLL_US=%s is not a number of microseconds "
+                             "from 0 to 10000; using 50\n", e);
+    }
+    return us * 1000;
   }()};
   return ns;
 }
@@ -625,3 +636,19 @@ void drop_inherited_transport() noexcept {
 }
 
 } // namespace actors::detail
+
+namespace actors {
+
+void set_busy_poll(std::chrono::microseconds t) {
+  if (t < std::chrono::microseconds::zero() || t > std::chrono::milliseconds(10))
+    throw error(errc::bad_argument, "set_busy_poll: " + std::to_string(t.count())
+                                      + " us is not between 0 and 10000 us");
+  detail::busy_poll_slot().store(std::chrono::nanoseconds(t).count(), std::memory_order_relaxed);
+}
+
+std::chrono::microseconds busy_poll() noexcept {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+    std::chrono::nanoseconds(detail::busy_poll_slot().load(std::memory_order_relaxed)));
+}
+
+} // namespace actors
