@@ -210,11 +210,21 @@ std::shared_ptr<actor_ref> spawn_in_spare(const std::optional<start_method>& met
     if (!pool->ready.empty()) {
       s = std::move(pool->ready.front());
       pool->ready.pop_front();
+    } else {
+      refill(pool); // for the next spawn: this one starts a process itself
     }
-    refill(pool);
   }
   if (!s)
     return nullptr;
+  // The next spare is started once this one has reported: its fork and
+  // boot would otherwise compete for the cores with the actor's start.
+  struct refill_after {
+    spare_pool* pool;
+    ~refill_after() {
+      std::lock_guard<std::mutex> lock(pool->mtx);
+      refill(pool);
+    }
+  } later{pool};
   spare_order o;
   o.host = locate(host);
   o.who = who;
