@@ -399,25 +399,11 @@ struct topology {
 };
 
 const char* strategy_name(actors::strategy s) {
-  switch (s) {
-  case actors::strategy::one_for_all:
-    return "one_for_all";
-  case actors::strategy::rest_for_one:
-    return "rest_for_one";
-  default:
-    return "one_for_one";
-  }
+  return actors::to_string(s);
 }
 
 const char* restart_name(actors::restart r) {
-  switch (r) {
-  case actors::restart::transient:
-    return "transient";
-  case actors::restart::temporary:
-    return "temporary";
-  default:
-    return "permanent";
-  }
+  return actors::to_string(r);
 }
 
 std::optional<actors::restart> restart_of(const std::string& s) {

@@ -46,6 +46,11 @@ enum class restart {
   temporary, ///< never: it leaves the supervisor when it stops
 };
 
+/// The names used in logs, docs and topology files: "one_for_one"...
+const char* to_string(strategy s) noexcept;
+/// "permanent", "transient" or "temporary".
+const char* to_string(restart r) noexcept;
+
 /// A supervisor's strategy and restart limit.
 class supervisor_options {
 public:

@@ -250,7 +250,7 @@ private:
     if (type == restart::temporary || (type == restart::transient && d.reason.normal())) {
       log::info() << "supervisor " << s_->name << ": " << describe_child(*rec) << " "
                   << d.reason.describe() << "; not restarted ("
-                  << (type == restart::temporary ? "temporary" : "transient") << ")";
+                  << to_string(type) << ")";
       if (type == restart::temporary) {
         std::lock_guard<std::mutex> lock(s_->mtx);
         s_->children.erase(std::remove(s_->children.begin(), s_->children.end(), rec),
@@ -612,3 +612,31 @@ bool is_actor_died(const std::exception_ptr& e) noexcept {
 }
 
 } // namespace actors::detail
+
+namespace actors {
+
+const char* to_string(strategy s) noexcept {
+  switch (s) {
+    case strategy::one_for_one:
+      return "one_for_one";
+    case strategy::one_for_all:
+      return "one_for_all";
+    case strategy::rest_for_one:
+      return "rest_for_one";
+  }
+  return "?";
+}
+
+const char* to_string(restart r) noexcept {
+  switch (r) {
+    case restart::permanent:
+      return "permanent";
+    case restart::transient:
+      return "transient";
+    case restart::temporary:
+      return "temporary";
+  }
+  return "?";
+}
+
+} // namespace actors
