@@ -258,9 +258,11 @@ private:
       }
       return;
     }
+    bool within_limit = note_restart();
     log::warning() << "supervisor " << s_->name << ": " << describe_child(*rec) << " "
-                   << d.reason.describe() << "; restarting";
-    if (!note_restart()) {
+                   << d.reason.describe()
+                   << (within_limit ? "; restarting" : "; one restart too many");
+    if (!within_limit) {
       give_up(*rec, d.reason);
       return;
     }
