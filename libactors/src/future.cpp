@@ -88,24 +88,23 @@ bool wait_interruptibly(std::unique_lock<std::mutex>& lock, std::condition_varia
   auto seen = interrupts.load();
   auto interrupted = [&] { return interrupts.load() != seen; };
   bool ok = false;
-  if (auto spin = busy_poll_slot().load(std::memory_order_relaxed); spin > 0) {
-    // A result that comes within the busy-poll time is taken without
-    // sleeping (see event_loop::run); the core is yielded meanwhile.
-    auto until = std::min(deadline, std::chrono::steady_clock::now() + std::chrono::nanoseconds(spin));
-    do {
-      lock.unlock();
-      ::sched_yield();
-      lock.lock();
-      if (done())
-        return true;
-    } while (std::chrono::steady_clock::now() < until && !interrupted());
-  }
   {
-    waiters.fetch_add(1);
+    waiters.fetch_add(1); // from here a SIGINT is ours to throw
     struct leave {
       ~leave() { waiters.fetch_sub(1); }
     } guard;
-    for (;;) {
+    if (auto spin = busy_poll_slot().load(std::memory_order_relaxed); spin > 0) {
+      // A result that comes within the busy-poll time is taken without
+      // sleeping (see event_loop::run); the core is yielded meanwhile.
+      auto until = std::min(deadline, std::chrono::steady_clock::now() + std::chrono::nanoseconds(spin));
+      do {
+        lock.unlock();
+        ::sched_yield();
+        lock.lock();
+        ok = done();
+      } while (!ok && !interrupted() && std::chrono::steady_clock::now() < until);
+    }
+    for (; !ok;) {
       if (interrupted())
         break;
       auto now = std::chrono::steady_clock::now();

@@ -187,11 +187,8 @@ struct role_state {
 /// itself step again, or asks for it after a short pause (at most 100 ms)
 /// when its input is empty, its output full or its rate ahead: its
 /// supervisor's stop and other messages get through between slices, and it
-/// never holds a CAF worker for long. actors-run starts the chain of steps
-/// with kick(), which it sends every child every 100 ms (a new instance
-/// after a restart gets one within 100 ms; the others ignore it). Not from
-/// on_start(): libactors runs it before the cell's CAF handle is stored, so
-/// a tell or timer to itself from there may be lost or crash the process.
+/// never holds a CAF worker for long. Each instance starts its chain of
+/// steps from on_start(), so a restarted one goes on at once.
 ///
 /// Nothing of it survives a restart but what is in the shared arrays: a
 /// restarted producer goes on after the items counted as processed, and a
@@ -210,13 +207,7 @@ public:
     first_ = processed().load() + 1;
   }
 
-  /// Starts the chain of steps, unless it runs (one was scheduled in the
-  /// last second; a pause between steps is at most 100 ms).
-  void kick() {
-    if (last_scheduled_ && clock::now() - *last_scheduled_ < 1s)
-      return;
-    step();
-  }
+  void on_start() { actors::self().handle(this).tell(&role_actor::step); }
 
   void step() {
     if (finished() || stop_.is_set())
@@ -296,7 +287,6 @@ private:
   }
 
   void again(actors::duration pause) {
-    last_scheduled_ = clock::now();
     if (pause <= actors::duration::zero())
       actors::self().handle(this).tell(&role_actor::step);
     else
@@ -325,7 +315,6 @@ private:
   clock::time_point start_ = clock::now();
   std::int64_t first_ = 1; // the first item this run produces
   std::optional<std::int64_t> pending_;
-  std::optional<clock::time_point> last_scheduled_;
 };
 
 // -- the topology file -------------------------------------------------------------
@@ -817,7 +806,6 @@ private:
   void look_at_supervisors();
   bool supervised_done(const group_run& g, const instance& i);
   void stop_supervisors();
-  void kick_supervised();
   void supervision(std::ostream& out);
   void supervision(std::ostream& out, const supervisor_run& s, int depth);
   int group_restarts(const group_run& g) const;
@@ -875,7 +863,6 @@ void runner::start(group_run& g, instance& i) {
                                     *state_, stop_);
     else
       i.child = h.spawn<role_actor>(spec, i.role, in, out, *counters_, *state_, stop_);
-    i.child.tell(&role_actor::kick);
     return;
   }
   i.role.seed = seed_of(g.spec->role.seed, i.role.slot, i.restarts);
@@ -965,21 +952,6 @@ bool runner::supervised_done(const group_run& g, const instance& i) {
     return false;
   return std::none_of(s.children.begin(), s.children.end(),
                       [&](const actors::child_info& c) { return c.id == i.child_id; });
-}
-
-// Starts the steps of every supervised actor that does not run them: one
-// restarted since the last kick. A tell to a child that is starting is
-// dropped; the next kick reaches it.
-void runner::kick_supervised() {
-  for (auto& g : groups_)
-    for (auto& i : g.instances)
-      if (i.child && !i.done) {
-        try {
-          i.child.tell(&role_actor::kick);
-        } catch (const actors::error&) {
-          // gone for good (its supervisor stopped): nothing to kick
-        }
-      }
 }
 
 // Stops the root supervisors, last started first; each stops its tree.
@@ -1214,7 +1186,7 @@ int runner::run(std::optional<std::chrono::seconds> duration) {
     start_children(*s);
   }
 
-  auto last_draw = t0_, last_kick = t0_;
+  auto last_draw = t0_;
   std::string how = "finished";
   for (;;) {
     bool stopping = stop_.is_set();
@@ -1268,10 +1240,6 @@ int runner::run(std::optional<std::chrono::seconds> duration) {
                       << "terminating it\n";
             i.proc->terminate();
           }
-    }
-    if (!stop_.is_set() && now - last_kick >= 100ms) {
-      kick_supervised();
-      last_kick = now;
     }
     if (view_ && now - last_draw >= interval_) {
       draw(std::chrono::duration<double>(now - last_draw).count());
