@@ -29,6 +29,7 @@
 #include <chrono>
 #include <list>
 #include <poll.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <unordered_map>
@@ -141,13 +142,15 @@ void manager_server::run() {
     if (next != clock::time_point::max())
       timeout_ms = static_cast<int>(std::max<long>(
         0, std::chrono::ceil<std::chrono::milliseconds>(next - clock::now()).count()));
-    // Spin briefly before sleeping: a client's next request usually follows
-    // its reply within microseconds, and waking a sleeping process costs
-    // more than that on a VM.
-    int ready = 0;
-    for (auto spin_until = clock::now() + std::chrono::microseconds(50);
-         ready == 0 && clock::now() < spin_until;)
+    // Busy-poll before sleeping (set_busy_poll, as the transport's loops):
+    // a client's next request usually follows its reply within
+    // microseconds, and waking a sleeping process costs more than that.
+    int ready = ::poll(fds.data(), fds.size(), 0);
+    for (auto spin_until = clock::now() + std::chrono::nanoseconds(busy_poll_slot().load());
+         ready == 0 && clock::now() < spin_until;) {
+      ::sched_yield();
       ready = ::poll(fds.data(), fds.size(), 0);
+    }
     if (ready == 0 && ::poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR)
       throw_errno("poll (manager)");
     if (fds[0].revents)

@@ -257,12 +257,17 @@ private:
 };
 
 /// Submits one job for a single call, or fails the future if its arguments
-/// do not encode.
-template <class R>
+/// do not encode. `prepare(future)` runs first (it attaches callbacks, which
+/// then run on the supervisor even for a job that finishes at once).
+template <class R, class Prepare>
 future<R> submit_one(pool_core& core, any_fn fn, task_runner runner,
                      std::string (*encoder)(const void*), const void* args,
-                     const job_label& label, duration timeout, int retries) {
+                     const job_label& label, duration timeout, int retries, Prepare&& prepare) {
   auto state = std::make_shared<result_state<R>>();
+  {
+    future<R> f(state);
+    prepare(f);
+  }
   job j;
   j.fn = fn;
   j.runner = runner;
@@ -530,14 +535,19 @@ private:
     using args_t = Args;
     constexpr std::size_t arity = sizeof...(Ps);
     auto label = detail::job_label{"apply_async", next_index_++};
-    auto f = detail::submit_one<R>(
+    // The callbacks are attached before the job is sent, as Python's
+    // ApplyResult holds them: attached after, a job that finished first
+    // would run them on this thread instead of the supervisor.
+    return detail::submit_one<R>(
       *core_, reinterpret_cast<detail::any_fn>(fp), apply_runner(fp),
       [](const void* a) { return detail::encode_task_args(*static_cast<const args_t*>(a)); }, &args,
-      label, timeout_for(options), retries_for(options));
-    constexpr std::size_t extras = sizeof...(J);
-    if constexpr (extras > 0)
-      add_callbacks<R>(f, std::get<arity + J>(all)...);
-    return f;
+      label, timeout_for(options), retries_for(options), [&all](future<R>& f) {
+        constexpr std::size_t extras = sizeof...(J);
+        if constexpr (extras > 0)
+          add_callbacks<R>(f, std::get<arity + J>(all)...);
+        else
+          (void) f, (void) all;
+      });
   }
 
   template <class R, class Callback>
