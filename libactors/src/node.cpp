@@ -230,6 +230,30 @@ bool send_boot_answer(int link, boot_status status, const std::string& message) 
   return send_frame(link, frame_kind::boot, payload.data(), payload.size(), {});
 }
 
+inherited_settings inherited_settings::current() {
+  inherited_settings s;
+  s.default_method = static_cast<int>(get_start_method());
+  auto lc = log::current_config();
+  s.log_format = lc.format;
+  s.log_datefmt = lc.datefmt;
+  s.log_threshold = static_cast<int>(lc.threshold);
+  s.busy_poll_ns = busy_poll_slot().load(std::memory_order_relaxed);
+  return s;
+}
+
+void inherited_settings::apply() const noexcept {
+  set_start_method(static_cast<start_method>(default_method));
+  busy_poll_slot().store(busy_poll_ns, std::memory_order_relaxed);
+  auto lc = log::current_config();
+  if (lc.format == log_format && lc.datefmt == log_datefmt
+      && static_cast<int>(lc.threshold) == log_threshold)
+    return;
+  try {
+    log::basic_config({log_format, log_datefmt, static_cast<log::level>(log_threshold)});
+  } catch (...) {
+  }
+}
+
 [[noreturn]] void child_main(int link) noexcept {
   frame_header header;
   std::string bytes;
@@ -257,15 +281,9 @@ bool send_boot_answer(int link, boot_status status, const std::string& message) 
   n->parent = parent;
   the_node.store(n);
   hook_exit(); // std::exit() in the target stops this node too
-  set_start_method(static_cast<start_method>(rec.default_method));
-  busy_poll_slot().store(rec.busy_poll_us * 1000, std::memory_order_relaxed);
+  rec.settings.apply();
   set_root_endpoint(rec.root_endpoint);
   set_parent_endpoint(rec.parent_endpoint);
-  try {
-    log::basic_config({rec.log_format, rec.log_datefmt,
-                       static_cast<log::level>(rec.log_threshold)});
-  } catch (...) {
-  }
 
   auto trampoline = reinterpret_cast<trampoline_fn>(resolve(rec.trampoline));
   auto target = resolve(rec.target);

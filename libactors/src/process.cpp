@@ -146,12 +146,7 @@ detail::boot_record make_boot_record(const process_state& s, const detail::node_
   rec.trampoline = detail::locate(reinterpret_cast<detail::any_fn>(s.call.trampoline));
   rec.target = detail::locate(s.call.target);
   rec.payload = s.call.payload;
-  rec.default_method = static_cast<int>(get_start_method());
-  auto lc = log::current_config();
-  rec.log_format = lc.format;
-  rec.log_datefmt = lc.datefmt;
-  rec.log_threshold = static_cast<int>(lc.threshold);
-  rec.busy_poll_us = busy_poll().count();
+  rec.settings = detail::inherited_settings::current();
   rec.root_endpoint = detail::root_endpoint();
   rec.parent_endpoint = detail::own_endpoint_if_running();
   rec.host_actors = !rec.parent_endpoint.empty() && detail::actor_runtime_ready()

@@ -23,6 +23,27 @@
 
 namespace actors::detail {
 
+/// The settings a child takes from its parent: when it starts (in its boot
+/// record), or, for a spare process, when it is taken (in its order).
+struct inherited_settings {
+  int default_method = 0;
+  std::string log_format;
+  std::string log_datefmt;
+  int log_threshold = 20;
+  std::int64_t busy_poll_ns = 50'000;
+
+  /// This process's settings now.
+  static inherited_settings current();
+  /// Makes them this process's (in the child); the log configuration only
+  /// if it differs, since setting it costs tens of microseconds.
+  void apply() const noexcept;
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(default_method, log_format, log_datefmt, log_threshold, busy_poll_ns);
+  }
+};
+
 /// What a parent sends a child over their link before the target runs.
 struct boot_record {
   std::string name;
@@ -33,20 +54,15 @@ struct boot_record {
   code_location trampoline;
   code_location target;
   std::string payload;
-  int default_method = 0;
-  std::string log_format;
-  std::string log_datefmt;
-  int log_threshold = 20;
+  inherited_settings settings;
   std::string root_endpoint;   // the root node's actor transport (the registry)
   std::string parent_endpoint; // the parent's, if it runs (it knows our exit status)
   bool host_actors = false;    // start the transport and tell the parent its endpoint
-  std::int64_t busy_poll_us = 50;
 
   template <class Archive>
   void serialize(Archive& ar) {
     ar(name, identity, daemon, parent_pid, parent_name, trampoline, target, payload,
-       default_method, log_format, log_datefmt, log_threshold, root_endpoint, parent_endpoint,
-       host_actors, busy_poll_us);
+       settings, root_endpoint, parent_endpoint, host_actors);
   }
 };
 

@@ -49,16 +49,11 @@ struct spare_order {
   cell_identity who;
   std::string args;
   passed_fds fds;
-  int default_method = 0;
-  std::string log_format;
-  std::string log_datefmt;
-  int log_threshold = 20;
-  std::int64_t busy_poll_ns = 0;
+  inherited_settings settings; // the parent's now, not when the spare started
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(host, who, args, fds, default_method, log_format, log_datefmt, log_threshold,
-       busy_poll_ns);
+    ar(host, who, args, fds, settings);
   }
 };
 
@@ -77,16 +72,7 @@ void serve_spare(connection<spare_order> orders, connection<actor_address> repor
     return;
   }
   orders.close();
-  set_start_method(static_cast<start_method>(o->default_method));
-  busy_poll_slot().store(o->busy_poll_ns, std::memory_order_relaxed);
-  auto lc = log::current_config();
-  if (lc.format != o->log_format || lc.datefmt != o->log_datefmt
-      || static_cast<int>(lc.threshold) != o->log_threshold) {
-    try {
-      log::basic_config({o->log_format, o->log_datefmt, static_cast<log::level>(o->log_threshold)});
-    } catch (...) {
-    }
-  }
+  o->settings.apply();
   if (auto* n = current_node(); n && n->self) {
     std::lock_guard<std::mutex> lock(n->self->mtx);
     n->self->name = o->who.name;
@@ -230,12 +216,7 @@ std::shared_ptr<actor_ref> spawn_in_spare(const std::optional<start_method>& met
   o.who = who;
   o.args = args;
   o.fds.fds = fds;
-  o.default_method = static_cast<int>(get_start_method());
-  auto lc = log::current_config();
-  o.log_format = lc.format;
-  o.log_datefmt = lc.datefmt;
-  o.log_threshold = static_cast<int>(lc.threshold);
-  o.busy_poll_ns = busy_poll_slot().load(std::memory_order_relaxed);
+  o.settings = inherited_settings::current();
   {
     auto& st = process_access::state(s->proc);
     std::lock_guard<std::mutex> lock(st.mtx);
