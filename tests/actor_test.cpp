@@ -108,6 +108,38 @@ TEST(actor, asks_to_a_dead_actor_fail_at_once_and_tells_are_counted) {
   }
 }
 
+namespace {
+// Sums what it is told and hands the sum over when it stops.
+struct tallier {
+  actors::queue<int> out;
+  int sum = 0;
+  explicit tallier(actors::queue<int> q) : out(std::move(q)) {}
+  void add(int k) { sum += k; }
+  void on_stop() { out.put(sum); }
+};
+} // namespace
+
+TEST(actor, stop_from_outside_runs_what_came_before_then_on_stop) {
+  for (bool remote : {false, true}) {
+    actors::queue<int> sums;
+    auto t = remote ? actors::spawn<tallier>(actors::in_new_process, sums) : actors::spawn<tallier>(sums);
+    auto box = std::make_shared<down_box>();
+    actors::monitor(t, [box](const actors::down& d) { box->set(d); });
+    for (int i = 1; i <= 100; ++i)
+      t.tell(&tallier::add, i);
+    actors::stop(t);
+    ASSERT_TRUE(box->wait(5000ms));
+    EXPECT_TRUE(box->d->reason.normal()) << box->d->reason.message;
+    EXPECT_EQ(sums.get(5s), 5050); // every add ran before on_stop
+    if (remote) { // the process hosted only this actor: it exits
+      ASSERT_TRUE(eventually([&] { return !test_util::alive(t.pid()); }));
+    }
+    EXPECT_THROW(t.ask(&tallier::add, 1).get(5s), actors::actor_died);
+    actors::stop(t); // gone already: nothing happens
+  }
+  EXPECT_THROW(actors::stop(actors::actor<tallier>()), actors::error);
+}
+
 TEST(actor, down_reasons_for_a_killed_and_an_exiting_process) {
   {
     auto c = actors::spawn<counter>(actors::in_new_process);

@@ -375,6 +375,9 @@ std::shared_ptr<actor_ref> spawn_in_spare(const std::optional<start_method>& met
 bool await_spares(duration timeout);
 /// The pids of the spares ready now (for tests).
 std::vector<int> spare_pids();
+/// How many actors of this process have not finished stopping (for tests
+/// and benchmarks). Thread-safe.
+std::size_t live_actor_count();
 
 /// Builds a T in another process's node from encoded arguments (runs there).
 using remote_spawner = std::shared_ptr<actor_ref> (*)(const char* data, std::size_t size);

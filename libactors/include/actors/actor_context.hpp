@@ -45,6 +45,9 @@ using down_fn = std::function<void(const down&)>;
 
 std::uint64_t watch(actor_ref& ref, down_fn fn, actor_cell* on_actor);
 void unwatch(actor_ref& ref, std::uint64_t id) noexcept;
+/// Asks the actor of `ref` (here or in another process) to stop normally
+/// once the messages ahead of this request have run. Never blocks.
+void request_stop(actor_ref& ref);
 void link_refs(actor_ref& a, actor_ref& b);
 void cell_stop(actor_cell& c) noexcept;
 void cell_trap_exit(actor_cell& c, down_fn fn);
@@ -293,6 +296,27 @@ std::uint64_t monitor(const actor<T>& a, F fn) {
 /// killed process needs no heartbeat: its sockets close at once.
 /// - Throws: errc::bad_argument unless 1 ms <= every <= stopped_limit.
 void set_heartbeat(duration every, duration stopped_limit);
+
+/// Asks `a` to stop, as Akka's PoisonPill does: the messages already in its
+/// mailbox ahead of this request run first (from this sender, in order),
+/// then its on_stop(), and its monitors see a normal stop. A process that
+/// hosted only this actor exits. A supervised actor counts it as a normal
+/// stop: a permanent one is restarted, a transient or temporary one is not.
+/// @code
+///   auto c = actors::spawn<counter>(actors::in_new_process, 0);
+///   c.tell(&counter::add, 1);
+///   actors::stop(c);   // add(1) runs first
+/// @endcode
+/// - Never blocks; nothing happens when the actor is gone already.
+/// - Throws: errc::bad_argument on an empty handle.
+/// - Thread-safe; inside an actor, self().stop() stops the actor itself.
+template <class T>
+void stop(const actor<T>& a) {
+  auto& r = detail::handle_access::ref(a);
+  if (!r)
+    detail::throw_empty_handle();
+  detail::request_stop(*r);
+}
 
 /// Stops a monitor; its callback will not run.
 template <class T>

@@ -83,11 +83,6 @@ public:
   void died() noexcept;
 };
 
-/// Asks the actor of `ref` (here or in another process) to stop normally
-/// once its current message is done; its on_stop runs. Nothing happens if
-/// it is gone. Never blocks.
-void request_stop(actor_ref& ref);
-
 /// A fresh actor id of this node, for an actor that keeps it across restarts.
 std::uint64_t reserve_actor_id();
 

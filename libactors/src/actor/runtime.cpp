@@ -37,6 +37,7 @@
 #include <fcntl.h>
 #include <dlfcn.h>
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <deque>
@@ -113,7 +114,6 @@ struct actor_table {
   // Why recent actors stopped, so a late ask or monitor hears the truth.
   std::unordered_map<std::uint64_t, down_reason> graveyard;
   std::deque<std::uint64_t> graveyard_order;
-  std::unordered_map<const actor_kind*, int> per_type; // for names: counter-1, counter-2
   std::condition_variable none_live;
 };
 
@@ -254,7 +254,7 @@ void actor_cell::died() noexcept {
   }
 }
 
-void ensure_actor_runtime();
+caf::actor_system& ensure_actor_runtime();
 transport& ensure_handlers();
 
 namespace {
@@ -278,7 +278,7 @@ void point_alias(const std::string& alias, const std::string& target) {
 
 std::shared_ptr<actor_ref> spawn_cell(const actor_kind& kind, void* obj, const std::string& name,
                                       const mailbox_options& mailbox, const cell_identity* who) {
-  ensure_actor_runtime();
+  auto& sys = ensure_actor_runtime();
   auto& tr = transport::get();
   auto& t = table();
   auto a = std::make_shared<actor_address>();
@@ -329,7 +329,7 @@ std::shared_ptr<actor_ref> spawn_cell(const actor_kind& kind, void* obj, const s
   // so the handle is stored before anything of it runs: on_start() may tell
   // itself or set timers, which read it. Without on_start() nothing needs to
   // run before the first message, and a spawn wakes no scheduler worker.
-  c->handle = actors::system().spawn<cell_actor, caf::lazy_init>(c);
+  c->handle = sys.spawn<cell_actor, caf::lazy_init>(c);
   if (kind.on_start) {
     struct start : envelope { // runs nothing: make_behavior() ran on_start()
       void run(void*, actor_cell&) override {}
@@ -350,18 +350,26 @@ std::shared_ptr<actor_ref> spawn_cell(const actor_kind& kind, void* obj, const s
   return r;
 }
 
+std::size_t live_actor_count() {
+  auto& t = table();
+  std::lock_guard<std::mutex> lock(t.mtx);
+  return t.live.size();
+}
+
 std::uint64_t reserve_actor_id() {
   return table().next_id++;
 }
 
 std::string next_name(const actor_kind& kind) {
-  auto& t = table();
-  int n;
-  {
-    std::lock_guard<std::mutex> lock(t.mtx);
-    n = ++t.per_type[&kind];
-  }
-  return kind.pretty + "-" + std::to_string(n);
+  // "counter-3": numbered per class, without a lock (spawns are hot).
+  char digits[24];
+  auto n = kind.spawned.fetch_add(1, std::memory_order_relaxed) + 1;
+  auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
+  std::string name;
+  name.reserve(kind.pretty.size() + 1 + static_cast<std::size_t>(end - digits));
+  name.append(kind.pretty).push_back('-');
+  name.append(digits, end);
+  return name;
 }
 
 std::string name_base(const char* mangled) {
@@ -1342,6 +1350,7 @@ void ask_parent_why(const std::string& parent, int pid, down_reason fallback,
 // -- the runtime's start ------------------------------------------------------------------
 
 std::atomic<transport*> runtime_ready{nullptr}; // the transport the handlers are on
+std::atomic<caf::actor_system*> runtime_system{nullptr}; // the node's, once runtime_ready
 
 // The scheduling state of `pid` from /proc ('T' stopped, 't' traced...),
 // or 0 when it cannot be read (the process is gone).
@@ -1480,11 +1489,13 @@ namespace {
 std::atomic<bool> control_endpoint_deferred{false};
 }
 
-void ensure_actor_runtime() {
+caf::actor_system& ensure_actor_runtime() {
   if (auto* t = runtime_ready.load(std::memory_order_acquire); t && t == transport::running_fast())
-    return;
+    return *runtime_system.load(std::memory_order_relaxed);
   auto& tr = ensure_handlers();
-  tr.bind_system(actors::system()); // actors may now run on its loops
+  auto& sys = actors::system();
+  tr.bind_system(sys); // actors may now run on its loops
+  runtime_system.store(&sys, std::memory_order_relaxed);
   // actors-top can watch the actors: the queue server's thread answers it
   // (the transport's loops may be busy running an actor). A spare opens it
   // once it has reported its actor (serve_until_stopped): it costs
@@ -1492,6 +1503,7 @@ void ensure_actor_runtime() {
   if (!control_endpoint_deferred)
     start_control_endpoint();
   runtime_ready.store(&tr, std::memory_order_release);
+  return sys;
 }
 
 void start_actor_runtime() {

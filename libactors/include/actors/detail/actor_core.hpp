@@ -9,6 +9,7 @@
 #include <actors/future.hpp>
 #include <actors/time.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -291,6 +292,7 @@ struct actor_kind {
   void (*destroy)(void*);
   void (*on_start)(void*);         // T::on_start, or null
   void (*on_stop)(void*);          // T::on_stop, or null
+  mutable std::atomic<std::uint64_t> spawned{0}; // numbers its default names
 };
 std::shared_ptr<actor_ref> spawn_cell(const actor_kind& kind, void* obj, const std::string& name,
                                       const mailbox_options& mailbox = {},
