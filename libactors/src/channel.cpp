@@ -9,7 +9,6 @@
 #include <cerrno>
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unordered_set>
 #include <unistd.h>
@@ -25,7 +24,7 @@ std::unordered_set<channel*> registry;
 } // namespace
 
 channel::channel(int fd, bool readable, bool writable) noexcept
-  : fd_(fd), wake_(::eventfd(0, EFD_CLOEXEC)), readable_(readable), writable_(writable) {
+  : fd_(fd), readable_(readable), writable_(writable) {
   std::lock_guard<std::mutex> guard(registry_mtx);
   registry.insert(this);
 }
@@ -36,10 +35,7 @@ void drop_inherited_channels() noexcept {
   for (auto* ch : registry) {
     if (ch->fd_ >= 0)
       ::close(ch->fd_);
-    if (ch->wake_ >= 0)
-      ::close(ch->wake_);
     ch->fd_ = -1;
-    ch->wake_ = -1;
     ch->closed_ = true;
   }
 }
@@ -51,8 +47,6 @@ channel::~channel() {
   }
   if (fd_ >= 0)
     ::close(fd_);
-  if (wake_ >= 0)
-    ::close(wake_);
 }
 
 int channel::fd() const {
@@ -198,9 +192,7 @@ void channel::close() noexcept {
   if (closed_.exchange(true))
     return;
   // Not shutdown(): that would cut the socket for every process holding it.
-  std::uint64_t one = 1;
-  if (wake_ >= 0)
-    (void) !::write(wake_, &one, sizeof one);
+  // A thread blocked in recv() sees closed_ within one receive slice.
   std::scoped_lock guard(send_mtx_, recv_mtx_); // in-flight calls finish first
   ::close(fd_);
   fd_ = -1;

@@ -213,10 +213,7 @@ void drop_inherited_node() noexcept {
   for (auto& k : n->children) {
     ::close(k->status.release());
     ::close(k->pidfd.release());
-    ::close(k->link.release());
   }
-  if (n->self)
-    ::close(n->self->link.release());
   if (n->parent)
     ::close(n->parent->pidfd.release());
   // The parent's node (and its actor system, whose threads are not here) is
@@ -271,7 +268,6 @@ void inherited_settings::apply() const noexcept {
   }
   auto* n = new node_state;
   n->self = make_self(rec.name, rec.identity, rec.daemon, rec.parent_pid);
-  n->self->link.reset(link);
   auto parent = std::make_shared<process_state>();
   parent->kind = role::parent;
   parent->name = rec.parent_name;
@@ -303,6 +299,7 @@ void inherited_settings::apply() const noexcept {
   }
   if (!send_boot_answer(link, boot_status::running))
     _exit(1);
+  ::close(link); // the parent closes its end after this answer
   if (rec.host_actors) {
     n->ensure_forkserver(); // while no thread of this process exists
     host_actors_for_parent(rec.parent_endpoint);

@@ -286,23 +286,23 @@ void process::start() {
   child_link.reset();
   s.started = true;
   s.parent_pid = ::getpid();
-  s.link = std::move(link);
 
   // The child answers once it has found its target; a child that died first
   // (exec failed, killed) closes the link instead.
   std::vector<int> fds;
   for (auto& fd : s.arg_fds)
     fds.push_back(fd.get());
-  bool sent = detail::send_frame(s.link.get(), detail::frame_kind::boot, boot.data(),
+  bool sent = detail::send_frame(link.get(), detail::frame_kind::boot, boot.data(),
                                  boot.size(), fds);
   s.arg_fds.clear(); // the child has its own copies now
   detail::frame_header header;
   std::string answer, why;
   std::vector<int> none;
   bool answered = sent
-                  && detail::recv_frame(s.link.get(), header, answer, none, forever, why)
+                  && detail::recv_frame(link.get(), header, answer, none, forever, why)
                        == detail::recv_status::ok
                   && header.kind == detail::frame_kind::boot && !answer.empty();
+  link.reset(); // nothing more travels on it: the child closes its end too
   auto status = answered ? static_cast<detail::boot_status>(answer[0])
                          : detail::boot_status::failed;
   if (status != detail::boot_status::running) {
@@ -401,7 +401,6 @@ void process::close() {
   s.closed = true;
   s.status.reset();
   s.pidfd.reset();
-  s.link.reset();
 }
 
 int process::sentinel() const {

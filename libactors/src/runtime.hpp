@@ -93,7 +93,6 @@ struct process_state {
   int parent_pid = 0;       // the pid that started it, for "join yourself"
   unique_fd status;         // fork server children: pid, then wait status
   unique_fd pidfd;          // signals without pid reuse; sentinel for fork
-  unique_fd link;           // the parent-child link (kept for the transport)
   std::vector<unique_fd> arg_fds; // descriptors the arguments carry, until start()
 
   int sentinel_fd() const noexcept {

@@ -41,7 +41,8 @@ public:
   /// True if a frame (or EOF) is waiting.
   bool poll(duration timeout);
 
-  /// Closes the socket; wakes a thread blocked in recv(). Idempotent.
+  /// Closes the socket; a thread blocked in recv() throws errc::closed
+  /// within one receive slice (100 ms at most). Idempotent.
   void close() noexcept;
 
   bool closed() const noexcept { return closed_.load(); }
@@ -60,7 +61,6 @@ private:
   void set_slice(std::chrono::microseconds slice);
 
   int fd_;
-  int wake_; // eventfd: close() wakes a thread blocked in poll()
   std::chrono::microseconds slice_{-1}; // SO_RCVTIMEO in force
   bool readable_;
   bool writable_;
