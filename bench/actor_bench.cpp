@@ -33,20 +33,6 @@ void echo(actors::connection<int> c) {
   }
 }
 
-double pipe_rtt_us() {
-  auto [mine, theirs] = actors::pipe<int>();
-  actors::process p(echo, theirs);
-  p.start();
-  theirs.close();
-  auto s = bench::seconds_per_call([&] {
-    mine.send(1);
-    mine.recv();
-  });
-  mine.close();
-  p.join();
-  return s * 1e6;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
@@ -68,11 +54,21 @@ int main(int argc, char** argv) {
   {
     auto c = actors::spawn<counter>(actors::in_new_process);
     c.ask(&counter::get).get();
-    double raw = pipe_rtt_us();
-    auto s = bench::rounds(5, [&] {
-      return bench::seconds_per_call([&] { c.ask(&counter::add, 1L).get(); }) * 1e6;
-    });
-    bench::emit("actor.ask_rtt", s, "us", std::nullopt, raw, peer("middleman_rtt_us"));
+    auto [mine, theirs] = actors::pipe<int>();
+    actors::process p(echo, theirs);
+    p.start();
+    theirs.close();
+    auto [raw, s] = bench::per_call_pair(
+      [&] {
+        mine.send(1);
+        mine.recv();
+      },
+      [&] { c.ask(&counter::add, 1L).get(); });
+    mine.close();
+    p.join();
+    auto us = [](double sec) { return sec * 1e6; };
+    bench::emit("actor.ask_rtt", bench::map(s, us), "us", std::nullopt, us(raw.median),
+                peer("middleman_rtt_us"));
   }
 
   // tell flood across processes: n tells, then one ask (all ran by then);
@@ -80,7 +76,7 @@ int main(int argc, char** argv) {
   // takes a place per tell and gets room back as the actor runs them
   auto flood = [&](const actors::actor<counter>& c) {
     const long n = quick ? 200000 : 1000000;
-    return bench::rounds(5, [&] {
+    return bench::measure([&] {
       auto t0 = std::chrono::steady_clock::now();
       for (long i = 0; i < n; ++i)
         c.tell(&counter::bump, 1L);
@@ -97,10 +93,8 @@ int main(int argc, char** argv) {
   // ask in one process, from a non-actor thread
   {
     auto c = actors::spawn<counter>();
-    auto s = bench::rounds(5, [&] {
-      return bench::seconds_per_call([&] { c.ask(&counter::add, 1L).get(); }) * 1e6;
-    });
-    bench::emit("actor.ask_local", s, "us", std::nullopt, std::nullopt, peer("local_ask_us"));
+    auto s = bench::per_call([&] { c.ask(&counter::add, 1L).get(); });
+    bench::emit("actor.ask_local", bench::map(s, [](double sec) { return sec * 1e6; }), "us", std::nullopt, std::nullopt, peer("local_ask_us"));
   }
 
   // spawning an actor in a new process: with a spare process ready (the
@@ -109,7 +103,7 @@ int main(int argc, char** argv) {
   for (bool warm : {true, false}) {
     actors::set_spare_processes(warm ? 1 : 0);
     const int n = quick ? 10 : 40;
-    auto s = bench::rounds(5, [&] {
+    auto s = bench::measure([&] {
       std::vector<actors::actor<counter>> made;
       double ms = 0;
       for (int i = 0; i < n; ++i) {
@@ -131,7 +125,7 @@ int main(int argc, char** argv) {
   // spawning in this process
   {
     const int n = quick ? 2000 : 20000;
-    auto s = bench::rounds(5, [&] {
+    auto s = bench::measure([&] {
       std::vector<actors::actor<counter>> made;
       made.reserve(n);
       auto t0 = std::chrono::steady_clock::now();
