@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> args;
   if (quick)
     args.push_back("--quick");
+  args.push_back("--rounds");
+  args.push_back(std::to_string(bench::round_count()));
   auto caf = bench::run_program(std::string(BENCH_BIN_DIR) + "/caf_peer_bench", args);
   auto peer = [&](const char* key) {
     std::map<std::string, double> m;
