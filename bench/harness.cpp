@@ -164,15 +164,13 @@ std::map<std::string, double> run_python(const std::string& script) {
   FILE* p = ::popen(cmd.c_str(), "r");
   if (!p)
     return out;
-  char line[256];
-  while (std::fgets(line, sizeof line, p)) {
-    std::istringstream in(line);
-    std::string key;
-    double value;
-    if (in >> key >> value)
-      out[key] = value;
-  }
+  std::string text;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0)
+    text.append(buf, n);
   ::pclose(p);
+  parse_pairs(text, out);
   return out;
 }
 
