@@ -104,14 +104,14 @@ double round_of(int n, const std::function<void()>& create, const std::function<
 }
 
 // The median of `rounds` rounds after one untimed one, printed as "key
-// value"; nothing printed when any round failed.
+// value"; nothing printed when any round failed, the untimed one included.
 void measure(const char* key, int rounds, const std::function<double()>& one_round) {
-  one_round();
+  bool warm_up_ok = one_round() >= 0;
   std::vector<double> v;
   for (int i = 0; i < rounds; ++i)
     v.push_back(one_round());
   std::sort(v.begin(), v.end());
-  if (v.front() < 0) {
+  if (!warm_up_ok || v.front() < 0) {
     std::fprintf(stderr, "queue_peer: %s: a round failed\n", key);
     return;
   }
