@@ -35,20 +35,6 @@ void echo(actors::connection<int> c) {
   }
 }
 
-double pipe_rtt_us() {
-  auto [mine, theirs] = actors::pipe<int>();
-  actors::process p(echo, theirs);
-  p.start();
-  theirs.close();
-  auto s = bench::seconds_per_call([&] {
-    mine.send(1);
-    mine.recv();
-  });
-  mine.close();
-  p.join();
-  return s * 1e6;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
@@ -58,6 +44,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> args;
   if (quick)
     args.push_back("--quick");
+  args.push_back("--rounds");
+  args.push_back(std::to_string(bench::round_count()));
   auto caf = bench::run_program(std::string(BENCH_BIN_DIR) + "/caf_peer_bench", args);
   auto peer = [&](const char* key) {
     std::map<std::string, double> m;
@@ -70,11 +58,21 @@ int main(int argc, char** argv) {
   {
     auto c = actors::spawn<counter>(actors::in_new_process);
     c.ask(&counter::get).get();
-    double raw = pipe_rtt_us();
-    auto s = bench::rounds(5, [&] {
-      return bench::seconds_per_call([&] { c.ask(&counter::add, 1L).get(); }) * 1e6;
-    });
-    bench::emit("actor.ask_rtt", s, "us", std::nullopt, raw, peer("middleman_rtt_us"));
+    auto [mine, theirs] = actors::pipe<int>();
+    actors::process p(echo, theirs);
+    p.start();
+    theirs.close();
+    auto [raw, s] = bench::per_call_pair(
+      [&] {
+        mine.send(1);
+        mine.recv();
+      },
+      [&] { c.ask(&counter::add, 1L).get(); });
+    mine.close();
+    p.join();
+    auto us = [](double sec) { return sec * 1e6; };
+    bench::emit("actor.ask_rtt", bench::map(s, us), "us", std::nullopt, us(raw.median),
+                peer("middleman_rtt_us"));
   }
 
   // tell flood across processes: n tells, then one ask (all ran by then);
@@ -82,7 +80,7 @@ int main(int argc, char** argv) {
   // takes a place per tell and gets room back as the actor runs them
   auto flood = [&](const actors::actor<counter>& c) {
     const long n = quick ? 200000 : 1000000;
-    return bench::rounds(5, [&] {
+    return bench::measure([&] {
       auto t0 = std::chrono::steady_clock::now();
       for (long i = 0; i < n; ++i)
         c.tell(&counter::bump, 1L);
@@ -99,10 +97,8 @@ int main(int argc, char** argv) {
   // ask in one process, from a non-actor thread
   {
     auto c = actors::spawn<counter>();
-    auto s = bench::rounds(5, [&] {
-      return bench::seconds_per_call([&] { c.ask(&counter::add, 1L).get(); }) * 1e6;
-    });
-    bench::emit("actor.ask_local", s, "us", std::nullopt, std::nullopt, peer("local_ask_us"));
+    auto s = bench::per_call([&] { c.ask(&counter::add, 1L).get(); });
+    bench::emit("actor.ask_local", bench::map(s, [](double sec) { return sec * 1e6; }), "us", std::nullopt, std::nullopt, peer("local_ask_us"));
   }
 
   // spawning an actor in a new process: with a spare process ready (the
@@ -111,7 +107,7 @@ int main(int argc, char** argv) {
   for (bool warm : {true, false}) {
     actors::set_spare_processes(warm ? 1 : 0);
     const int n = quick ? 10 : 40;
-    auto s = bench::rounds(5, [&] {
+    auto s = bench::measure([&] {
       std::vector<actors::actor<counter>> made;
       double ms = 0;
       for (int i = 0; i < n; ++i) {
@@ -137,7 +133,7 @@ int main(int argc, char** argv) {
     // teardown on the scheduler's threads does not overlap the spawns timed.
     const int n = quick ? 2000 : 20000;
     const auto base = actors::detail::live_actor_count();
-    auto s = bench::rounds(5, [&] {
+    auto s = bench::measure([&] {
       std::vector<actors::actor<counter>> made;
       made.reserve(n);
       auto t0 = std::chrono::steady_clock::now();

@@ -2,7 +2,8 @@
 // user would do them, with default scheduler settings. A plain CAF program
 // (no libactors, no bench harness) so that it measures CAF alone.
 //
-// Prints lines of "key value", each the median of 5 rounds:
+// Prints lines of "key value", each the median of <rounds> rounds (after one
+// untimed warm-up round, as bench/harness.cpp measures libactors):
 //   middleman_rtt_us      request/response round trip to an actor in another
 //                         process, through caf::io::middleman on 127.0.0.1
 //   middleman_tell_per_s  one-way messages (16-byte std::string) per second
@@ -13,8 +14,9 @@
 //                         them, 10000 with --quick; each round in a fresh
 //                         process)
 //
-// Usage: caf_peer_bench [--quick] [--verbose]
+// Usage: caf_peer_bench [--quick] [--verbose] [--rounds N]
 //   --quick    every measurement short (whole run well under 15 s)
+//   --rounds   timed rounds per figure (default 3 with --quick, else 7)
 //   --verbose  median/min/max of every figure on stderr
 // A measurement that fails is left out (reason on stderr); the exit status is
 // 0 when at least one figure was printed.
@@ -28,9 +30,11 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -45,7 +49,7 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 using flood_atom = caf::atom_constant<caf::atom("flood")>;
 
-constexpr int n_rounds = 5;
+int n_rounds = 0; // from --rounds, else 3 with --quick and 7 without
 bool quick = false;
 bool verbose = false;
 int printed = 0;
@@ -54,14 +58,13 @@ double since(clock_type::time_point t0) {
   return std::chrono::duration<double>(clock_type::now() - t0).count();
 }
 
-// Runs `one_round` n_rounds times (after `warm_up`) and prints the median as
-// "key value". A thrown exception drops the figure.
-void measure(const char* key, const std::function<void()>& warm_up,
-             const std::function<double()>& one_round) {
+// Runs `one_round` n_rounds times (after one untimed round when `warm_up`)
+// and prints the median as "key value". A thrown exception drops the figure.
+void measure(const char* key, bool warm_up, const std::function<double()>& one_round) {
   try {
     auto t0 = clock_type::now();
     if (warm_up)
-      warm_up();
+      one_round();
     std::vector<double> v;
     for (int i = 0; i < n_rounds; ++i) {
       v.push_back(one_round());
@@ -313,6 +316,11 @@ void stop_server_child(remote_peer& peer) {
 // answered still arrives later and stays in the scoped actor's mailbox, so
 // receive() slows down to milliseconds once thousands of them have piled up.
 // alarm() in main() keeps the program from hanging instead.
+// Seconds an ask round runs, as bench/harness.cpp's per_call rounds.
+double round_budget() {
+  return quick ? 0.02 : 0.2;
+}
+
 double ask_round(caf::scoped_actor& self, const caf::actor& dest, int n, double budget) {
   int x = 0;
   int done = 0;
@@ -350,11 +358,8 @@ void measure_middleman(remote_peer& peer) {
   caf::actor dest = *remote;
   {
     caf::scoped_actor self{sys};
-    int asks = quick ? 500 : 3000;
-    double budget = quick ? 0.3 : 1.5;
-    measure(
-      "middleman_rtt_us", [&] { ask_round(self, dest, 200, budget); },
-      [&] { return ask_round(self, dest, asks, budget); });
+    measure("middleman_rtt_us", true,
+            [&] { return ask_round(self, dest, std::numeric_limits<int>::max(), round_budget()); });
 
     int tells = quick ? 20000 : 100000;
     const std::string payload(16, 'x');
@@ -378,8 +383,7 @@ void measure_middleman(remote_peer& peer) {
         fail("the remote actor counted a different number of messages");
       return m / s;
     };
-    measure(
-      "middleman_tell_per_s", [&] { flood(tells / 10); }, [&] { return flood(tells); });
+    measure("middleman_tell_per_s", true, [&] { return flood(tells); });
   }
 }
 
@@ -392,11 +396,8 @@ void measure_local() {
   {
     caf::scoped_actor self{sys};
     auto a = sys.spawn(adder);
-    int asks = quick ? 3000 : 30000;
-    double budget = quick ? 0.3 : 1.5;
-    measure(
-      "local_ask_us", [&] { ask_round(self, a, 500, budget); },
-      [&] { return ask_round(self, a, asks, budget); });
+    measure("local_ask_us", true,
+            [&] { return ask_round(self, a, std::numeric_limits<int>::max(), round_budget()); });
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   }
   sys.registry().await_running_count_equal(base);
@@ -426,8 +427,7 @@ void measure_local() {
     return s / k * 1e6;
   };
   int spawns = quick ? 5000 : 50000;
-  measure(
-    "spawn_local_us", [&] { spawn_round(spawns / 10); }, [&] { return spawn_round(spawns); });
+  measure("spawn_local_us", true, [&] { return spawn_round(spawns); });
 }
 
 } // namespace
@@ -439,16 +439,20 @@ int main(int argc, char** argv) {
       quick = true;
     else if (std::strcmp(argv[i], "--verbose") == 0)
       verbose = true;
+    else if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc && std::atoi(argv[i + 1]) > 0)
+      n_rounds = std::atoi(argv[++i]);
     else {
-      std::fprintf(stderr, "usage: %s [--quick] [--verbose]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--quick] [--verbose] [--rounds N]\n", argv[0]);
       return 2;
     }
   }
+  if (n_rounds == 0)
+    n_rounds = quick ? 3 : 7;
 
   // Every fork happens before this process creates its first actor_system
   // (and with it, threads).
   int idle_actors = quick ? 10000 : 100000;
-  measure("idle_bytes_per_actor", nullptr, [&] { return idle_bytes_round(idle_actors); });
+  measure("idle_bytes_per_actor", false, [&] { return idle_bytes_round(idle_actors); });
 
   remote_peer peer;
   try {

@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include <cerrno>
 #include <fcntl.h>
 #include <spawn.h>
@@ -30,34 +32,29 @@ namespace {
 
 bool quick_flag = false;
 
-std::string number(std::optional<double> v) {
-  if (!v || !std::isfinite(*v))
-    return "null";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.4g", *v);
-  std::string s = buf;
-  if (s.find_first_of(".e") == std::string::npos)
-    s += ".0"; // 412.0, not 412: every figure reads as a float
-  return s;
+// A figure as printed: 4 significant digits (more would be noise), null
+// when it is not a number.
+nlohmann::ordered_json figure(double v) {
+  if (!std::isfinite(v))
+    return nullptr;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g", v);
+  return std::strtod(buf, nullptr);
 }
 
-// A JSON string literal; names are plain ASCII, but quotes and control
-// characters must not break the line.
-std::string quoted(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-      out += buf;
-    } else {
-      out += c;
-    }
+// The library writes every key and value; the line keeps the project's
+// spacing ({"bench": "x", "value": 1.0}), which dump() has no option for.
+std::string one_line(const nlohmann::ordered_json& j) {
+  if (!j.is_object())
+    return j.dump();
+  std::string out = "{";
+  const char* sep = "";
+  for (const auto& [key, v] : j.items()) {
+    out += sep;
+    out += nlohmann::ordered_json(key).dump() + ": " + one_line(v);
+    sep = ", ";
   }
-  return out + "\"";
+  return out + "}";
 }
 
 // Parses lines of "key value"; other lines are skipped.
@@ -92,19 +89,22 @@ void emit(const std::string& name, double value, const std::string& unit,
 
 void emit(const std::string& name, const stats& s, const std::string& unit,
           std::optional<double> python, std::optional<double> raw,
-          const std::map<std::string, double>& peers) {
-  std::ostringstream line;
-  line << "{\"bench\": " << quoted(name) << ", \"value\": " << number(s.median)
-       << ", \"min\": " << number(s.min) << ", \"max\": " << number(s.max)
-       << ", \"unit\": " << quoted(unit) << ", \"python\": " << number(python)
-       << ", \"raw\": " << number(raw) << ", \"peers\": {";
-  const char* sep = "";
-  for (const auto& [peer, v] : peers) {
-    line << sep << quoted(peer) << ": " << number(v);
-    sep = ", ";
-  }
-  line << "}}";
-  std::cout << line.str() << std::endl;
+          const std::map<std::string, double>& peers,
+          const std::map<std::string, double>& extra) {
+  nlohmann::ordered_json line;
+  line["bench"] = name;
+  line["value"] = figure(s.median);
+  line["min"] = figure(s.min);
+  line["max"] = figure(s.max);
+  line["unit"] = unit;
+  line["python"] = python ? figure(*python) : nullptr;
+  line["raw"] = raw ? figure(*raw) : nullptr;
+  line["peers"] = nlohmann::ordered_json::object();
+  for (const auto& [peer, v] : peers)
+    line["peers"][peer] = figure(v);
+  for (const auto& [key, v] : extra)
+    line[key] = figure(v);
+  std::cout << one_line(line) << std::endl;
 }
 
 std::map<std::string, double> run_program(const std::string& path,
@@ -160,19 +160,17 @@ std::map<std::string, double> run_program(const std::string& path,
 std::map<std::string, double> run_python(const std::string& script) {
   std::map<std::string, double> out;
   std::string cmd = "command -v python3 >/dev/null 2>&1 && python3 " BENCH_DIR "/py/" + script
-                    + (quick_flag ? " --quick" : "");
+                    + " --rounds " + std::to_string(round_count()) + (quick_flag ? " --quick" : "");
   FILE* p = ::popen(cmd.c_str(), "r");
   if (!p)
     return out;
-  char line[256];
-  while (std::fgets(line, sizeof line, p)) {
-    std::istringstream in(line);
-    std::string key;
-    double value;
-    if (in >> key >> value)
-      out[key] = value;
-  }
+  std::string text;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0)
+    text.append(buf, n);
   ::pclose(p);
+  parse_pairs(text, out);
   return out;
 }
 
@@ -183,10 +181,11 @@ std::optional<double> lookup(const std::map<std::string, double>& m, const std::
 
 namespace {
 
-// One round: calls `body` for about `budget` seconds (at least 3 times) and
+// One round: calls `body` for about the round budget (at least 3 times) and
 // returns seconds per call.
-double round_of(const std::function<void()>& body, double budget) {
+double round_of(const std::function<void()>& body) {
   using clock = std::chrono::steady_clock;
+  const double budget = quick_flag ? 0.02 : 0.2;
   long n = 0;
   auto t0 = clock::now();
   double elapsed = 0;
@@ -196,15 +195,6 @@ double round_of(const std::function<void()>& body, double budget) {
     elapsed = std::chrono::duration<double>(clock::now() - t0).count();
   } while (elapsed < budget || n < 3);
   return elapsed / static_cast<double>(n);
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-double round_budget() {
-  return quick_flag ? 0.02 : 0.2;
 }
 
 } // namespace
@@ -223,47 +213,66 @@ double status_mb(int pid, const std::string& key) {
   return -1;
 }
 
-double seconds_per_call(const std::function<void()>& body) {
-  body(); // warm-up
-  std::vector<double> rounds;
-  for (int r = 0; r < 5; ++r)
-    rounds.push_back(round_of(body, round_budget()));
-  return median(rounds);
+int round_count() {
+  return quick_flag ? 3 : 7;
 }
 
-std::pair<double, double> seconds_per_call_pair(const std::function<void()>& a,
-                                                const std::function<void()>& b) {
+stats summarize(std::vector<double> figures) {
+  if (figures.empty())
+    throw std::invalid_argument("bench::summarize: no figures");
+  std::sort(figures.begin(), figures.end());
+  std::size_t mid = figures.size() / 2;
+  double med = figures.size() % 2 ? figures[mid] : (figures[mid - 1] + figures[mid]) / 2;
+  return {med, figures.front(), figures.back()};
+}
+
+stats map(const stats& s, const std::function<double(double)>& f) {
+  double a = f(s.min), b = f(s.max);
+  return {f(s.median), std::min(a, b), std::max(a, b)};
+}
+
+stats measure(const std::function<double()>& one_round) {
+  one_round();
+  std::vector<double> v;
+  for (int i = 0; i < round_count(); ++i)
+    v.push_back(one_round());
+  return summarize(std::move(v));
+}
+
+std::pair<stats, stats> measure_pair(const std::function<double()>& a,
+                                     const std::function<double()>& b) {
   a();
   b();
-  std::vector<double> ra, rb;
-  for (int r = 0; r < 11; ++r) { // more rounds: the pair must share the noise
-    ra.push_back(round_of(a, round_budget()));
-    rb.push_back(round_of(b, round_budget()));
+  std::vector<double> va, vb;
+  for (int i = 0; i < round_count(); ++i) {
+    va.push_back(a());
+    vb.push_back(b());
   }
-  return {median(ra), median(rb)};
+  return {summarize(std::move(va)), summarize(std::move(vb))};
 }
 
-stats rounds(int n, const std::function<double()>& one_round) {
+stats rounds(int n, const std::function<double()>& one_sample) {
   if (n < 1)
     throw std::invalid_argument("bench::rounds: n must be at least 1");
   std::vector<double> v;
-  v.reserve(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i)
-    v.push_back(one_round());
-  std::sort(v.begin(), v.end());
-  std::size_t mid = v.size() / 2;
-  double med = v.size() % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
-  return {med, v.front(), v.back()};
+    v.push_back(one_sample());
+  return summarize(std::move(v));
 }
 
-double best_seconds(int rounds, const std::function<void()>& body) {
-  double best = 1e300;
-  for (int i = 0; i < rounds; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
-    body();
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  return best;
+stats per_call(const std::function<void()>& body) {
+  return measure([&] { return round_of(body); });
+}
+
+std::pair<stats, stats> per_call_pair(const std::function<void()>& a,
+                                      const std::function<void()>& b) {
+  return measure_pair([&] { return round_of(a); }, [&] { return round_of(b); });
+}
+
+double seconds(const std::function<void()>& body) {
+  auto t0 = std::chrono::steady_clock::now();
+  body();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 } // namespace bench

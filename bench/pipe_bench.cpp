@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
     p.start();
     theirs.close();
     int i = 0;
-    auto [raw, rtt] = bench::seconds_per_call_pair(
+    auto [raw, rtt] = bench::per_call_pair(
       [&] {
         write_n(peer.fd, b, 4);
         read_n(peer.fd, b, 4);
@@ -106,7 +106,9 @@ int main(int argc, char** argv) {
       });
     mine.close();
     p.join();
-    bench::emit("pipe.rtt", rtt * 1e6, "us", bench::lookup(py, "rtt_us"), raw * 1e6);
+    auto us = [](double s) { return s * 1e6; };
+    bench::emit("pipe.rtt", bench::map(rtt, us), "us", bench::lookup(py, "rtt_us"),
+                us(raw.median), {});
   }
 
   // Bandwidth with 64 MiB messages, each acknowledged; buffers reused on both
@@ -119,7 +121,7 @@ int main(int argc, char** argv) {
     actors::process p(sink, theirs);
     p.start();
     theirs.close();
-    auto [raw, ours] = bench::seconds_per_call_pair(
+    auto [raw, ours] = bench::per_call_pair(
       [&] {
         write_n(peer.fd, payload.data(), big);
         read_n(peer.fd, ack, 4);
@@ -131,7 +133,8 @@ int main(int argc, char** argv) {
     mine.close();
     p.join();
     constexpr double gib = 1024.0 * 1024 * 1024;
-    bench::emit("pipe.bandwidth", big / ours / gib, "GiB/s", bench::lookup(py, "bandwidth_gibs"),
-                big / raw / gib);
+    auto gibs = [](double s) { return big / s / gib; };
+    bench::emit("pipe.bandwidth", bench::map(ours, gibs), "GiB/s",
+                bench::lookup(py, "bandwidth_gibs"), gibs(raw.median), {});
   }
 }

@@ -1,14 +1,21 @@
-// Queue throughput across processes: one producer to one consumer, and four
-// producers to four consumers on a bounded queue; Python's multiprocessing.Queue
-// doing the same in the same run.
+// Queue throughput across processes: one producer to one consumer (unbounded,
+// and bounded at 64 and 8), four producers to four consumers on a bounded
+// queue, 1 MiB items from one producer to one consumer beside a bare socket,
+// and one qsize() round trip beside a bare one; Python's
+// multiprocessing.Queue and (for 1p1c) ZeroMQ and Boost.Interprocess doing
+// the same in this run.
 
 #include "harness.hpp"
 
 #include <actors/all.hpp>
 
-#include <chrono>
+#include <string>
+#include <unistd.h>
 
 namespace {
+
+constexpr std::size_t mib = std::size_t{1} << 20;
+constexpr double gib = 1024.0 * 1024 * 1024;
 
 void produce(actors::queue<int> q, int n) {
   for (int i = 0; i < n; ++i)
@@ -16,26 +23,97 @@ void produce(actors::queue<int> q, int n) {
 }
 
 void consume(actors::queue<int> q, int n) {
-  long sum = 0;
   for (int i = 0; i < n; ++i)
-    sum += q.get();
-  if (sum < 0)
-    throw actors::system_exit(2);
+    (void) q.get();
 }
 
-// `producers` x `consumers` processes move `total` items through a queue of
-// `maxsize`.
-void move_items(int producers, int consumers, int total, std::uint64_t maxsize) {
-  actors::queue<int> q(maxsize);
-  std::vector<actors::process> ps;
-  for (int c = 0; c < consumers; ++c)
-    ps.emplace_back(consume, q, total / consumers);
-  for (int p = 0; p < producers; ++p)
-    ps.emplace_back(produce, q, total / producers);
+void produce_bytes(actors::queue<std::string> q, int n) {
+  std::string item(mib, 'x');
+  for (int i = 0; i < n; ++i)
+    q.put(item);
+}
+
+void consume_bytes(actors::queue<std::string> q, int n) {
+  for (int i = 0; i < n; ++i)
+    if (q.get().size() != mib)
+      throw actors::system_exit(2);
+}
+
+bool read_n(int fd, char* p, std::size_t n) {
+  while (n > 0) {
+    auto r = ::read(fd, p, n);
+    if (r <= 0)
+      return false;
+    p += r;
+    n -= static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+bool write_n(int fd, const char* p, std::size_t n) {
+  while (n > 0) {
+    auto r = ::write(fd, p, n);
+    if (r <= 0)
+      return false;
+    p += r;
+    n -= static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+// The raw bandwidth baseline: the same processes as the queue's, joined by a
+// bare socket, moving `n` items of 1 MiB with read/write.
+void write_raw(actors::connection<int> c, int n) {
+  std::string item(mib, 'x');
+  for (int i = 0; i < n; ++i)
+    if (!write_n(c.fileno(), item.data(), mib))
+      throw actors::system_exit(2);
+}
+
+void read_raw(actors::connection<int> c, int n) {
+  std::string item(mib, '\0');
+  for (int i = 0; i < n; ++i)
+    if (!read_n(c.fileno(), item.data(), mib))
+      throw actors::system_exit(2);
+}
+
+// Starts `ps`, joins them, and fails the round unless all exited with 0.
+void run_all(std::vector<actors::process>& ps, const char* what) {
   for (auto& p : ps)
     p.start();
   for (auto& p : ps)
     p.join();
+  for (auto& p : ps)
+    bench::check(p.exitcode() == 0, what);
+}
+
+// `producers` x `consumers` processes move `total` items through a queue of
+// `maxsize`; items/s of one round, processes started and joined included.
+double move_items(int producers, int consumers, int total, std::uint64_t maxsize) {
+  return total / bench::seconds([&] {
+    actors::queue<int> q(maxsize);
+    std::vector<actors::process> ps;
+    for (int c = 0; c < consumers; ++c)
+      ps.emplace_back(consume, q, total / consumers);
+    for (int p = 0; p < producers; ++p)
+      ps.emplace_back(produce, q, total / producers);
+    run_all(ps, "queue round");
+    bench::check(q.qsize() == 0, "queue round: items left over");
+  });
+}
+
+// Serves a queue from this child process: sends its handle to the parent,
+// then answers 4-byte messages on `raw` with bare read/write (the raw round
+// trip) until the parent closes it; the queue lives until then.
+void serve_queue(actors::connection<actors::queue<int>> out, actors::connection<int> raw) {
+  actors::queue<int> q;
+  q.put(1); // qsize() then has something to count
+  while (q.qsize() != 1) {
+  }
+  out.send(q);
+  char b[4];
+  while (read_n(raw.fileno(), b, 4) && write_n(raw.fileno(), b, 4)) {
+  }
 }
 
 } // namespace
@@ -43,15 +121,87 @@ void move_items(int producers, int consumers, int total, std::uint64_t maxsize) 
 int main(int argc, char** argv) {
   actors::node node;
   bench::init(argc, argv);
+  const bool quick = bench::quick();
   auto py = bench::run_python("mp_queue.py");
-  int n = bench::quick() ? 400'000 : 2'000'000;
-  int rounds = bench::quick() ? 2 : 3;
+  std::vector<std::string> args;
+  if (quick)
+    args.push_back("--quick");
+  const int n = quick ? 200'000 : 2'000'000;
+  args.push_back(std::to_string(n));
+  args.push_back(std::to_string(bench::round_count()));
+  auto others = bench::run_program(std::string(BENCH_BIN_DIR) + "/queue_peer_bench", args);
+
   // 4p4c first: the server's memory high-water mark after it shows that a
   // bounded queue keeps memory bounded (the unbounded 1p1c run may not).
-  double four = n / bench::best_seconds(rounds, [&] { move_items(4, 4, n, 1000); });
+  auto four = bench::measure([&] { return move_items(4, 4, n, 1000); });
   double rss = bench::status_mb(0, "VmHWM:");
-  double one = n / bench::best_seconds(rounds, [&] { move_items(1, 1, n, 0); });
-  bench::emit("queue.1p1c", one, "items/s", bench::lookup(py, "1p1c"), std::nullopt);
-  bench::emit("queue.4p4c", four, "items/s", bench::lookup(py, "4p4c"), std::nullopt);
+  auto one = bench::measure([&] { return move_items(1, 1, n, 0); });
+  std::map<std::string, double> peers;
+  for (const char* key : {"zeromq", "boost_mq"})
+    if (auto v = bench::lookup(others, key))
+      peers[key] = *v;
+  bench::emit("queue.1p1c", one, "items/s", bench::lookup(py, "1p1c"), std::nullopt, peers);
+  bench::emit("queue.4p4c", four, "items/s", bench::lookup(py, "4p4c"), std::nullopt, {});
   bench::emit("queue.4p4c.server_peak_rss", rss, "MB", std::nullopt, std::nullopt);
+  // Bounded queues move fewer items: a small maxsize makes puts wait for
+  // room, and the figure is far lower (Python's uses the same count).
+  const int bounded_n = quick ? 10'000 : 200'000;
+  for (int maxsize : {64, 8}) {
+    auto s = bench::measure(
+      [&] { return move_items(1, 1, bounded_n, static_cast<std::uint64_t>(maxsize)); });
+    bench::emit("queue.bounded" + std::to_string(maxsize), s, "items/s",
+                bench::lookup(py, "bounded" + std::to_string(maxsize)), std::nullopt, {});
+  }
+
+  // 1 MiB items, 1 producer -> 1 consumer, beside the same processes moving
+  // the same bytes over a bare socket; alternating rounds.
+  {
+    const int items = quick ? 32 : 256; // as Python's
+    auto [raw, ours] = bench::measure_pair(
+      [&] {
+        return items * mib / gib / bench::seconds([&] {
+          auto [a, b] = actors::pipe<int>();
+          std::vector<actors::process> ps;
+          ps.emplace_back(read_raw, b, items);
+          ps.emplace_back(write_raw, a, items);
+          a.close();
+          b.close();
+          run_all(ps, "raw bandwidth round");
+        });
+      },
+      [&] {
+        return items * mib / gib / bench::seconds([&] {
+          actors::queue<std::string> q;
+          std::vector<actors::process> ps;
+          ps.emplace_back(consume_bytes, q, items);
+          ps.emplace_back(produce_bytes, q, items);
+          run_all(ps, "bandwidth round");
+        });
+      });
+    bench::emit("queue.bandwidth.1MiB", ours, "GiB/s", bench::lookup(py, "bandwidth_1mib_gibs"),
+                raw.median, {});
+  }
+
+  // qsize() from this process to a queue served by a child, beside a bare
+  // round trip of 4 bytes to the same child; alternating rounds.
+  {
+    auto [handle_in, handle_out] = actors::pipe<actors::queue<int>>();
+    auto [raw_mine, raw_theirs] = actors::pipe<int>();
+    actors::process owner(serve_queue, handle_out, raw_theirs);
+    owner.start();
+    handle_out.close();
+    raw_theirs.close();
+    auto q = handle_in.recv();
+    int fd = raw_mine.fileno();
+    char b[4] = {1, 2, 3, 4};
+    bool ok = true;
+    auto [raw, ours] = bench::per_call_pair(
+      [&] { ok = ok && write_n(fd, b, 4) && read_n(fd, b, 4); },
+      [&] { ok = ok && q.qsize() == 1; });
+    raw_mine.close();
+    owner.join();
+    bench::check(ok, "queue.request_rtt");
+    auto us = [](double s) { return s * 1e6; };
+    bench::emit("queue.request_rtt", bench::map(ours, us), "us", std::nullopt, raw.median * 1e6, {});
+  }
 }

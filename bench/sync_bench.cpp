@@ -91,38 +91,47 @@ int main(int argc, char** argv) {
   auto py = bench::run_python("mp_sync.py");
   long n = bench::quick() ? 1'000'000 : 5'000'000;
 
+
   // Timed as one loop, like the raw baseline: a clock read per call would
-  // cost as much as the call.
+  // cost as much as the call. Raw and libactors in alternating rounds.
   actors::mutex m;
-  auto t0 = clock_type::now();
-  for (long i = 0; i < n; ++i) {
-    m.acquire();
-    m.release();
-  }
-  double uncontended = n / std::chrono::duration<double>(clock_type::now() - t0).count();
+  auto [raw1, uncontended] = bench::measure_pair([&] { return raw_mutex(1, n); }, [&] {
+    return n / bench::seconds([&] {
+      for (long i = 0; i < n; ++i) {
+        m.acquire();
+        m.release();
+      }
+    });
+  });
   bench::emit("lock.uncontended", uncontended, "ops/s", bench::lookup(py, "lock_uncontended"),
-              raw_mutex(1, n));
-  double contended = across_processes(2, n, [&](actors::event go, long count) {
-    return actors::process(lock_loop, m, go, count);
+              raw1.median, {});
+  auto [raw2, contended] = bench::measure_pair([&] { return raw_mutex(2, n); }, [&] {
+    return across_processes(2, n, [&](actors::event go, long count) {
+      return actors::process(lock_loop, m, go, count);
+    });
   });
   bench::emit("lock.contended", contended, "ops/s", bench::lookup(py, "lock_contended"),
-              raw_mutex(2, n));
-  actors::value<long> v(0);
-  double incr = across_processes(2, n, [&](actors::event go, long count) {
-    return actors::process(incr_loop, v, go, count);
+              raw2.median, {});
+  auto incr = bench::measure([&] {
+    actors::value<long> v(0);
+    double rate = across_processes(2, n, [&](actors::event go, long count) {
+      return actors::process(incr_loop, v, go, count);
+    });
+    bench::check(v.load() == 2 * n, "value.incr: lost increments");
+    return rate;
   });
-  if (v.load() != 2 * n)
-    std::fprintf(stderr, "sync_bench: lost increments: %ld of %ld\n", v.load(), 2 * n);
-  bench::emit("value.incr", incr, "increments/s", bench::lookup(py, "value_incr"), std::nullopt);
+  bench::emit("value.incr", incr, "increments/s", bench::lookup(py, "value_incr"), std::nullopt, {});
 
   // A manager's dict: one request/reply round trip per call, as in Python.
   actors::manager mgr;
   auto d = mgr.dict<long, long>();
   long calls = bench::quick() ? 5'000 : 50'000;
-  t0 = clock_type::now();
-  for (long i = 0; i < calls; ++i)
-    d.set(i % 1000, i);
-  double sets = calls / std::chrono::duration<double>(clock_type::now() - t0).count();
+  auto sets = bench::measure([&] {
+    return calls / bench::seconds([&] {
+      for (long i = 0; i < calls; ++i)
+        d.set(i % 1000, i);
+    });
+  });
   bench::emit("manager.dict_set", sets, "ops/s", bench::lookup(py, "manager_dict_set"),
-              std::nullopt);
+              std::nullopt, {});
 }

@@ -1,10 +1,9 @@
 """Python's multiprocessing.Pipe doing what bench/pipe_bench.cpp does: a
 small-message round trip and 64 MiB-message bandwidth. Prints "key value"."""
 import multiprocessing as mp
-import sys
-import time
 
-QUICK = "--quick" in sys.argv
+from measure import emit, per_call, start_server
+
 BIG = 64 << 20
 
 
@@ -25,20 +24,9 @@ def sink(conn):
         pass
 
 
-def per_call(body, seconds):
-    body()
-    n, t0 = 0, time.perf_counter()
-    while True:
-        body()
-        n += 1
-        elapsed = time.perf_counter() - t0
-        if elapsed >= seconds and n >= 3:
-            return elapsed / n
-
-
 def main():
-    seconds = 0.1 if QUICK else 1.0
     ctx = mp.get_context("forkserver")
+    start_server(ctx)
     mine, theirs = ctx.Pipe()
     p = ctx.Process(target=echo, args=(theirs,))
     p.start()
@@ -48,7 +36,7 @@ def main():
         mine.send(1)
         mine.recv()
 
-    print("rtt_us", per_call(rt, seconds) * 1e6, flush=True)
+    emit("rtt_us", per_call(rt) * 1e6)
     mine.close()
     p.join()
 
@@ -62,7 +50,7 @@ def main():
         mine.send_bytes(payload)
         mine.recv()
 
-    print("bandwidth_gibs", BIG / per_call(send, seconds) / 2**30, flush=True)
+    emit("bandwidth_gibs", BIG / per_call(send) / 2**30)
     mine.close()
     p.join()
 

@@ -2,10 +2,11 @@
 join of a no-op target per start method, and the RSS of an idle child.
 Prints lines of "key value" (ms, MB) for the C++ harness."""
 import multiprocessing as mp
-import sys
 import time
 
-QUICK = "--quick" in sys.argv
+from measure import emit, per_call, start_server
+
+CTX = None
 
 
 def noop():
@@ -16,19 +17,10 @@ def idle():
     time.sleep(2)
 
 
-def start_join_ms(ctx, seconds):
-    p = ctx.Process(target=noop)  # warm up (starts the fork server)
+def start_join():
+    p = CTX.Process(target=noop)
     p.start()
     p.join()
-    n, t0 = 0, time.perf_counter()
-    while True:
-        p = ctx.Process(target=noop)
-        p.start()
-        p.join()
-        n += 1
-        elapsed = time.perf_counter() - t0
-        if elapsed >= seconds and n >= 3:
-            return elapsed / n * 1e3
 
 
 def rss_mb(pid):
@@ -40,15 +32,16 @@ def rss_mb(pid):
 
 
 def main():
-    seconds = 0.3 if QUICK else 2.0
+    global CTX
     for method in ("fork", "forkserver", "spawn"):
-        ctx = mp.get_context(method)
-        print(method, start_join_ms(ctx, seconds), flush=True)
+        CTX = mp.get_context(method)
+        start_server(CTX)
+        emit(method, per_call(start_join) * 1e3)
     ctx = mp.get_context("forkserver")
     p = ctx.Process(target=idle)
     p.start()
     time.sleep(0.3)
-    print("idle_rss", rss_mb(p.pid), flush=True)
+    emit("idle_rss", rss_mb(p.pid))
     p.kill()
     p.join()
 

@@ -3,10 +3,9 @@ acquire+release uncontended (one process) and contended (two processes), and
 two processes incrementing a locked Value, and d[k] = v on a Manager's dict.
 Prints "key value" (ops/s)."""
 import multiprocessing as mp
-import sys
 import time
 
-QUICK = "--quick" in sys.argv
+from measure import QUICK, emit, measure, seconds, start_server
 
 
 def lock_loop(lock, go, n):
@@ -38,22 +37,35 @@ def across(ctx, target, shared, n, procs=2):
 
 def main():
     ctx = mp.get_context("forkserver")
+    start_server(ctx)
     n = 100_000 if QUICK else 500_000
     lock = ctx.Lock()
-    t0 = time.perf_counter()
-    for _ in range(n):
-        lock.acquire()
-        lock.release()
-    print("lock_uncontended", n / (time.perf_counter() - t0), flush=True)
-    print("lock_contended", across(ctx, lock_loop, lock, n), flush=True)
-    print("value_incr", across(ctx, incr_loop, ctx.Value("l", 0), n), flush=True)
+
+    def uncontended():
+        for _ in range(n):
+            lock.acquire()
+            lock.release()
+
+    emit("lock_uncontended", measure(lambda: n / seconds(uncontended)))
+    emit("lock_contended", measure(lambda: across(ctx, lock_loop, lock, n)))
+
+    def incr():
+        v = ctx.Value("l", 0)
+        rate = across(ctx, incr_loop, v, n)
+        if v.value != 2 * n:
+            raise SystemExit("mp_sync: lost increments")
+        return rate
+
+    emit("value_incr", measure(incr))
     with ctx.Manager() as m:
         d = m.dict()
         calls = 5_000 if QUICK else 50_000
-        t0 = time.perf_counter()
-        for i in range(calls):
-            d[i % 1000] = i
-        print("manager_dict_set", calls / (time.perf_counter() - t0), flush=True)
+
+        def sets():
+            for i in range(calls):
+                d[i % 1000] = i
+
+        emit("manager_dict_set", measure(lambda: calls / seconds(sets)))
 
 
 if __name__ == "__main__":
