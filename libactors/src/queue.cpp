@@ -5,18 +5,33 @@
 // and every client connection. All queue state is touched only by that
 // thread: it is an actor in all but name, driven by the frames it receives.
 // Items are kept as the bytes the producer encoded; the server never decodes
-// them.
+// them. The loop honours the node's busy-poll time (set_busy_poll): after an
+// event it polls again at once for that long (yielding the core) before it
+// sleeps. It reads into each connection's buffer directly, and sends the
+// items of a get reply from where they are held when they are big.
 //
 // Client. A process holds up to three connections per queue: one for puts
 // (batched, with credits for bounded queues), one for gets (fetching small
 // batches, acknowledging what get() returned), one for size/join requests.
-// A flusher thread sends batches that are older than ~200 microseconds.
+// A flusher thread sends batches that are older than ~200 microseconds. An
+// item of 64 KiB or more is sent as a batch of its own, from the item.
+//
+// Pipelining. A consumer that gets items in batches asks for the next batch
+// (a nowait get, carrying its acks) when half of the current one is used;
+// the server answers it at once with what it holds (at most ~256 KiB), so a
+// consumer that stops calling get() strands nothing that arrives later. A
+// producer on a bounded queue asks for the next window of credits (maxsize/4,
+// 1 to 512) when half of its credits are used; a credit request that is not
+// nowait stands at the server until all it asked for was granted, and the
+// server pushes grants as room frees, without another request.
 //
 // Wire: frames (frame.hpp); the first payload byte is the operation.
 //   client -> server                         server -> client
 //   hello  u32 queue id                      -
 //   put    u32 n, n x (u32 len, bytes)       -
-//   credit u32 want, u8 nowait               credit u32 granted
+//   credit u32 want, u8 nowait               credit u32 granted (a standing
+//                                                 request: several, summing
+//                                                 to want at most)
 //   get    u32 max, u32 acks, u8 nowait      get u32 n, n x (u32 len, bytes)
 //   cancel                                   cancelled
 //   size                                     size u64 items, u64 maxsize,
