@@ -918,6 +918,12 @@ public:
     put_fd.reset();
     get_fd.reset();
     ctl_fd.reset();
+    // No answer comes on a new connection (a fork()ed child reconnects).
+    prefetch_pending = false;
+    fetch_pending = false;
+    credit_asked = 0;
+    credit_nowait = false;
+    credits = 0; // granted to the old connection, not to the new one
   }
 
   // A consumer leaving normally: what get() returned is taken, what it had
