@@ -51,6 +51,28 @@ void take_one_and_hang(actors::queue<int> q, connection<int> report) {
   std::this_thread::sleep_for(1h);
 }
 
+// Takes n items in a stream (so that a pipelined request for the next batch
+// is out while it holds the rest of this one), reports the last, and hangs.
+void take_n_and_hang(actors::queue<int> q, connection<int> report, int n) {
+  int last = -1;
+  for (int i = 0; i < n; ++i)
+    last = q.get(10s);
+  report.send(last);
+  std::this_thread::sleep_for(1h);
+}
+
+// Puts ids [first, first + n) into a bounded queue, each put waiting for room.
+void produce_bounded(actors::queue<int> q, int first, int n) {
+  for (int i = first; i < first + n; ++i)
+    q.put(i, 30s);
+}
+
+// Puts small and big strings, in order: i-th item is i % 3 == 1 ? 1 MiB : 3 bytes.
+void put_big_and_small(actors::queue<std::string> q, int n) {
+  for (int i = 0; i < n; ++i)
+    q.put(std::string(i % 3 == 1 ? (1 << 20) + i : 3, static_cast<char>('a' + i % 26)));
+}
+
 // Takes two items (the second request acknowledges the first), marks none
 // done, and waits to be killed.
 void take_two_and_hang(actors::joinable_queue<int> q, connection<int> report) {
@@ -755,3 +777,78 @@ TEST(queue_shutdown, immediate_shutdown_counts_dropped_items_done_for_join) {
   q.task_done();
   q.join(5s);
 }
+
+namespace {
+
+// A consumer streaming items has the next batch asked for (and maybe on its
+// way) while it uses this one: killed then, it loses nothing.
+TEST(queue, a_consumer_killed_holding_a_pipelined_batch_loses_nothing) {
+  actors::queue<int> q;
+  constexpr int total = 3000;
+  for (int i = 0; i < total; ++i)
+    q.put(i);
+  auto [mine, theirs] = actors::pipe<int>();
+  process c(take_n_and_hang, q, theirs, 700);
+  c.start();
+  theirs.close();
+  int last = mine.recv(10s);
+  EXPECT_EQ(last, 699); // one consumer: in order
+  c.kill();
+  c.join();
+  std::vector<int> rest;
+  while (auto v = q.try_get(1s))
+    rest.push_back(*v);
+  std::sort(rest.begin(), rest.end());
+  rest.erase(std::unique(rest.begin(), rest.end()), rest.end());
+  for (int i = last + 1; i < total; ++i)
+    ASSERT_TRUE(std::binary_search(rest.begin(), rest.end(), i)) << "lost item " << i;
+}
+
+// With credits asked for ahead (pipelined) by several producers, the queue
+// still never holds more than maxsize, and every item arrives.
+TEST(queue, pipelined_credits_never_exceed_maxsize) {
+  actors::queue<int> q(16);
+  constexpr int each = 3000;
+  process a(produce_bounded, q, 0, each), b(produce_bounded, q, each, each);
+  a.start();
+  b.start();
+  std::vector<int> got;
+  std::uint64_t most = 0;
+  auto until = std::chrono::steady_clock::now() + 60s;
+  while (got.size() < 2 * each && std::chrono::steady_clock::now() < until) {
+    if (got.size() % 50 == 0) {
+      most = std::max(most, q.qsize());
+      std::this_thread::sleep_for(1ms); // let the producers fill it up
+      most = std::max(most, q.qsize());
+    }
+    auto v = q.try_get(10s);
+    if (!v)
+      break;
+    got.push_back(*v);
+  }
+  a.join();
+  b.join();
+  EXPECT_LE(most, 16u) << "the queue held more than maxsize";
+  EXPECT_GT(most, 0u);
+  ASSERT_EQ(got.size(), 2u * each);
+  std::sort(got.begin(), got.end());
+  for (int i = 0; i < 2 * each; ++i)
+    ASSERT_EQ(got[static_cast<std::size_t>(i)], i);
+}
+
+// Big items travel on their own (not copied into a batch) and keep their
+// place among small ones.
+TEST(queue, big_items_keep_their_order_among_small_ones) {
+  actors::queue<std::string> q;
+  constexpr int n = 30;
+  process p(put_big_and_small, q, n);
+  p.start();
+  for (int i = 0; i < n; ++i) {
+    auto s = q.get(20s);
+    ASSERT_EQ(s.size(), i % 3 == 1 ? (1u << 20) + static_cast<unsigned>(i) : 3u) << i;
+    ASSERT_EQ(s.find_first_not_of(static_cast<char>('a' + i % 26)), std::string::npos) << i;
+  }
+  p.join();
+}
+
+} // namespace
