@@ -627,7 +627,9 @@ TEST(actor, a_bounded_mailbox_keeps_the_memory_of_a_flooded_actor_bounded) {
   double secs = test_util::seconds_since(t0);
   long bounded_growth = status_kb(b.pid(), "VmHWM:") - base;
 
-  auto u = actors::spawn<sink>(actors::in_new_process, work_ns, unused, true);
+  // Four times slower per message, so the flood outruns it even when this
+  // machine is busy and the sender slows down too.
+  auto u = actors::spawn<sink>(actors::in_new_process, 4 * work_ns, unused, true);
   u.ask(&sink::count).get(5s);
   long ubase = status_kb(u.pid(), "VmRSS:");
   flood(u);
