@@ -1,8 +1,8 @@
 // The node's transport: see transport.hpp.
 
-#include "transport.hpp"
+#include "io/transport.hpp"
 
-#include "../runtime.hpp"
+#include "runtime/runtime.hpp"
 
 #include <actors/log.hpp>
 #include <actors/node.hpp>

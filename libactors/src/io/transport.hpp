@@ -18,8 +18,8 @@
 // never blocks on a full socket (it waits for EPOLLOUT); other threads do.
 // Never installed.
 
-#include "../fd.hpp"
-#include "../wire.hpp"
+#include "io/fd.hpp"
+#include "io/wire.hpp"
 
 #include <caf/execution_unit.hpp>
 #include <caf/resumable.hpp>

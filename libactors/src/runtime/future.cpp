@@ -4,7 +4,7 @@
 #include <actors/log.hpp>
 
 #include "io/transport.hpp"
-#include "runtime.hpp"
+#include "runtime/runtime.hpp"
 
 #include <atomic>
 #include <csignal>

@@ -1,7 +1,7 @@
 // The node: one per OS process. Owns the fork server, the lazily created CAF
 // actor system, this process's identity and its children.
 
-#include "runtime.hpp"
+#include "runtime/runtime.hpp"
 #include "io/transport.hpp"
 
 #include <actors/detail/channel.hpp>

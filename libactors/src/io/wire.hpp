@@ -4,7 +4,7 @@
 // output box that packs small frames and sends large bodies without copies.
 // Every frame's payload starts with one code byte. Never installed.
 
-#include "frame.hpp"
+#include "io/frame.hpp"
 
 #include <algorithm>
 #include <cerrno>

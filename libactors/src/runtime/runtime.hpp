@@ -2,8 +2,8 @@
 // The node's internal state, the per-process state behind actors::process,
 // and the pieces that start children. Never installed.
 
-#include "fd.hpp"
-#include "frame.hpp"
+#include "io/fd.hpp"
+#include "io/frame.hpp"
 
 #include <atomic>
 #include <actors/detail/target.hpp>

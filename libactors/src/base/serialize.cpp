@@ -1,7 +1,7 @@
 #include <actors/detail/serialize.hpp>
 #include <actors/errors.hpp>
 
-#include "runtime.hpp"
+#include "runtime/runtime.hpp"
 
 namespace actors::detail {
 

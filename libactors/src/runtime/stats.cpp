@@ -4,9 +4,9 @@
 #include <actors/detail/stats.hpp>
 #include <actors/process.hpp>
 
-#include "fd.hpp"
-#include "frame.hpp"
-#include "runtime.hpp"
+#include "io/fd.hpp"
+#include "io/frame.hpp"
+#include "runtime/runtime.hpp"
 
 #include <mutex>
 

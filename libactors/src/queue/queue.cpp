@@ -60,8 +60,8 @@
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
 
-#include "frame.hpp"
-#include "runtime.hpp"
+#include "io/frame.hpp"
+#include "runtime/runtime.hpp"
 
 #include <algorithm>
 #include <atomic>

@@ -6,8 +6,8 @@
 #include <actors/detail/stats.hpp>
 #include <actors/thread.hpp>
 
-#include "fd.hpp"
-#include "runtime.hpp"
+#include "io/fd.hpp"
+#include "runtime/runtime.hpp"
 
 #include <caf/blocking_actor.hpp>
 

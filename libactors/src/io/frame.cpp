@@ -1,4 +1,4 @@
-#include "frame.hpp"
+#include "io/frame.hpp"
 
 #include <actors/node.hpp>
 

@@ -27,10 +27,10 @@
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
 
-#include "fd.hpp"
-#include "frame.hpp"
-#include "runtime.hpp"
-#include "wire.hpp"
+#include "io/fd.hpp"
+#include "io/frame.hpp"
+#include "runtime/runtime.hpp"
+#include "io/wire.hpp"
 
 #include <algorithm>
 #include <atomic>

@@ -2,7 +2,7 @@
 #include <actors/log.hpp>
 #include <actors/process.hpp>
 
-#include "fd.hpp"
+#include "io/fd.hpp"
 
 #include <chrono>
 #include <ctime>

@@ -19,10 +19,10 @@
 #include <actors/pipe.hpp>
 #include <actors/process.hpp>
 
-#include "fd.hpp"
-#include "frame.hpp"
-#include "runtime.hpp"
-#include "wire.hpp"
+#include "io/fd.hpp"
+#include "io/frame.hpp"
+#include "runtime/runtime.hpp"
+#include "io/wire.hpp"
 
 #include <algorithm>
 #include <atomic>

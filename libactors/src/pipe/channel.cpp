@@ -3,7 +3,7 @@
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
 
-#include "frame.hpp"
+#include "io/frame.hpp"
 
 #include <algorithm>
 #include <cerrno>

@@ -1,4 +1,4 @@
-#include "fd.hpp"
+#include "io/fd.hpp"
 
 #include <actors/log.hpp>
 

@@ -7,7 +7,7 @@
 // parent_process()), kills those still running and exits, so a parent killed
 // by a signal leaves no orphans.
 
-#include "runtime.hpp"
+#include "runtime/runtime.hpp"
 
 #include <algorithm>
 #include <cerrno>
