@@ -2,7 +2,7 @@
 #include <actors/log.hpp>
 #include <actors/process.hpp>
 
-#include "io/fd.hpp"
+#include "base/fd.hpp"
 
 #include <chrono>
 #include <ctime>

@@ -8,7 +8,7 @@
 // `fds` descriptors travel with the header as SCM_RIGHTS. The header is
 // validated, and `size` checked against the cap, before anything is allocated.
 
-#include "io/fd.hpp"
+#include "base/fd.hpp"
 
 #include <cstdint>
 #include <optional>

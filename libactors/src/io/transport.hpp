@@ -18,7 +18,7 @@
 // never blocks on a full socket (it waits for EPOLLOUT); other threads do.
 // Never installed.
 
-#include "io/fd.hpp"
+#include "base/fd.hpp"
 #include "io/wire.hpp"
 
 #include <caf/execution_unit.hpp>

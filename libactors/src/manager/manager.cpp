@@ -19,7 +19,7 @@
 #include <actors/pipe.hpp>
 #include <actors/process.hpp>
 
-#include "io/fd.hpp"
+#include "base/fd.hpp"
 #include "io/frame.hpp"
 #include "runtime/runtime.hpp"
 #include "io/wire.hpp"

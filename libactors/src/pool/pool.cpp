@@ -27,7 +27,7 @@
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
 
-#include "io/fd.hpp"
+#include "base/fd.hpp"
 #include "io/frame.hpp"
 #include "runtime/runtime.hpp"
 #include "io/wire.hpp"

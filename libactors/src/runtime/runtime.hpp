@@ -2,7 +2,7 @@
 // The node's internal state, the per-process state behind actors::process,
 // and the pieces that start children. Never installed.
 
-#include "io/fd.hpp"
+#include "base/fd.hpp"
 #include "io/frame.hpp"
 
 #include <atomic>

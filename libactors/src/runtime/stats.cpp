@@ -4,7 +4,7 @@
 #include <actors/detail/stats.hpp>
 #include <actors/process.hpp>
 
-#include "io/fd.hpp"
+#include "base/fd.hpp"
 #include "io/frame.hpp"
 #include "runtime/runtime.hpp"
 

@@ -8,7 +8,7 @@
 #include <actors/detail/stats.hpp>
 #include <actors/sync.hpp>
 
-#include "io/fd.hpp"
+#include "base/fd.hpp"
 
 #include <atomic>
 #include <cerrno>

@@ -6,7 +6,7 @@
 #include <actors/detail/stats.hpp>
 #include <actors/thread.hpp>
 
-#include "io/fd.hpp"
+#include "base/fd.hpp"
 #include "runtime/runtime.hpp"
 
 #include <caf/blocking_actor.hpp>

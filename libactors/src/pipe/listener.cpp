@@ -4,7 +4,7 @@
 #include <actors/future.hpp>
 #include <actors/listener.hpp>
 
-#include "io/fd.hpp"
+#include "base/fd.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

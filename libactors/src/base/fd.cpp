@@ -1,4 +1,4 @@
-#include "io/fd.hpp"
+#include "base/fd.hpp"
 
 #include <actors/log.hpp>
 
