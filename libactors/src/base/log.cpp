@@ -1,9 +1,10 @@
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
-#include <actors/process.hpp>
 
 #include "base/fd.hpp"
+#include "base/log.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <ctime>
 #include <mutex>
@@ -50,12 +51,12 @@ std::string asctime(const std::string& datefmt) {
   return out;
 }
 
+// Set by the runtime (runtime/node.cpp): this layer knows no process.
+std::atomic<std::string (*)()> name_source{nullptr};
+
 std::string process_name() {
-  try {
-    return current_process().name();
-  } catch (const actors::error&) {
-    return "MainProcess";
-  }
+  auto* source = name_source.load(std::memory_order_acquire);
+  return source ? source() : "MainProcess";
 }
 
 // Expands the placeholders of `format`; with `check` set, throws on an unknown
@@ -143,3 +144,11 @@ line::~line() {
 }
 
 } // namespace actors::log
+
+namespace actors::detail {
+
+void set_log_process_name(std::string (*source)()) noexcept {
+  log::name_source.store(source, std::memory_order_release);
+}
+
+} // namespace actors::detail

@@ -1,8 +1,6 @@
 #include <actors/detail/serialize.hpp>
 #include <actors/errors.hpp>
 
-#include "runtime/runtime.hpp"
-
 namespace actors::detail {
 
 std::vector<int>*& outgoing_fds() noexcept {

@@ -1,34 +1,23 @@
 #include "io/frame.hpp"
 
-#include <actors/node.hpp>
-
 #include <atomic>
 #include <cerrno>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
-namespace actors {
+namespace actors::detail {
 
 namespace {
 std::atomic<std::size_t> cap{std::size_t{2} << 30}; // 2 GiB: a 1 GiB message fits
 } // namespace
 
-void set_max_frame_size(std::size_t bytes) {
-  if (bytes < 64 || bytes > 0xFFFFFFFFu)
-    throw error(errc::bad_argument, "set_max_frame_size: " + std::to_string(bytes)
-                                      + " bytes is outside [64, 4 GiB - 1]");
-  cap.store(bytes);
-}
-
-std::size_t max_frame_size() noexcept {
-  return cap.load();
-}
-
-namespace detail {
-
 std::size_t frame_cap() noexcept {
   return cap.load();
+}
+
+void set_frame_cap(std::size_t bytes) noexcept {
+  cap.store(bytes);
 }
 
 void put_header(char* out, const frame_header& h) noexcept {
@@ -141,6 +130,4 @@ recv_status recv_frame(int sock, frame_header& header, std::string& payload,
   return recv_status::ok;
 }
 
-} // namespace detail
-
-} // namespace actors
+} // namespace actors::detail

@@ -38,6 +38,8 @@ std::optional<frame_header> parse_header(const char* in, std::size_t cap, std::s
 
 /// The cap on a frame's payload, set with actors::set_max_frame_size.
 std::size_t frame_cap() noexcept;
+/// Sets it (actors::set_max_frame_size checks the value first).
+void set_frame_cap(std::size_t bytes) noexcept;
 
 /// Sends one frame, descriptors attached to its header. Returns false if the
 /// peer is gone. The caller checks the size against the cap first.

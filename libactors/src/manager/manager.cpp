@@ -21,6 +21,7 @@
 
 #include "base/fd.hpp"
 #include "io/frame.hpp"
+#include "io/transport.hpp"
 #include "runtime/runtime.hpp"
 #include "io/wire.hpp"
 

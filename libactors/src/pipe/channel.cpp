@@ -4,6 +4,7 @@
 #include <actors/log.hpp>
 
 #include "io/frame.hpp"
+#include "runtime/node_hooks.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -26,6 +27,14 @@ std::unordered_set<channel*> registry;
 
 channel::channel(int fd, bool readable, bool writable) noexcept
   : fd_(fd), wake_(::eventfd(0, EFD_CLOEXEC)), readable_(readable), writable_(writable) {
+  // A fork child closes the channels it inherited (runtime/node_hooks.hpp).
+  static const bool hooked = [] {
+    node_hooks hooks;
+    hooks.drop_inherited = &drop_inherited_channels;
+    add_node_hooks(hooks);
+    return true;
+  }();
+  (void) hooked;
   std::lock_guard<std::mutex> guard(registry_mtx);
   registry.insert(this);
 }

@@ -1,12 +1,16 @@
 // The node: one per OS process. Owns the fork server, the lazily created CAF
 // actor system, this process's identity and its children.
 
-#include "runtime/runtime.hpp"
+#include "base/log.hpp"
+#include "io/frame.hpp"
 #include "io/transport.hpp"
+#include "runtime/control.hpp"
+#include "runtime/node_hooks.hpp"
+#include "runtime/runtime.hpp"
 
-#include <actors/detail/channel.hpp>
-#include <actors/detail/queue_client.hpp>
+#include <actors/detail/serialize.hpp>
 #include <actors/node.hpp>
+#include <actors/process.hpp>
 
 #include <caf/atom.hpp>
 
@@ -67,6 +71,29 @@ std::shared_ptr<process_state> make_self(std::string name, std::vector<int> iden
   s->started = true;
   return s;
 }
+
+
+// The layers below the node (the log, the transport) include nothing of it:
+// it hands them what they need, before main() runs.
+[[maybe_unused]] const bool lower_layers_hosted = [] {
+  set_log_process_name([]() -> std::string {
+    try {
+      return current_process().name();
+    } catch (const actors::error&) {
+      return "MainProcess";
+    }
+  });
+  transport_host host;
+  // The fork server must exist before the transport's first thread.
+  host.prepare = [] { (void) require_node().ensure_forkserver(); };
+  // Called under the transport's lock, after prepare: takes no node lock.
+  host.remove_at_exit = [](const std::string& dir) {
+    if (auto* n = current_node(); n && n->forkserver)
+      forkserver_cleanup_on_exit(*n->forkserver, dir);
+  };
+  set_transport_host(host);
+  return true;
+}();
 
 } // namespace
 
@@ -131,8 +158,8 @@ forkserver_client& node_state::ensure_forkserver() {
 }
 
 void node_state::shutdown(bool at_exit) noexcept {
-  join_non_daemon_threads(); // as Python at exit: they may still use anything
-  flush_all_queues(); // what this process put leaves before anything stops
+  run_node_hooks(&node_hooks::join);  // as Python at exit: threads may still use anything
+  run_node_hooks(&node_hooks::flush); // what this process put leaves before anything stops
   stop_spares();      // no spare is started from now on
   std::vector<std::shared_ptr<process_state>> kids;
   {
@@ -164,7 +191,7 @@ void node_state::shutdown(bool at_exit) noexcept {
     p.join();
   });
   stop_actor_runtime(); // actors stop, their monitors hear it; then the transport
-  stop_queue_server(); // its clients (our children) are gone now
+  run_node_hooks(&node_hooks::stop); // the servers' clients (our children) are gone now
   if (forkserver) {
     stop_forkserver(*forkserver);
     forkserver.reset();
@@ -202,8 +229,7 @@ void drop_inherited_node() noexcept {
   // threads of the parent do not exist here, so no lock is taken: one could
   // be held forever.
   forget_codec_state_after_fork();
-  drop_inherited_channels();
-  drop_inherited_queues();
+  run_node_hooks(&node_hooks::drop_inherited);
   drop_inherited_actors();
   auto* n = the_node.load();
   if (!n)
@@ -375,6 +401,29 @@ caf::actor_system& system() {
 
 bool node_running() noexcept {
   return detail::current_node() != nullptr;
+}
+
+void set_max_frame_size(std::size_t bytes) {
+  if (bytes < 64 || bytes > 0xFFFFFFFFu)
+    throw error(errc::bad_argument, "set_max_frame_size: " + std::to_string(bytes)
+                                      + " bytes is outside [64, 4 GiB - 1]");
+  detail::set_frame_cap(bytes);
+}
+
+std::size_t max_frame_size() noexcept {
+  return detail::frame_cap();
+}
+
+void set_busy_poll(std::chrono::microseconds t) {
+  if (t < std::chrono::microseconds::zero() || t > std::chrono::milliseconds(10))
+    throw error(errc::bad_argument, "set_busy_poll: " + std::to_string(t.count())
+                                      + " us is not between 0 and 10000 us");
+  detail::busy_poll_slot().store(std::chrono::nanoseconds(t).count(), std::memory_order_relaxed);
+}
+
+std::chrono::microseconds busy_poll() noexcept {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+    std::chrono::nanoseconds(detail::busy_poll_slot().load(std::memory_order_relaxed)));
 }
 
 } // namespace actors

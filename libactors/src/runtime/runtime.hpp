@@ -161,11 +161,6 @@ struct node_state {
 /// (the process is ending; Python abandons daemon threads too).
 int node_daemon_threads(int delta) noexcept;
 
-/// Waits for every non-daemon actors::thread this process started, and those
-/// they start meanwhile, but the calling one (Python's threading._shutdown()).
-/// The first step of node_state::shutdown(), before anything else stops.
-void join_non_daemon_threads() noexcept;
-
 /// The node of this process, or nullptr.
 node_state* current_node() noexcept;
 /// The node of this process; throws errc::no_node.
@@ -196,12 +191,6 @@ public:
 private:
   void* transport_ = nullptr;
 };
-
-/// In a fork()ed child: forgets the codec state (serialize.hpp) of the thread
-/// that forked. A fork made while a value was being decoded (a fork server
-/// started by a handle's load()) would otherwise leave decoding() true in the
-/// child for good, and every queue it made would be an empty placeholder.
-void forget_codec_state_after_fork() noexcept;
 
 /// A C++ type or symbol name as written in source ("counter::add(int)").
 std::string demangle(const char* mangled);
@@ -248,9 +237,6 @@ void drop_inherited_actors() noexcept;
 /// not the control endpoint (a spare process: actors-top sees it as a node
 /// once it hosts an actor).
 void prepare_actor_runtime();
-/// How long a thread that waits for a reply, or a transport loop that
-/// has just had work, polls before it sleeps, in ns (0: never).
-std::atomic<std::int64_t>& busy_poll_slot();
 /// Stops making spare processes and lets the idle ones go (node shutdown).
 void stop_spares() noexcept;
 /// In a fork()ed child: forgets the parent's spares (and its maker thread).

@@ -2,11 +2,12 @@
 // actor system, with Python's Thread lifecycle around it.
 
 #include <actors/node.hpp>
-#include <actors/detail/queue_client.hpp>
 #include <actors/detail/stats.hpp>
 #include <actors/thread.hpp>
 
 #include "base/fd.hpp"
+#include "runtime/control.hpp"
+#include "runtime/node_hooks.hpp"
 #include "runtime/runtime.hpp"
 
 #include <caf/blocking_actor.hpp>
@@ -80,7 +81,10 @@ private:
 
 } // namespace
 
-void join_non_daemon_threads() noexcept {
+// Python's threading._shutdown(): waits for every non-daemon actors::thread
+// this process started, and those they start meanwhile, but the calling one.
+// The node runs it first when it stops (its node_hooks::join).
+static void join_non_daemon_threads() noexcept {
   int me = ::getpid();
   long caller = current_tid();
   for (;;) { // a thread may start another while we wait: look again
@@ -145,7 +149,13 @@ void thread::start() {
     state_->pid = ::getpid();
   }
   {
-    static bool registered = (detail::add_stats_source(&detail::thread_stats_of), true);
+    static bool registered = [] {
+      detail::add_stats_source(&detail::thread_stats_of);
+      detail::node_hooks hooks;
+      hooks.join = &detail::join_non_daemon_threads;
+      detail::add_node_hooks(hooks);
+      return true;
+    }();
     (void) registered;
     detail::started_threads.add(state_);
   }
