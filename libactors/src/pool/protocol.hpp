@@ -1,7 +1,7 @@
 #pragma once
 // What a pool's supervisor and its workers share. Never installed.
 //
-// Wire (frames, frame.hpp; first payload byte is the operation):
+// Wire (frames, io/frame.hpp; first payload byte is the operation):
 //   supervisor -> worker                    worker -> supervisor
 //   def  u32 index, code_location           result u64 id, u64 ns, bytes
 //   task u64 id, u32 runner, u32 fn, bytes  error  u64 id, u8 phase, (type, what)
