@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "../libactors/src/frame.hpp"
+#include "io/frame.hpp"
 
 #include <array>
 #include <csignal>

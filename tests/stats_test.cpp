@@ -4,7 +4,7 @@
 
 #include "actor_util.hpp"
 
-#include "../libactors/src/actor/cell.hpp"
+#include "actor/cell.hpp"
 
 #include <actors/detail/stats.hpp>
 

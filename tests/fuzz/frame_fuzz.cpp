@@ -8,7 +8,7 @@
 
 #include <actors/all.hpp>
 
-#include "../../libactors/src/frame.hpp"
+#include "io/frame.hpp"
 
 #include <cstdint>
 #include <cstring>

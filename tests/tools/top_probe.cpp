@@ -12,7 +12,7 @@
 // (the second argument, default 10) and exits.
 #include <actors/all.hpp>
 
-#include "../../libactors/src/actor/cell.hpp" // set_supervision
+#include "actor/cell.hpp" // set_supervision
 
 #include <chrono>
 #include <iostream>

@@ -227,7 +227,7 @@ private:
       return;
     }
     f.add_done_callback([s, st, call, retries_left, i](const future<R>& done) {
-      auto& inner = *done.state();
+      auto& inner = *detail::future_access::state(done);
       auto e = inner.error();
       if (!e) {
         st->set(std::move(inner.value()));

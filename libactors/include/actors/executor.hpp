@@ -95,7 +95,7 @@ public:
   /// and the workers have exited. Idempotent.
   void shutdown(bool wait = true, bool cancel_futures = false) {
     if (cancel_futures)
-      detail::pool_cancel_pending(*pool_.core());
+      detail::pool_cancel_pending(*pool_.core_);
     pool_.close();
     if (wait)
       pool_.join();
@@ -112,11 +112,11 @@ public:
   /// - Throws errc::bad_argument from a future's callback (they run on the
   ///   pool's supervisor thread, which this waits for); submit() afterwards
   ///   throws errc::closed.
-  void terminate_workers() { detail::pool_terminate_workers(*pool_.core(), false); }
+  void terminate_workers() { detail::pool_terminate_workers(*pool_.core_, false); }
 
   /// Python 3.14's kill_workers(): as terminate_workers(), with SIGKILL, so
   /// workers cannot catch or ignore it and no grace second is spent.
-  void kill_workers() { detail::pool_terminate_workers(*pool_.core(), true); }
+  void kill_workers() { detail::pool_terminate_workers(*pool_.core_, true); }
 
   /// The pool underneath (pids, restarts...).
   pool& underlying_pool() noexcept { return pool_; }

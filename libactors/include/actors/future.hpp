@@ -19,8 +19,12 @@
 /// (future_source.hpp) fails with whatever exception its source sets. A
 /// waiting call throws keyboard_interrupt when SIGINT arrives.
 
-#include <actors/detail/serialize.hpp>
+#include <actors/detail/deadline.hpp>
+#include <actors/detail/interrupt.hpp>
+#include <actors/detail/job_sink.hpp>
+#include <actors/detail/task_state.hpp>
 #include <actors/errors.hpp>
+#include <actors/none.hpp>
 #include <actors/time.hpp>
 
 #include <condition_variable>
@@ -38,136 +42,17 @@
 
 namespace actors {
 
-namespace detail {
-
-/// A deadline `timeout` from now (max for forever).
-std::chrono::steady_clock::time_point deadline_in(duration timeout) noexcept;
-
-/// Waits on `cv` until `done()` or `deadline`, in slices, so that SIGINT
-/// (see keyboard_interrupt) is noticed within 100 ms. Returns done(). Throws
-/// keyboard_interrupt for a SIGINT that arrived while it waited, even if
-/// done() became true in the same moment (it is never lost).
-bool wait_interruptibly(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
-                        std::chrono::steady_clock::time_point deadline,
-                        const std::function<bool()>& done);
-
-/// True on a pool's supervisor thread, where callbacks run: waiting there for
-/// a result that thread has yet to deliver would deadlock, so it throws.
-bool& on_pool_supervisor() noexcept;
-
-/// True on the transport thread that delivers actors' replies.
-bool on_reply_loop() noexcept;
-
-/// Makes SIGINT interrupt waiting pool calls (once per process, and only if
-/// SIGINT has its default action).
-void catch_sigint() noexcept;
-
-/// Where a pool delivers what a task produced. `part` tells the pieces of a
-/// map apart. Called from the pool's supervisor thread.
-class job_sink {
-public:
-  virtual ~job_sink() = default;
-  /// The task is about to be sent to a worker; false if it was cancelled.
-  virtual bool claim(std::size_t part) = 0;
-  /// The task's encoded result. May throw anything (a result that does not
-  /// decode, even a type's load() throwing actors::system_exit): the pool
-  /// then calls fail() with errc::bad_payload, naming what was thrown.
-  virtual void deliver(std::size_t part, const char* data, std::size_t size) = 0;
-  /// The task failed; `e` holds an actors::error.
-  virtual void fail(std::size_t part, std::exception_ptr e) = 0;
-  /// Cancels a job that has not started (executor shutdown); false if it
-  /// cannot be.
-  virtual bool cancel() { return false; }
-};
-
-/// What every future shares, whatever its T.
-class task_state : public job_sink {
-public:
-  enum class status { pending, running, succeeded, failed, cancelled };
-
-  bool claim(std::size_t part) override;
-  void fail(std::size_t part, std::exception_ptr e) override;
-
-  /// pending -> cancelled; false once the task runs or ended.
-  bool cancel() override;
-  /// Waits until the task ended; false on timeout. Throws keyboard_interrupt.
-  bool wait(duration timeout);
-  status current() const;
-  std::exception_ptr error() const;
-  /// Runs `fn` when the task ends (at once if it has), in the thread that
-  /// ends it.
-  void on_done(std::function<void()> fn);
-
-  /// For future_source: pending -> running, true; false if cancelled.
-  /// Throws errc::bad_argument if it runs or ended already.
-  bool start_unless_cancelled();
-  /// Ends the task with `s` and `e`; false (and nothing changes) if it had
-  /// ended already.
-  bool try_finish(status s, std::exception_ptr e = nullptr);
-
-protected:
-  /// Ends the task with `s`; runs callbacks outside the lock.
-  void finish(status s, std::exception_ptr e = nullptr) { try_finish(s, std::move(e)); }
-  /// Under mtx_: ends the task with `s` and `e` and hands its callbacks to
-  /// settle(); false if it had ended already.
-  bool end_locked(status s, std::exception_ptr e, std::vector<std::function<void()>>& callbacks);
-  void settle(std::vector<std::function<void()>>& callbacks);
-
-  mutable std::mutex mtx_;
-  std::condition_variable cv_;
-  status status_ = status::pending;
-  bool settled_ = false; // ended and its callbacks ran: waiters may go on
-  std::exception_ptr error_;
-  std::vector<std::function<void()>> callbacks_;
-};
-
-} // namespace detail
-
-/// What a map over a function returning void yields for each item (Python's
-/// None). One byte on the wire.
-struct none_t {
-  template <class Archive>
-  void serialize(Archive& ar) {
-    std::uint8_t zero = 0;
-    ar(zero);
-  }
-  friend bool operator==(none_t, none_t) noexcept { return true; }
-  friend bool operator!=(none_t, none_t) noexcept { return false; }
-};
+template <class T>
+class future;
 
 namespace detail {
 
-using void_result = none_t;
-
-template <class T>
-using stored_t = std::conditional_t<std::is_void_v<T>, void_result, T>;
-
-template <class T>
-class result_state : public task_state {
-public:
-  void deliver(std::size_t, const char* data, std::size_t size) override {
-    try_set(decode<stored_t<T>>(data, size));
+/// The library's way into a future: the state its task's owner fills in.
+struct future_access {
+  template <class T>
+  static const std::shared_ptr<result_state<T>>& state(const future<T>& f) noexcept {
+    return f.state_;
   }
-  /// Sets the value directly (a map assembles its parts).
-  void set(stored_t<T>&& value) { try_set(std::move(value)); }
-  /// Ends the task with `value`; false (the value is dropped) if it had
-  /// ended already.
-  bool try_set(stored_t<T>&& value) {
-    std::vector<std::function<void()>> callbacks;
-    {
-      std::lock_guard<std::mutex> lock(mtx_);
-      if (status_ >= status::succeeded)
-        return false;
-      value_.emplace(std::move(value));
-      end_locked(status::succeeded, nullptr, callbacks);
-    }
-    settle(callbacks);
-    return true;
-  }
-  stored_t<T>& value() { return *value_; }
-
-private:
-  std::optional<stored_t<T>> value_;
 };
 
 } // namespace detail
@@ -254,10 +139,9 @@ public:
   friend bool operator==(const future& a, const future& b) noexcept { return a.state_ == b.state_; }
   friend bool operator!=(const future& a, const future& b) noexcept { return !(a == b); }
 
-  /// For the pool: the state its supervisor fills in.
-  const std::shared_ptr<detail::result_state<T>>& state() const noexcept { return state_; }
 
 private:
+  friend struct detail::future_access;
   using status = detail::task_state::status;
   std::shared_ptr<detail::result_state<T>> state_;
 };
@@ -273,7 +157,7 @@ std::ostream& describe_future(std::ostream& os, const task_state* state);
 /// A snapshot; thread-safe; never blocks.
 template <class T>
 std::ostream& operator<<(std::ostream& os, const future<T>& f) {
-  return detail::describe_future(os, f.state().get());
+  return detail::describe_future(os, detail::future_access::state(f).get());
 }
 
 /// multiprocessing's name for the same thing.
@@ -308,7 +192,7 @@ std::vector<future<T>> distinct(const std::vector<future<T>>& fs) {
   std::unordered_set<const void*> seen;
   std::vector<future<T>> out;
   for (auto& f : fs)
-    if (seen.insert(f.state().get()).second)
+    if (seen.insert(detail::future_access::state(f).get()).second)
       out.push_back(f);
   return out;
 }
@@ -319,7 +203,7 @@ std::shared_ptr<completion_watch> watch(const std::vector<future<T>>& fs) {
   for (std::size_t i = 0; i < fs.size(); ++i) {
     auto f = fs[i];
     f.add_done_callback([w, i](const future<T>& done) {
-      bool failed = !done.cancelled() && done.state()->error() != nullptr;
+      bool failed = !done.cancelled() && detail::future_access::state(done)->error() != nullptr;
       std::lock_guard<std::mutex> lock(w->mtx);
       w->ended.push_back(i);
       w->failure = w->failure || failed;

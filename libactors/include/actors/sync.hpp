@@ -37,7 +37,7 @@ namespace detail {
 
 class basic_mutex;
 
-/// Writes `<actors::KIND ...>` for operator<< (sync.cpp).
+/// Writes `<actors::KIND ...>` for operator<< (src/sync/mutex.cpp).
 void describe_lock(std::ostream& os, const basic_mutex& m, bool recursive);
 
 class basic_mutex {

@@ -16,10 +16,10 @@
 //   spawn   u64 request, u32 n, n bytes of code_location, the arguments
 //   registry u64 request, u8 what, name, optional<actor_address>  (root node only)
 
-#include "cell.hpp"
+#include "actor/cell.hpp"
 
-#include "../io/transport.hpp"
-#include "../runtime.hpp"
+#include "io/transport.hpp"
+#include "runtime/runtime.hpp"
 
 #include <actors/actor.hpp>
 #include <actors/detail/queue_client.hpp>

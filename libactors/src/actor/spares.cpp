@@ -5,7 +5,7 @@
 // and supervisor restarts take one when it is ready; a maker thread, which
 // lives only while it has spares to make, replaces it.
 
-#include "../runtime.hpp"
+#include "runtime/runtime.hpp"
 
 #include <actors/detail/channel.hpp>
 

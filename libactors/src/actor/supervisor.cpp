@@ -4,9 +4,9 @@
 // time, and never blocks on a child: stopping is a sequence driven by the
 // children's down notices and grace timers.
 
-#include "cell.hpp"
+#include "actor/cell.hpp"
 
-#include "../io/transport.hpp"
+#include "io/transport.hpp"
 
 #include <actors/log.hpp>
 #include <actors/actor_pool.hpp>

@@ -1,11 +1,9 @@
 // The node's transport: see transport.hpp.
 
-#include "transport.hpp"
+#include "io/transport.hpp"
 
-#include "../runtime.hpp"
-
+#include <actors/errors.hpp>
 #include <actors/log.hpp>
-#include <actors/node.hpp>
 
 #include <caf/actor_system.hpp>
 #include <caf/scheduler/abstract_coordinator.hpp>
@@ -23,6 +21,15 @@
 #include <unistd.h>
 
 namespace actors::detail {
+
+namespace {
+// Set by the node that hosts the transport (runtime/node.cpp).
+transport_host host;
+} // namespace
+
+void set_transport_host(const transport_host& h) noexcept {
+  host = h;
+}
 
 std::atomic<std::int64_t>& busy_poll_slot() {
   static std::atomic<std::int64_t> ns{[] {
@@ -66,11 +73,13 @@ transport& transport::get() {
     return *t;
   // The fork server must exist before this process's first thread, and
   // before transport_mtx is taken (see "Fork-safety rule" in architecture.md).
-  auto& fs = require_node().ensure_forkserver();
+  if (!host.prepare)
+    throw error(errc::no_node, "no libactors node runs in this process");
+  host.prepare();
   std::lock_guard<std::mutex> guard(transport_mtx);
   if (!the_transport) {
     the_transport = new transport;
-    forkserver_cleanup_on_exit(fs, the_transport->dir_);
+    host.remove_at_exit(the_transport->dir_);
     fast_transport.store(the_transport, std::memory_order_release);
   }
   return *the_transport;
@@ -636,19 +645,3 @@ void drop_inherited_transport() noexcept {
 }
 
 } // namespace actors::detail
-
-namespace actors {
-
-void set_busy_poll(std::chrono::microseconds t) {
-  if (t < std::chrono::microseconds::zero() || t > std::chrono::milliseconds(10))
-    throw error(errc::bad_argument, "set_busy_poll: " + std::to_string(t.count())
-                                      + " us is not between 0 and 10000 us");
-  detail::busy_poll_slot().store(std::chrono::nanoseconds(t).count(), std::memory_order_relaxed);
-}
-
-std::chrono::microseconds busy_poll() noexcept {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-    std::chrono::nanoseconds(detail::busy_poll_slot().load(std::memory_order_relaxed)));
-}
-
-} // namespace actors

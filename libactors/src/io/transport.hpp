@@ -18,8 +18,8 @@
 // never blocks on a full socket (it waits for EPOLLOUT); other threads do.
 // Never installed.
 
-#include "../fd.hpp"
-#include "../wire.hpp"
+#include "base/fd.hpp"
+#include "io/wire.hpp"
 
 #include <caf/execution_unit.hpp>
 #include <caf/resumable.hpp>
@@ -40,6 +40,21 @@ namespace actors::detail {
 
 class transport;
 class event_loop;
+
+/// What the transport needs from the node that hosts it, set by the node
+/// (runtime/node.cpp) so that this layer includes nothing above it.
+struct transport_host {
+  /// Before the transport's first thread exists: makes sure the fork server
+  /// runs (see "Fork-safety rule" in architecture.md). Throws errc::no_node.
+  void (*prepare)() = nullptr;
+  /// Has the transport's socket directory removed however the process ends.
+  void (*remove_at_exit)(const std::string& dir) = nullptr;
+};
+void set_transport_host(const transport_host& h) noexcept;
+
+/// How long a thread that waits for a reply, or a transport loop that
+/// has just had work, polls before it sleeps, in ns (0: never).
+std::atomic<std::int64_t>& busy_poll_slot();
 
 /// One connection to another node, in either direction.
 class peer {

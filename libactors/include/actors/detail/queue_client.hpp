@@ -86,4 +86,10 @@ void stop_queue_server() noexcept;
 /// touching their threads.
 void drop_inherited_queues() noexcept;
 
+/// Registers the three functions above with the node (src/queue/node_hooks.cpp).
+/// Every program that can reach a queue includes this header, and so
+/// registers them before main().
+bool register_queue_node_hooks() noexcept;
+inline const bool queue_node_hooks_registered = register_queue_node_hooks();
+
 } // namespace actors::detail

@@ -152,6 +152,12 @@ std::vector<int>*& incoming_fds() noexcept;
 /// default-constructed only to be loaded must not create anything then.
 bool& decoding() noexcept;
 
+/// In a fork()ed child: forgets the codec state of the thread
+/// that forked. A fork made while a value was being decoded (a fork server
+/// started by a handle's load()) would otherwise leave decoding() true in the
+/// child for good, and every queue it made would be an empty placeholder.
+void forget_codec_state_after_fork() noexcept;
+
 /// Throws actors::error(errc::bad_payload): `what_failed` says why.
 [[noreturn]] void throw_bad_payload(const char* what_failed);
 

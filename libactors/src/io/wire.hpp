@@ -1,0 +1,207 @@
+#pragma once
+// Buffered frame I/O for the long-lived connections of a pool's workers and
+// a manager's clients: an input buffer that parses whole frames, and an
+// output box that packs small frames and sends large bodies without copies.
+// Every frame's payload starts with one code byte. Never installed.
+
+#include "io/frame.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <string>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+namespace actors::detail {
+
+/// Appends a fixed-size number to a message.
+template <class T>
+void put(std::string& out, T v) {
+  char b[sizeof v];
+  std::memcpy(b, &v, sizeof v);
+  out.append(b, sizeof v);
+}
+
+/// Reads a fixed-size number and advances; the caller checks the length.
+template <class T>
+T take(const char*& p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  p += sizeof v;
+  return v;
+}
+
+// Bytes read from a socket and not parsed yet. Unlike a std::string it does
+// not zero-fill the room it reads into, and it makes room for a whole frame
+// once its header is known.
+class inbuf {
+public:
+  const char* data() const noexcept { return buf_.get() + begin_; }
+  std::size_t size() const noexcept { return end_ - begin_; }
+  void consume(std::size_t n) noexcept {
+    begin_ += n;
+    if (begin_ == end_)
+      begin_ = end_ = 0;
+  }
+
+  // One read(2) into the free room. False on EOF or error (errno tells;
+  // EAGAIN on a non-blocking socket with nothing to read).
+  bool read_from(int fd) {
+    std::size_t want = 64 * 1024;
+    std::string why;
+    if (size() >= frame_header_size)
+      if (auto h = parse_header(data(), frame_cap(), why))
+        want = std::max<std::size_t>(want, frame_header_size + h->size - std::min<std::size_t>(
+                                                                            size(), frame_header_size + h->size));
+    reserve(want);
+    for (;;) {
+      errno = 0;
+      auto n = ::read(fd, buf_.get() + end_, cap_ - end_);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n > 0)
+        end_ += static_cast<std::size_t>(n);
+      return n > 0;
+    }
+  }
+
+private:
+  void reserve(std::size_t want) {
+    if (cap_ - end_ >= want)
+      return;
+    auto live = size();
+    if (cap_ - live >= want && begin_ > 0) {
+      std::memmove(buf_.get(), data(), live);
+    } else {
+      auto cap = std::max(2 * cap_, live + want);
+      std::unique_ptr<char[]> bigger(new char[cap]);
+      if (live > 0)
+        std::memcpy(bigger.get(), data(), live);
+      buf_ = std::move(bigger);
+      cap_ = cap;
+    }
+    begin_ = 0;
+    end_ = live;
+  }
+
+  std::unique_ptr<char[]> buf_;
+  std::size_t begin_ = 0, end_ = 0, cap_ = 0;
+};
+
+// Frames waiting to be written. Small frames are packed together; a large
+// body is kept as its own piece (moved in, not copied) and all go out with
+// one sendmsg of many pieces.
+class outbox {
+public:
+  void frame(std::uint8_t code, const std::string& head, const std::string& body) {
+    put_head(code, head, body.size());
+    small(body.data(), body.size());
+  }
+  // A body shared with the job that may be sent again: not copied if large.
+  void frame(std::uint8_t code, const std::string& head, std::shared_ptr<const std::string> body) {
+    put_head(code, head, body->size());
+    if (body->size() <= 16 * 1024) {
+      small(body->data(), body->size());
+      return;
+    }
+    bytes_ += body->size();
+    pieces_.push_back({{}, std::move(body)});
+    packable_ = false;
+  }
+
+  bool empty() const noexcept { return pieces_.empty(); }
+  std::size_t bytes() const noexcept { return bytes_; }
+
+  // Writes what the socket takes: everything, on a blocking socket. False
+  // if the peer is gone.
+  bool send(int fd) {
+    while (!pieces_.empty()) {
+      iovec iov[64];
+      std::size_t n = 0;
+      for (auto it = pieces_.begin(); it != pieces_.end() && n < 64; ++it, ++n) {
+        std::size_t skip = n == 0 ? offset_ : 0;
+        auto& b = it->bytes();
+        iov[n] = {const_cast<char*>(b.data()) + skip, b.size() - skip};
+      }
+      msghdr msg{};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = n;
+      auto sent = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+      if (sent < 0 && errno == EINTR)
+        continue;
+      if (sent < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK;
+      bytes_ -= static_cast<std::size_t>(sent);
+      auto left = static_cast<std::size_t>(sent);
+      while (left > 0) {
+        auto room = pieces_.front().bytes().size() - offset_;
+        if (left < room) {
+          offset_ += left;
+          break;
+        }
+        left -= room;
+        pieces_.pop_front();
+        offset_ = 0;
+      }
+      if (pieces_.empty())
+        packable_ = false;
+    }
+    return true;
+  }
+
+private:
+  struct piece {
+    std::string own;
+    std::shared_ptr<const std::string> shared;
+    const std::string& bytes() const noexcept { return shared ? *shared : own; }
+  };
+
+  void put_head(std::uint8_t code, const std::string& head, std::size_t body_size) {
+    char h[frame_header_size + 1];
+    put_header(h, {static_cast<std::uint32_t>(1 + head.size() + body_size), 0,
+                   frame_kind::object});
+    h[frame_header_size] = static_cast<char>(code);
+    small(h, sizeof h);
+    small(head.data(), head.size());
+  }
+
+  void small(const char* p, std::size_t n) {
+    if (n == 0)
+      return;
+    if (!packable_ || pieces_.back().own.size() + n > 64 * 1024) {
+      pieces_.emplace_back();
+      packable_ = true;
+    }
+    pieces_.back().own.append(p, n);
+    bytes_ += n;
+  }
+
+  std::deque<piece> pieces_;
+  std::size_t offset_ = 0; // sent part of the front piece
+  std::size_t bytes_ = 0;
+  bool packable_ = false;  // the last piece takes small frames
+};
+
+// The complete frames at the front of `in`: calls fn(payload, size) for each
+// and consumes it. Stops (false) at a malformed header or when fn says so.
+template <class Fn>
+bool each_frame(inbuf& in, Fn&& fn) {
+  while (in.size() >= frame_header_size) {
+    std::string why;
+    auto h = parse_header(in.data(), frame_cap(), why);
+    if (!h || h->size == 0)
+      return false;
+    if (in.size() - frame_header_size < h->size)
+      return true;
+    if (!fn(in.data() + frame_header_size, static_cast<std::size_t>(h->size)))
+      return false;
+    in.consume(frame_header_size + h->size);
+  }
+  return true;
+}
+
+} // namespace actors::detail

@@ -1,0 +1,485 @@
+// A pool's supervisor thread (pool/supervisor.hpp).
+
+#include <actors/detail/pool_core.hpp>
+#include <actors/detail/queue_client.hpp>
+#include <actors/detail/shm.hpp>
+#include <actors/detail/stats.hpp>
+#include <actors/errors.hpp>
+#include <actors/log.hpp>
+
+#include "base/fd.hpp"
+#include "io/frame.hpp"
+#include "runtime/runtime.hpp"
+#include "io/wire.hpp"
+#include "pool/protocol.hpp"
+#include "pool/supervisor.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstring>
+#include <deque>
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <thread>
+#include <unistd.h>
+#include <unordered_map>
+
+namespace actors::detail {
+
+pool_core::pool_core(pool_config c) : cfg(std::move(c)) {
+  if (cfg.processes <= 0)
+    cfg.processes = cpu_count();
+  wake.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!wake)
+    throw_errno("eventfd (pool)");
+  // One slot per worker: a retiring worker (maxtasksperchild) keeps its
+  // place until it has exited, and only then is it replaced.
+  auto n = static_cast<std::size_t>(cfg.processes);
+  slots_ = std::make_shared<shm_segment>(n * sizeof(std::uint64_t));
+  slot_used_.assign(n, false);
+}
+
+pool_core::~pool_core() {
+  if (thread.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(mtx);
+      terminating = true;
+    }
+    std::uint64_t one = 1;
+    (void) !::write(wake.get(), &one, sizeof one);
+    thread.join();
+  }
+}
+
+std::uint32_t pool_core::define(any_fn fn) {
+  auto it = fn_index_.find(fn);
+  if (it != fn_index_.end())
+    return it->second;
+  auto index = static_cast<std::uint32_t>(fn_table_.size());
+  fn_table_.push_back(locate(fn));
+  fn_index_.emplace(fn, index);
+  return index;
+}
+
+void pool_core::start_initial_workers() {
+  for (int i = 0; i < cfg.processes && !cfg.on_demand; ++i)
+    start_worker();
+  publish_pids();
+}
+
+void pool_core::start_worker() {
+  auto w = std::make_unique<worker>();
+  w->slot = static_cast<std::uint32_t>(
+    std::find(slot_used_.begin(), slot_used_.end(), false) - slot_used_.begin());
+  if (w->slot >= slot_used_.size())
+    throw error(errc::system_error, "pool: no free worker slot (a bug)");
+  auto [mine, theirs] = socket_pair(SOCK_STREAM);
+  worker_boot boot;
+  boot.sock.fd = theirs.get();
+  boot.slots = slots_;
+  boot.slot = w->slot;
+  boot.maxtasks = static_cast<std::uint64_t>(cfg.maxtasksperchild);
+  if (cfg.initializer) {
+    boot.has_init = true;
+    boot.init_trampoline = locate(reinterpret_cast<any_fn>(cfg.initializer->trampoline));
+    boot.init_target = locate(cfg.initializer->target);
+    boot.init_payload = cfg.initializer->payload;
+    for (int fd : cfg.initializer->fds)
+      boot.init_fds.push_back({fd});
+  }
+  no_actor_hosting internal; // a worker runs tasks, not actors
+  process p(pool_worker, boot);
+  p.daemon(true);
+  p.method(cfg.method);
+  p.name("PoolWorker-" + std::to_string(next_worker_++));
+  p.start();
+  theirs.reset();
+  int flags = ::fcntl(mine.get(), F_GETFL);
+  ::fcntl(mine.get(), F_SETFL, flags | O_NONBLOCK);
+  w->pid = p.pid();
+  w->proc.emplace(std::move(p));
+  w->sock = std::move(mine);
+  slot_used_[w->slot] = true;
+  workers_.push_back(std::move(w));
+}
+
+
+void pool_core::publish_pids() {
+  std::vector<int> live;
+  for (auto& w : workers_)
+    live.push_back(w->pid);
+  std::lock_guard<std::mutex> lock(mtx);
+  pids = std::move(live);
+}
+
+std::size_t pool_core::idle_workers() const {
+  auto max_tasks = static_cast<std::uint64_t>(cfg.maxtasksperchild);
+  return static_cast<std::size_t>(std::count_if(workers_.begin(), workers_.end(), [&](const auto& w) {
+    return w->inflight.empty() && !w->eof && !(max_tasks > 0 && w->sent >= max_tasks);
+  }));
+}
+
+bool pool_core::idle() const {
+  return std::all_of(workers_.begin(), workers_.end(),
+                     [](const auto& w) { return w->inflight.empty(); });
+}
+
+void pool_core::fail(job& j, std::exception_ptr e) {
+  j.sink->fail(j.part, std::move(e));
+}
+
+// Hands pending jobs out, one at a time to the worker with the fewest in
+// flight, up to a window each, then sends them. Idle workers get work
+// first, so a short job does not wait behind a long one while a worker idles.
+void pool_core::dispatch() {
+  // About 2 ms of work per worker, from the measured task time: enough to
+  // hide the round trip for tiny tasks, little enough to balance long ones.
+  std::size_t window = avg_ns_ <= 0 ? 2
+                                    : static_cast<std::size_t>(std::clamp(2e6 / avg_ns_, 2.0, 64.0));
+  auto max_tasks = static_cast<std::uint64_t>(cfg.maxtasksperchild);
+  while (!pending_.empty()) {
+    worker* best = nullptr;
+    for (auto& w : workers_) {
+      if (w->eof || w->exclusive || w->inflight.size() >= window
+          || (max_tasks > 0 && w->sent >= max_tasks))
+        continue;
+      if (!best || w->inflight.size() < best->inflight.size())
+        best = w.get();
+    }
+    if (!best)
+      break;
+    auto& j = pending_.front();
+    bool timed = j.timeout != forever;
+    if (timed && !best->inflight.empty())
+      break; // a job with a timeout runs alone, so its clock starts when it does
+    if (!j.sink->claim(j.part)) { // cancelled, or its map already failed
+      pending_.pop_front();
+      continue;
+    }
+    auto& w = *best;
+    auto runner = define(reinterpret_cast<any_fn>(j.runner));
+    auto fn = define(j.fn);
+    for (; w.known_defs < fn_table_.size(); ++w.known_defs) {
+      std::string head;
+      put(head, static_cast<std::uint32_t>(w.known_defs));
+      w.out.frame(op_def, head, encode(fn_table_[w.known_defs]));
+    }
+    std::string head;
+    auto id = next_id_++;
+    put(head, id);
+    put(head, runner);
+    put(head, fn);
+    w.out.frame(op_task, head, j.payload);
+    ++w.sent;
+    if (timed) {
+      w.exclusive = true;
+      w.deadline = clock::now() + j.timeout;
+    }
+    w.inflight.push_back({id, std::move(j)});
+    pending_.pop_front();
+  }
+  for (auto& w : workers_)
+    if (!w->out.empty())
+      flush(*w);
+}
+
+void pool_core::flush(worker& w) {
+  w.out.send(w.sock.get()); // a peer that is gone: the read side sees EOF
+}
+
+void pool_core::read_from(worker& w) {
+  while (!w.eof) {
+    if (w.in.read_from(w.sock.get()))
+      continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+      break;
+    w.eof = true;
+  }
+  bool ok = each_frame(w.in, [&](const char* p, std::size_t size) {
+    return handle(w, p, size);
+  });
+  if (!ok) {
+    log::error() << "pool: worker pid " << w.pid << " sent a malformed frame; replacing it";
+    w.proc->kill();
+    w.eof = true;
+  }
+}
+
+bool pool_core::handle(worker& w, const char* p, std::size_t size) {
+  const char* end = p + size;
+  auto code = static_cast<op>(*p++);
+  if (code == op_init_failed) {
+    auto [type, message] = decode<std::pair<std::string, std::string>>(
+      p, static_cast<std::size_t>(end - p));
+    std::lock_guard<std::mutex> lock(mtx);
+    if (!broken)
+      broken = std::make_exception_ptr(
+        remote_error(type, message, w.pid, "the pool's initializer"));
+    return true;
+  }
+  if ((code != op_result && code != op_error) || end - p < 8 || w.inflight.empty())
+    return false;
+  auto id = take<std::uint64_t>(p);
+  if (id != w.inflight.front().id)
+    return false; // results come back in the order the jobs were sent
+  ++done;
+  auto j = std::move(w.inflight.front().j);
+  w.inflight.pop_front();
+  w.exclusive = false;
+  w.deadline = clock::time_point::max();
+  if (code == op_result) {
+    if (end - p < 8)
+      return false;
+    auto ns = static_cast<double>(take<std::uint64_t>(p));
+    avg_ns_ = avg_ns_ <= 0 ? ns : 0.9 * avg_ns_ + 0.1 * ns;
+    try {
+      j.sink->deliver(j.part, p, static_cast<std::size_t>(end - p));
+    } catch (const error& e) {
+      fail(j, std::make_exception_ptr(
+                error(errc::bad_payload, j.label.text() + ": its result did not decode in the "
+                                                          "caller: " + e.what())));
+    } catch (...) {
+      // Not a std::exception (a type's load() threw actors::system_exit, say):
+      // still only this job's failure, never the end of the caller's program.
+      auto [type, message] = current_exception_info();
+      fail(j, std::make_exception_ptr(error(
+                errc::bad_payload, j.label.text() + ": its result did not decode in the caller: "
+                                     + type + (message.empty() ? "" : " (" + message + ")")
+                                     + " was thrown while decoding it")));
+    }
+    return true;
+  }
+  if (end - p < 1)
+    return false;
+  auto phase = static_cast<task_phase>(*p++);
+  std::pair<std::string, std::string> what;
+  try {
+    what = decode<std::pair<std::string, std::string>>(p, static_cast<std::size_t>(end - p));
+  } catch (const error&) {
+    return false;
+  }
+  const char* where = phase == task_phase::decoding ? "while decoding its arguments: "
+                      : phase == task_phase::encoding ? "while encoding its result: "
+                                                      : "";
+  fail(j, std::make_exception_ptr(
+            remote_error(what.first, where + what.second, w.pid, j.label.text())));
+  return true;
+}
+
+// A worker's socket reached EOF: it exited, crashed or retired. Reap it and
+// settle the jobs it had.
+void pool_core::reap(worker& w) {
+  if (!w.proc->join(std::chrono::seconds(1))) {
+    w.proc->kill();
+    w.proc->join();
+  }
+  int code = w.proc->exitcode().value_or(0);
+  {
+    std::lock_guard<std::mutex> lock(mtx);
+    ++restarts; // counted before the failures below are seen
+  }
+  auto* slot = reinterpret_cast<std::atomic<std::uint64_t>*>(slots_->data()) + w.slot;
+  auto running = slot->exchange(0);
+  slot_used_[w.slot] = false;
+  std::deque<job> back; // not started: they go back to the head of the queue
+  for (auto& s : w.inflight) {
+    if (s.id != running && !w.timed_out) {
+      back.push_back(std::move(s.j));
+      continue;
+    }
+    auto& j = s.j;
+    if (w.timed_out) {
+      fail(j, std::make_exception_ptr(timeout_error(
+                j.label.text() + " ran over its timeout; worker pid " + std::to_string(w.pid)
+                + " was killed and replaced")));
+    } else if (j.retries > 0) {
+      --j.retries;
+      log::warning() << "pool: worker pid " << w.pid << " died running " << j.label.text()
+                     << "; running it again";
+      back.push_back(std::move(j));
+    } else {
+      fail(j, std::make_exception_ptr(
+                worker_died(w.pid, code < 0 ? -code : 0, code < 0 ? 0 : code, j.label.text())));
+    }
+  }
+  w.inflight.clear();
+  for (auto it = back.rbegin(); it != back.rend(); ++it)
+    pending_.push_front(std::move(*it));
+}
+
+void pool_core::run() noexcept {
+  on_pool_supervisor() = true;
+  std::vector<pollfd> fds;
+  for (;;) {
+    bool is_closed, is_terminating, cancel;
+    std::exception_ptr broken_now;
+    {
+      std::lock_guard<std::mutex> lock(mtx);
+      for (auto& j : inbox)
+        pending_.push_back(std::move(j));
+      inbox.clear();
+      is_closed = closed;
+      is_terminating = terminating;
+      cancel = std::exchange(cancel_pending, false);
+      broken_now = broken;
+    }
+    // Workers that reached EOF are reaped; their unfinished jobs go back
+    // to the queue (and are failed below if the pool is broken).
+    bool changed = false;
+    for (std::size_t i = 0; i < workers_.size();) {
+      if (workers_[i]->eof) {
+        reap(*workers_[i]);
+        workers_.erase(workers_.begin() + static_cast<long>(i));
+        changed = true;
+        continue;
+      }
+      ++i;
+    }
+    if (cancel) {
+      std::deque<job> keep;
+      for (auto& j : pending_)
+        if (!j.sink->cancel())
+          keep.push_back(std::move(j));
+      pending_ = std::move(keep);
+    }
+    if (broken_now) {
+      for (auto& j : pending_)
+        fail(j, broken_now);
+      pending_.clear();
+    }
+    if (is_terminating)
+      break;
+
+    // A worker that retires (maxtasksperchild) holds its place until it
+    // has exited and been reaped above: the pool never runs more than
+    // `processes` workers, so one worker means one task at a time, in order.
+    bool needed = !(is_closed && pending_.empty()) && !broken_now;
+    auto wanted = static_cast<std::size_t>(cfg.processes);
+    if (cfg.on_demand) { // only for the tasks that no idle worker can take
+      auto idle = idle_workers();
+      auto unserved = pending_.size() > idle ? pending_.size() - idle : 0;
+      wanted = std::min(wanted, workers_.size() + unserved);
+    }
+    for (auto live = workers_.size(); needed && live < wanted; ++live) {
+      try {
+        start_worker();
+        changed = true;
+      } catch (const std::exception& e) {
+        log::error() << "pool: a worker could not be started: " << e.what();
+        if (workers_.empty()) {
+          std::lock_guard<std::mutex> lock(mtx);
+          broken = std::current_exception();
+        }
+        break;
+      }
+    }
+    if (changed)
+      publish_pids();
+
+    dispatch();
+    {
+      // A worker runs one job at a time; the others sent to it (its window)
+      // wait in its socket, so they count as queued, not running.
+      std::size_t busy = 0, waiting = pending_.size();
+      for (auto& w : workers_)
+        if (!w->inflight.empty()) {
+          ++busy;
+          waiting += w->inflight.size() - 1;
+        }
+      queued = waiting;
+      running = busy;
+    }
+
+    if (is_closed && pending_.empty() && idle()) {
+      for (auto& w : workers_)
+        w->sock.reset(); // EOF: the worker exits normally
+      break;
+    }
+
+    // Wait for results, new jobs, or a deadline.
+    fds.clear();
+    fds.push_back({wake.get(), POLLIN, 0});
+    auto next_deadline = clock::time_point::max();
+    for (auto& w : workers_) {
+      short events = POLLIN;
+      if (!w->out.empty())
+        events |= POLLOUT;
+      fds.push_back({w->sock.get(), events, 0});
+      next_deadline = std::min(next_deadline, w->deadline);
+    }
+    int timeout_ms = -1;
+    if (next_deadline != clock::time_point::max()) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(next_deadline - clock::now());
+      timeout_ms = static_cast<int>(std::max<long>(0, left.count()));
+    }
+    int n = ::poll(fds.data(), fds.size(), timeout_ms);
+    if (n < 0 && errno != EINTR) {
+      log::error() << "pool: poll failed: " << std::strerror(errno);
+      break;
+    }
+    if (fds[0].revents) {
+      std::uint64_t count;
+      (void) !::read(wake.get(), &count, sizeof count);
+    }
+    auto now = clock::now();
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+      auto& w = *workers_[i];
+      auto revents = fds[i + 1].revents;
+      if (revents & POLLOUT)
+        flush(w);
+      if (revents & (POLLIN | POLLHUP | POLLERR))
+        read_from(w);
+      if (!w.eof && w.deadline <= now) {
+        w.timed_out = true;
+        w.proc->kill();
+        // The socket reaches EOF once the worker is gone.
+      }
+    }
+  }
+
+  // Closed and drained, or terminated: stop every worker, fail what is left.
+  bool terminated, kill;
+  {
+    std::lock_guard<std::mutex> lock(mtx);
+    terminated = terminating;
+    kill = kill_workers;
+  }
+  if (terminated)
+    for (auto& w : workers_)
+      if (!w->eof)
+        kill ? w->proc->kill() : w->proc->terminate();
+  auto closed_error = [](const job& j) {
+    return std::make_exception_ptr(error(
+      errc::closed, "the pool was terminated before " + j.label.text() + " finished"));
+  };
+  for (auto& w : workers_) {
+    if (!w->proc->join(std::chrono::seconds(1))) {
+      w->proc->kill();
+      w->proc->join();
+    }
+    for (auto& s : w->inflight)
+      fail(s.j, closed_error(s.j));
+  }
+  for (auto& j : pending_)
+    fail(j, closed_error(j));
+  pending_.clear();
+  workers_.clear();
+  std::vector<job> late;
+  {
+    std::lock_guard<std::mutex> lock(mtx);
+    late.swap(inbox);
+    pids.clear();
+    finished = true;
+  }
+  for (auto& j : late)
+    fail(j, closed_error(j));
+  finished_cv.notify_all();
+}
+
+} // namespace actors::detail
