@@ -156,6 +156,33 @@ std::string private_socket_dir() {
   return tmpl;
 }
 
+private_server::private_server(const char* role)
+  : dir_(private_socket_dir()), path_(dir_ + "/" + role + ".sock") {
+  try {
+    fd_ = listen_unix(path_);
+  } catch (...) {
+    ::rmdir(dir_.c_str());
+    throw;
+  }
+}
+
+private_server::~private_server() {
+  close();
+}
+
+void private_server::close() noexcept {
+  fd_.reset();
+  if (std::exchange(owned_, false)) {
+    ::unlink(path_.c_str());
+    ::rmdir(dir_.c_str());
+  }
+}
+
+void private_server::forget() noexcept {
+  ::close(fd_.release());
+  owned_ = false;
+}
+
 void remove_socket_dir(const std::string& dir) noexcept {
   if (DIR* d = ::opendir(dir.c_str())) {
     while (dirent* e = ::readdir(d))

@@ -75,6 +75,37 @@ std::string private_socket_dir();
 /// Removes a private socket directory and the sockets in it.
 void remove_socket_dir(const std::string& dir) noexcept;
 
+/// A server socket of one role of this process, listening (non-blocking)
+/// at /tmp/actors-<pid>-XXXXXX/<role>.sock in a private directory of its
+/// own (private_socket_dir()). Each role has its own socket name, so
+/// actors-top tells a node's control endpoint ("node") from the transport
+/// ("actors"), a manager ("manager") or a Listener ("listener"). The one way
+/// every server of the library makes, and removes, its socket.
+class private_server {
+public:
+  /// Throws errc::system_error if the directory or socket cannot be made.
+  explicit private_server(const char* role);
+  private_server(const private_server&) = delete;
+  private_server& operator=(const private_server&) = delete;
+  /// Closes the socket and removes it with its directory (close()).
+  ~private_server();
+
+  int fd() const noexcept { return fd_.get(); }
+  const std::string& path() const noexcept { return path_; }
+  const std::string& dir() const noexcept { return dir_; }
+
+  /// Closes the socket, then removes it and its directory. Idempotent.
+  void close() noexcept;
+  /// In a fork child: closes the inherited socket and leaves the files,
+  /// which belong to the parent. Idempotent.
+  void forget() noexcept;
+
+private:
+  std::string dir_, path_; // kept after close(): the name stays readable
+  unique_fd fd_;
+  bool owned_ = true;      // the files are still there for close() to remove
+};
+
 /// Removes this user's socket directories whose process is gone: left when
 /// a whole process group was SIGKILLed, fork server included. Run by each
 /// new fork server, off the node's path.

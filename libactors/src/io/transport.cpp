@@ -79,7 +79,7 @@ transport& transport::get() {
   std::lock_guard<std::mutex> guard(transport_mtx);
   if (!the_transport) {
     the_transport = new transport;
-    host.remove_at_exit(the_transport->dir_);
+    host.remove_at_exit(the_transport->dir());
     fast_transport.store(the_transport, std::memory_order_release);
   }
   return *the_transport;
@@ -94,9 +94,7 @@ transport* transport::running() noexcept {
   return the_transport;
 }
 
-transport::transport()
-  : dir_(private_socket_dir()), path_(dir_ + "/actors.sock"),
-    listener_(listen_unix(path_).release()), inbound_(*this, listener_), outbound_(*this, -1) {
+transport::transport() : inbound_(*this, server_.fd()), outbound_(*this, -1) {
   inbound_.start();
   outbound_.start();
 }
@@ -162,7 +160,7 @@ void transport::forget(const std::string& endpoint) {
 
 void transport::accept_all() {
   int pid = 0;
-  while (auto fd = accept_same_user(listener_, pid, "actor transport")) {
+  while (auto fd = accept_same_user(server_.fd(), pid, "actor transport")) {
     auto p = std::make_shared<peer>();
     p->fd_ = fd.release();
     p->pid_ = pid;
@@ -255,13 +253,7 @@ void transport::stop() noexcept {
     drop(p);
   inbound_.close_fds();
   outbound_.close_fds();
-  if (listener_ >= 0)
-    ::close(listener_);
-  listener_ = -1;
-  if (!path_.empty()) {
-    ::unlink(path_.c_str());
-    ::rmdir(dir_.c_str());
-  }
+  server_.close();
 }
 
 void transport::park_for_fork() {
@@ -289,9 +281,7 @@ void transport::forget_after_fork() noexcept {
   }
   inbound_.close_fds();
   outbound_.close_fds();
-  if (listener_ >= 0)
-    ::close(listener_);
-  path_.clear();
+  server_.forget();
 }
 
 // -- one loop ---------------------------------------------------------------------

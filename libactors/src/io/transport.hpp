@@ -164,9 +164,9 @@ public:
   static transport* running_fast() noexcept;
 
   /// The socket path other processes connect to.
-  const std::string& endpoint() const noexcept { return path_; }
+  const std::string& endpoint() const noexcept { return server_.path(); }
   /// This node's private socket directory (removed when the node ends).
-  const std::string& dir() const noexcept { return dir_; }
+  const std::string& dir() const noexcept { return server_.dir(); }
 
   /// A connection to the node listening at `endpoint`, opened once and
   /// shared. Throws errc::eof when nothing listens there any more.
@@ -226,8 +226,7 @@ private:
   void dispatch(const peer_ptr& p, const char* data, std::size_t size);
   void drop(const peer_ptr& p);
 
-  std::string dir_, path_;
-  int listener_ = -1;
+  private_server server_{"actors"};
   std::vector<handler> handlers_{256};
   std::vector<close_handler> close_handlers_;
   std::vector<std::function<void()>> read_end_;

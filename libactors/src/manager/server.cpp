@@ -83,8 +83,9 @@ struct refusal {
 
 class manager_server {
 public:
-  explicit manager_server(std::string dir);
-  const std::string& path() const noexcept { return path_; }
+  manager_server() = default;
+  const std::string& path() const noexcept { return server_.path(); }
+  const std::string& dir() const noexcept { return server_.dir(); }
   void run();
 
 private:
@@ -97,8 +98,7 @@ private:
   void drop(mconn& c);
   object& find(std::uint32_t id);
 
-  std::string dir_, path_;
-  unique_fd listener_;
+  private_server server_{"manager"};
   std::unordered_map<int, std::unique_ptr<mconn>> conns_;
   std::unordered_map<std::uint32_t, object> objects_;
   std::unordered_map<int, int> conns_of_pid_;
@@ -106,8 +106,6 @@ private:
   bool stopping_ = false;
 };
 
-manager_server::manager_server(std::string dir)
-  : dir_(std::move(dir)), path_(dir_ + "/node.sock"), listener_(listen_unix(path_)) {}
 
 object& manager_server::find(std::uint32_t id) {
   auto it = objects_.find(id);
@@ -126,7 +124,7 @@ void manager_server::run() {
   while (!stopping_) {
     fds.clear();
     order.clear();
-    fds.push_back({listener_.get(), POLLIN, 0});
+    fds.push_back({server_.fd(), POLLIN, 0});
     auto next = clock::time_point::max();
     for (auto& [fd, c] : conns_) {
       fds.push_back({fd, static_cast<short>(POLLIN | (c->out.empty() ? 0 : POLLOUT)), 0});
@@ -191,7 +189,7 @@ void manager_server::run() {
 
 void manager_server::accept_all() {
   int pid = 0;
-  while (auto fd = accept_same_user(listener_.get(), pid, "manager")) {
+  while (auto fd = accept_same_user(server_.fd(), pid, "manager")) {
     auto c = std::make_unique<mconn>();
     c->fd = std::move(fd);
     c->pid = pid;
@@ -531,15 +529,12 @@ void manager_server::drop(mconn& c) {
 
 /// The manager process.
 void manager_main(connection<std::string> report) {
-  auto dir = private_socket_dir();
   auto& fs = require_node().ensure_forkserver();
-  forkserver_cleanup_on_exit(fs, dir); // removed however this process ends
-  manager_server server(dir);
+  manager_server server; // its socket and directory go when it is destroyed
+  forkserver_cleanup_on_exit(fs, server.dir()); // ... or however this process ends
   report.send(server.path());
   report.close();
   server.run();
-  ::unlink(server.path().c_str());
-  ::rmdir(dir.c_str());
 }
 
 } // namespace actors::detail

@@ -262,7 +262,7 @@ public:
   ~server();
 
   queue_address create(std::uint64_t maxsize, bool joinable);
-  const std::string& directory() const noexcept { return dir_; }
+  const std::string& directory() const noexcept { return server_.dir(); }
   void stop() noexcept;
   void forget_after_fork() noexcept;
 
@@ -279,9 +279,7 @@ private:
   void serve(queue_state& q);
   void fail_joiners(queue_state& q);
 
-  std::string dir_;
-  std::string path_;
-  int listener_ = -1;
+  private_server server_{"node"}; // the node's control endpoint too
   int epoll_ = -1;
   int wake_ = -1;
   std::thread thread_;
@@ -294,15 +292,12 @@ private:
 };
 
 server::server() {
-  dir_ = private_socket_dir();
-  path_ = dir_ + "/node.sock";
-  listener_ = listen_unix(path_).release();
   epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
   wake_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   epoll_event ev{};
   ev.events = EPOLLIN;
-  ev.data.fd = listener_;
-  ::epoll_ctl(epoll_, EPOLL_CTL_ADD, listener_, &ev);
+  ev.data.fd = server_.fd();
+  ::epoll_ctl(epoll_, EPOLL_CTL_ADD, server_.fd(), &ev);
   ev.data.fd = wake_;
   ::epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_, &ev);
   thread_ = std::thread([this] { run(); });
@@ -318,7 +313,7 @@ queue_address server::create(std::uint64_t maxsize, bool joinable) {
   q->joinable = joinable;
   std::lock_guard<std::mutex> guard(mtx_);
   q->id = next_id_++;
-  queue_address a{path_, q->id, maxsize, joinable, ::getpid()};
+  queue_address a{server_.path(), q->id, maxsize, joinable, ::getpid()};
   queues_[q->id] = std::move(q);
   return a;
 }
@@ -332,15 +327,11 @@ void server::stop() noexcept {
   for (auto& [fd, c] : conns_)
     ::close(fd);
   conns_.clear();
-  for (int fd : {listener_, epoll_, wake_})
+  for (int fd : {epoll_, wake_})
     if (fd >= 0)
       ::close(fd);
-  listener_ = epoll_ = wake_ = -1;
-  if (!path_.empty()) {
-    ::unlink(path_.c_str());
-    ::rmdir(dir_.c_str());
-    path_.clear();
-  }
+  epoll_ = wake_ = -1;
+  server_.close();
 }
 
 void server::forget_after_fork() noexcept {
@@ -348,10 +339,10 @@ void server::forget_after_fork() noexcept {
   // its descriptors so the parent's clients still see the parent's server.
   for (auto& [fd, c] : conns_)
     ::close(fd);
-  for (int fd : {listener_, epoll_, wake_})
+  for (int fd : {epoll_, wake_})
     if (fd >= 0)
       ::close(fd);
-  path_.clear(); // the directory belongs to the parent
+  server_.forget(); // the directory belongs to the parent
 }
 
 void server::run() {
@@ -366,7 +357,7 @@ void server::run() {
       int fd = events[i].data.fd;
       if (fd == wake_)
         return;
-      if (fd == listener_) {
+      if (fd == server_.fd()) {
         accept_all();
         continue;
       }
@@ -384,7 +375,7 @@ void server::run() {
 
 void server::accept_all() {
   int pid = 0;
-  while (auto fd = accept_same_user(listener_, pid, "queue server")) {
+  while (auto fd = accept_same_user(server_.fd(), pid, "queue server")) {
     auto c = std::make_unique<server_conn>();
     c->fd = fd.release();
     c->pid = pid;
