@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <filesystem>
 #include <set>
 #include <thread>
 
@@ -314,4 +315,27 @@ TEST(manager, every_call_fails_fast_once_the_manager_dies) {
   }
   EXPECT_EQ(error_of([&] { lock.release(); }), errc::eof);
   waiter.join();
+}
+
+// The manager's socket is named for its role, so actors-top, which lists
+// the node.sock control endpoints of programs, does not take the manager's
+// process for one; and the socket goes with the manager.
+TEST(manager, listens_on_manager_sock_not_a_node_control_endpoint) {
+  std::string dir;
+  {
+    actors::manager m;
+    auto d = m.dict<std::string, int>();
+    d.set("a", 1);
+    auto prefix = "actors-" + std::to_string(m.pid()) + "-";
+    for (auto& e : std::filesystem::directory_iterator("/tmp"))
+      if (e.path().filename().string().rfind(prefix, 0) == 0)
+        dir = e.path().string();
+    ASSERT_FALSE(dir.empty()) << "no socket directory of the manager's process " << m.pid();
+    EXPECT_TRUE(std::filesystem::exists(dir + "/manager.sock"));
+    EXPECT_FALSE(std::filesystem::exists(dir + "/node.sock"));
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  while (std::filesystem::exists(dir) && seconds_since(t0) < 5)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_FALSE(std::filesystem::exists(dir)) << dir << " is left behind";
 }
