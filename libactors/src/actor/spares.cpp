@@ -5,6 +5,7 @@
 // and supervisor restarts take one when it is ready; a maker thread, which
 // lives only while it has spares to make, replaces it.
 
+#include "base/thread_name.hpp"
 #include "runtime/runtime.hpp"
 
 #include <actors/detail/channel.hpp>
@@ -174,7 +175,10 @@ void refill(spare_pool* pool) {
   if (pool->maker.joinable())
     pool->maker.join(); // it has finished: making was false
   pool->making = true;
-  pool->maker = std::thread(make_spares, pool);
+  pool->maker = std::thread([pool] {
+    name_this_thread("actors.spares");
+    make_spares(pool);
+  });
 }
 
 } // namespace

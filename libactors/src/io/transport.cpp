@@ -1,6 +1,7 @@
 // The node's transport: see transport.hpp.
 
 #include "io/transport.hpp"
+#include "base/thread_name.hpp"
 
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
@@ -465,6 +466,7 @@ void event_loop::run_ready() {
 
 void event_loop::run() {
   this_loop = this;
+  name_this_thread(listener_ >= 0 ? "actors.inbound" : "actors.outbound");
   epoll_event events[64];
   std::chrono::steady_clock::time_point spin_until{};
   for (;;) {

@@ -159,9 +159,13 @@ manager::manager() : state_(std::make_unique<state>()) {
 }
 
 manager::~manager() {
+  // A destructor cannot throw: what went wrong is logged, not lost.
   try {
     shutdown();
+  } catch (const std::exception& e) {
+    log::error() << "manager (pid " << pid_ << "): shutting it down failed: " << e.what();
   } catch (...) {
+    log::error() << "manager (pid " << pid_ << "): shutting it down failed";
   }
 }
 
@@ -174,6 +178,8 @@ void manager::shutdown() {
   }
   detail::forget_links(path_);
   if (!state_->proc->join(std::chrono::seconds(2))) {
+    log::warning() << "manager (pid " << pid_
+                   << ") did not stop within 2 s of its shutdown request; killed";
     state_->proc->kill();
     state_->proc->join();
   }

@@ -9,6 +9,7 @@
 #include <actors/log.hpp>
 
 #include "base/fd.hpp"
+#include "base/thread_name.hpp"
 #include "io/frame.hpp"
 #include "runtime/runtime.hpp"
 #include "io/wire.hpp"
@@ -104,7 +105,10 @@ std::shared_ptr<pool_core> start_pool(pool_config config) {
   auto core = std::make_shared<pool_core>(std::move(config));
   start_control_endpoint(); // actors-top can watch the pool
   core->start_initial_workers();
-  core->thread = std::thread([p = core.get()] { p->run(); });
+  core->thread = std::thread([p = core.get()] {
+    name_this_thread("actors.pool");
+    p->run();
+  });
   static bool registered = (add_stats_source(&pool_stats_of), true);
   (void) registered;
   pools.add(core);

@@ -75,6 +75,7 @@
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
 
+#include "base/thread_name.hpp"
 #include "io/frame.hpp"
 #include "runtime/runtime.hpp"
 
@@ -300,7 +301,10 @@ server::server() {
   ::epoll_ctl(epoll_, EPOLL_CTL_ADD, server_.fd(), &ev);
   ev.data.fd = wake_;
   ::epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_, &ev);
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("actors.queue");
+    run();
+  });
 }
 
 server::~server() {
@@ -1170,7 +1174,10 @@ flusher& get_flusher() {
   std::lock_guard<std::mutex> guard(flusher_mtx);
   if (!the_flusher) {
     the_flusher = new flusher;
-    the_flusher->thread = std::thread([f = the_flusher] { f->run(); });
+    the_flusher->thread = std::thread([f = the_flusher] {
+      name_this_thread("actors.flusher");
+      f->run();
+    });
   }
   return *the_flusher;
 }
