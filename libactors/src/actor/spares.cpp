@@ -135,9 +135,7 @@ std::optional<spare> make_spare(start_method m) {
       return spare{std::move(p), m, std::move(orders), std::move(report)};
   } catch (const eof_error&) {
   }
-  p.join(std::chrono::seconds(1));
-  if (p.is_alive())
-    p.kill();
+  join_or_kill(p);
   log::warning() << "a spare process (pid " << p.pid() << ") did not start its actor runtime"
                  << " (exit code " << p.exitcode().value_or(-1)
                  << "); spawn(in_new_process) starts each process itself from now on";

@@ -150,8 +150,7 @@ manager::manager() : state_(std::make_unique<state>()) {
   try {
     path_ = rx.recv(std::chrono::seconds(30));
   } catch (const error& e) {
-    p.kill();
-    p.join();
+    detail::join_or_kill(p, duration::zero());
     throw error(errc::system_error, std::string("the manager process did not start: ") + e.what());
   }
   pid_ = p.pid();
@@ -177,12 +176,9 @@ void manager::shutdown() {
   } catch (const eof_error&) {
   }
   detail::forget_links(path_);
-  if (!state_->proc->join(std::chrono::seconds(2))) {
+  if (!detail::join_or_kill(*state_->proc, std::chrono::seconds(2)))
     log::warning() << "manager (pid " << pid_
                    << ") did not stop within 2 s of its shutdown request; killed";
-    state_->proc->kill();
-    state_->proc->join();
-  }
   state_->proc.reset();
 }
 

@@ -275,10 +275,7 @@ bool pool_core::handle(worker& w, const char* p, std::size_t size) {
 // A worker's socket reached EOF: it exited, crashed or retired. Reap it and
 // settle the jobs it had.
 void pool_core::reap(worker& w) {
-  if (!w.proc->join(std::chrono::seconds(1))) {
-    w.proc->kill();
-    w.proc->join();
-  }
+  join_or_kill(*w.proc);
   int code = w.proc->exitcode().value_or(0);
   {
     std::lock_guard<std::mutex> lock(mtx);
@@ -459,10 +456,7 @@ void pool_core::run() noexcept {
       errc::closed, "the pool was terminated before " + j.label.text() + " finished"));
   };
   for (auto& w : workers_) {
-    if (!w->proc->join(std::chrono::seconds(1))) {
-      w->proc->kill();
-      w->proc->join();
-    }
+    join_or_kill(*w->proc);
     for (auto& s : w->inflight)
       fail(s.j, closed_error(s.j));
   }

@@ -186,9 +186,10 @@ void node_state::shutdown(bool at_exit) noexcept {
       p.terminate();
   });
   each_open_child(false, [](process& p, process_state& k) {
-    if (k.daemon && !p.join(std::chrono::seconds(1)))
-      p.kill();
-    p.join();
+    if (k.daemon)
+      join_or_kill(p);
+    else
+      p.join();
   });
   stop_actor_runtime(); // actors stop, their monitors hear it; then the transport
   run_node_hooks(&node_hooks::stop); // the servers' clients (our children) are gone now

@@ -323,6 +323,16 @@ void process::start() {
   n.children.push_back(state_);
 }
 
+namespace detail {
+bool join_or_kill(process& p, duration grace) {
+  if (p.join(grace))
+    return true;
+  p.kill();
+  p.join();
+  return false;
+}
+} // namespace detail
+
 void process::join() {
   join(forever);
 }
