@@ -1,5 +1,6 @@
 #include "base/fd.hpp"
 
+#include <actors/detail/deadline.hpp>
 #include <actors/log.hpp>
 
 #include <cerrno>
@@ -67,11 +68,11 @@ bool read_all(int fd, void* data, std::size_t size) noexcept {
 
 int poll_for(pollfd* fds, std::size_t count, duration timeout) {
   using clock = std::chrono::steady_clock;
-  auto deadline = timeout == forever ? clock::time_point::max() : clock::now() + timeout;
+  auto deadline = deadline_in(timeout);
   for (;;) {
     int ms = -1;
     if (timeout != forever) {
-      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(left_until(deadline));
       ms = left.count() < 0 ? 0 : static_cast<int>(std::min<long long>(left.count(), 1 << 30));
     }
     int r = ::poll(fds, count, ms);

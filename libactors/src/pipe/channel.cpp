@@ -1,4 +1,5 @@
 #include <actors/detail/channel.hpp>
+#include <actors/detail/deadline.hpp>
 #include <actors/detail/serialize.hpp>
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
@@ -109,7 +110,7 @@ bool channel::recv(std::string& payload, std::vector<int>& fds, duration timeout
     auto spent = steady_clock::now() - start;
     return spent >= timeout ? duration::zero() : timeout - spent;
   };
-  constexpr microseconds longest_slice = milliseconds(100);
+  constexpr microseconds longest_slice = recheck_slice;
   std::string why;
   char head[frame_header_size];
   std::size_t got = 0;

@@ -1,6 +1,7 @@
 // Listener and client: a Unix socket server that hands out channels, and the
 // authkey handshake both ends run before a channel is given to the user.
 
+#include <actors/detail/deadline.hpp>
 #include <actors/future.hpp>
 #include <actors/listener.hpp>
 
@@ -34,13 +35,6 @@ constexpr std::string_view failure = "#FAILURE#";
 constexpr std::size_t nonce_size = 32;
 
 using clock = std::chrono::steady_clock;
-
-duration left_until(clock::time_point deadline) {
-  if (deadline == clock::time_point::max())
-    return forever;
-  auto now = clock::now();
-  return deadline > now ? duration(deadline - now) : duration::zero();
-}
 
 std::string hmac_sha256(const std::string& key, std::string_view message) {
   unsigned char out[EVP_MAX_MD_SIZE];

@@ -51,13 +51,6 @@ void catch_sigint() noexcept {
   ::sigaction(SIGINT, &sa, nullptr);
 }
 
-std::chrono::steady_clock::time_point deadline_in(duration timeout) noexcept {
-  auto now = std::chrono::steady_clock::now();
-  if (timeout == forever || timeout > std::chrono::hours(24 * 365 * 100))
-    return std::chrono::steady_clock::time_point::max();
-  return now + std::max(timeout, duration::zero());
-}
-
 bool on_reply_loop() noexcept {
   auto* t = transport::running();
   return t && t->on_outbound_loop();
@@ -107,13 +100,11 @@ bool wait_interruptibly(std::unique_lock<std::mutex>& lock, std::condition_varia
     for (; !ok;) {
       if (interrupted())
         break;
-      auto now = std::chrono::steady_clock::now();
-      if (now >= deadline) {
+      auto slice = next_slice(deadline);
+      if (slice == std::chrono::steady_clock::duration::zero()) {
         ok = done();
         break;
       }
-      auto slice = std::min<std::chrono::steady_clock::duration>(deadline - now,
-                                                                  std::chrono::milliseconds(100));
       if (cv.wait_for(lock, slice, done)) {
         ok = true;
         break;

@@ -118,7 +118,7 @@ unsigned barrier::wait() {
 
 unsigned barrier::wait(duration timeout) {
   auto& st = detail::bstate(segment_);
-  auto deadline = detail::deadline_after(timeout);
+  auto deadline = detail::deadline_in(timeout);
   auto& me = detail::myself();
   std::uint32_t gen, index;
   detail::holder* slot = nullptr;

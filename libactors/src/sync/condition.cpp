@@ -122,7 +122,7 @@ bool condition_core::sleep(unsigned place, duration timeout,
                            const std::function<bool()>& dead_holder) {
   auto& st = cstate(segment_);
   auto& mine = st.waiters[place];
-  auto deadline = deadline_after(timeout);
+  auto deadline = deadline_in(timeout);
   for (;;) {
     std::uint32_t seen;
     {

@@ -51,7 +51,7 @@ bool event::is_set() const {
 
 bool event::wait(duration timeout) const {
   auto& w = detail::word(segment_);
-  auto deadline = detail::deadline_after(timeout);
+  auto deadline = detail::deadline_in(timeout);
   while (w.load() == 0) {
     if (detail::steady::now() >= deadline)
       return false;

@@ -129,7 +129,7 @@ semaphore::semaphore(unsigned value, bool bounded) {
 
 bool semaphore::acquire(bool blocking, duration timeout) {
   auto& st = detail::state_of(segment_);
-  auto deadline = detail::deadline_after(timeout);
+  auto deadline = detail::deadline_in(timeout);
   owner_died_ = false;
   for (;;) {
     std::uint32_t seen;

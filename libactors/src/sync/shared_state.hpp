@@ -4,6 +4,7 @@
 // recycled pid is not mistaken for the process; gone() is the one test for a
 // recorded process that died). Never installed.
 
+#include <actors/detail/deadline.hpp>
 #include <actors/detail/shm.hpp>
 #include <actors/errors.hpp>
 #include <actors/time.hpp>
@@ -40,19 +41,12 @@ inline long futex(std::atomic<std::uint32_t>* addr, int op, std::uint32_t val, c
 
 using steady = std::chrono::steady_clock;
 
-inline steady::time_point deadline_after(duration timeout) {
-  return timeout == forever ? steady::time_point::max() : steady::now() + timeout;
-}
-
 // Sleeps while `*word` still equals `seen`, until a wake-up, `deadline`, or
-// at most `slice` (waiters that re-check for dead processes use 100 ms).
+// at most `slice` (waiters that re-check for dead processes use
+// recheck_slice).
 inline void futex_sleep(std::atomic<std::uint32_t>* word, std::uint32_t seen,
-                 steady::time_point deadline,
-                 steady::duration slice = std::chrono::milliseconds(100)) {
-  auto left = deadline == steady::time_point::max() ? slice
-                                                     : std::min(deadline - steady::now(), slice);
-  if (left < steady::duration::zero())
-    left = steady::duration::zero();
+                 steady::time_point deadline, steady::duration slice = recheck_slice) {
+  auto left = next_slice(deadline, slice);
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
   timespec rel{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
   futex(word, FUTEX_WAIT, seen, &rel);
