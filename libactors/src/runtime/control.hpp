@@ -1,7 +1,7 @@
 #pragma once
 // actors-top's control endpoint: the node's own socket, which answers stats
 // requests (runtime/stats.cpp) and serves the queues this node owns. Its
-// server is the queue server (queue/queue.cpp); the node, and every family
+// server is the queue server (queue/server.cpp); the node, and every family
 // that actors-top should see, open it through this declaration and include
 // nothing of the queue. Never installed.
 

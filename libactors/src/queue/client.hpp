@@ -1,0 +1,346 @@
+#pragma once
+// The queue client (client.cpp): a process's connections to one queue, its put
+// batches and credits, its get prefetch, and the flusher thread that sends
+// what waited. The wire is described in wire.hpp. Never installed.
+
+#include "queue/wire.hpp"
+
+#include <actors/detail/queue_client.hpp>
+#include <actors/detail/serialize.hpp>
+#include <actors/detail/stats.hpp>
+#include <actors/errors.hpp>
+#include <actors/log.hpp>
+
+#include "base/thread_name.hpp"
+#include "io/frame.hpp"
+#include "runtime/runtime.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <thread>
+#include <unistd.h>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace actors::detail {
+
+using namespace queue_wire;
+
+class queue_client {
+public:
+  explicit queue_client(queue_address a) : addr(std::move(a)) {}
+  ~queue_client() { close_all(); }
+
+  queue_address addr;
+
+  // Puts: a batch of encoded items, sent when full or by the flusher. The
+  // batch starts with room for the op byte and count, filled in when sent.
+  std::mutex put_mtx;
+  unique_fd put_fd;
+  std::string batch = std::string(batch_prefix, '\0');
+  std::uint32_t batch_count = 0;
+  std::uint64_t credits = 0;
+  std::uint64_t credit_asked = 0; // requested, not yet granted (a request stands)
+  bool credit_nowait = false;     // ... answered once, whatever it grants
+  bool closed = false;
+  bool pipelined_flush = false; // credit was just asked for: send the batch now
+  bool unsynced = false; // puts sent that the server may not have read yet
+  // The server said the queue is shut down (or this process shut it down):
+  // put() throws from here on.
+  std::atomic<bool> shut_down{false};
+
+  // Gets: items fetched and not yet returned; acks for those returned.
+  std::mutex get_mtx;
+  std::mutex get_write_mtx;
+  unique_fd get_fd;
+  std::deque<std::string> fetched;
+  // Items get() returned and the server has not heard of. They ride on the
+  // next request; on a bounded queue, where they hold room, the flusher sends
+  // them within ~200 microseconds if no request comes first.
+  std::atomic<std::uint32_t> acks{0};
+  std::uint32_t fetch_size = 1;
+  bool fetch_pending = false; // a get request is out (sent for wait())
+  bool prefetch_pending = false; // a nowait get request is out (pipelining)
+  std::uint32_t asked = 0;      // items the last get request asked for
+  std::uint32_t last_batch = 0; // items the last reply brought
+  std::uint64_t taken = 0;
+  std::uint64_t done = 0;
+
+  // size and join.
+  std::mutex ctl_mtx;
+  unique_fd ctl_fd;
+
+  void close_all() noexcept {
+    put_fd.reset();
+    get_fd.reset();
+    ctl_fd.reset();
+    // No answer comes on a new connection (a fork()ed child reconnects).
+    prefetch_pending = false;
+    fetch_pending = false;
+    credit_asked = 0;
+    credit_nowait = false;
+    credits = 0; // granted to the old connection, not to the new one
+  }
+
+  // A consumer leaving normally: what get() returned is taken, what it had
+  // fetched beyond that goes back to the queue, so nothing is delivered twice.
+  void release() noexcept {
+    std::lock_guard<std::mutex> lock(get_mtx);
+    if (!get_fd || (acks.load() == 0 && fetched.empty()))
+      return;
+    std::string req(1, static_cast<char>(op_release));
+    put_u32(req, acks.exchange(0));
+    std::lock_guard<std::mutex> w(get_write_mtx);
+    send_frame(get_fd.get(), frame_kind::object, req.data(), req.size(), {});
+    fetched.clear();
+    // A pipelined request was answered before the release was read: its
+    // items went back with the rest; the reply is read and dropped.
+    if (std::exchange(prefetch_pending, false))
+      try {
+        (void) read_reply(get_fd.get(), forever);
+      } catch (...) {
+      }
+  }
+
+  // Tells the server about items get() returned, if no request did yet. A
+  // failed write is the owner's end, which the next call reports.
+  void send_acks() noexcept {
+    if (acks.load(std::memory_order_relaxed) == 0)
+      return;
+    std::lock_guard<std::mutex> w(get_write_mtx);
+    auto n = acks.exchange(0);
+    if (n == 0 || !get_fd)
+      return;
+    std::string ack(1, static_cast<char>(op_ack));
+    put_u32(ack, n);
+    (void) send_frame(get_fd.get(), frame_kind::object, ack.data(), ack.size(), {});
+  }
+
+  // Sends buffered puts and waits until the server has them: a size or join
+  // request on another connection could otherwise overtake them. Returns the
+  // queue's size, or nullopt if this process never put anything.
+  std::optional<std::uint64_t> sync_puts() {
+    std::lock_guard<std::mutex> put_lock(put_mtx);
+    flush_locked();
+    if (!put_fd)
+      return std::nullopt;
+    write(put_fd.get(), std::string(1, static_cast<char>(op_size)));
+    auto reply = read_reply(put_fd.get(), forever);
+    while (static_cast<op>((*reply)[0]) != op_size) { // credit grants came first
+      absorb_credit(*reply);
+      reply = read_reply(put_fd.get(), forever);
+    }
+    unsynced = false;
+    reader r{reply->data() + 1, reply->data() + reply->size()};
+    return r.u64();
+  }
+
+  // Connects (lazily) and says which queue this connection is for.
+  void ensure(unique_fd& fd) {
+    if (fd)
+      return;
+    auto s = connect_unix(addr.path);
+    if (!s)
+      throw owner_gone();
+    std::string hello(1, static_cast<char>(op_hello));
+    put_u32(hello, addr.id);
+    if (!send_frame(s.get(), frame_kind::object, hello.data(), hello.size(), {}))
+      throw owner_gone();
+    fd = std::move(s);
+  }
+
+  eof_error owner_gone() const {
+    return eof_error("the queue's owner process (pid " + std::to_string(addr.owner_pid)
+                     + ") has exited or closed it");
+  }
+
+  void write(int fd, const std::string& payload) {
+    if (!send_frame(fd, frame_kind::object, payload.data(), payload.size(), {}))
+      throw owner_gone();
+  }
+
+  // Reads the next reply; nullopt on timeout. A shut_notice (put connection
+  // only) is noted and skipped.
+  std::optional<std::string> read_reply(int fd, duration timeout) {
+    for (;;) {
+      frame_header h;
+      std::string payload, why;
+      std::vector<int> fds;
+      auto st = recv_frame(fd, h, payload, fds, timeout, why);
+      if (st == recv_status::timeout)
+        return std::nullopt;
+      if (st != recv_status::ok || payload.empty())
+        throw owner_gone();
+      if (static_cast<op>(payload[0]) != op_shut_notice)
+        return payload;
+      shut_down = true;
+    }
+  }
+
+  // A reply on the put connection: a credit grant (or shut_down instead).
+  // Caller holds put_mtx.
+  void absorb_credit(const std::string& reply) {
+    if (static_cast<op>(reply[0]) == op_shut_down) {
+      shut_down = true;
+      credit_asked = 0;
+      return;
+    }
+    if (static_cast<op>(reply[0]) != op_credit)
+      return;
+    reader r{reply.data() + 1, reply.data() + reply.size()};
+    auto granted = r.u32();
+    credits += granted;
+    credit_asked -= std::min<std::uint64_t>(credit_asked, granted);
+    if (std::exchange(credit_nowait, false))
+      credit_asked = 0;
+  }
+
+  // Asks for `want` credits; the request stands at the server until all are
+  // granted, unless `nowait` (then it is answered once). Caller holds put_mtx.
+  void ask_credit(std::uint32_t want, bool nowait) {
+    ensure(put_fd);
+    std::string req(1, static_cast<char>(op_credit));
+    put_u32(req, want);
+    req += nowait ? '\1' : '\0';
+    write(put_fd.get(), req);
+    credit_asked = want;
+    credit_nowait = nowait;
+  }
+
+  // put() on a queue that is shut down. Caller holds put_mtx.
+  void refuse_if_shut_down() {
+    if (!shut_down && put_fd) // a shut_notice (or grants) waiting?
+      while (auto r = read_reply(put_fd.get(), duration::zero()))
+        absorb_credit(*r);
+    if (shut_down)
+      throw queue_shut_down("queue::put: the queue was shut down (shutdown() was called); "
+                            "it takes no more items");
+  }
+
+  // Sends the put batch from a caller that cannot throw (the flusher, node
+  // shutdown, the last handle going): a failure is logged, not lost silently.
+  void flush_or_log() noexcept {
+    std::lock_guard<std::mutex> put_lock(put_mtx);
+    try {
+      flush_locked();
+    } catch (const std::exception& e) {
+      log::error() << "queue: buffered items could not be sent: " << e.what();
+    } catch (...) {
+      log::error() << "queue: buffered items could not be sent";
+    }
+  }
+
+  // Sends the put batch. Caller holds put_mtx.
+  void flush_locked() {
+    if (batch_count == 0)
+      return;
+    ensure(put_fd);
+    batch[0] = static_cast<char>(op_put);
+    std::memcpy(batch.data() + 1, &batch_count, 4);
+    std::string payload = std::exchange(batch, std::string(batch_prefix, '\0'));
+    batch_count = 0;
+    write(put_fd.get(), payload);
+    unsynced = true;
+  }
+
+  // Sends one big item as a batch of its own, without copying it into the
+  // batch buffer. Caller holds put_mtx, with the batch sent.
+  void write_item(const std::string& item) {
+    ensure(put_fd);
+    char head[frame_header_size + batch_prefix + 4];
+    auto size = static_cast<std::uint32_t>(batch_prefix + 4 + item.size());
+    put_header(head, {size, 0, frame_kind::object});
+    head[frame_header_size] = static_cast<char>(op_put);
+    std::uint32_t one = 1, len = static_cast<std::uint32_t>(item.size());
+    std::memcpy(head + frame_header_size + 1, &one, 4);
+    std::memcpy(head + frame_header_size + batch_prefix, &len, 4);
+    iovec iov[2] = {{head, sizeof head}, {const_cast<char*>(item.data()), item.size()}};
+    iovec* v = iov;
+    std::size_t count = 2;
+    while (count > 0) {
+      msghdr msg{};
+      msg.msg_iov = v;
+      msg.msg_iovlen = count;
+      auto n = ::sendmsg(put_fd.get(), &msg, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        throw owner_gone();
+      auto left = static_cast<std::size_t>(n);
+      while (count > 0 && left >= v->iov_len) {
+        left -= v->iov_len;
+        ++v;
+        --count;
+      }
+      if (count > 0) {
+        v->iov_base = static_cast<char*>(v->iov_base) + left;
+        v->iov_len -= left;
+      }
+    }
+    unsynced = true;
+  }
+
+  // Waits for a reply of type `want` (or shut_down) on `fd`; on timeout
+  // cancels the request and drains replies up to the server's "cancelled" (a
+  // reply that crossed the cancel is still returned).
+  std::optional<std::string> await(int fd, op want, duration timeout) {
+    if (auto r = read_reply(fd, timeout))
+      return r;
+    std::string cancel(1, static_cast<char>(op_cancel));
+    write(fd, cancel);
+    std::optional<std::string> answer;
+    for (;;) {
+      auto r = read_reply(fd, forever);
+      if (static_cast<op>((*r)[0]) == op_cancelled)
+        return answer;
+      if (static_cast<op>((*r)[0]) == want || static_cast<op>((*r)[0]) == op_shut_down)
+        answer = std::move(r);
+    }
+  }
+};
+
+// The flusher: sends put batches and bounded-queue acks that have waited ~200
+// microseconds, so an item put by a producer that then idles still leaves
+// promptly, and a slot get() freed is soon free at the server too.
+struct flusher {
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::unordered_set<queue_client*> pending;
+  std::unordered_set<queue_client*> clients;
+  std::thread thread;
+  bool stopping = false;
+
+  void run() {
+    std::unique_lock<std::mutex> lock(mtx);
+    while (!stopping) {
+      cv.wait(lock, [this] { return stopping || !pending.empty(); });
+      cv.wait_for(lock, flush_delay, [this] { return stopping; });
+      auto work = std::move(pending);
+      pending.clear();
+      for (auto* c : work) {
+        c->flush_or_log();
+        c->send_acks();
+      }
+    }
+  }
+};
+
+extern std::mutex flusher_mtx;
+extern flusher* the_flusher;
+
+// The flusher, started on first use.
+flusher& get_flusher();
+
+// Registers a client with the flusher (flush_all_queues reaches it there).
+void track(queue_client* c);
+
+} // namespace actors::detail

@@ -1,0 +1,356 @@
+// The queue server's loop: one epoll thread per node, its connections and
+// their I/O, and the node's server, created on first use. Requests are handled
+// in server_requests.cpp; the wire and its rules are described in wire.hpp.
+
+#include "queue/server.hpp"
+#include "queue/wire.hpp"
+
+#include <actors/detail/queue_client.hpp>
+#include <actors/detail/serialize.hpp>
+#include <actors/detail/stats.hpp>
+#include <actors/errors.hpp>
+#include <actors/log.hpp>
+
+#include "base/thread_name.hpp"
+#include "io/frame.hpp"
+#include "runtime/runtime.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <thread>
+#include <unistd.h>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace actors::detail {
+
+using namespace queue_wire;
+
+server::server() {
+  epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
+  wake_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = server_.fd();
+  ::epoll_ctl(epoll_, EPOLL_CTL_ADD, server_.fd(), &ev);
+  ev.data.fd = wake_;
+  ::epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_, &ev);
+  thread_ = std::thread([this] {
+    name_this_thread("actors.queue");
+    run();
+  });
+}
+
+server::~server() {
+  stop();
+}
+
+queue_address server::create(std::uint64_t maxsize, bool joinable) {
+  auto q = std::make_unique<queue_state>();
+  q->maxsize = maxsize;
+  q->joinable = joinable;
+  std::lock_guard<std::mutex> guard(mtx_);
+  q->id = next_id_++;
+  queue_address a{server_.path(), q->id, maxsize, joinable, ::getpid()};
+  queues_[q->id] = std::move(q);
+  return a;
+}
+
+void server::stop() noexcept {
+  if (thread_.joinable()) {
+    std::uint64_t one = 1;
+    (void) !::write(wake_, &one, sizeof one);
+    thread_.join();
+  }
+  for (auto& [fd, c] : conns_)
+    ::close(fd);
+  conns_.clear();
+  for (int fd : {epoll_, wake_})
+    if (fd >= 0)
+      ::close(fd);
+  epoll_ = wake_ = -1;
+  server_.close();
+}
+
+void server::forget_after_fork() noexcept {
+  // The loop thread does not exist in a fork()ed child; close our copies of
+  // its descriptors so the parent's clients still see the parent's server.
+  for (auto& [fd, c] : conns_)
+    ::close(fd);
+  for (int fd : {epoll_, wake_})
+    if (fd >= 0)
+      ::close(fd);
+  server_.forget(); // the directory belongs to the parent
+}
+
+void server::run() {
+  epoll_event events[64];
+  for (;;) {
+    int n = ::epoll_wait(epoll_, events, 64, -1);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return;
+    for (int i = 0; i < n; ++i) {
+      int fd = events[i].data.fd;
+      if (fd == wake_)
+        return;
+      if (fd == server_.fd()) {
+        accept_all();
+        continue;
+      }
+      auto it = conns_.find(fd);
+      if (it == conns_.end())
+        continue;
+      auto& c = *it->second;
+      if (events[i].events & EPOLLOUT)
+        flush_out(c);
+      if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+        on_readable(c); // may drop c
+    }
+  }
+}
+
+void server::accept_all() {
+  int pid = 0;
+  while (auto fd = accept_same_user(server_.fd(), pid, "queue server")) {
+    auto c = std::make_unique<server_conn>();
+    c->fd = fd.release();
+    c->pid = pid;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = c->fd;
+    ::epoll_ctl(epoll_, EPOLL_CTL_ADD, c->fd, &ev);
+    conns_[c->fd] = std::move(c);
+  }
+}
+
+void server::on_readable(server_conn& c) {
+  // Reads straight into the connection's buffer (no bounce through the
+  // stack); a frame bigger than the buffer grows it once to the frame's size.
+  bool eof = false;
+  for (;;) {
+    if (c.in_begin == c.in_end)
+      c.in_begin = c.in_end = 0;
+    std::size_t need = 64 * 1024;
+    if (c.in_end - c.in_begin >= frame_header_size) {
+      std::string why;
+      auto h = parse_header(c.in_buf.get() + c.in_begin, frame_cap(), why);
+      if (h && frame_header_size + h->size > c.in_end - c.in_begin)
+        need = std::max<std::size_t>(need, frame_header_size + h->size - (c.in_end - c.in_begin));
+    }
+    if (c.in_cap - c.in_end < need) {
+      auto held = c.in_end - c.in_begin;
+      if (c.in_cap < held + need) {
+        auto cap = std::max(held + need, 2 * c.in_cap);
+        std::unique_ptr<char[]> grown(new char[cap]);
+        std::memcpy(grown.get(), c.in_buf.get() + c.in_begin, held);
+        c.in_buf = std::move(grown);
+        c.in_cap = cap;
+      } else {
+        std::memmove(c.in_buf.get(), c.in_buf.get() + c.in_begin, held);
+      }
+      c.in_begin = 0;
+      c.in_end = held;
+    }
+    auto room = c.in_cap - c.in_end;
+    auto n = ::read(c.fd, c.in_buf.get() + c.in_end, room);
+    if (n > 0) {
+      c.in_end += static_cast<std::size_t>(n);
+      if (static_cast<std::size_t>(n) < room)
+        break;
+      continue;
+    }
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+      break;
+    eof = true;
+    break;
+  }
+  while (c.in_end - c.in_begin >= frame_header_size) {
+    std::string why;
+    const char* at = c.in_buf.get() + c.in_begin;
+    auto h = parse_header(at, frame_cap(), why);
+    if (!h || h->fds != 0) {
+      log::error() << "queue server: closing the connection of pid " << c.pid
+                   << " after a bad frame: " << (h ? "unexpected descriptors" : why);
+      drop(c);
+      return;
+    }
+    if (c.in_end - c.in_begin - frame_header_size < h->size)
+      break;
+    c.in_begin += frame_header_size + h->size;
+    if (!handle(c, at + frame_header_size, h->size)) {
+      log::error() << "queue server: closing the connection of pid " << c.pid
+                   << " after a malformed request";
+      drop(c);
+      return;
+    }
+  }
+  if (eof)
+    drop(c);
+}
+
+
+void server::send(server_conn& c, const std::string& payload) {
+  char head[frame_header_size];
+  put_header(head, {static_cast<std::uint32_t>(payload.size()), 0, frame_kind::object});
+  std::size_t sent = 0;
+  if (c.out.empty()) { // write straight from the payload; buffer what is left
+    iovec iov[2] = {{head, sizeof head}, {const_cast<char*>(payload.data()), payload.size()}};
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 2;
+    auto n = ::sendmsg(c.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    sent = n > 0 ? static_cast<std::size_t>(n) : 0;
+    if (sent == sizeof head + payload.size())
+      return;
+  }
+  if (sent < sizeof head) {
+    c.out.append(head + sent, sizeof head - sent);
+    c.out += payload;
+  } else {
+    c.out.append(payload, sent - sizeof head, std::string::npos);
+  }
+  flush_out(c);
+}
+
+// Sends the iovecs at once if the socket takes them; what it does not take
+// waits in c.out (after anything already waiting there).
+void server::sendv(server_conn& c, iovec* iov, std::size_t count) {
+  std::size_t sent = 0;
+  if (c.out.empty()) {
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = count;
+    auto n = ::sendmsg(c.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    sent = n > 0 ? static_cast<std::size_t>(n) : 0;
+  }
+  bool left = false;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (sent >= iov[i].iov_len) {
+      sent -= iov[i].iov_len;
+      continue;
+    }
+    c.out.append(static_cast<const char*>(iov[i].iov_base) + sent, iov[i].iov_len - sent);
+    sent = 0;
+    left = true;
+  }
+  if (left)
+    flush_out(c);
+}
+
+// A get reply with the last n items of c.unacked: small items are copied
+// into one buffer, big ones are sent from where they are.
+void server::send_items(server_conn& c, std::uint32_t n) {
+  scratch_.assign(frame_header_size, '\0');
+  scratch_ += static_cast<char>(op_get);
+  put_u32(scratch_, n);
+  // Segments: (offset into scratch_, length) or a big item (nullptr offset).
+  struct seg {
+    const std::string* item;
+    std::size_t off, len;
+  };
+  std::vector<seg> segs;
+  std::size_t mark = 0, payload = scratch_.size() - frame_header_size;
+  for (auto it = c.unacked.end() - n; it != c.unacked.end(); ++it) {
+    put_u32(scratch_, static_cast<std::uint32_t>(it->size()));
+    payload += 4 + it->size();
+    if (it->size() < big_item) {
+      scratch_ += *it;
+      continue;
+    }
+    segs.push_back({nullptr, mark, scratch_.size() - mark});
+    segs.push_back({&*it, 0, it->size()});
+    mark = scratch_.size();
+  }
+  segs.push_back({nullptr, mark, scratch_.size() - mark});
+  put_header(scratch_.data(), {static_cast<std::uint32_t>(payload), 0, frame_kind::object});
+  iov_.clear();
+  for (auto& sg : segs)
+    if (sg.len > 0)
+      iov_.push_back({sg.item ? const_cast<char*>(sg.item->data()) : scratch_.data() + sg.off,
+                      sg.len});
+  for (std::size_t i = 0; i < iov_.size(); i += 512) // IOV_MAX is 1024
+    sendv(c, iov_.data() + i, std::min<std::size_t>(512, iov_.size() - i));
+}
+
+void server::flush_out(server_conn& c) {
+  while (c.out_pos < c.out.size()) {
+    auto n = ::send(c.fd, c.out.data() + c.out_pos, c.out.size() - c.out_pos,
+                    MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      c.out_pos += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR)
+      continue;
+    break; // EAGAIN: wait for EPOLLOUT; errors: the read side will see EOF
+  }
+  if (c.out_pos == c.out.size()) {
+    c.out.clear();
+    c.out_pos = 0;
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN | (c.out.empty() ? 0u : static_cast<unsigned>(EPOLLOUT));
+  ev.data.fd = c.fd;
+  ::epoll_ctl(epoll_, EPOLL_CTL_MOD, c.fd, &ev);
+}
+
+namespace {
+
+// -- the node's server, created on first use ----------------------------------------
+
+std::mutex server_mtx;
+server* the_server = nullptr;
+
+server& node_server() {
+  // The fork server starts before this process's first thread, and before
+  // taking server_mtx: it must not inherit that mutex locked (its children,
+  // which inherit its memory, would deadlock on it).
+  auto& fs = require_node().ensure_forkserver();
+  std::lock_guard<std::mutex> guard(server_mtx);
+  if (!the_server) {
+    the_server = new server;
+    forkserver_cleanup_on_exit(fs, the_server->directory());
+  }
+  return *the_server;
+}
+
+} // namespace
+
+queue_address create_on_node_server(std::uint64_t maxsize, bool joinable) {
+  return node_server().create(maxsize, joinable);
+}
+
+void ensure_node_server() {
+  (void) node_server();
+}
+
+void stop_node_server() noexcept {
+  std::lock_guard<std::mutex> guard(server_mtx);
+  if (the_server) {
+    the_server->stop();
+    delete the_server;
+    the_server = nullptr;
+  }
+}
+
+void forget_inherited_node_server() noexcept {
+  if (the_server) {
+    the_server->forget_after_fork();
+    the_server = nullptr; // leaked: its thread object cannot be destroyed here
+  }
+}
+
+} // namespace actors::detail

@@ -1,0 +1,110 @@
+#pragma once
+// The node's queue server: its connections, queues and loop (server.cpp),
+// its request handling (server_requests.cpp), and the entry points that start,
+// stop and forget it. Never installed.
+
+#include <actors/detail/queue_client.hpp>
+
+#include "base/fd.hpp"
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <sys/uio.h>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace actors::detail {
+
+// -- server ----------------------------------------------------------------------
+
+struct queue_state;
+
+struct server_conn {
+  int fd = -1;
+  int pid = 0;
+  queue_state* q = nullptr;
+  // Received bytes not yet handled: [in_begin, in_end) of in_buf.
+  std::unique_ptr<char[]> in_buf;
+  std::size_t in_cap = 0, in_begin = 0, in_end = 0;
+  std::string out;
+  std::size_t out_pos = 0; // sent part of `out` (erasing the front would be quadratic)
+  std::deque<std::string> unacked; // fetched by the client, not yet taken
+  std::uint64_t taken = 0;         // acknowledged as returned by get()
+  std::uint64_t done = 0;          // task_done() count
+  std::uint64_t credits = 0;       // granted, not yet used
+  std::uint32_t want_get = 0;
+  bool get_pending = false;
+  std::uint32_t want_credit = 0;
+  bool credit_pending = false;
+  bool join_pending = false;
+  bool putter = false;  // has put or asked for room
+  bool noticed = false; // sent shut_notice
+};
+
+struct queue_state {
+  std::uint32_t id = 0;
+  std::uint64_t maxsize = 0;
+  bool joinable = false;
+  std::deque<std::string> items;
+  std::uint64_t reserved = 0; // credits granted to producers, not yet used
+  std::uint64_t in_flight = 0; // fetched by consumers, not yet acknowledged
+  std::uint64_t unfinished = 0;
+  std::string abandoned; // why the next join() fails, if a consumer died
+  bool shut_down = false;
+  bool immediate = false; // shut down dropping its items
+  std::deque<server_conn*> getters, crediters, joiners;
+  std::uint64_t puts = 0, gets = 0; // items in and out, for actors-top
+};
+
+class server {
+public:
+  server();
+  ~server();
+
+  queue_address create(std::uint64_t maxsize, bool joinable);
+  const std::string& directory() const noexcept { return server_.dir(); }
+  void stop() noexcept;
+  void forget_after_fork() noexcept;
+
+private:
+  void run();
+  void accept_all();
+  void on_readable(server_conn& c);
+  bool handle(server_conn& c, const char* data, std::size_t size);
+  void send(server_conn& c, const std::string& payload);
+  void sendv(server_conn& c, iovec* iov, std::size_t count);
+  void send_items(server_conn& c, std::uint32_t n);
+  void flush_out(server_conn& c);
+  void drop(server_conn& c);
+  void serve(queue_state& q);
+  void fail_joiners(queue_state& q);
+
+  private_server server_{"node"}; // the node's control endpoint too
+  int epoll_ = -1;
+  int wake_ = -1;
+  std::thread thread_;
+  std::mutex mtx_; // guards queues_ creation against the loop's lookups
+  std::unordered_map<std::uint32_t, std::unique_ptr<queue_state>> queues_;
+  std::uint32_t next_id_ = 1;
+  std::unordered_map<int, std::unique_ptr<server_conn>> conns_;
+  std::string scratch_;       // a get reply's small parts
+  std::vector<iovec> iov_;    // ... and where its parts are
+};
+
+/// Creates a queue on this node's server, which starts on first use.
+queue_address create_on_node_server(std::uint64_t maxsize, bool joinable);
+
+/// Starts this node's server (the node's control endpoint too) if needed.
+void ensure_node_server();
+
+/// Stops this node's server and deletes it, if there is one.
+void stop_node_server() noexcept;
+
+/// In a fork()ed child: forgets the inherited server without stopping it.
+void forget_inherited_node_server() noexcept;
+
+} // namespace actors::detail
