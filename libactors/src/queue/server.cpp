@@ -153,10 +153,11 @@ void server::on_readable(server_conn& c) {
       if (c.in_cap < held + need) {
         auto cap = std::max(held + need, 2 * c.in_cap);
         std::unique_ptr<char[]> grown(new char[cap]);
-        std::memcpy(grown.get(), c.in_buf.get() + c.in_begin, held);
+        if (held) // (the first read has no buffer yet)
+          std::memcpy(grown.get(), c.in_buf.get() + c.in_begin, held);
         c.in_buf = std::move(grown);
         c.in_cap = cap;
-      } else {
+      } else if (held) {
         std::memmove(c.in_buf.get(), c.in_buf.get() + c.in_begin, held);
       }
       c.in_begin = 0;
