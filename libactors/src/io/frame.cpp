@@ -67,8 +67,10 @@ bool send_frame(int sock, frame_kind kind, const char* data, std::size_t size,
     return send_with_fds(sock, head, sizeof head, fds) && write_all(sock, data, size);
   // One sendmsg for header and payload: a small message is one syscall.
   iovec iov[2] = {{head, sizeof head}, {const_cast<char*>(data), size}};
-  iovec* v = iov;
-  std::size_t count = 2;
+  return send_all(sock, iov, 2);
+}
+
+bool send_all(int sock, iovec* v, std::size_t count) noexcept {
   while (count > 0) {
     msghdr msg{};
     msg.msg_iov = v;

@@ -11,6 +11,7 @@
 #include "base/fd.hpp"
 
 #include <cstdint>
+#include <sys/uio.h>
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,6 +44,10 @@ void set_frame_cap(std::size_t bytes) noexcept;
 
 /// Sends one frame, descriptors attached to its header. Returns false if the
 /// peer is gone. The caller checks the size against the cap first.
+/// Sends every byte of the `count` buffers of `v` (sendmsg, MSG_NOSIGNAL,
+/// retried on EINTR and on short writes; `v` is consumed). False on error.
+bool send_all(int sock, iovec* v, std::size_t count) noexcept;
+
 bool send_frame(int sock, frame_kind kind, const char* data, std::size_t size,
                 const std::vector<int>& fds) noexcept;
 

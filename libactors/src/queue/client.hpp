@@ -264,28 +264,8 @@ public:
     std::memcpy(head + frame_header_size + 1, &one, 4);
     std::memcpy(head + frame_header_size + batch_prefix, &len, 4);
     iovec iov[2] = {{head, sizeof head}, {const_cast<char*>(item.data()), item.size()}};
-    iovec* v = iov;
-    std::size_t count = 2;
-    while (count > 0) {
-      msghdr msg{};
-      msg.msg_iov = v;
-      msg.msg_iovlen = count;
-      auto n = ::sendmsg(put_fd.get(), &msg, MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        throw owner_gone();
-      auto left = static_cast<std::size_t>(n);
-      while (count > 0 && left >= v->iov_len) {
-        left -= v->iov_len;
-        ++v;
-        --count;
-      }
-      if (count > 0) {
-        v->iov_base = static_cast<char*>(v->iov_base) + left;
-        v->iov_len -= left;
-      }
-    }
+    if (!send_all(put_fd.get(), iov, 2))
+      throw owner_gone();
     unsynced = true;
   }
 
