@@ -1,6 +1,7 @@
-// The transport's event loops: one epoll loop per thread, which reads and
-// writes the peers' frames and runs the actors they wake (a CAF execution
-// unit), and the busy-poll setting. The transport itself is in transport.cpp.
+// The event loops: one epoll loop per thread. A transport's loops read and
+// write the peers' frames and run the actors they wake (a CAF execution
+// unit); every loop serves watched descriptors, timers and posted work. Also
+// the busy-poll setting. The transport itself is in transport.cpp.
 
 #include "io/transport.hpp"
 #include "base/thread_name.hpp"
@@ -52,9 +53,12 @@ constexpr std::size_t loop_throughput = 64;         // messages per actor per re
 
 // -- one loop ---------------------------------------------------------------------
 
-event_loop::event_loop(transport& owner, int listener) : owner_(owner), listener_(listener) {
+event_loop::event_loop(transport* owner, int listener, const char* name, bool busy_poll)
+    : owner_(owner), name_(name), busy_poll_(busy_poll), listener_(listener) {
   epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
   wake_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (epoll_ < 0 || wake_ < 0)
+    throw_errno("event loop: epoll_create1/eventfd");
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.fd = wake_;
@@ -67,10 +71,15 @@ event_loop::event_loop(transport& owner, int listener) : owner_(owner), listener
 
 void event_loop::start() {
   thread_ = std::thread([this] { run(); });
+  started_.store(true, std::memory_order_release);
 }
 
 event_loop* event_loop::current() noexcept {
-  return this_loop;
+  return this_loop && this_loop->owner_ ? this_loop : nullptr;
+}
+
+bool event_loop::on_this_thread() const noexcept {
+  return this_loop == this;
 }
 
 void event_loop::add(const peer_ptr& p) {
@@ -80,16 +89,83 @@ void event_loop::add(const peer_ptr& p) {
   ::epoll_ctl(epoll_, EPOLL_CTL_ADD, p->fd_, &ev);
 }
 
-void event_loop::set_tick(std::chrono::milliseconds every, std::function<void()> fn) {
-  post([this, every, fn = std::move(fn)]() mutable {
-    tick_ = std::move(fn);
-    tick_ms_ = static_cast<int>(every.count());
-    next_tick_ = std::chrono::steady_clock::now() + every;
-  });
+void event_loop::watch(int fd, std::uint32_t events, fd_handler fn) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.fd = fd;
+  if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev) != 0)
+    throw_errno("event loop: epoll_ctl(ADD)");
+  watched_[fd] = std::make_shared<fd_handler>(std::move(fn));
 }
+
+void event_loop::rewatch(int fd, std::uint32_t events) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.fd = fd;
+  ::epoll_ctl(epoll_, EPOLL_CTL_MOD, fd, &ev);
+}
+
+void event_loop::unwatch(int fd) noexcept {
+  if (watched_.erase(fd) > 0 && epoll_ >= 0)
+    ::epoll_ctl(epoll_, EPOLL_CTL_DEL, fd, nullptr);
+}
+
+event_loop::timer_id event_loop::at(clock::time_point when, std::function<void()> fn) {
+  auto id = next_timer_++;
+  timers_.emplace(std::make_pair(when, id), std::move(fn));
+  timer_due_.emplace(id, when);
+  return id;
+}
+
+void event_loop::cancel(timer_id id) noexcept {
+  auto it = timer_due_.find(id);
+  if (it == timer_due_.end())
+    return;
+  timers_.erase({it->second, id});
+  timer_due_.erase(it);
+}
+
+void event_loop::run_timers() {
+  auto now = clock::now();
+  while (!timers_.empty() && timers_.begin()->first.first <= now) {
+    auto node = timers_.extract(timers_.begin());
+    timer_due_.erase(node.key().second);
+    node.mapped()(); // may add or cancel timers
+  }
+}
+
+void event_loop::set_tick(std::chrono::milliseconds every, std::function<void()> fn) {
+  // Each tick schedules the next one.
+  auto tick = std::make_shared<std::function<void()>>();
+  *tick = [this, every, fn = std::move(fn), weak = std::weak_ptr<std::function<void()>>(tick)] {
+    fn();
+    if (auto self = weak.lock())
+      at(clock::now() + every, [self] { (*self)(); });
+  };
+  post([this, every, tick] { at(clock::now() + every, [tick] { (*tick)(); }); });
+}
+
+void event_loop::call(const std::function<void()>& fn) {
+  if (!started() || this_loop == this || stopping_.load()) {
+    fn();
+    return;
+  }
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;
+  post([&] {
+    fn();
+    std::lock_guard<std::mutex> lock(m);
+    done = true;
+    cv.notify_all();
+  });
+  std::unique_lock<std::mutex> lock(m);
+  cv.wait(lock, [&] { return done; });
+}
+
 bool event_loop::park(std::chrono::milliseconds limit) {
   park_requests_.fetch_add(1);
-  if (!thread_.joinable() || this_loop == this)
+  if (!started() || this_loop == this)
     return true;
   wake();
   std::unique_lock<std::mutex> lock(park_mtx_);
@@ -219,26 +295,35 @@ void event_loop::run_ready() {
   }
 }
 
+int event_loop::wait(epoll_event* events, int max, bool spin) {
+  if (spin)
+    return ::epoll_wait(epoll_, events, max, 0);
+  if (timers_.empty())
+    return ::epoll_wait(epoll_, events, max, -1);
+  // Timers to the microsecond (the queue flusher's is 200 us): epoll_pwait2.
+  auto left = std::max(timers_.begin()->first.first - clock::now(), clock::duration::zero());
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+  timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+  int n = ::epoll_pwait2(epoll_, events, max, &ts, nullptr);
+  if (n < 0 && errno == ENOSYS) // a kernel older than 5.11: to the millisecond
+    n = ::epoll_wait(epoll_, events, max, static_cast<int>((ns + 999'999) / 1'000'000));
+  return n;
+}
+
 void event_loop::run() {
   this_loop = this;
-  name_this_thread(listener_ >= 0 ? "actors.inbound" : "actors.outbound");
+  name_this_thread(name_);
   epoll_event events[64];
-  std::chrono::steady_clock::time_point spin_until{};
+  clock::time_point spin_until{};
   for (;;) {
-    int timeout = -1;
-    if (tick_) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    next_tick_ - std::chrono::steady_clock::now()).count();
-      timeout = static_cast<int>(std::max<long long>(0, left));
-    }
     // Busy polling: for a while after the last event, look again at once
     // instead of sleeping (yielding the core to anyone who needs it), so
     // the answer to what was just sent is read without a wake-up.
-    auto spin_for = busy_poll_slot().load(std::memory_order_relaxed);
-    bool spin = spin_for > 0 && std::chrono::steady_clock::now() < spin_until;
-    int n = ::epoll_wait(epoll_, events, 64, spin ? 0 : timeout);
+    auto spin_for = busy_poll_ ? busy_poll_slot().load(std::memory_order_relaxed) : 0;
+    bool spin = spin_for > 0 && clock::now() < spin_until;
+    int n = wait(events, 64, spin);
     if (n > 0 && spin_for > 0)
-      spin_until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(spin_for);
+      spin_until = clock::now() + std::chrono::nanoseconds(spin_for);
     else if (n == 0 && spin)
       ::sched_yield();
     if (park_requests_.load() > 0) // a fork is under way: wait it out
@@ -247,10 +332,7 @@ void event_loop::run() {
       continue;
     if (n < 0)
       return;
-    if (tick_ && std::chrono::steady_clock::now() >= next_tick_) {
-      next_tick_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(tick_ms_);
-      tick_();
-    }
+    run_timers();
     for (int i = 0; i < n; ++i) {
       int fd = events[i].data.fd;
       if (fd == wake_) {
@@ -260,15 +342,22 @@ void event_loop::run() {
         (void) !::read(wake_, &count, sizeof count);
         continue;
       }
-      if (fd == listener_) {
-        owner_.accept_all();
+      if (fd == listener_ && owner_) {
+        owner_->accept_all();
         continue;
       }
+      if (auto w = watched_.find(fd); w != watched_.end()) {
+        auto fn = w->second; // the handler may unwatch itself
+        (*fn)(events[i].events);
+        continue;
+      }
+      if (!owner_)
+        continue;
       peer_ptr p;
       {
-        std::lock_guard<std::mutex> guard(owner_.peers_mtx_);
-        auto it = owner_.peers_.find(fd);
-        if (it == owner_.peers_.end())
+        std::lock_guard<std::mutex> guard(owner_->peers_mtx_);
+        auto it = owner_->peers_.find(fd);
+        if (it == owner_->peers_.end())
           continue;
         p = it->second;
       }
@@ -330,9 +419,9 @@ void event_loop::on_readable(const peer_ptr& p) {
                    << " after a bad frame: "
                    << (h ? "unexpected descriptors or frame kind" : why);
       p->in_.consume(handled);
-      for (auto& fn : owner_.read_end_) // what came before it still runs
+      for (auto& fn : owner_->read_end_) // what came before it still runs
         fn();
-      owner_.drop(p);
+      owner_->drop(p);
       return;
     }
     if (avail - frame_header_size < h->size)
@@ -343,13 +432,13 @@ void event_loop::on_readable(const peer_ptr& p) {
       log::error() << "actor transport: an empty frame from pid " << p->pid_ << " was ignored";
       continue;
     }
-    owner_.dispatch(p, payload, h->size);
+    owner_->dispatch(p, payload, h->size);
   }
   p->in_.consume(handled);
-  for (auto& fn : owner_.read_end_)
+  for (auto& fn : owner_->read_end_)
     fn();
   if (eof)
-    owner_.drop(p);
+    owner_->drop(p);
 }
 
 void event_loop::stop() noexcept {

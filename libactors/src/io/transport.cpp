@@ -33,6 +33,12 @@ void set_transport_host(const transport_host& h) noexcept {
   host = h;
 }
 
+void prepare_first_thread() {
+  if (!host.prepare)
+    throw error(errc::no_node, "no libactors node runs in this process");
+  host.prepare();
+}
+
 namespace {
 
 std::mutex transport_mtx;
@@ -56,9 +62,7 @@ transport& transport::get() {
     return *t;
   // The fork server must exist before this process's first thread, and
   // before transport_mtx is taken (see "Fork-safety rule" in architecture.md).
-  if (!host.prepare)
-    throw error(errc::no_node, "no libactors node runs in this process");
-  host.prepare();
+  prepare_first_thread();
   std::lock_guard<std::mutex> guard(transport_mtx);
   if (!the_transport) {
     the_transport = new transport;
@@ -77,9 +81,13 @@ transport* transport::running() noexcept {
   return the_transport;
 }
 
-transport::transport() : inbound_(*this, server_.fd()), outbound_(*this, -1) {
+transport::transport()
+    : inbound_(this, server_.fd(), "actors.inbound", true),
+      outbound_(this, -1, "actors.outbound", true) {
   inbound_.start();
-  outbound_.start();
+  // The outbound loop starts with the first connection this node dials: a
+  // node that only serves (a root whose children may ask its registry, say)
+  // runs one loop thread.
 }
 
 void transport::bind_system(caf::actor_system& sys) noexcept {
@@ -123,6 +131,8 @@ peer_ptr transport::connect(const std::string& endpoint) {
       return it->second; // another thread won the race; ours closes
     dialled_[endpoint] = p;
     peers_[p->fd_] = p;
+    if (!outbound_.started())
+      outbound_.start();
   }
   outbound_.add(p);
   return p;

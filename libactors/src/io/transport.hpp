@@ -24,11 +24,14 @@
 #include <caf/execution_unit.hpp>
 #include <caf/resumable.hpp>
 
+#include <sys/epoll.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -51,6 +54,8 @@ struct transport_host {
   void (*remove_at_exit)(const std::string& dir) = nullptr;
 };
 void set_transport_host(const transport_host& h) noexcept;
+/// Before any thread of this layer starts: runs transport_host::prepare.
+void prepare_first_thread();
 
 /// How long a thread that waits for a reply, or a transport loop that
 /// has just had work, polls before it sleeps, in ns (0: never).
@@ -91,22 +96,52 @@ private:
 
 using peer_ptr = std::shared_ptr<peer>;
 
-/// One epoll loop on its own thread; a CAF execution unit for the actors
-/// its frames wake.
+/// One epoll loop on its own thread. A transport's loops read and write its
+/// peers' frames and are CAF execution units for the actors those frames
+/// wake; the node's service loop (service_loop.hpp) has no transport and
+/// runs only what is watched, timed or posted on it. Every loop also serves
+/// descriptors watched on it (watch()), timers (at()) and posted functions.
 class event_loop : public caf::execution_unit {
 public:
-  event_loop(transport& owner, int listener);
+  using clock = std::chrono::steady_clock;
+  /// Called on the loop thread with the epoll events of a watched descriptor.
+  using fd_handler = std::function<void(std::uint32_t events)>;
+  using timer_id = std::uint64_t;
+
+  /// A loop of `owner` (whose listening socket, if `listener` >= 0, it
+  /// accepts on), or with no owner a loop for watched descriptors only.
+  /// `name` names its thread; `busy_poll` makes it poll for a while after
+  /// work before it sleeps (busy_poll_slot()).
+  event_loop(transport* owner, int listener, const char* name, bool busy_poll);
   void start();
+  bool started() const noexcept { return started_.load(std::memory_order_acquire); }
   void add(const peer_ptr& p);
   void queue_flush(const peer_ptr& p);
+  /// Runs `fn` on the loop thread soon (in order with other posts).
   void post(std::function<void()> fn);
+  /// Runs `fn` on the loop thread and returns once it has run: at once on
+  /// the loop thread itself, or when the loop does not run.
+  void call(const std::function<void()>& fn);
   void drain(peer& p, bool may_block);
   void exec_later(caf::resumable* ptr) override;
   void bind_system(caf::actor_system& sys) noexcept { system_ = &sys; }
   void stop() noexcept;
   void close_fds() noexcept;
-  /// The loop whose thread calls this, or nullptr.
+  /// The transport loop whose thread calls this, or nullptr (also on the
+  /// service loop, which never runs actors).
   static event_loop* current() noexcept;
+  /// True on this loop's thread.
+  bool on_this_thread() const noexcept;
+
+  /// Loop thread only (or before start()): watches `fd` for `events`
+  /// (EPOLLIN, EPOLLOUT); `fn` runs on the loop thread with what epoll
+  /// reported. A handler may watch or unwatch any descriptor, itself too.
+  void watch(int fd, std::uint32_t events, fd_handler fn);
+  void rewatch(int fd, std::uint32_t events);
+  void unwatch(int fd) noexcept;
+  /// Loop thread only (or before start()): runs `fn` once at `when`.
+  timer_id at(clock::time_point when, std::function<void()> fn);
+  void cancel(timer_id id) noexcept;
   /// Runs `fn` on this loop every `every` (set on the loop's thread).
   void set_tick(std::chrono::milliseconds every, std::function<void()> fn);
   /// Asks the loop thread to wait at its quiet point (between two epoll
@@ -121,22 +156,28 @@ private:
   void run();
   void service();
   void run_ready();
+  void run_timers();
+  int wait(epoll_event* events, int max, bool spin);
   void on_readable(const peer_ptr& p);
   void set_epollout(peer& p, bool on);
   void wake() noexcept;
   void wait_while_parked();
 
-  transport& owner_;
+  transport* owner_;
+  const char* name_;
+  bool busy_poll_;
   int listener_ = -1, epoll_ = -1, wake_ = -1;
   std::thread thread_;
-  std::atomic<bool> stopping_{false};
+  std::atomic<bool> started_{false}, stopping_{false};
   std::mutex posted_mtx_;
   std::vector<std::function<void()>> posted_;
   std::vector<peer_ptr> to_flush_;
   std::vector<caf::resumable*> ready_; // loop thread only
-  std::function<void()> tick_;          // loop thread only
-  int tick_ms_ = -1;
-  std::chrono::steady_clock::time_point next_tick_{};
+  // Loop thread only: what is watched, and the timers by due time.
+  std::unordered_map<int, std::shared_ptr<fd_handler>> watched_;
+  std::map<std::pair<clock::time_point, timer_id>, std::function<void()>> timers_;
+  std::unordered_map<timer_id, clock::time_point> timer_due_;
+  timer_id next_timer_ = 1;
   std::mutex park_mtx_;
   std::condition_variable park_cv_;
   std::atomic<int> park_requests_{0};

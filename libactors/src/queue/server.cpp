@@ -1,5 +1,6 @@
-// The queue server's loop: one epoll thread per node, its connections and
-// their I/O, and the node's server, created on first use. Requests are handled
+// The queue server on the node's service loop (io/service_loop.hpp): its
+// listening socket, its connections and their I/O, and the node's server,
+// created on first use. Requests are handled
 // in server_requests.cpp; the wire and its rules are described in wire.hpp.
 
 #include "queue/server.hpp"
@@ -11,8 +12,8 @@
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
 
-#include "base/thread_name.hpp"
 #include "io/frame.hpp"
+#include "io/service_loop.hpp"
 #include "runtime/runtime.hpp"
 
 #include <algorithm>
@@ -23,10 +24,8 @@
 #include <deque>
 #include <fcntl.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <thread>
 #include <unistd.h>
 #include <unordered_map>
 #include <unordered_set>
@@ -35,19 +34,8 @@ namespace actors::detail {
 
 using namespace queue_wire;
 
-server::server() {
-  epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
-  wake_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.fd = server_.fd();
-  ::epoll_ctl(epoll_, EPOLL_CTL_ADD, server_.fd(), &ev);
-  ev.data.fd = wake_;
-  ::epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_, &ev);
-  thread_ = std::thread([this] {
-    name_this_thread("actors.queue");
-    run();
-  });
+server::server() : loop_(service_loop()) {
+  loop_.call([this] { loop_.watch(server_.fd(), EPOLLIN, [this](std::uint32_t) { accept_all(); }); });
 }
 
 server::~server() {
@@ -66,58 +54,37 @@ queue_address server::create(std::uint64_t maxsize, bool joinable) {
 }
 
 void server::stop() noexcept {
-  if (thread_.joinable()) {
-    std::uint64_t one = 1;
-    (void) !::write(wake_, &one, sizeof one);
-    thread_.join();
-  }
-  for (auto& [fd, c] : conns_)
-    ::close(fd);
-  conns_.clear();
-  for (int fd : {epoll_, wake_})
-    if (fd >= 0)
+  if (stopped_)
+    return;
+  stopped_ = true;
+  loop_.call([this] {
+    loop_.unwatch(server_.fd());
+    for (auto& [fd, c] : conns_) {
+      loop_.unwatch(fd);
       ::close(fd);
-  epoll_ = wake_ = -1;
+    }
+    conns_.clear();
+  });
   server_.close();
 }
 
 void server::forget_after_fork() noexcept {
   // The loop thread does not exist in a fork()ed child; close our copies of
-  // its descriptors so the parent's clients still see the parent's server.
+  // the connections so the parent's clients still see the parent's server.
   for (auto& [fd, c] : conns_)
     ::close(fd);
-  for (int fd : {epoll_, wake_})
-    if (fd >= 0)
-      ::close(fd);
   server_.forget(); // the directory belongs to the parent
 }
 
-void server::run() {
-  epoll_event events[64];
-  for (;;) {
-    int n = ::epoll_wait(epoll_, events, 64, -1);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return;
-    for (int i = 0; i < n; ++i) {
-      int fd = events[i].data.fd;
-      if (fd == wake_)
-        return;
-      if (fd == server_.fd()) {
-        accept_all();
-        continue;
-      }
-      auto it = conns_.find(fd);
-      if (it == conns_.end())
-        continue;
-      auto& c = *it->second;
-      if (events[i].events & EPOLLOUT)
-        flush_out(c);
-      if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-        on_readable(c); // may drop c
-    }
-  }
+void server::on_events(int fd, std::uint32_t events) {
+  auto it = conns_.find(fd);
+  if (it == conns_.end())
+    return;
+  auto& c = *it->second;
+  if (events & EPOLLOUT)
+    flush_out(c);
+  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+    on_readable(c); // may drop c
 }
 
 void server::accept_all() {
@@ -126,11 +93,9 @@ void server::accept_all() {
     auto c = std::make_unique<server_conn>();
     c->fd = fd.release();
     c->pid = pid;
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = c->fd;
-    ::epoll_ctl(epoll_, EPOLL_CTL_ADD, c->fd, &ev);
-    conns_[c->fd] = std::move(c);
+    int at = c->fd;
+    conns_[at] = std::move(c);
+    loop_.watch(at, EPOLLIN, [this, at](std::uint32_t events) { on_events(at, events); });
   }
 }
 
@@ -302,10 +267,7 @@ void server::flush_out(server_conn& c) {
     c.out.clear();
     c.out_pos = 0;
   }
-  epoll_event ev{};
-  ev.events = EPOLLIN | (c.out.empty() ? 0u : static_cast<unsigned>(EPOLLOUT));
-  ev.data.fd = c.fd;
-  ::epoll_ctl(epoll_, EPOLL_CTL_MOD, c.fd, &ev);
+  loop_.rewatch(c.fd, EPOLLIN | (c.out.empty() ? 0u : static_cast<unsigned>(EPOLLOUT)));
 }
 
 namespace {
@@ -350,7 +312,7 @@ void stop_node_server() noexcept {
 void forget_inherited_node_server() noexcept {
   if (the_server) {
     the_server->forget_after_fork();
-    the_server = nullptr; // leaked: its thread object cannot be destroyed here
+    the_server = nullptr; // leaked: its loop's thread is not here
   }
 }
 

@@ -1,11 +1,13 @@
 #pragma once
-// The node's queue server: its connections, queues and loop (server.cpp),
+// The node's queue server, served on the node's service loop: its
+// connections and queues (server.cpp),
 // its request handling (server_requests.cpp), and the entry points that start,
 // stop and forget it. Never installed.
 
 #include <actors/detail/queue_client.hpp>
 
 #include "base/fd.hpp"
+#include "io/transport.hpp"
 
 #include <cstdint>
 #include <deque>
@@ -13,7 +15,6 @@
 #include <mutex>
 #include <string>
 #include <sys/uio.h>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -71,8 +72,8 @@ public:
   void forget_after_fork() noexcept;
 
 private:
-  void run();
   void accept_all();
+  void on_events(int fd, std::uint32_t events);
   void on_readable(server_conn& c);
   bool handle(server_conn& c, const char* data, std::size_t size);
   void send(server_conn& c, const std::string& payload);
@@ -84,9 +85,8 @@ private:
   void fail_joiners(queue_state& q);
 
   private_server server_{"node"}; // the node's control endpoint too
-  int epoll_ = -1;
-  int wake_ = -1;
-  std::thread thread_;
+  event_loop& loop_;              // the node's service loop
+  bool stopped_ = false;
   std::mutex mtx_; // guards queues_ creation against the loop's lookups
   std::unordered_map<std::uint32_t, std::unique_ptr<queue_state>> queues_;
   std::uint32_t next_id_ = 1;

@@ -354,7 +354,7 @@ void server::drop(server_conn& c) {
   }
   int fd = c.fd;
   auto* q = c.q;
-  ::epoll_ctl(epoll_, EPOLL_CTL_DEL, fd, nullptr);
+  loop_.unwatch(fd);
   ::close(fd);
   conns_.erase(fd); // c is gone from here on
   if (q)

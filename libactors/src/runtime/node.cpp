@@ -3,6 +3,7 @@
 
 #include "base/log.hpp"
 #include "io/frame.hpp"
+#include "io/service_loop.hpp"
 #include "io/transport.hpp"
 #include "runtime/control.hpp"
 #include "runtime/node_hooks.hpp"
@@ -193,6 +194,7 @@ void node_state::shutdown(bool at_exit) noexcept {
   });
   stop_actor_runtime(); // actors stop, their monitors hear it; then the transport
   run_node_hooks(&node_hooks::stop); // the servers' clients (our children) are gone now
+  stop_service_loop();               // the servers on it have stopped
   if (forkserver) {
     stop_forkserver(*forkserver);
     forkserver.reset();
@@ -218,11 +220,19 @@ fork_quiet::fork_quiet() {
     t->park_for_fork();
     transport_ = t;
   }
+  if (auto* l = service_loop_if_running()) {
+    // It runs only the node's own code, which never blocks for long.
+    if (!l->park(std::chrono::milliseconds(100)))
+      log::debug() << "fork: the service loop stayed busy; forking anyway";
+    service_ = l;
+  }
 }
 
 fork_quiet::~fork_quiet() {
   if (transport_)
     static_cast<transport*>(transport_)->unpark_after_fork();
+  if (service_)
+    static_cast<event_loop*>(service_)->unpark();
 }
 
 void drop_inherited_node() noexcept {
@@ -232,6 +242,7 @@ void drop_inherited_node() noexcept {
   forget_codec_state_after_fork();
   run_node_hooks(&node_hooks::drop_inherited);
   drop_inherited_actors();
+  drop_inherited_service_loop();
   auto* n = the_node.load();
   if (!n)
     return;

@@ -196,6 +196,7 @@ public:
 
 private:
   void* transport_ = nullptr;
+  void* service_ = nullptr;
 };
 
 /// A C++ type or symbol name as written in source ("counter::add(int)").
