@@ -102,71 +102,21 @@ void server::accept_all() {
 void server::on_readable(server_conn& c) {
   // Reads straight into the connection's buffer (no bounce through the
   // stack); a frame bigger than the buffer grows it once to the frame's size.
-  bool eof = false;
-  for (;;) {
-    if (c.in_begin == c.in_end)
-      c.in_begin = c.in_end = 0;
-    std::size_t need = 64 * 1024;
-    if (c.in_end - c.in_begin >= frame_header_size) {
-      std::string why;
-      auto h = parse_header(c.in_buf.get() + c.in_begin, frame_cap(), why);
-      if (h && frame_header_size + h->size > c.in_end - c.in_begin)
-        need = std::max<std::size_t>(need, frame_header_size + h->size - (c.in_end - c.in_begin));
-    }
-    if (c.in_cap - c.in_end < need) {
-      auto held = c.in_end - c.in_begin;
-      if (c.in_cap < held + need) {
-        auto cap = std::max(held + need, 2 * c.in_cap);
-        std::unique_ptr<char[]> grown(new char[cap]);
-        if (held) // (the first read has no buffer yet)
-          std::memcpy(grown.get(), c.in_buf.get() + c.in_begin, held);
-        c.in_buf = std::move(grown);
-        c.in_cap = cap;
-      } else if (held) {
-        std::memmove(c.in_buf.get(), c.in_buf.get() + c.in_begin, held);
-      }
-      c.in_begin = 0;
-      c.in_end = held;
-    }
-    auto room = c.in_cap - c.in_end;
-    auto n = ::read(c.fd, c.in_buf.get() + c.in_end, room);
-    if (n > 0) {
-      c.in_end += static_cast<std::size_t>(n);
-      if (static_cast<std::size_t>(n) < room)
-        break;
-      continue;
-    }
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-      break;
-    eof = true;
-    break;
-  }
-  while (c.in_end - c.in_begin >= frame_header_size) {
-    std::string why;
-    const char* at = c.in_buf.get() + c.in_begin;
-    auto h = parse_header(at, frame_cap(), why);
-    if (!h || h->fds != 0) {
-      log::error() << "queue server: closing the connection of pid " << c.pid
-                   << " after a bad frame: " << (h ? "unexpected descriptors" : why);
-      drop(c);
-      return;
-    }
-    if (c.in_end - c.in_begin - frame_header_size < h->size)
-      break;
-    c.in_begin += frame_header_size + h->size;
-    if (!handle(c, at + frame_header_size, h->size)) {
-      log::error() << "queue server: closing the connection of pid " << c.pid
-                   << " after a malformed request";
-      drop(c);
-      return;
-    }
+  bool eof = !c.in.read_available(c.fd);
+  std::string why;
+  auto status = each_frame(c.in, [&](const char* p, std::size_t size) {
+    return handle(c, p, size);
+  }, why);
+  if (status != frames_status::more) {
+    log::error() << "queue server: closing the connection of pid " << c.pid << " after "
+                 << (status == frames_status::bad ? "a bad frame: " + why
+                                                  : std::string("a malformed request"));
+    drop(c);
+    return;
   }
   if (eof)
     drop(c);
 }
-
 
 void server::send(server_conn& c, const std::string& payload) {
   char head[frame_header_size];

@@ -8,6 +8,7 @@
 
 #include "base/fd.hpp"
 #include "io/transport.hpp"
+#include "io/wire.hpp"
 
 #include <cstdint>
 #include <deque>
@@ -28,9 +29,7 @@ struct server_conn {
   int fd = -1;
   int pid = 0;
   queue_state* q = nullptr;
-  // Received bytes not yet handled: [in_begin, in_end) of in_buf.
-  std::unique_ptr<char[]> in_buf;
-  std::size_t in_cap = 0, in_begin = 0, in_end = 0;
+  inbuf in; // received bytes not yet handled
   std::string out;
   std::size_t out_pos = 0; // sent part of `out` (erasing the front would be quadratic)
   std::deque<std::string> unacked; // fetched by the client, not yet taken
