@@ -312,7 +312,8 @@ int event_loop::wait(epoll_event* events, int max, bool spin) {
 
 void event_loop::run() {
   this_loop = this;
-  name_this_thread(name_);
+  if (name_)
+    name_this_thread(name_);
   epoll_event events[64];
   clock::time_point spin_until{};
   for (;;) {
@@ -423,10 +424,14 @@ void event_loop::on_readable(const peer_ptr& p) {
     owner_->drop(p);
 }
 
+void event_loop::quit() noexcept {
+  stopping_ = true;
+  wake();
+}
+
 void event_loop::stop() noexcept {
   if (thread_.joinable()) {
-    stopping_ = true;
-    wake();
+    quit();
     thread_.join();
   }
 }
