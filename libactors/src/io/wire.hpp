@@ -207,7 +207,7 @@ private:
 enum class frames_status { more, bad, refused };
 
 // The complete frames at the front of `in`: calls fn(payload, size) for each
-// (fn returns false to refuse it) and consumes it. A frame must be a
+// and consumes it; fn returns false to refuse one, which stays in `in`. A frame must be a
 // non-empty object frame without descriptors: these connections carry none.
 // fn must not destroy `in`.
 template <class Fn>
@@ -222,10 +222,8 @@ frames_status each_frame(inbuf& in, Fn&& fn, std::string& why) {
     }
     if (in.size() - frame_header_size < h->size)
       return frames_status::more;
-    if (!fn(in.data() + frame_header_size, static_cast<std::size_t>(h->size))) {
-      in.consume(frame_header_size + h->size);
-      return frames_status::refused;
-    }
+    if (!fn(in.data() + frame_header_size, static_cast<std::size_t>(h->size)))
+      return frames_status::refused; // still at the front of `in`
     in.consume(frame_header_size + h->size);
   }
   return frames_status::more;
