@@ -3,6 +3,9 @@
 /// The whole public API of libactors.
 
 #include <actors/actor.hpp>
+#include <actors/spawn.hpp>
+#include <actors/down_reason.hpp>
+#include <actors/mailbox.hpp>
 #include <actors/actor_pool.hpp>
 #include <actors/supervisor.hpp>
 #include <actors/errors.hpp>

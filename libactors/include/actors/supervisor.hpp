@@ -238,7 +238,7 @@ public:
       auto args_t = std::make_shared<const tuple>(std::forward<A>(args)...);
       detail::child_def d{named<T>(spec), typeid(T).name(), true, {}, nullptr};
       d.start = [args_t, where](const detail::cell_identity& who) {
-        return detail::spawn_process<T>(where, who, *args_t);
+        return detail::spawn_process<T>(where.method, who, *args_t);
       };
       return detail::handle_access::make<T>(detail::supervisor_add(*s_, std::move(d)));
     }

@@ -5,6 +5,8 @@
 // <actors/actor.hpp>.
 
 #include <actors/detail/target.hpp>
+#include <actors/down_reason.hpp>
+#include <actors/mailbox.hpp>
 #include <actors/errors.hpp>
 #include <actors/future.hpp>
 #include <actors/time.hpp>
@@ -23,74 +25,6 @@ namespace actors {
 
 template <class T>
 class promise;
-
-/// Why an actor stopped: what a monitor reports and what actor_died carries.
-struct down_reason {
-  enum class kind : std::uint8_t {
-    normal = 0,    ///< it stopped itself (self().stop()) or its node stopped
-    exception = 1, ///< a method it ran for a tell threw; `message` has the text
-    signal = 2,    ///< its process was killed by `signal`
-    exited = 3,    ///< its process exited with `exitcode` (its node gone)
-    unreachable = 4, ///< its node stopped answering or closed the connection
-    no_such_actor = 5, ///< it had stopped before it was asked or watched
-    linked = 6,    ///< an actor linked to it died; `message` says which and why
-  };
-  kind what = kind::normal;
-  int signal = 0;
-  int exitcode = 0;
-  std::string message;
-
-  /// "killed by signal 9", "exception std::runtime_error: boom", ...
-  std::string describe() const;
-  bool normal() const noexcept { return what == kind::normal; }
-
-  template <class Archive>
-  void serialize(Archive& ar) {
-    ar(what, signal, exitcode, message);
-  }
-};
-
-/// A method was called on an actor that is gone; `reason()` says why it
-/// stopped. Asks fail with it; it is never thrown by tell.
-class actor_died : public error {
-public:
-  actor_died(std::string actor, down_reason reason);
-  const std::string& actor() const noexcept { return actor_; }
-  const down_reason& reason() const noexcept { return reason_; }
-
-private:
-  std::string actor_;
-  down_reason reason_;
-};
-
-/// What tell and ask do when an actor's bounded mailbox is full.
-enum class on_full : std::uint8_t {
-  block, ///< wait for room, up to mailbox_options::timeout, then queue_full
-  fail,  ///< fail at once with queue_full
-};
-
-/// An actor's mailbox bound, chosen when it is spawned, e.g.
-/// `spawn<T>(in_new_process.mailbox(1000), ...)`. It travels in the actor's
-/// handles, so every sender, in any process, follows it.
-/// - `capacity`: how many messages (tells and asks) it may hold; 0, the
-///   default, is unbounded.
-/// - `when_full`: block (wait up to `timeout`) or fail at once.
-/// - A sender that gets no room is told with queue_full: tell throws it,
-///   ask's future fails with it, try_tell returns false.
-struct mailbox_options {
-  std::uint32_t capacity = 0;
-  on_full when_full = on_full::block;
-  duration timeout = forever;
-
-  bool bounded() const noexcept { return capacity != 0; }
-
-  template <class Archive>
-  void serialize(Archive& ar) {
-    std::int64_t t = timeout.count();
-    ar(capacity, when_full, t);
-    timeout = duration(t);
-  }
-};
 
 namespace detail {
 
