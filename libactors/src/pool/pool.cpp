@@ -113,6 +113,7 @@ std::shared_ptr<pool_core> start_pool(pool_config config) {
 
 void submit(pool_core& p, std::vector<job> jobs) {
   std::exception_ptr broken;
+  bool wake = false;
   {
     std::lock_guard<std::mutex> lock(p.mtx);
     if (p.closed || p.terminating || p.finished)
@@ -122,10 +123,11 @@ void submit(pool_core& p, std::vector<job> jobs) {
       bool was_empty = p.inbox.empty();
       for (auto& j : jobs)
         p.inbox.push_back(std::move(j));
-      if (was_empty) // otherwise a wake-up is on its way already
-        p.wake_locked();
+      wake = was_empty && p.wakeable_locked(); // otherwise one is on its way already
     }
   }
+  if (wake)
+    p.wake();
   if (broken)
     for (auto& j : jobs)
       j.sink->fail(j.part, broken);
@@ -155,9 +157,14 @@ std::uint64_t pool_restarts(pool_core& p) {
 
 namespace {
 void set_flag(pool_core& p, bool pool_core::*flag) {
-  std::lock_guard<std::mutex> lock(p.mtx);
-  p.*flag = true;
-  p.wake_locked();
+  bool wake;
+  {
+    std::lock_guard<std::mutex> lock(p.mtx);
+    p.*flag = true;
+    wake = p.wakeable_locked();
+  }
+  if (wake)
+    p.wake();
 }
 } // namespace
 

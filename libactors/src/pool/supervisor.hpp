@@ -93,9 +93,13 @@ public:
   void start_initial_workers();
   /// Hands the pool to the service loop, which owns its state from now on.
   void attach();
-  /// Under mtx, from any thread: has the loop run a step soon (new jobs or
-  /// flags). Nothing once the pool has finished.
-  void wake_locked();
+  /// Under mtx, from any thread: whether the loop still runs this pool (it
+  /// has not finished), so that wake() may be called after the lock.
+  bool wakeable_locked() const noexcept { return attached_ && !finished; }
+  /// From any thread, without mtx: has the loop run a step soon (new jobs or
+  /// flags). Posting after the lock keeps the loop, which takes mtx in its
+  /// step, from waking only to wait for the caller's lock.
+  void wake();
 
   /// Loop thread, at node shutdown: terminates the pool now, waiting for
   /// its workers (the loop serves nothing else any more).
