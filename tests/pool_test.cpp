@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <filesystem>
+#include <fstream>
 #include <list>
 #include <numeric>
 #include <random>
@@ -220,7 +222,8 @@ TEST(pool, apply_async_callbacks_run) {
 }
 
 // A callback that waits for another result of its own pool would deadlock
-// (callbacks run on the thread that delivers results): it gets an error.
+// (callbacks run on the service loop, which delivers results): it gets an
+// error.
 TEST(pool, waiting_inside_a_callback_is_an_error_not_a_hang) {
   actors::pool pool(2);
   std::atomic<int> code{-1};
@@ -236,6 +239,58 @@ TEST(pool, waiting_inside_a_callback_is_an_error_not_a_hang) {
   EXPECT_EQ(g.get(10s), 25);
   EXPECT_EQ(join_code.load(), static_cast<int>(errc::bad_argument));
   EXPECT_EQ(pool.apply(square, 6), 36); // the pool goes on
+}
+
+// Callbacks of every pool run on the node's service loop, which delivers
+// the results of all of them: waiting there for another pool is refused too.
+TEST(pool, waiting_for_another_pool_inside_a_callback_is_an_error_not_a_hang) {
+  actors::pool first(1), second(1);
+  std::atomic<int> code{-1};
+  auto f = first.apply_async(square, 3, [&](int) {
+    code = static_cast<int>(error_of([&] { second.apply(square, 4); }));
+  });
+  EXPECT_EQ(f.get(10s), 9);
+  EXPECT_EQ(code.load(), static_cast<int>(errc::bad_argument));
+  EXPECT_EQ(second.apply(square, 4), 16);
+}
+
+// The names of this process's threads, from /proc/self/task/*/comm.
+std::vector<std::string> thread_names() {
+  std::vector<std::string> names;
+  for (auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (std::getline(comm, name))
+      names.push_back(name);
+  }
+  return names;
+}
+
+// A pool's supervisor lives on the node's service loop, not on a thread of
+// its own: two pools at work add at most that loop to a process that has
+// started a child (which starts the root's transport).
+TEST(pool, two_pools_add_no_thread_but_the_service_loop) {
+  actors::process child(nothing, 0);
+  child.start();
+  child.join();
+  auto before = thread_names();
+  bool had_loop = std::count(before.begin(), before.end(), "actors.service") > 0;
+  {
+    actors::pool first(2), second(2);
+    std::vector<int> xs(1000);
+    std::iota(xs.begin(), xs.end(), 0);
+    auto a = first.map_async(slow_square, std::vector<int>(xs.begin(), xs.begin() + 20), 1);
+    auto b = second.map(square, xs);
+    auto during = thread_names();
+    EXPECT_EQ(b.at(999), 999 * 999);
+    EXPECT_EQ(a.get(10s).at(19), 19 * 19);
+    EXPECT_LE(during.size(), before.size() + (had_loop ? 0 : 1))
+      << "before: " << ::testing::PrintToString(before)
+      << ", during: " << ::testing::PrintToString(during);
+    EXPECT_EQ(std::count(during.begin(), during.end(), "actors.pool"), 0);
+    EXPECT_EQ(std::count(during.begin(), during.end(), "actors.service"), 1);
+  }
+  EXPECT_LE(thread_names().size(), before.size() + (had_loop ? 0 : 1));
 }
 
 TEST(pool, remote_error_names_type_message_pid_and_task) {
@@ -895,8 +950,8 @@ TEST(pool, executor_kill_workers_stops_a_worker_that_ignores_sigterm) {
   EXPECT_EQ(error_of([&] { ex.submit(square, 1); }), errc::closed);
 }
 
-// From a callback (the supervisor's thread) it would wait for itself: it
-// refuses before it cancels anything.
+// From a callback (on the service loop, which runs the supervisor) it would
+// wait for itself: it refuses before it cancels anything.
 TEST(pool, executor_terminate_workers_from_a_callback_is_an_error_that_changes_nothing) {
   actors::process_pool_executor ex(1);
   std::atomic<errc> refused{errc::none};

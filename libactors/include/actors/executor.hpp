@@ -110,7 +110,7 @@ public:
   ///   gets SIGKILL after a second (pool::terminate()'s path).
   /// - Idempotent; after shutdown() it only ends what still runs.
   /// - Throws errc::bad_argument from a future's callback (they run on the
-  ///   pool's supervisor thread, which this waits for); submit() afterwards
+  ///   node's service loop, which runs the pool this waits for); submit() afterwards
   ///   throws errc::closed.
   void terminate_workers() { detail::pool_terminate_workers(*pool_.core_, false); }
 

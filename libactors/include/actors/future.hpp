@@ -121,8 +121,9 @@ public:
     return state_->error();
   }
 
-  /// Calls `fn(*this)` when the task ends, at once if it has. It runs in the
-  /// pool's supervisor thread (or the caller's), so it must be quick.
+  /// Calls `fn(*this)` when the task ends, at once if it has. It runs where
+  /// the task ends (for a pool task, the node's service loop) or in the
+  /// caller's thread, so it must be quick and must not wait for results.
   template <class F>
   void add_done_callback(F fn) {
     // A weak reference: the state keeps its callbacks, so a strong one would

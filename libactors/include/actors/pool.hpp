@@ -24,9 +24,14 @@
 /// be task arguments: give them to the workers once, through
 /// pool_options::initializer.
 ///
-/// Threads: the supervisor is one thread per pool. Result callbacks,
-/// error callbacks, done callbacks and progress callbacks run on it, so they
-/// must be quick and must not wait for other results of the same pool.
+/// Threads: a pool starts no thread. Its supervisor runs on the node's
+/// service loop, one thread shared by every pool and queue of the process.
+/// Result callbacks, error callbacks, done callbacks and progress callbacks
+/// run there, where results are delivered, so they must be quick. They must
+/// not wait for results (a future's get() or wait(), map(), join(),
+/// terminate(): of any pool, they throw errc::bad_argument there instead of
+/// deadlocking), and must not block on a queue operation of this process
+/// (the same loop serves the queue).
 
 #include <actors/detail/pool_core.hpp>
 #include <actors/detail/pool_jobs.hpp>

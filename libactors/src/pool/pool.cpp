@@ -9,10 +9,10 @@
 #include <actors/log.hpp>
 
 #include "base/fd.hpp"
-#include "base/thread_name.hpp"
 #include "io/frame.hpp"
-#include "runtime/runtime.hpp"
+#include "io/service_loop.hpp"
 #include "io/wire.hpp"
+#include "runtime/runtime.hpp"
 #include "pool/protocol.hpp"
 #include "pool/supervisor.hpp"
 
@@ -25,10 +25,8 @@
 #include <cstring>
 #include <deque>
 #include <fcntl.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <thread>
 #include <unistd.h>
 #include <unordered_map>
 
@@ -102,13 +100,11 @@ std::shared_ptr<pool_core> start_pool(pool_config config) {
     throw error(errc::bad_argument, "pool: max_retries must not be negative");
   require_node().ensure_forkserver();
   catch_sigint();
+  register_pool_node_hooks();
   auto core = std::make_shared<pool_core>(std::move(config));
   start_control_endpoint(); // actors-top can watch the pool
   core->start_initial_workers();
-  core->thread = std::thread([p = core.get()] {
-    name_this_thread("actors.pool");
-    p->run();
-  });
+  core->attach();
   static bool registered = (add_stats_source(&pool_stats_of), true);
   (void) registered;
   pools.add(core);
@@ -117,6 +113,7 @@ std::shared_ptr<pool_core> start_pool(pool_config config) {
 
 void submit(pool_core& p, std::vector<job> jobs) {
   std::exception_ptr broken;
+  bool wake = false;
   {
     std::lock_guard<std::mutex> lock(p.mtx);
     if (p.closed || p.terminating || p.finished)
@@ -126,17 +123,14 @@ void submit(pool_core& p, std::vector<job> jobs) {
       bool was_empty = p.inbox.empty();
       for (auto& j : jobs)
         p.inbox.push_back(std::move(j));
-      if (!was_empty)
-        return; // a wake-up is on its way already
+      wake = was_empty && p.wakeable_locked(); // otherwise one is on its way already
     }
   }
-  if (broken) {
+  if (wake)
+    p.wake();
+  if (broken)
     for (auto& j : jobs)
       j.sink->fail(j.part, broken);
-    return;
-  }
-  std::uint64_t one = 1;
-  (void) !::write(p.wake.get(), &one, sizeof one);
 }
 
 int pool_size(const pool_core& p) noexcept {
@@ -163,12 +157,14 @@ std::uint64_t pool_restarts(pool_core& p) {
 
 namespace {
 void set_flag(pool_core& p, bool pool_core::*flag) {
+  bool wake;
   {
     std::lock_guard<std::mutex> lock(p.mtx);
     p.*flag = true;
+    wake = p.wakeable_locked();
   }
-  std::uint64_t one = 1;
-  (void) !::write(p.wake.get(), &one, sizeof one);
+  if (wake)
+    p.wake();
 }
 } // namespace
 
@@ -189,23 +185,25 @@ void pool_cancel_pending(pool_core& p) {
 }
 
 namespace {
-// join() and terminate() wait for the supervisor: not from its own thread.
-void refuse_on_supervisor(const pool_core& p, const char* call) {
-  if (std::this_thread::get_id() == p.thread.get_id())
+// join() and terminate() wait for the supervisor, which runs on the
+// service loop: not from that loop (a callback of any pool).
+void refuse_on_supervisor(const char* call) {
+  if (on_service_loop())
     throw error(errc::bad_argument, std::string("pool::") + call
-                                      + " from one of the pool's own callbacks would deadlock "
-                                        "(they run on its supervisor thread)");
+                                      + " from a pool's callback would deadlock (callbacks "
+                                        "run on the node's service loop, which runs the pools' "
+                                        "supervisors)");
 }
 } // namespace
 
 void pool_terminate(pool_core& p) {
-  refuse_on_supervisor(p, "terminate");
+  refuse_on_supervisor("terminate");
   set_flag(p, &pool_core::terminating);
   pool_join(p, forever);
 }
 
 void pool_terminate_workers(pool_core& p, bool kill) {
-  refuse_on_supervisor(p, kill ? "kill_workers" : "terminate_workers");
+  refuse_on_supervisor(kill ? "kill_workers" : "terminate_workers");
   pool_cancel_pending(p); // before terminating: the supervisor cancels first
   if (kill) {
     std::lock_guard<std::mutex> lock(p.mtx);
@@ -216,16 +214,11 @@ void pool_terminate_workers(pool_core& p, bool kill) {
 }
 
 bool pool_join(pool_core& p, duration timeout) {
-  refuse_on_supervisor(p, "join");
+  refuse_on_supervisor("join");
   std::unique_lock<std::mutex> lock(p.mtx);
   if (!p.closed && !p.terminating)
     throw error(errc::bad_argument, "pool::join: call close() or terminate() first");
-  if (!p.finished_cv.wait_until(lock, deadline_in(timeout), [&] { return p.finished; }))
-    return false;
-  lock.unlock();
-  if (p.thread.joinable() && p.thread.get_id() != std::this_thread::get_id())
-    p.thread.join();
-  return true;
+  return p.finished_cv.wait_until(lock, deadline_in(timeout), [&] { return p.finished; });
 }
 
 // -- progress bar -----------------------------------------------------------------

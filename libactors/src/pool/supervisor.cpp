@@ -1,4 +1,5 @@
-// A pool's supervisor thread (pool/supervisor.hpp).
+// A pool's scheduling: its workers, dispatch, results and reaping
+// (pool/supervisor.hpp). How the service loop drives it is in pool/loop.cpp.
 
 #include <actors/detail/pool_core.hpp>
 #include <actors/detail/queue_client.hpp>
@@ -9,8 +10,9 @@
 
 #include "base/fd.hpp"
 #include "io/frame.hpp"
-#include "runtime/runtime.hpp"
+#include "io/service_loop.hpp"
 #include "io/wire.hpp"
+#include "runtime/runtime.hpp"
 #include "pool/protocol.hpp"
 #include "pool/supervisor.hpp"
 
@@ -23,38 +25,21 @@
 #include <cstring>
 #include <deque>
 #include <fcntl.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <thread>
 #include <unistd.h>
 #include <unordered_map>
 
 namespace actors::detail {
 
-pool_core::pool_core(pool_config c) : cfg(std::move(c)) {
+pool_core::pool_core(pool_config c) : cfg(std::move(c)), loop_(service_loop()) {
   if (cfg.processes <= 0)
     cfg.processes = cpu_count();
-  wake.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!wake)
-    throw_errno("eventfd (pool)");
   // One slot per worker: a retiring worker (maxtasksperchild) keeps its
   // place until it has exited, and only then is it replaced.
   auto n = static_cast<std::size_t>(cfg.processes);
   slots_ = std::make_shared<shm_segment>(n * sizeof(std::uint64_t));
   slot_used_.assign(n, false);
-}
-
-pool_core::~pool_core() {
-  if (thread.joinable()) {
-    {
-      std::lock_guard<std::mutex> lock(mtx);
-      terminating = true;
-    }
-    std::uint64_t one = 1;
-    (void) !::write(wake.get(), &one, sizeof one);
-    thread.join();
-  }
 }
 
 std::uint32_t pool_core::define(any_fn fn) {
@@ -272,10 +257,9 @@ bool pool_core::handle(worker& w, const char* p, std::size_t size) {
   return true;
 }
 
-// A worker's socket reached EOF: it exited, crashed or retired. Reap it and
-// settle the jobs it had.
+// A worker's socket reached EOF and it has exited (crashed or retired; see
+// await_exit): settle the jobs it had.
 void pool_core::reap(worker& w) {
-  join_or_kill(*w.proc);
   int code = w.proc->exitcode().value_or(0);
   {
     std::lock_guard<std::mutex> lock(mtx);
@@ -308,172 +292,6 @@ void pool_core::reap(worker& w) {
   w.inflight.clear();
   for (auto it = back.rbegin(); it != back.rend(); ++it)
     pending_.push_front(std::move(*it));
-}
-
-void pool_core::run() noexcept {
-  on_pool_supervisor() = true;
-  std::vector<pollfd> fds;
-  for (;;) {
-    bool is_closed, is_terminating, cancel;
-    std::exception_ptr broken_now;
-    {
-      std::lock_guard<std::mutex> lock(mtx);
-      for (auto& j : inbox)
-        pending_.push_back(std::move(j));
-      inbox.clear();
-      is_closed = closed;
-      is_terminating = terminating;
-      cancel = std::exchange(cancel_pending, false);
-      broken_now = broken;
-    }
-    // Workers that reached EOF are reaped; their unfinished jobs go back
-    // to the queue (and are failed below if the pool is broken).
-    bool changed = false;
-    for (std::size_t i = 0; i < workers_.size();) {
-      if (workers_[i]->eof) {
-        reap(*workers_[i]);
-        workers_.erase(workers_.begin() + static_cast<long>(i));
-        changed = true;
-        continue;
-      }
-      ++i;
-    }
-    if (cancel) {
-      std::deque<job> keep;
-      for (auto& j : pending_)
-        if (!j.sink->cancel())
-          keep.push_back(std::move(j));
-      pending_ = std::move(keep);
-    }
-    if (broken_now) {
-      for (auto& j : pending_)
-        fail(j, broken_now);
-      pending_.clear();
-    }
-    if (is_terminating)
-      break;
-
-    // A worker that retires (maxtasksperchild) holds its place until it
-    // has exited and been reaped above: the pool never runs more than
-    // `processes` workers, so one worker means one task at a time, in order.
-    bool needed = !(is_closed && pending_.empty()) && !broken_now;
-    auto wanted = static_cast<std::size_t>(cfg.processes);
-    if (cfg.on_demand) { // only for the tasks that no idle worker can take
-      auto idle = idle_workers();
-      auto unserved = pending_.size() > idle ? pending_.size() - idle : 0;
-      wanted = std::min(wanted, workers_.size() + unserved);
-    }
-    for (auto live = workers_.size(); needed && live < wanted; ++live) {
-      try {
-        start_worker();
-        changed = true;
-      } catch (const std::exception& e) {
-        log::error() << "pool: a worker could not be started: " << e.what();
-        if (workers_.empty()) {
-          std::lock_guard<std::mutex> lock(mtx);
-          broken = std::current_exception();
-        }
-        break;
-      }
-    }
-    if (changed)
-      publish_pids();
-
-    dispatch();
-    {
-      // A worker runs one job at a time; the others sent to it (its window)
-      // wait in its socket, so they count as queued, not running.
-      std::size_t busy = 0, waiting = pending_.size();
-      for (auto& w : workers_)
-        if (!w->inflight.empty()) {
-          ++busy;
-          waiting += w->inflight.size() - 1;
-        }
-      queued = waiting;
-      running = busy;
-    }
-
-    if (is_closed && pending_.empty() && idle()) {
-      for (auto& w : workers_)
-        w->sock.reset(); // EOF: the worker exits normally
-      break;
-    }
-
-    // Wait for results, new jobs, or a deadline.
-    fds.clear();
-    fds.push_back({wake.get(), POLLIN, 0});
-    auto next_deadline = clock::time_point::max();
-    for (auto& w : workers_) {
-      short events = POLLIN;
-      if (!w->out.empty())
-        events |= POLLOUT;
-      fds.push_back({w->sock.get(), events, 0});
-      next_deadline = std::min(next_deadline, w->deadline);
-    }
-    int timeout_ms = -1;
-    if (next_deadline != clock::time_point::max()) {
-      auto left = std::chrono::ceil<std::chrono::milliseconds>(next_deadline - clock::now());
-      timeout_ms = static_cast<int>(std::max<long>(0, left.count()));
-    }
-    int n = ::poll(fds.data(), fds.size(), timeout_ms);
-    if (n < 0 && errno != EINTR) {
-      log::error() << "pool: poll failed: " << std::strerror(errno);
-      break;
-    }
-    if (fds[0].revents) {
-      std::uint64_t count;
-      (void) !::read(wake.get(), &count, sizeof count);
-    }
-    auto now = clock::now();
-    for (std::size_t i = 0; i < workers_.size(); ++i) {
-      auto& w = *workers_[i];
-      auto revents = fds[i + 1].revents;
-      if (revents & POLLOUT)
-        flush(w);
-      if (revents & (POLLIN | POLLHUP | POLLERR))
-        read_from(w);
-      if (!w.eof && w.deadline <= now) {
-        w.timed_out = true;
-        w.proc->kill();
-        // The socket reaches EOF once the worker is gone.
-      }
-    }
-  }
-
-  // Closed and drained, or terminated: stop every worker, fail what is left.
-  bool terminated, kill;
-  {
-    std::lock_guard<std::mutex> lock(mtx);
-    terminated = terminating;
-    kill = kill_workers;
-  }
-  if (terminated)
-    for (auto& w : workers_)
-      if (!w->eof)
-        kill ? w->proc->kill() : w->proc->terminate();
-  auto closed_error = [](const job& j) {
-    return std::make_exception_ptr(error(
-      errc::closed, "the pool was terminated before " + j.label.text() + " finished"));
-  };
-  for (auto& w : workers_) {
-    join_or_kill(*w->proc);
-    for (auto& s : w->inflight)
-      fail(s.j, closed_error(s.j));
-  }
-  for (auto& j : pending_)
-    fail(j, closed_error(j));
-  pending_.clear();
-  workers_.clear();
-  std::vector<job> late;
-  {
-    std::lock_guard<std::mutex> lock(mtx);
-    late.swap(inbox);
-    pids.clear();
-    finished = true;
-  }
-  for (auto& j : late)
-    fail(j, closed_error(j));
-  finished_cv.notify_all();
 }
 
 } // namespace actors::detail

@@ -1,24 +1,31 @@
 #pragma once
 // A pool's supervisor: the pool_core behind actors::pool. Never installed.
 //
-// Supervisor. One thread per pool; all scheduling state is touched only by
-// it (an actor in all but name, driven by a poll loop over an eventfd for
-// new jobs and one socket per worker). It sends each worker a window of
-// jobs (about 2 ms of work, from the measured task time), reads results in
-// order, and completes the jobs' sinks.
+// Supervisor. Event-driven state on the node's service loop
+// (io/service_loop.hpp), not a thread of its own: every pool of the process
+// shares that one thread with the queue server. All scheduling state is
+// touched only there (an actor in all but name): the loop watches one socket
+// per worker, callers post new jobs and flags to it, and each event ends
+// with step(), which reaps, starts workers, dispatches and closes. It sends
+// each worker a window of jobs (about 2 ms of work, from the measured task
+// time), reads results in order, and completes the jobs' sinks there, so
+// user callbacks run on the service loop.
 //
 // Worker death. Each worker writes the id of the task it is running into
 // its slot of a shared-memory array. When a worker's socket reaches EOF the
-// supervisor reads every result it sent, reaps it, and looks at its slot:
-// that task is the one that died with it (it fails with worker_died, or is
-// retried); every other job it had been sent goes back to the head of the
-// queue. A replacement is started at once.
+// supervisor reads every result it sent, waits (without blocking the loop:
+// it watches the worker's sentinel, and kills it after a grace second) until
+// it has exited, reaps it, and looks at its slot: that task is the one that
+// died with it (it fails with worker_died, or is retried); every other job
+// it had been sent goes back to the head of the queue. A replacement is
+// started at once.
 
 #include <actors/detail/pool_core.hpp>
 #include <actors/detail/shm.hpp>
 #include <actors/process.hpp>
 
 #include "base/fd.hpp"
+#include "io/transport.hpp"
 #include "io/wire.hpp"
 #include "pool/protocol.hpp"
 
@@ -29,7 +36,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -54,10 +60,17 @@ struct worker {
   clock::time_point deadline = clock::time_point::max();
   bool timed_out = false;
   bool eof = false;
+  // How the loop follows it: the events its socket is watched for (0: not
+  // watched), and, once it is ending, its sentinel and the grace timer that
+  // kills it if it does not exit in time.
+  std::uint32_t watching = 0;
+  bool exited = false; // its exit status is known: it can be reaped
+  int sentinel = -1;
+  event_loop::timer_id grace_timer = 0;
 };
 
 
-class pool_core {
+class pool_core : public std::enable_shared_from_this<pool_core> {
 public:
   explicit pool_core(pool_config c);
   ~pool_core();
@@ -75,14 +88,31 @@ public:
   std::exception_ptr broken; // the initializer failed
   std::vector<int> pids;
   std::uint64_t restarts = 0;
-  unique_fd wake;
-  std::thread thread;
 
+  /// The caller's thread, before attach(): the first workers.
   void start_initial_workers();
-  void run() noexcept;
+  /// Hands the pool to the service loop, which owns its state from now on.
+  void attach();
+  /// Under mtx, from any thread: whether the loop still runs this pool (it
+  /// has not finished), so that wake() may be called after the lock.
+  bool wakeable_locked() const noexcept { return attached_ && !finished; }
+  /// From any thread, without mtx: has the loop run a step soon (new jobs or
+  /// flags). Posting after the lock keeps the loop, which takes mtx in its
+  /// step, from waking only to wait for the caller's lock.
+  void wake();
+
+  /// Loop thread, at node shutdown: terminates the pool now, waiting for
+  /// its workers (the loop serves nothing else any more).
+  void end_now() noexcept;
+  /// In a fork()ed child: forgets the parent's pool, closing the child's
+  /// copies of the worker sockets (no lock, no loop).
+  void forget_after_fork() noexcept;
 
 private:
-  // Supervisor-only state.
+  event_loop& loop_; // the node's service loop
+  bool attached_ = false;
+
+  // Loop-only state.
   std::deque<job> pending_;
   std::vector<std::unique_ptr<worker>> workers_;
   std::shared_ptr<shm_segment> slots_;
@@ -92,7 +122,13 @@ private:
   std::uint64_t next_id_ = 1;
   std::uint64_t next_worker_ = 1;
   double avg_ns_ = 0;
+  bool step_posted_ = false;
+  bool ending_ = false; // stopping its workers: no more steps
+  bool over_ = false;   // finished: nothing of the loop refers to it
+  event_loop::timer_id deadline_timer_ = 0;
+  clock::time_point deadline_at_ = clock::time_point::max();
 
+  // Scheduling (supervisor.cpp).
   void start_worker();
   std::uint32_t define(any_fn fn);
   void dispatch();
@@ -104,6 +140,22 @@ private:
   void publish_pids();
   bool idle() const;
   std::size_t idle_workers() const; // running nothing and able to take a task
+
+  // On the loop (pool/loop.cpp).
+  void step() noexcept;
+  void schedule_step();
+  void on_socket(worker& w, std::uint32_t events);
+  void watch_workers();
+  void unwatch_socket(worker& w) noexcept;
+  void await_exit(worker& w);
+  void on_exited(worker& w) noexcept;
+  void check_deadlines();
+  void arm_deadline();
+  void begin_end(bool close_sockets);
+  void maybe_finish();
 };
+
+/// Registers the pools' node hooks (node stop, fork child); idempotent.
+void register_pool_node_hooks() noexcept;
 
 } // namespace actors::detail

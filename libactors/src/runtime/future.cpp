@@ -3,6 +3,7 @@
 #include <actors/future.hpp>
 #include <actors/log.hpp>
 
+#include "io/service_loop.hpp"
 #include "io/transport.hpp"
 #include "runtime/runtime.hpp"
 
@@ -56,20 +57,15 @@ bool on_reply_loop() noexcept {
   return t && t->on_outbound_loop();
 }
 
-bool& on_pool_supervisor() noexcept {
-  thread_local bool flag = false;
-  return flag;
-}
-
 bool wait_interruptibly(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
                         std::chrono::steady_clock::time_point deadline,
                         const std::function<bool()>& done) {
   if (done())
     return true;
-  if (on_pool_supervisor())
+  if (on_service_loop())
     throw error(errc::bad_argument,
-                "waiting for a pool result inside a pool callback would deadlock: callbacks "
-                "run on the pool's supervisor thread, which delivers the results; keep "
+                "waiting for a result inside a pool callback would deadlock: callbacks run on "
+                "the node's service loop, which delivers the results of every pool; keep "
                 "callbacks short and wait for results elsewhere");
   if (on_reply_loop())
     throw error(errc::bad_argument,

@@ -270,7 +270,6 @@ void process::start() {
     if (pid == 0) {
       ::close(link.release());
       detail::drop_inherited_node();
-      detail::on_pool_supervisor() = false; // forked from a pool's supervisor: not here
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (::getppid() != parent_pid)
         _exit(1);

@@ -8,7 +8,7 @@
 namespace actors::detail {
 
 /// Where a pool delivers what a task produced. `part` tells the pieces of a
-/// map apart. Called from the pool's supervisor thread.
+/// map apart. Called from the pool's supervisor, on the node's service loop.
 class job_sink {
 public:
   virtual ~job_sink() = default;

@@ -1,7 +1,8 @@
 #pragma once
 // The untyped side of actors::pool: jobs (a function, how to run it, and its
-// encoded arguments) go to a supervisor thread that owns the worker
-// processes; results come back to job sinks. Internal; use <actors/pool.hpp>.
+// encoded arguments) go to a supervisor on the node's service loop that owns
+// the worker processes; results come back to job sinks. Internal; use
+// <actors/pool.hpp>.
 
 #include <actors/detail/target.hpp>
 #include <actors/future.hpp>

@@ -177,7 +177,7 @@ future<R> submit_one(pool_core& core, any_fn fn, task_runner runner,
 }
 
 /// Attaches apply_async's callback (and error callback) to `f`: they run
-/// on the supervisor thread when the task ends.
+/// on the node's service loop (the pool's supervisor) when the task ends.
 template <class R, class Callback, class ErrorCallback>
 void add_result_callbacks(future<R>& f, Callback cb, ErrorCallback ecb) {
   f.add_done_callback([cb = std::move(cb), ecb = std::move(ecb)](const future<R>& done) mutable {

@@ -19,10 +19,6 @@
 
 namespace actors::detail {
 
-/// True on a pool's supervisor thread, where callbacks run: waiting there for
-/// a result that thread has yet to deliver would deadlock, so it throws.
-bool& on_pool_supervisor() noexcept;
-
 /// True on the transport thread that delivers actors' replies.
 bool on_reply_loop() noexcept;
 
