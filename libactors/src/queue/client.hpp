@@ -336,7 +336,8 @@ public:
   // Without blocking: sends `tail`, then, if all of it went, `payload` as a
   // frame (none if empty); what the socket does not take stays in `tail`.
   // True when nothing stays. A failed send is the owner's end, which the next
-  // call of a user thread reports: it is logged, and nothing stays.
+  // call of a user thread reports: nothing stays, and lost items (not acks)
+  // are logged, as flush_or_log does.
   bool send_nowait(int fd, std::string& tail, const std::string& payload = {}) noexcept {
     try {
       if (!tail.empty()) {
@@ -357,7 +358,8 @@ public:
         throw owner_gone();
       return tail.empty();
     } catch (const std::exception& e) {
-      log::error() << "queue: buffered items or acks could not be sent: " << e.what();
+      if (fd == put_fd.get())
+        log::error() << "queue: buffered items could not be sent: " << e.what();
     }
     tail.clear();
     return true;
