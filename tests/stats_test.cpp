@@ -1,16 +1,23 @@
 // What a node tells actors-top (detail/stats.hpp) about its actors: name,
 // type, pid, mailbox depth, messages run, and what its supervisor recorded
-// with set_supervision().
+// with set_supervision(); and the node's socket that answers it.
 
 #include "actor_util.hpp"
 
 #include "actor/cell.hpp"
 
 #include <actors/detail/stats.hpp>
+#include <actors/queue.hpp>
+
+#include "base/fd.hpp"
+#include "io/frame.hpp"
+#include "runtime/control.hpp"
 
 #include <gtest/gtest.h>
 
 #include <future>
+#include <poll.h>
+#include <unistd.h>
 
 namespace {
 
@@ -64,4 +71,38 @@ TEST(stats, each_live_actor_with_its_depth_messages_run_restarts_and_supervisor)
   ASSERT_NE(a, nullptr);
   EXPECT_GE(a->handled, 11u);
   EXPECT_LE(a->depth, 1u) << "only the ask may not be counted as run yet";
+}
+
+// The node's socket (runtime/control.hpp) answers actors-top with the queues
+// its queue server owns, and a connection that asks for nothing it serves, or
+// sends a bad frame, is closed while the socket goes on serving.
+TEST(stats, node_socket_routes_by_first_frame_and_survives_bad_input) {
+  actors::queue<int> q;
+  q.put(7);
+  auto path = actors::detail::control_endpoint();
+  ASSERT_FALSE(path.empty());
+
+  auto unknown = actors::detail::connect_unix(path);
+  ASSERT_TRUE(unknown);
+  char op = static_cast<char>(250); // no family serves it
+  ASSERT_TRUE(actors::detail::send_frame(unknown.get(), actors::detail::frame_kind::object, &op, 1, {}));
+  auto garbage = actors::detail::connect_unix(path);
+  ASSERT_TRUE(garbage);
+  std::string junk(64, '\xff');
+  ASSERT_EQ(::write(garbage.get(), junk.data(), junk.size()), static_cast<ssize_t>(junk.size()));
+  for (int fd : {unknown.get(), garbage.get()}) { // both are closed by the node
+    pollfd p{fd, POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 5000), 1);
+    char b;
+    EXPECT_EQ(::read(fd, &b, 1), 0);
+  }
+
+  auto s = actors::detail::query_stats(path, std::chrono::seconds(5));
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->pid, ::getpid());
+  bool seen = false;
+  for (auto& qs : s->queues)
+    seen = seen || (qs.items == 1 && qs.puts >= 1);
+  EXPECT_TRUE(seen) << "the queue holding one item is not in the node's stats";
+  EXPECT_EQ(q.get(), 7); // and the queue still works
 }

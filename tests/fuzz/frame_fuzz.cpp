@@ -1,6 +1,7 @@
 // libFuzzer target for everything that reads bytes from another process: the
 // frame header parser, the bounds-checked Cereal input archive, and the
-// frame reader of a connection fed through a real socket. Whatever the bytes,
+// frame readers (a connection's, and the incremental one of the long-lived
+// connections) fed through a real socket. Whatever the bytes,
 // the result is a value or a named libactors error: never a crash, a hang,
 // or an allocation larger than the input.
 //
@@ -9,6 +10,7 @@
 #include <actors/all.hpp>
 
 #include "io/frame.hpp"
+#include "io/wire.hpp"
 
 #include <cstdint>
 #include <cstring>
@@ -80,6 +82,35 @@ void read_as_stream(const char* data, std::size_t size) {
   }
 }
 
+// The same bytes through the incremental reader that every long-lived
+// connection uses (a node's transport, the queue server, pools, the
+// manager): frames or a reason, and each payload decodes or is refused.
+void read_incrementally(const char* data, std::size_t size) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) != 0)
+    return;
+  if (size > 0 && ::write(sv[1], data, size) != static_cast<ssize_t>(size)) {
+    ::close(sv[0]);
+    ::close(sv[1]);
+    return;
+  }
+  ::close(sv[1]);
+  actors::detail::inbuf in;
+  for (;;) {
+    bool open = in.read_available(sv[0]);
+    std::string why;
+    auto status = actors::detail::each_frame(in, [](const char* p, std::size_t n) {
+      decode_all(p, n);
+      return true;
+    }, why);
+    if (status == actors::detail::frames_status::bad && why.empty())
+      __builtin_trap(); // a refusal always says why
+    if (status != actors::detail::frames_status::more || !open)
+      break; // a bad frame, or the end (a partial frame stays partial)
+  }
+  ::close(sv[0]);
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -103,5 +134,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
   }
   decode_all(data, size);
   read_as_stream(data, size);
+  read_incrementally(data, size);
   return 0;
 }

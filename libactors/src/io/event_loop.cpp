@@ -313,7 +313,8 @@ int event_loop::wait(epoll_event* events, int max, bool spin) {
 
 void event_loop::run() {
   this_loop = this;
-  name_this_thread(name_);
+  if (name_)
+    name_this_thread(name_);
   epoll_event events[64];
   clock::time_point spin_until{};
   for (;;) {
@@ -407,45 +408,31 @@ void event_loop::service() {
 void event_loop::on_readable(const peer_ptr& p) {
   bool open = p->in_.read_from(p->fd_);
   bool eof = !open && errno != EAGAIN && errno != EWOULDBLOCK;
-  std::size_t handled = 0;
-  for (;;) {
-    auto avail = p->in_.size() - handled;
-    if (avail < frame_header_size)
-      break;
-    const char* at = p->in_.data() + handled;
-    std::string why;
-    auto h = parse_header(at, frame_cap(), why);
-    if (!h || h->fds != 0 || h->kind != frame_kind::object) {
-      log::error() << "actor transport: closing the connection of pid " << p->pid_
-                   << " after a bad frame: "
-                   << (h ? "unexpected descriptors or frame kind" : why);
-      p->in_.consume(handled);
-      for (auto& fn : owner_->read_end_) // what came before it still runs
-        fn();
-      owner_->drop(p);
-      return;
-    }
-    if (avail - frame_header_size < h->size)
-      break;
-    const char* payload = at + frame_header_size;
-    handled += frame_header_size + h->size;
-    if (h->size == 0) {
-      log::error() << "actor transport: an empty frame from pid " << p->pid_ << " was ignored";
-      continue;
-    }
-    owner_->dispatch(p, payload, h->size);
-  }
-  p->in_.consume(handled);
-  for (auto& fn : owner_->read_end_)
+  std::string why;
+  auto status = each_frame(p->in_, [&](const char* payload, std::size_t size) {
+    owner_->dispatch(p, payload, size);
+    return true;
+  }, why);
+  for (auto& fn : owner_->read_end_) // what came before a bad frame still runs
     fn();
+  if (status == frames_status::bad) {
+    log::error() << "actor transport: closing the connection of pid " << p->pid_
+                 << " after a bad frame: " << why;
+    owner_->drop(p);
+    return;
+  }
   if (eof)
     owner_->drop(p);
 }
 
+void event_loop::quit() noexcept {
+  stopping_ = true;
+  wake();
+}
+
 void event_loop::stop() noexcept {
   if (thread_.joinable()) {
-    stopping_ = true;
-    wake();
+    quit();
     thread_.join();
   }
 }

@@ -110,10 +110,16 @@ public:
 
   /// A loop of `owner` (whose listening socket, if `listener` >= 0, it
   /// accepts on), or with no owner a loop for watched descriptors only.
-  /// `name` names its thread; `busy_poll` makes it poll for a while after
+  /// `name` names its thread (nullptr: run_here() keeps the caller's name);
+  /// `busy_poll` makes it poll for a while after
   /// work before it sleeps (busy_poll_slot()).
   event_loop(transport* owner, int listener, const char* name, bool busy_poll);
   void start();
+  /// Runs the loop on the calling thread (a process whose main thread is a
+  /// server, the manager's) until quit().
+  void run_here() { run(); }
+  /// Ends run_here() or the loop thread soon (any thread, the loop's too).
+  void quit() noexcept;
   bool started() const noexcept { return started_.load(std::memory_order_acquire); }
   void add(const peer_ptr& p);
   void queue_flush(const peer_ptr& p);

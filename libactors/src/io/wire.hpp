@@ -1,8 +1,10 @@
 #pragma once
-// Buffered frame I/O for the long-lived connections of a pool's workers and
-// a manager's clients: an input buffer that parses whole frames, and an
-// output box that packs small frames and sends large bodies without copies.
-// Every frame's payload starts with one code byte. Never installed.
+// Buffered frame I/O for long-lived connections: the one incremental frame
+// reader (an input buffer and each_frame, used by the transport's loops, the
+// queue server, the pool's supervisor and workers and the manager; fed
+// arbitrary bytes by the fuzz target), and an output box that packs small
+// frames and sends large bodies without copies. Every frame's payload starts
+// with one code byte. Never installed.
 
 #include "io/frame.hpp"
 
@@ -66,6 +68,20 @@ public:
       if (n > 0)
         end_ += static_cast<std::size_t>(n);
       return n > 0;
+    }
+  }
+
+  // Reads what a non-blocking socket holds now: until a read comes back
+  // short or would block. False on EOF or an error (errno tells); true with
+  // errno EAGAIN once it is drained.
+  bool read_available(int fd) {
+    for (;;) {
+      if (!read_from(fd))
+        return errno == EAGAIN || errno == EWOULDBLOCK;
+      if (end_ < cap_) { // a short read: the socket is empty for now
+        errno = EAGAIN;
+        return true;
+      }
     }
   }
 
@@ -186,22 +202,38 @@ private:
   bool packable_ = false;  // the last piece takes small frames
 };
 
+// Why each_frame stopped: every complete frame was handled (`more`: wait
+// for bytes), a frame was malformed (`bad`, with `why`), or fn refused one.
+enum class frames_status { more, bad, refused };
+
 // The complete frames at the front of `in`: calls fn(payload, size) for each
-// and consumes it. Stops (false) at a malformed header or when fn says so.
+// and consumes it; fn returns false to refuse one, which stays in `in`. A frame must be a
+// non-empty object frame without descriptors: these connections carry none.
+// fn must not destroy `in`.
 template <class Fn>
-bool each_frame(inbuf& in, Fn&& fn) {
+frames_status each_frame(inbuf& in, Fn&& fn, std::string& why) {
   while (in.size() >= frame_header_size) {
-    std::string why;
     auto h = parse_header(in.data(), frame_cap(), why);
-    if (!h || h->size == 0)
-      return false;
+    if (!h)
+      return frames_status::bad;
+    if (h->fds != 0 || h->kind != frame_kind::object || h->size == 0) {
+      why = h->size == 0 ? "an empty frame" : "a frame with descriptors or of another kind";
+      return frames_status::bad;
+    }
     if (in.size() - frame_header_size < h->size)
-      return true;
+      return frames_status::more;
     if (!fn(in.data() + frame_header_size, static_cast<std::size_t>(h->size)))
-      return false;
+      return frames_status::refused; // still at the front of `in`
     in.consume(frame_header_size + h->size);
   }
-  return true;
+  return frames_status::more;
+}
+
+// The same, for a caller that only needs to know all went well.
+template <class Fn>
+bool each_frame(inbuf& in, Fn&& fn) {
+  std::string why;
+  return each_frame(in, std::forward<Fn>(fn), why) == frames_status::more;
 }
 
 } // namespace actors::detail

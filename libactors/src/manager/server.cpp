@@ -1,8 +1,8 @@
 // The manager: a process whose main loop serves shared objects to proxies.
 //
-// Server. The manager process runs one poll loop (an actor in all but name)
-// over a listening Unix socket in a private 0700 directory and every client
-// connection. Values are kept as the bytes the client encoded; the manager
+// Server. The manager process's main thread runs an event loop (io's
+// event_loop, as every server of the library) over a listening Unix socket
+// in a private 0700 directory and every client connection. Values are kept as the bytes the client encoded; the manager
 // never decodes user types. Blocking calls (acquire, wait) park the request
 // until it can be answered or its timeout, which the manager keeps, passes.
 // A process's connections closing means it died or is exiting: the locks it
@@ -27,8 +27,7 @@
 #include <atomic>
 #include <chrono>
 #include <list>
-#include <poll.h>
-#include <sched.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <unordered_map>
@@ -83,13 +82,17 @@ struct refusal {
 
 class manager_server {
 public:
-  manager_server() = default;
+  manager_server() : loop_(nullptr, -1, nullptr, true) {}
   const std::string& path() const noexcept { return server_.path(); }
   const std::string& dir() const noexcept { return server_.dir(); }
   void run();
 
 private:
   void accept_all();
+  void on_events(int fd, std::uint32_t events);
+  void park(object& o, mconn& c, std::uint64_t tid, clock::time_point deadline);
+  void expire();
+  void flush_replies();
   bool handle(mconn& c, const char* p, std::size_t size);
   void serve(mconn& c, mop op, object& o, std::uint64_t tid, clock::time_point deadline,
              const char* args, std::size_t size);
@@ -104,6 +107,11 @@ private:
   std::unordered_map<int, int> conns_of_pid_;
   std::uint32_t next_id_ = 1;
   bool stopping_ = false;
+  // Busy-polls before sleeping (set_busy_poll, as the transport's loops): a
+  // client's next request usually follows its reply within microseconds,
+  // and waking a sleeping process costs more than that.
+  event_loop loop_;
+  std::vector<int> replied_; // connections with replies to send
 };
 
 
@@ -115,76 +123,14 @@ object& manager_server::find(std::uint32_t id) {
 }
 
 void manager_server::reply(mconn& c, status s, const std::string& body) {
+  if (c.out.empty())
+    replied_.push_back(c.fd.get());
   c.out.frame(s, {}, body);
 }
 
 void manager_server::run() {
-  std::vector<pollfd> fds;
-  std::vector<mconn*> order;
-  while (!stopping_) {
-    fds.clear();
-    order.clear();
-    fds.push_back({server_.fd(), POLLIN, 0});
-    auto next = clock::time_point::max();
-    for (auto& [fd, c] : conns_) {
-      fds.push_back({fd, static_cast<short>(POLLIN | (c->out.empty() ? 0 : POLLOUT)), 0});
-      order.push_back(c.get());
-    }
-    for (auto& [id, o] : objects_)
-      for (auto& w : o.waiters)
-        next = std::min(next, w.deadline);
-    int timeout_ms = -1;
-    if (next != clock::time_point::max())
-      timeout_ms = static_cast<int>(std::max<long>(
-        0, std::chrono::ceil<std::chrono::milliseconds>(next - clock::now()).count()));
-    // Busy-poll before sleeping (set_busy_poll, as the transport's loops):
-    // a client's next request usually follows its reply within
-    // microseconds, and waking a sleeping process costs more than that.
-    int ready = ::poll(fds.data(), fds.size(), 0);
-    for (auto spin_until = clock::now() + std::chrono::nanoseconds(busy_poll_slot().load());
-         ready == 0 && clock::now() < spin_until;) {
-      ::sched_yield();
-      ready = ::poll(fds.data(), fds.size(), 0);
-    }
-    if (ready == 0 && ::poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR)
-      throw_errno("poll (manager)");
-    if (fds[0].revents)
-      accept_all();
-    for (std::size_t i = 0; i < order.size(); ++i) {
-      auto& c = *order[i];
-      if (fds[i + 1].revents & POLLOUT)
-        c.out.send(c.fd.get());
-      if (!(fds[i + 1].revents & (POLLIN | POLLHUP | POLLERR)))
-        continue;
-      while (c.in.read_from(c.fd.get())) {
-      }
-      if (errno != EAGAIN && errno != EWOULDBLOCK)
-        c.eof = true;
-      if (!each_frame(c.in, [&](const char* p, std::size_t size) { return handle(c, p, size); })) {
-        log::error() << "manager: closing the connection of pid " << c.pid
-                     << " after a malformed request";
-        c.eof = true;
-      }
-      if (!c.out.empty())
-        c.out.send(c.fd.get());
-    }
-    // Timeouts of parked requests.
-    auto now = clock::now();
-    for (auto& [id, o] : objects_) {
-      for (auto it = o.waiters.begin(); it != o.waiters.end();) {
-        if (it->deadline > now) {
-          ++it;
-          continue;
-        }
-        reply(*it->c, st_timed_out);
-        it->c->out.send(it->c->fd.get());
-        it = o.waiters.erase(it);
-      }
-    }
-    for (auto* c : order)
-      if (c->eof)
-        drop(*c);
-  }
+  loop_.watch(server_.fd(), EPOLLIN, [this](std::uint32_t) { accept_all(); });
+  loop_.run_here();
 }
 
 void manager_server::accept_all() {
@@ -194,7 +140,77 @@ void manager_server::accept_all() {
     c->fd = std::move(fd);
     c->pid = pid;
     ++conns_of_pid_[pid];
-    conns_[c->fd.get()] = std::move(c);
+    int at = c->fd.get();
+    conns_[at] = std::move(c);
+    loop_.watch(at, EPOLLIN, [this, at](std::uint32_t events) { on_events(at, events); });
+  }
+}
+
+void manager_server::on_events(int fd, std::uint32_t events) {
+  auto it = conns_.find(fd);
+  if (it == conns_.end())
+    return;
+  auto& c = *it->second;
+  if (events & EPOLLOUT)
+    replied_.push_back(fd);
+  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+    if (!c.in.read_available(fd))
+      c.eof = true;
+    std::string why;
+    auto status = each_frame(c.in, [&](const char* p, std::size_t size) {
+      return handle(c, p, size);
+    }, why);
+    if (status != frames_status::more) {
+      log::error() << "manager: closing the connection of pid " << c.pid << " after "
+                   << (status == frames_status::bad ? "a bad frame: " + why
+                                                    : std::string("a malformed request"));
+      c.eof = true;
+    }
+  }
+  flush_replies();
+  if (c.eof)
+    drop(c);
+  if (stopping_)
+    loop_.quit(); // the shutdown's answer went out above
+}
+
+// A request that waits (acquire, event wait) until it is served or its
+// timeout passes.
+void manager_server::park(object& o, mconn& c, std::uint64_t tid, clock::time_point deadline) {
+  o.waiters.push_back({&c, c.pid, tid, deadline});
+  if (deadline != clock::time_point::max())
+    loop_.at(deadline, [this] {
+      expire();
+      flush_replies();
+    });
+}
+
+void manager_server::expire() {
+  auto now = clock::now();
+  for (auto& [id, o] : objects_)
+    for (auto it = o.waiters.begin(); it != o.waiters.end();) {
+      if (it->deadline > now) {
+        ++it;
+        continue;
+      }
+      reply(*it->c, st_timed_out);
+      it = o.waiters.erase(it);
+    }
+}
+
+// Sends every reply written since the last call: to the connection that
+// asked, and to those a release or a set woke.
+void manager_server::flush_replies() {
+  auto fds = std::move(replied_);
+  replied_.clear();
+  for (int fd : fds) {
+    auto it = conns_.find(fd);
+    if (it == conns_.end())
+      continue;
+    auto& c = *it->second;
+    if (!c.out.send(fd))
+      c.eof = true; // the read side sees the end too
+    loop_.rewatch(fd, EPOLLIN | (c.out.empty() ? 0u : static_cast<unsigned>(EPOLLOUT)));
   }
 }
 
@@ -449,7 +465,7 @@ void manager_server::serve(mconn& c, mop op, object& o, std::uint64_t tid,
       }
       if (!blocking && (o.count > 0 || !o.waiters.empty()))
         return reply(c, st_timed_out);
-      o.waiters.push_back({&c, c.pid, tid, deadline});
+      park(o, c, tid, deadline);
       return grant(o);
     }
     case mop::release: {
@@ -479,8 +495,7 @@ void manager_server::serve(mconn& c, mop op, object& o, std::uint64_t tid,
     case mop::ev_wait:
       if (o.is_set)
         return reply(c, st_ok);
-      o.waiters.push_back({&c, c.pid, tid, deadline});
-      return;
+      return park(o, c, tid, deadline);
     default:
       throw refusal{errc::bad_argument, "unknown request for a managed object"};
   }
@@ -516,13 +531,13 @@ void manager_server::drop(mconn& c) {
         log::warning() << "manager: pid " << pid << " exited holding lock " << id
                        << "; released it";
         grant(o);
-        for (auto& [fd, other] : conns_)
-          if (!other->out.empty())
-            other->out.send(fd);
       }
     }
   }
-  conns_.erase(c.fd.get()); // c is gone from here on
+  int fd = c.fd.get();
+  loop_.unwatch(fd);
+  conns_.erase(fd); // c is gone from here on
+  flush_replies();  // to those the locks it held went to
 }
 
 } // namespace

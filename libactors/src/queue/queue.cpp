@@ -33,10 +33,6 @@ const queue_address& address_of(const queue_client& c) noexcept {
   return c.addr;
 }
 
-void start_control_endpoint() {
-  ensure_node_server();
-}
-
 void flush_all_queues() noexcept {
   std::unique_lock<std::mutex> guard(registry_mtx);
   auto* r = the_registry;

@@ -14,6 +14,7 @@
 
 #include "io/frame.hpp"
 #include "io/service_loop.hpp"
+#include "runtime/control.hpp"
 #include "runtime/runtime.hpp"
 
 #include <algorithm>
@@ -34,9 +35,7 @@ namespace actors::detail {
 
 using namespace queue_wire;
 
-server::server() : loop_(service_loop()) {
-  loop_.call([this] { loop_.watch(server_.fd(), EPOLLIN, [this](std::uint32_t) { accept_all(); }); });
-}
+server::server() : path_(control_endpoint()), loop_(service_loop()) {}
 
 server::~server() {
   stop();
@@ -48,7 +47,7 @@ queue_address server::create(std::uint64_t maxsize, bool joinable) {
   q->joinable = joinable;
   std::lock_guard<std::mutex> guard(mtx_);
   q->id = next_id_++;
-  queue_address a{server_.path(), q->id, maxsize, joinable, ::getpid()};
+  queue_address a{path_, q->id, maxsize, joinable, ::getpid()};
   queues_[q->id] = std::move(q);
   return a;
 }
@@ -58,14 +57,12 @@ void server::stop() noexcept {
     return;
   stopped_ = true;
   loop_.call([this] {
-    loop_.unwatch(server_.fd());
     for (auto& [fd, c] : conns_) {
       loop_.unwatch(fd);
       ::close(fd);
     }
     conns_.clear();
   });
-  server_.close();
 }
 
 void server::forget_after_fork() noexcept {
@@ -73,7 +70,6 @@ void server::forget_after_fork() noexcept {
   // the connections so the parent's clients still see the parent's server.
   for (auto& [fd, c] : conns_)
     ::close(fd);
-  server_.forget(); // the directory belongs to the parent
 }
 
 void server::on_events(int fd, std::uint32_t events) {
@@ -87,86 +83,39 @@ void server::on_events(int fd, std::uint32_t events) {
     on_readable(c); // may drop c
 }
 
-void server::accept_all() {
-  int pid = 0;
-  while (auto fd = accept_same_user(server_.fd(), pid, "queue server")) {
-    auto c = std::make_unique<server_conn>();
-    c->fd = fd.release();
-    c->pid = pid;
-    int at = c->fd;
-    conns_[at] = std::move(c);
-    loop_.watch(at, EPOLLIN, [this, at](std::uint32_t events) { on_events(at, events); });
-  }
+void server::adopt(unique_fd fd, int pid, inbuf in) {
+  auto c = std::make_unique<server_conn>();
+  c->fd = fd.release();
+  c->pid = pid;
+  c->in = std::move(in);
+  int at = c->fd;
+  auto& conn = *c;
+  conns_[at] = std::move(c);
+  loop_.watch(at, EPOLLIN, [this, at](std::uint32_t events) { on_events(at, events); });
+  handle_buffered(conn, false); // the hello, and whatever came with it
 }
 
 void server::on_readable(server_conn& c) {
   // Reads straight into the connection's buffer (no bounce through the
   // stack); a frame bigger than the buffer grows it once to the frame's size.
-  bool eof = false;
-  for (;;) {
-    if (c.in_begin == c.in_end)
-      c.in_begin = c.in_end = 0;
-    std::size_t need = 64 * 1024;
-    if (c.in_end - c.in_begin >= frame_header_size) {
-      std::string why;
-      auto h = parse_header(c.in_buf.get() + c.in_begin, frame_cap(), why);
-      if (h && frame_header_size + h->size > c.in_end - c.in_begin)
-        need = std::max<std::size_t>(need, frame_header_size + h->size - (c.in_end - c.in_begin));
-    }
-    if (c.in_cap - c.in_end < need) {
-      auto held = c.in_end - c.in_begin;
-      if (c.in_cap < held + need) {
-        auto cap = std::max(held + need, 2 * c.in_cap);
-        std::unique_ptr<char[]> grown(new char[cap]);
-        if (held) // (the first read has no buffer yet)
-          std::memcpy(grown.get(), c.in_buf.get() + c.in_begin, held);
-        c.in_buf = std::move(grown);
-        c.in_cap = cap;
-      } else if (held) {
-        std::memmove(c.in_buf.get(), c.in_buf.get() + c.in_begin, held);
-      }
-      c.in_begin = 0;
-      c.in_end = held;
-    }
-    auto room = c.in_cap - c.in_end;
-    auto n = ::read(c.fd, c.in_buf.get() + c.in_end, room);
-    if (n > 0) {
-      c.in_end += static_cast<std::size_t>(n);
-      if (static_cast<std::size_t>(n) < room)
-        break;
-      continue;
-    }
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-      break;
-    eof = true;
-    break;
-  }
-  while (c.in_end - c.in_begin >= frame_header_size) {
-    std::string why;
-    const char* at = c.in_buf.get() + c.in_begin;
-    auto h = parse_header(at, frame_cap(), why);
-    if (!h || h->fds != 0) {
-      log::error() << "queue server: closing the connection of pid " << c.pid
-                   << " after a bad frame: " << (h ? "unexpected descriptors" : why);
-      drop(c);
-      return;
-    }
-    if (c.in_end - c.in_begin - frame_header_size < h->size)
-      break;
-    c.in_begin += frame_header_size + h->size;
-    if (!handle(c, at + frame_header_size, h->size)) {
-      log::error() << "queue server: closing the connection of pid " << c.pid
-                   << " after a malformed request";
-      drop(c);
-      return;
-    }
+  handle_buffered(c, !c.in.read_available(c.fd));
+}
+
+void server::handle_buffered(server_conn& c, bool eof) {
+  std::string why;
+  auto status = each_frame(c.in, [&](const char* p, std::size_t size) {
+    return handle(c, p, size);
+  }, why);
+  if (status != frames_status::more) {
+    log::error() << "queue server: closing the connection of pid " << c.pid << " after "
+                 << (status == frames_status::bad ? "a bad frame: " + why
+                                                  : std::string("a malformed request"));
+    drop(c);
+    return;
   }
   if (eof)
     drop(c);
 }
-
 
 void server::send(server_conn& c, const std::string& payload) {
   char head[frame_header_size];
@@ -275,19 +224,34 @@ namespace {
 // -- the node's server, created on first use ----------------------------------------
 
 std::mutex server_mtx;
-server* the_server = nullptr;
+// Read without the lock by the loop's handlers; set to null before the
+// server is stopped, so none of them can hold it once stop() returns.
+std::atomic<server*> the_server{nullptr};
 
 server& node_server() {
   // The fork server starts before this process's first thread, and before
   // taking server_mtx: it must not inherit that mutex locked (its children,
   // which inherit its memory, would deadlock on it).
-  auto& fs = require_node().ensure_forkserver();
+  (void) require_node().ensure_forkserver();
   std::lock_guard<std::mutex> guard(server_mtx);
-  if (!the_server) {
-    the_server = new server;
-    forkserver_cleanup_on_exit(fs, the_server->directory());
-  }
-  return *the_server;
+  if (auto* s = the_server.load())
+    return *s;
+  auto* s = new server;
+  the_server.store(s);
+  // Connections to the node's socket that start with a hello are ours;
+  // actors-top sees the queues through the stats. Both run on the loop.
+  add_node_service(op_hello, [](unique_fd fd, int pid, inbuf in) {
+    if (auto* now = the_server.load())
+      now->adopt(std::move(fd), pid, std::move(in));
+  });
+  static bool registered = (add_stats_source([](node_stats& st) {
+                              auto* now = the_server.load();
+                              if (now && on_service_loop())
+                                now->add_stats(st);
+                            }),
+                            true);
+  (void) registered;
+  return *s;
 }
 
 } // namespace
@@ -296,24 +260,17 @@ queue_address create_on_node_server(std::uint64_t maxsize, bool joinable) {
   return node_server().create(maxsize, joinable);
 }
 
-void ensure_node_server() {
-  (void) node_server();
-}
-
 void stop_node_server() noexcept {
   std::lock_guard<std::mutex> guard(server_mtx);
-  if (the_server) {
-    the_server->stop();
-    delete the_server;
-    the_server = nullptr;
+  if (auto* s = the_server.exchange(nullptr)) {
+    s->stop(); // waits for the loop: no handler holds s after this
+    delete s;
   }
 }
 
 void forget_inherited_node_server() noexcept {
-  if (the_server) {
-    the_server->forget_after_fork();
-    the_server = nullptr; // leaked: its loop's thread is not here
-  }
+  if (auto* s = the_server.exchange(nullptr))
+    s->forget_after_fork(); // leaked: its loop's thread is not here
 }
 
 } // namespace actors::detail

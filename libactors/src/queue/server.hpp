@@ -5,9 +5,11 @@
 // stop and forget it. Never installed.
 
 #include <actors/detail/queue_client.hpp>
+#include <actors/detail/stats.hpp>
 
 #include "base/fd.hpp"
 #include "io/transport.hpp"
+#include "io/wire.hpp"
 
 #include <cstdint>
 #include <deque>
@@ -28,9 +30,7 @@ struct server_conn {
   int fd = -1;
   int pid = 0;
   queue_state* q = nullptr;
-  // Received bytes not yet handled: [in_begin, in_end) of in_buf.
-  std::unique_ptr<char[]> in_buf;
-  std::size_t in_cap = 0, in_begin = 0, in_end = 0;
+  inbuf in; // received bytes not yet handled
   std::string out;
   std::size_t out_pos = 0; // sent part of `out` (erasing the front would be quadratic)
   std::deque<std::string> unacked; // fetched by the client, not yet taken
@@ -67,13 +67,17 @@ public:
   ~server();
 
   queue_address create(std::uint64_t maxsize, bool joinable);
-  const std::string& directory() const noexcept { return server_.dir(); }
+  /// Takes over a connection to the node's socket whose first frame (at the
+  /// front of `in`) is a hello (runtime/control.hpp). Loop thread.
+  void adopt(unique_fd fd, int pid, inbuf in);
+  /// The queues' figures for actors-top. Loop thread.
+  void add_stats(node_stats& s);
   void stop() noexcept;
   void forget_after_fork() noexcept;
 
 private:
-  void accept_all();
   void on_events(int fd, std::uint32_t events);
+  void handle_buffered(server_conn& c, bool eof);
   void on_readable(server_conn& c);
   bool handle(server_conn& c, const char* data, std::size_t size);
   void send(server_conn& c, const std::string& payload);
@@ -84,8 +88,8 @@ private:
   void serve(queue_state& q);
   void fail_joiners(queue_state& q);
 
-  private_server server_{"node"}; // the node's control endpoint too
-  event_loop& loop_;              // the node's service loop
+  std::string path_;  // the node's socket (runtime/control.hpp)
+  event_loop& loop_;  // the node's service loop
   bool stopped_ = false;
   std::mutex mtx_; // guards queues_ creation against the loop's lookups
   std::unordered_map<std::uint32_t, std::unique_ptr<queue_state>> queues_;
@@ -97,9 +101,6 @@ private:
 
 /// Creates a queue on this node's server, which starts on first use.
 queue_address create_on_node_server(std::uint64_t maxsize, bool joinable);
-
-/// Starts this node's server (the node's control endpoint too) if needed.
-void ensure_node_server();
 
 /// Stops this node's server and deletes it, if there is one.
 void stop_node_server() noexcept;

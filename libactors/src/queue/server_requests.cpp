@@ -81,35 +81,26 @@ void put_back_unacked(queue_state& q, server_conn& c) {
 
 } // namespace
 
+void server::add_stats(node_stats& s) {
+  std::lock_guard<std::mutex> guard(mtx_);
+  for (auto& [id, q] : queues_) {
+    queue_stats qs;
+    qs.id = id;
+    qs.items = q->items.size();
+    qs.maxsize = q->maxsize;
+    qs.puts = q->puts;
+    qs.gets = q->gets;
+    qs.waiting_getters = static_cast<std::uint32_t>(q->getters.size());
+    qs.waiting_putters = static_cast<std::uint32_t>(q->crediters.size());
+    for (auto& [fd, other] : conns_)
+      qs.connections += other->q == q.get() ? 1 : 0;
+    s.queues.push_back(qs);
+  }
+}
+
 bool server::handle(server_conn& c, const char* data, std::size_t size) {
   reader r{data, data + size};
   auto code = r.u8();
-  if (code == stats_request && !c.q) { // actors-top asks (control endpoint)
-    node_stats s;
-    try {
-      s = collect_stats();
-    } catch (const std::exception& e) {
-      log::warning() << "queue server: stats: " << e.what();
-    }
-    std::lock_guard<std::mutex> guard(mtx_);
-    for (auto& [id, q] : queues_) {
-      queue_stats qs;
-      qs.id = id;
-      qs.items = q->items.size();
-      qs.maxsize = q->maxsize;
-      qs.puts = q->puts;
-      qs.gets = q->gets;
-      qs.waiting_getters = static_cast<std::uint32_t>(q->getters.size());
-      qs.waiting_putters = static_cast<std::uint32_t>(q->crediters.size());
-      for (auto& [fd, other] : conns_)
-        qs.connections += other->q == q.get() ? 1 : 0;
-      s.queues.push_back(qs);
-    }
-    std::string reply(1, static_cast<char>(stats_request));
-    reply += encode(s);
-    send(c, reply);
-    return true;
-  }
   if (code == op_hello) {
     auto id = r.u32();
     std::lock_guard<std::mutex> guard(mtx_);

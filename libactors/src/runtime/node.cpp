@@ -194,6 +194,7 @@ void node_state::shutdown(bool at_exit) noexcept {
   });
   stop_actor_runtime(); // actors stop, their monitors hear it; then the transport
   run_node_hooks(&node_hooks::stop); // the servers' clients (our children) are gone now
+  stop_control_endpoint();           // nothing is served on the node's socket any more
   stop_service_loop();               // the servers on it have stopped
   if (forkserver) {
     stop_forkserver(*forkserver);
@@ -242,6 +243,7 @@ void drop_inherited_node() noexcept {
   forget_codec_state_after_fork();
   run_node_hooks(&node_hooks::drop_inherited);
   drop_inherited_actors();
+  drop_inherited_control_endpoint();
   drop_inherited_service_loop();
   auto* n = the_node.load();
   if (!n)
