@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <filesystem>
 #include <numeric>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -851,4 +852,150 @@ TEST(queue, big_items_keep_their_order_among_small_ones) {
   p.join();
 }
 
+// -- the flush timer (on the node's service loop, no thread of its own) -----------
+
+// The names of this process's threads.
+std::vector<std::string> thread_names() {
+  std::vector<std::string> names;
+  for (auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    auto name = test_util::read_file(task.path().string() + "/comm");
+    names.push_back(name.substr(0, name.find('\n')));
+  }
+  return names;
+}
+
+// Puts one item and idles until told (the item can only have left on the
+// flush timer, or on the thread this test looks for), then reports the names
+// of its threads.
+void put_then_report_threads(actors::queue<int> q, connection<std::vector<std::string>> peer) {
+  q.put(5);
+  (void) peer.recv(10s);
+  peer.send(thread_names());
+}
+
+TEST(queue, no_process_that_uses_a_queue_runs_a_flusher_thread) {
+  actors::queue<int> q(4);
+  q.put(1);
+  EXPECT_EQ(q.get(5s), 1); // bounded: its ack is flushed too
+  auto [mine, theirs] = actors::pipe<std::vector<std::string>>();
+  process p(put_then_report_threads, q, theirs);
+  p.start();
+  theirs.close();
+  EXPECT_EQ(q.get(5s), 5);
+  mine.send({});
+  auto child = mine.recv(10s);
+  ASSERT_TRUE(p.join(10s));
+  for (const auto& names : {thread_names(), child})
+    EXPECT_EQ(std::count(names.begin(), names.end(), "actors.flusher"), 0);
+  // The loop the child's timer ran on (it named itself before that).
+  EXPECT_EQ(std::count(child.begin(), child.end(), "actors.service"), 1);
+}
+
+// Puts one item, says so, and idles: no later call of its own sends the batch.
+void put_one_and_idle(actors::queue<int> q, connection<int> said) {
+  q.put(42);
+  said.send(1);
+  std::this_thread::sleep_for(1h);
+}
+
+TEST(queue, an_item_put_by_a_producer_that_then_idles_arrives_promptly) {
+  actors::queue<int> q;
+  auto [mine, theirs] = actors::pipe<int>();
+  process p(put_one_and_idle, q, theirs);
+  p.start();
+  theirs.close();
+  ASSERT_EQ(mine.recv(10s), 1);
+  auto t0 = std::chrono::steady_clock::now();
+  auto got = q.try_get(5s);
+  double took = test_util::seconds_since(t0);
+  p.kill();
+  p.join();
+  ASSERT_EQ(got, 42) << "the idle producer's item never left its batch";
+  EXPECT_LT(took, 0.5);
+}
+
+// Takes one item, says which, and idles: no later request carries its ack.
+void take_one_and_idle(actors::queue<int> q, connection<int> said) {
+  said.send(q.get(10s));
+  std::this_thread::sleep_for(1h);
+}
+
+TEST(queue, room_freed_by_a_consumer_that_then_idles_frees_promptly) {
+  actors::queue<int> q(1);
+  q.put(1);
+  auto [mine, theirs] = actors::pipe<int>();
+  process p(take_one_and_idle, q, theirs);
+  p.start();
+  theirs.close();
+  ASSERT_EQ(mine.recv(10s), 1);
+  auto t0 = std::chrono::steady_clock::now();
+  bool put = q.try_put(2, 5s); // room only once the server has the consumer's ack
+  double took = test_util::seconds_since(t0);
+  p.kill();
+  p.join();
+  ASSERT_TRUE(put) << "the idle consumer's ack never left";
+  EXPECT_LT(took, 0.5);
+  EXPECT_EQ(q.get(5s), 2);
+}
+
+// Item i of the socket-filling stream: its index, then a letter, 1 to 60 KB
+// (batched), and every tenth over 64 KiB (sent on its own).
+std::string large_item(int i) {
+  std::size_t size = i % 10 == 9 ? 70'000 + static_cast<std::size_t>(i)
+                                 : 1'000 + static_cast<std::size_t>(i) * 7'919 % 59'000;
+  std::string s(size, static_cast<char>('a' + i % 26));
+  std::memcpy(s.data(), &i, sizeof i);
+  return s;
+}
+
+// Puts the stream as fast as it can, but leaves the batch to the flush timer
+// now and then, so that the timer's sends meet a full socket.
+void put_large_items(actors::queue<std::string> q, int n) {
+  for (int i = 0; i < n; ++i) {
+    q.put(large_item(i));
+    if (i % 16 == 15)
+      std::this_thread::sleep_for(300us);
+  }
+}
+
+// Takes the stream slowly and reports how many items came intact and in
+// order before the first that did not (n if none).
+void take_large_items_slowly(actors::queue<std::string> q, int n, connection<int> report) {
+  int i = 0;
+  for (; i < n; ++i) {
+    if (q.get(60s) != large_item(i))
+      break;
+    if (i % 32 == 0)
+      std::this_thread::sleep_for(1ms);
+  }
+  report.send(i);
+}
+
+// A producer that fills its socket while the consumer lags: the flush timer
+// sends what the socket takes and keeps the rest, which goes before anything
+// else; nothing is lost, reordered or torn. The producer runs in the queue's
+// own process (its timer shares the loop that reads the socket) and in a
+// child.
+TEST(queue, a_producer_that_fills_the_socket_loses_and_reorders_nothing) {
+  constexpr int n = 1'500;
+  for (bool here : {true, false}) {
+    actors::queue<std::string> q;
+    auto [mine, theirs] = actors::pipe<int>();
+    process consumer(take_large_items_slowly, q, n, theirs);
+    consumer.start();
+    theirs.close();
+    process producer(put_large_items, q, n);
+    if (here)
+      put_large_items(q, n);
+    else
+      producer.start();
+    EXPECT_EQ(mine.recv(120s), n) << (here ? "producer here" : "producer in a child");
+    ASSERT_TRUE(consumer.join(10s));
+    if (!here) {
+      ASSERT_TRUE(producer.join(10s));
+    }
+  }
+}
+
 } // namespace
+

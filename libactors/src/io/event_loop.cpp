@@ -300,7 +300,8 @@ int event_loop::wait(epoll_event* events, int max, bool spin) {
     return ::epoll_wait(epoll_, events, max, 0);
   if (timers_.empty())
     return ::epoll_wait(epoll_, events, max, -1);
-  // Timers to the microsecond (the queue flusher's is 200 us): epoll_pwait2.
+  // Timers to the microsecond (the queue clients' flush timer's is 200 us):
+  // epoll_pwait2.
   auto left = std::max(timers_.begin()->first.first - clock::now(), clock::duration::zero());
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
   timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};

@@ -94,6 +94,33 @@ bool send_all(int sock, iovec* v, std::size_t count) noexcept {
   return true;
 }
 
+bool send_or_keep(int sock, const iovec* v, std::size_t count, std::string& rest) {
+  std::size_t sent = 0;
+  for (;;) {
+    msghdr msg{};
+    msg.msg_iov = const_cast<iovec*>(v);
+    msg.msg_iovlen = count;
+    auto n = ::sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n >= 0) {
+      sent = static_cast<std::size_t>(n);
+      break;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+      break;
+    if (errno != EINTR)
+      return false;
+  }
+  for (std::size_t i = 0; i < count; ++i) {
+    if (sent >= v[i].iov_len) {
+      sent -= v[i].iov_len;
+      continue;
+    }
+    rest.append(static_cast<const char*>(v[i].iov_base) + sent, v[i].iov_len - sent);
+    sent = 0;
+  }
+  return true;
+}
+
 recv_status recv_frame(int sock, frame_header& header, std::string& payload,
                        std::vector<int>& fds, duration timeout, std::string& why) {
   if (timeout != forever && !wait_readable(sock, timeout))

@@ -42,12 +42,18 @@ std::size_t frame_cap() noexcept;
 /// Sets it (actors::set_max_frame_size checks the value first).
 void set_frame_cap(std::size_t bytes) noexcept;
 
-/// Sends one frame, descriptors attached to its header. Returns false if the
-/// peer is gone. The caller checks the size against the cap first.
 /// Sends every byte of the `count` buffers of `v` (sendmsg, MSG_NOSIGNAL,
 /// retried on EINTR and on short writes; `v` is consumed). False on error.
 bool send_all(int sock, iovec* v, std::size_t count) noexcept;
 
+/// Sends what the socket takes now of the `count` buffers of `v`, without
+/// waiting (MSG_DONTWAIT), and appends the bytes it did not take to `rest`,
+/// for a thread that must never block on a full socket. False on an error
+/// other than a full socket (then nothing is appended).
+bool send_or_keep(int sock, const iovec* v, std::size_t count, std::string& rest);
+
+/// Sends one frame, descriptors attached to its header. Returns false if the
+/// peer is gone. The caller checks the size against the cap first.
 bool send_frame(int sock, frame_kind kind, const char* data, std::size_t size,
                 const std::vector<int>& fds) noexcept;
 

@@ -1,30 +1,56 @@
 // The queue client: put batching and credits, get prefetch and requests, and
-// the flusher's state. The wire is described in wire.hpp.
+// the flush timer. The wire is described in wire.hpp.
 
 #include "queue/client.hpp"
 
 namespace actors::detail {
 
-std::mutex flusher_mtx;
-flusher* the_flusher = nullptr;
+std::mutex registry_mtx;
+flush_registry* the_registry = nullptr;
 
-flusher& get_flusher() {
-  require_node().ensure_forkserver(); // not under flusher_mtx: see node_server() (server.cpp)
-  std::lock_guard<std::mutex> guard(flusher_mtx);
-  if (!the_flusher) {
-    the_flusher = new flusher;
-    the_flusher->thread = std::thread([f = the_flusher] {
-      name_this_thread("actors.flusher");
-      f->run();
-    });
-  }
-  return *the_flusher;
+flush_registry& registry() {
+  (void) service_loop(); // not under registry_mtx: see node_server() (server.cpp)
+  std::lock_guard<std::mutex> guard(registry_mtx);
+  if (!the_registry)
+    the_registry = new flush_registry;
+  return *the_registry;
 }
 
 void track(queue_client* c) {
-  auto& f = get_flusher();
-  std::lock_guard<std::mutex> guard(f.mtx);
-  f.clients.insert(c);
+  auto& r = registry();
+  std::lock_guard<std::mutex> guard(r.mtx);
+  r.clients.insert(c);
+}
+
+namespace {
+
+// One tick of the flush timer, on the service loop: sends what waited, and
+// comes again while anything is left (a client busy in another thread, or a
+// full socket).
+void flush_tick(event_loop& loop, flush_registry& r) {
+  std::lock_guard<std::mutex> guard(r.mtx);
+  for (auto it = r.pending.begin(); it != r.pending.end();)
+    it = (*it)->flush_nowait() ? r.pending.erase(it) : std::next(it);
+  if (r.pending.empty()) {
+    r.armed = false;
+    return;
+  }
+  loop.at(event_loop::clock::now() + flush_delay, [&loop, &r] { flush_tick(loop, r); });
+}
+
+} // namespace
+
+void flush_soon(queue_client& c) {
+  auto& loop = service_loop();
+  auto& r = registry();
+  {
+    std::lock_guard<std::mutex> guard(r.mtx);
+    r.pending.insert(&c);
+    if (std::exchange(r.armed, true))
+      return;
+  }
+  auto due = event_loop::clock::now() + flush_delay;
+  loop.post([&loop, &r, due] { loop.at(due, [&loop, &r] { flush_tick(loop, r); }); });
 }
 
 bool queue_put(queue_client& c, std::string item, duration timeout) {
@@ -36,6 +62,8 @@ bool queue_put(queue_client& c, std::string item, duration timeout) {
   std::unique_lock<std::mutex> lock(c.put_mtx);
   if (c.closed)
     throw error(errc::closed, "this process closed the queue for putting");
+  // Connected here, not by the flush timer: a connect may wait.
+  c.ensure(c.put_fd);
   if (c.batch_count == 0) // once per batch: a put() after a shutdown throws soon
     c.refuse_if_shut_down();
   if (c.addr.maxsize > 0) {
@@ -71,7 +99,7 @@ bool queue_put(queue_client& c, std::string item, duration timeout) {
           continue;
         }
         // Timed out: withdraw the request, counting grants that crossed it.
-        c.write(c.put_fd.get(), std::string(1, static_cast<char>(op_cancel)));
+        c.write_put(std::string(1, static_cast<char>(op_cancel)));
         for (;;) {
           auto reply = c.read_reply(c.put_fd.get(), forever);
           if (static_cast<op>((*reply)[0]) == op_cancelled)
@@ -108,12 +136,8 @@ bool queue_put(queue_client& c, std::string item, duration timeout) {
     return true;
   }
   lock.unlock();
-  if (was_empty) {
-    auto& f = get_flusher();
-    std::lock_guard<std::mutex> guard(f.mtx);
-    f.pending.insert(&c);
-    f.cv.notify_one();
-  }
+  if (was_empty)
+    flush_soon(c);
   return true;
 }
 
@@ -129,7 +153,7 @@ void send_get(queue_client& c, bool nowait) {
   req += nowait ? '\1' : '\0';
   c.asked = c.fetch_size;
   std::lock_guard<std::mutex> w(c.get_write_mtx);
-  c.write(c.get_fd.get(), req);
+  c.write_get(req);
 }
 
 // Sends a get request. Caller holds c.get_mtx.
@@ -226,14 +250,10 @@ std::optional<std::string> queue_get(queue_client& c, duration timeout) {
   }
   // A bounded queue counts the item against maxsize until acknowledged. One
   // ack frame per get() would cost a system call per item (4 consumers moved
-  // 8x fewer items/s), so the flusher sends the acks of ~200 microseconds at
-  // once, unless the next request carries them first.
-  if (c.acks.fetch_add(1) == 0 && c.addr.maxsize > 0) {
-    auto& f = get_flusher();
-    std::lock_guard<std::mutex> guard(f.mtx);
-    f.pending.insert(&c);
-    f.cv.notify_one();
-  }
+  // 8x fewer items/s), so the flush timer sends the acks of ~200
+  // microseconds at once, unless the next request carries them first.
+  if (c.acks.fetch_add(1) == 0 && c.addr.maxsize > 0)
+    flush_soon(c);
   return item;
 }
 
@@ -259,8 +279,7 @@ void queue_task_done(queue_client& c) {
   std::string req(1, static_cast<char>(op_done));
   put_u32(req, 1);
   std::lock_guard<std::mutex> w(c.get_write_mtx);
-  c.ensure(c.get_fd);
-  c.write(c.get_fd.get(), req);
+  c.write_get(req);
 }
 
 bool queue_join(queue_client& c, duration timeout) {

@@ -1,7 +1,8 @@
 #pragma once
 // The queue client (client.cpp): a process's connections to one queue, its put
-// batches and credits, its get prefetch, and the flusher thread that sends
-// what waited. The wire is described in wire.hpp. Never installed.
+// batches and credits, its get prefetch, and the flush timer on the node's
+// service loop that sends what waited. The wire is described in wire.hpp.
+// Never installed.
 
 #include "queue/wire.hpp"
 
@@ -11,14 +12,13 @@
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
 
-#include "base/thread_name.hpp"
 #include "io/frame.hpp"
+#include "io/service_loop.hpp"
 #include "runtime/runtime.hpp"
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <fcntl.h>
@@ -26,7 +26,6 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <thread>
 #include <unistd.h>
 #include <unordered_map>
 #include <unordered_set>
@@ -42,10 +41,14 @@ public:
 
   queue_address addr;
 
-  // Puts: a batch of encoded items, sent when full or by the flusher. The
-  // batch starts with room for the op byte and count, filled in when sent.
+  // Puts: a batch of encoded items, sent when full or by the flush timer.
+  // The batch starts with room for the op byte and count, filled in when sent.
   std::mutex put_mtx;
   unique_fd put_fd;
+  // What the flush timer could not send without waiting (the end of a frame,
+  // or whole frames): the socket was full. Every later write on put_fd sends
+  // it first, so frames never interleave; under put_mtx.
+  std::string put_tail;
   std::string batch = std::string(batch_prefix, '\0');
   std::uint32_t batch_count = 0;
   std::uint64_t credits = 0;
@@ -60,12 +63,13 @@ public:
 
   // Gets: items fetched and not yet returned; acks for those returned.
   std::mutex get_mtx;
-  std::mutex get_write_mtx;
+  std::mutex get_write_mtx; // every write on get_fd, and get_tail
   unique_fd get_fd;
+  std::string get_tail; // as put_tail, for the acks the flush timer sends
   std::deque<std::string> fetched;
   // Items get() returned and the server has not heard of. They ride on the
-  // next request; on a bounded queue, where they hold room, the flusher sends
-  // them within ~200 microseconds if no request comes first.
+  // next request; on a bounded queue, where they hold room, the flush timer
+  // sends them within ~200 microseconds if no request comes first.
   std::atomic<std::uint32_t> acks{0};
   std::uint32_t fetch_size = 1;
   bool fetch_pending = false; // a get request is out (sent for wait())
@@ -83,6 +87,9 @@ public:
     put_fd.reset();
     get_fd.reset();
     ctl_fd.reset();
+    // A frame's unsent end belongs to the old connection (the parent sends it).
+    put_tail.clear();
+    get_tail.clear();
     // No answer comes on a new connection (a fork()ed child reconnects).
     prefetch_pending = false;
     fetch_pending = false;
@@ -99,12 +106,19 @@ public:
       return;
     std::string req(1, static_cast<char>(op_release));
     put_u32(req, acks.exchange(0));
-    std::lock_guard<std::mutex> w(get_write_mtx);
-    send_frame(get_fd.get(), frame_kind::object, req.data(), req.size(), {});
+    bool sent = true;
+    {
+      std::lock_guard<std::mutex> w(get_write_mtx);
+      try {
+        write_get(req);
+      } catch (...) {
+        sent = false; // the owner is gone: there is nothing to give back to
+      }
+    }
     fetched.clear();
     // A pipelined request was answered before the release was read: its
     // items went back with the rest; the reply is read and dropped.
-    if (std::exchange(prefetch_pending, false))
+    if (std::exchange(prefetch_pending, false) && sent)
       try {
         (void) read_reply(get_fd.get(), forever);
       } catch (...) {
@@ -122,7 +136,10 @@ public:
       return;
     std::string ack(1, static_cast<char>(op_ack));
     put_u32(ack, n);
-    (void) send_frame(get_fd.get(), frame_kind::object, ack.data(), ack.size(), {});
+    try {
+      write_get(ack);
+    } catch (...) {
+    }
   }
 
   // Sends buffered puts and waits until the server has them: a size or join
@@ -133,7 +150,7 @@ public:
     flush_locked();
     if (!put_fd)
       return std::nullopt;
-    write(put_fd.get(), std::string(1, static_cast<char>(op_size)));
+    write_put(std::string(1, static_cast<char>(op_size)));
     auto reply = read_reply(put_fd.get(), forever);
     while (static_cast<op>((*reply)[0]) != op_size) { // credit grants came first
       absorb_credit(*reply);
@@ -166,6 +183,33 @@ public:
   void write(int fd, const std::string& payload) {
     if (!send_frame(fd, frame_kind::object, payload.data(), payload.size(), {}))
       throw owner_gone();
+  }
+
+  // Sends what the flush timer left unsent on `fd`, before anything else
+  // goes out there; may block. Caller holds the lock that guards `tail`.
+  void settle(int fd, std::string& tail) {
+    if (tail.empty())
+      return;
+    iovec iov{tail.data(), tail.size()};
+    if (!send_all(fd, &iov, 1))
+      throw owner_gone();
+    tail.clear();
+  }
+
+  // Writes a frame on the put connection, after what the flush timer left.
+  // Caller holds put_mtx.
+  void write_put(const std::string& payload) {
+    ensure(put_fd);
+    settle(put_fd.get(), put_tail);
+    write(put_fd.get(), payload);
+  }
+
+  // Writes a frame on the get connection, after what the flush timer left.
+  // Caller holds get_write_mtx.
+  void write_get(const std::string& payload) {
+    ensure(get_fd);
+    settle(get_fd.get(), get_tail);
+    write(get_fd.get(), payload);
   }
 
   // Reads the next reply; nullopt on timeout. A shut_notice (put connection
@@ -211,7 +255,7 @@ public:
     std::string req(1, static_cast<char>(op_credit));
     put_u32(req, want);
     req += nowait ? '\1' : '\0';
-    write(put_fd.get(), req);
+    write_put(req);
     credit_asked = want;
     credit_nowait = nowait;
   }
@@ -226,8 +270,8 @@ public:
                             "it takes no more items");
   }
 
-  // Sends the put batch from a caller that cannot throw (the flusher, node
-  // shutdown, the last handle going): a failure is logged, not lost silently.
+  // Sends the put batch from a caller that cannot throw (node shutdown, the
+  // last handle going): a failure is logged, not lost silently.
   void flush_or_log() noexcept {
     std::lock_guard<std::mutex> put_lock(put_mtx);
     try {
@@ -239,23 +283,93 @@ public:
     }
   }
 
-  // Sends the put batch. Caller holds put_mtx.
+  // Sends the put batch (and what the flush timer left). Caller holds
+  // put_mtx.
   void flush_locked() {
-    if (batch_count == 0)
+    if (batch_count == 0) {
+      if (!put_tail.empty())
+        settle(put_fd.get(), put_tail);
       return;
+    }
     ensure(put_fd);
+    write_put(take_batch());
+  }
+
+  // The batch as a put payload, leaving an empty batch. Caller holds put_mtx.
+  std::string take_batch() {
     batch[0] = static_cast<char>(op_put);
     std::memcpy(batch.data() + 1, &batch_count, 4);
-    std::string payload = std::exchange(batch, std::string(batch_prefix, '\0'));
     batch_count = 0;
-    write(put_fd.get(), payload);
     unsynced = true;
+    return std::exchange(batch, std::string(batch_prefix, '\0'));
+  }
+
+  // The flush timer's turn, on the service loop, which may be the one that
+  // serves this queue: a blocking write there would wait for the loop itself
+  // once the socket is full, and waiting for put_mtx or get_write_mtx would
+  // wait for a thread that may wait for the loop. So both are only tried,
+  // and what a full socket does not take stays in put_tail or get_tail.
+  // True when nothing is left for a later tick.
+  bool flush_nowait() noexcept {
+    bool done = true;
+    if (std::unique_lock<std::mutex> lock(put_mtx, std::try_to_lock); !lock)
+      done = false; // that thread may be adding to the batch
+    else if (put_fd && send_nowait(put_fd.get(), put_tail) && batch_count > 0)
+      done = send_nowait(put_fd.get(), put_tail, take_batch());
+    else
+      done = put_tail.empty();
+    if (std::unique_lock<std::mutex> w(get_write_mtx, std::try_to_lock); !w) {
+      // That thread sends get_tail first; acks it does not carry wait.
+      done = done && acks.load() == 0;
+    } else if (get_fd && send_nowait(get_fd.get(), get_tail) && acks.load() > 0) {
+      if (auto n = acks.exchange(0)) { // (a get request may have taken them)
+        std::string ack(1, static_cast<char>(op_ack));
+        put_u32(ack, n);
+        done = send_nowait(get_fd.get(), get_tail, ack) && done;
+      }
+    } else {
+      done = done && get_tail.empty();
+    }
+    return done;
+  }
+
+  // Without blocking: sends `tail`, then, if all of it went, `payload` as a
+  // frame (none if empty); what the socket does not take stays in `tail`.
+  // True when nothing stays. A failed send is the owner's end, which the next
+  // call of a user thread reports: nothing stays, and lost items (not acks)
+  // are logged, as flush_or_log does.
+  bool send_nowait(int fd, std::string& tail, const std::string& payload = {}) noexcept {
+    try {
+      if (!tail.empty()) {
+        std::string rest;
+        iovec iov{tail.data(), tail.size()};
+        if (!send_or_keep(fd, &iov, 1, rest))
+          throw owner_gone();
+        tail.swap(rest);
+        if (!tail.empty())
+          return false; // the payload is the caller's still
+      }
+      if (payload.empty())
+        return true;
+      char head[frame_header_size];
+      put_header(head, {static_cast<std::uint32_t>(payload.size()), 0, frame_kind::object});
+      iovec iov[2] = {{head, sizeof head}, {const_cast<char*>(payload.data()), payload.size()}};
+      if (!send_or_keep(fd, iov, 2, tail))
+        throw owner_gone();
+      return tail.empty();
+    } catch (const std::exception& e) {
+      if (fd == put_fd.get())
+        log::error() << "queue: buffered items could not be sent: " << e.what();
+    }
+    tail.clear();
+    return true;
   }
 
   // Sends one big item as a batch of its own, without copying it into the
   // batch buffer. Caller holds put_mtx, with the batch sent.
   void write_item(const std::string& item) {
     ensure(put_fd);
+    settle(put_fd.get(), put_tail);
     char head[frame_header_size + batch_prefix + 4];
     auto size = static_cast<std::uint32_t>(batch_prefix + 4 + item.size());
     put_header(head, {size, 0, frame_kind::object});
@@ -276,7 +390,12 @@ public:
     if (auto r = read_reply(fd, timeout))
       return r;
     std::string cancel(1, static_cast<char>(op_cancel));
-    write(fd, cancel);
+    if (fd == get_fd.get()) { // the flush timer writes acks there too
+      std::lock_guard<std::mutex> w(get_write_mtx);
+      write_get(cancel);
+    } else {
+      write(fd, cancel);
+    }
     std::optional<std::string> answer;
     for (;;) {
       auto r = read_reply(fd, forever);
@@ -288,39 +407,31 @@ public:
   }
 };
 
-// The flusher: sends put batches and bounded-queue acks that have waited ~200
-// microseconds, so an item put by a producer that then idles still leaves
-// promptly, and a slot get() freed is soon free at the server too.
-struct flusher {
-  std::mutex mtx;
-  std::condition_variable cv;
-  std::unordered_set<queue_client*> pending;
+// Every client of this process (flush_all_queues and the deleter find them
+// here), and the flush timer's work: clients whose put batch or acks wait.
+// The timer is not a thread of its own but a timer on the node's service
+// loop (io/service_loop.hpp), armed while something waits: each tick sends,
+// without blocking, what waited ~200 microseconds (flush_delay), so an item
+// put by a producer that then idles still leaves promptly, and a slot get()
+// freed is soon free at the server too.
+struct flush_registry {
+  std::mutex mtx; // a tick holds it: a client is not deleted under the tick
   std::unordered_set<queue_client*> clients;
-  std::thread thread;
-  bool stopping = false;
-
-  void run() {
-    std::unique_lock<std::mutex> lock(mtx);
-    while (!stopping) {
-      cv.wait(lock, [this] { return stopping || !pending.empty(); });
-      cv.wait_for(lock, flush_delay, [this] { return stopping; });
-      auto work = std::move(pending);
-      pending.clear();
-      for (auto* c : work) {
-        c->flush_or_log();
-        c->send_acks();
-      }
-    }
-  }
+  std::unordered_set<queue_client*> pending;
+  bool armed = false; // a tick is due on the service loop
 };
 
-extern std::mutex flusher_mtx;
-extern flusher* the_flusher;
+// Guards the_registry, which a fork()ed child replaces (drop_inherited_queues).
+extern std::mutex registry_mtx;
+extern flush_registry* the_registry;
 
-// The flusher, started on first use.
-flusher& get_flusher();
+// The registry, made on first use; starts the service loop first.
+flush_registry& registry();
 
-// Registers a client with the flusher (flush_all_queues reaches it there).
+// Registers a client (flush_all_queues reaches it there).
 void track(queue_client* c);
+
+// Has the flush timer send c's batch and acks within ~flush_delay.
+void flush_soon(queue_client& c);
 
 } // namespace actors::detail

@@ -14,11 +14,11 @@ std::shared_ptr<queue_client> create_queue(std::uint64_t maxsize, bool joinable)
 std::shared_ptr<queue_client> connect_queue(const queue_address& address) {
   auto c = std::shared_ptr<queue_client>(new queue_client(address), [](queue_client* p) {
     {
-      std::lock_guard<std::mutex> guard(flusher_mtx);
-      if (the_flusher) {
-        std::lock_guard<std::mutex> g(the_flusher->mtx);
-        the_flusher->pending.erase(p);
-        the_flusher->clients.erase(p);
+      std::lock_guard<std::mutex> guard(registry_mtx);
+      if (the_registry) { // (waits for a tick that may be flushing p)
+        std::lock_guard<std::mutex> g(the_registry->mtx);
+        the_registry->pending.erase(p);
+        the_registry->clients.erase(p);
       }
     }
     p->flush_or_log(); // the last handle is gone: nothing buffered is lost
@@ -34,15 +34,15 @@ const queue_address& address_of(const queue_client& c) noexcept {
 }
 
 void flush_all_queues() noexcept {
-  std::unique_lock<std::mutex> guard(flusher_mtx);
-  auto* f = the_flusher;
+  std::unique_lock<std::mutex> guard(registry_mtx);
+  auto* r = the_registry;
   guard.unlock();
-  if (!f)
+  if (!r)
     return;
   std::vector<queue_client*> all;
   {
-    std::lock_guard<std::mutex> g(f->mtx);
-    all.assign(f->clients.begin(), f->clients.end());
+    std::lock_guard<std::mutex> g(r->mtx);
+    all.assign(r->clients.begin(), r->clients.end());
   }
   for (auto* c : all) {
     c->flush_or_log();
@@ -53,31 +53,28 @@ void flush_all_queues() noexcept {
 void stop_queue_server() noexcept {
   flush_all_queues();
   {
-    std::lock_guard<std::mutex> guard(flusher_mtx);
-    if (the_flusher) {
-      {
-        std::lock_guard<std::mutex> g(the_flusher->mtx);
-        the_flusher->stopping = true;
-      }
-      the_flusher->cv.notify_all();
-      the_flusher->thread.join();
-      // Clients may outlive the node (static handles); keep the registry.
-      the_flusher->stopping = false;
-      the_flusher->thread = std::thread();
+    // The service loop stops next, with the flush timer's tick: a later put
+    // (clients may outlive the node, as static handles) arms it anew, on the
+    // loop of a node that runs then. Keep the registry.
+    std::lock_guard<std::mutex> guard(registry_mtx);
+    if (the_registry) {
+      std::lock_guard<std::mutex> g(the_registry->mtx);
+      the_registry->pending.clear();
+      the_registry->armed = false;
     }
   }
   stop_node_server();
 }
 
 void drop_inherited_queues() noexcept {
-  // In a fork()ed child: the server and flusher threads did not survive the
+  // In a fork()ed child: the server and the service loop did not survive the
   // fork. Our copies of the server's descriptors are closed; clients keep
-  // their state but reconnect on first use, with a fresh flusher.
+  // their state but reconnect on first use, with a fresh registry and timer.
   forget_inherited_node_server();
-  if (the_flusher) {
-    for (auto* c : the_flusher->clients)
+  if (the_registry) {
+    for (auto* c : the_registry->clients)
       c->close_all();
-    the_flusher = nullptr; // leaked: its thread object cannot be destroyed here
+    the_registry = nullptr; // leaked: a thread of the parent may have held its mutex
   }
 }
 

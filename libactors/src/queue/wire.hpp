@@ -4,10 +4,10 @@
 //
 // Queues: a server in the node that creates them, clients everywhere else.
 //
-// Server. One transport thread per node runs an epoll loop over a listening
+// Server. The node's service loop (io/service_loop.hpp) serves a listening
 // Unix socket (in a private 0700 directory, peers checked with SO_PEERCRED)
 // and every client connection. All queue state is touched only by that
-// thread: it is an actor in all but name, driven by the frames it receives.
+// loop's thread: it is an actor in all but name, driven by the frames it receives.
 // Items are kept as the bytes the producer encoded; the server never decodes
 // them. The loop reads into each connection's buffer directly, and sends the
 // items of a get reply from where they are held when they are big. It does
@@ -17,8 +17,11 @@
 // Client. A process holds up to three connections per queue: one for puts
 // (batched, with credits for bounded queues), one for gets (fetching small
 // batches, acknowledging what get() returned), one for size/join requests.
-// A flusher thread sends batches that are older than ~200 microseconds. An
-// item of 64 KiB or more is sent as a batch of its own, from the item.
+// A flush timer on the node's service loop (no thread of its own) sends
+// batches that are older than ~200 microseconds, without ever blocking: that
+// loop may be the one that serves the socket, so what a full socket does not
+// take waits in the client and goes first on the next write there. An item
+// of 64 KiB or more is sent as a batch of its own, from the item.
 //
 // Pipelining. A consumer that gets items in batches asks for the next batch
 // (a nowait get, carrying its acks) when half of the current one is used;
@@ -69,8 +72,8 @@
 // against maxsize, with the items it holds and the credits it granted: what
 // comes back from a consumer that dies or leaves then still fits, so the
 // queue never holds more than maxsize. On a bounded queue the acks of get()
-// reach the server within ~200 microseconds (the flusher sends them unless a
-// request carried them first), so a slot frees soon after get() returns; a
+// reach the server within ~200 microseconds (the flush timer sends them
+// unless a request carried them first), so a slot frees soon after get() returns; a
 // put() that finds no credit sends this process's own acks first.
 
 #include <chrono>
