@@ -58,17 +58,26 @@ void decode_all(const char* data, std::size_t size) {
 
 // The whole input, written into a socket and read back as frames by a
 // connection until it reports the end or an error.
-void read_as_stream(const char* data, std::size_t size) {
+// The read end of a socket holding the whole input, its write end closed;
+// -1 if the input does not fit the socket's buffer.
+int socket_holding(const char* data, std::size_t size, int flags) {
   int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-    return;
-  if (size > 0 && ::write(sv[1], data, size) != static_cast<ssize_t>(size)) {
-    ::close(sv[0]);
-    ::close(sv[1]);
-    return;
-  }
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | flags, 0, sv) != 0)
+    return -1;
+  bool whole = size == 0 || ::write(sv[1], data, size) == static_cast<ssize_t>(size);
   ::close(sv[1]);
-  actors::connection<record> conn(std::make_shared<actors::detail::channel>(sv[0], true, true));
+  if (!whole) {
+    ::close(sv[0]);
+    return -1;
+  }
+  return sv[0];
+}
+
+void read_as_stream(const char* data, std::size_t size) {
+  int fd = socket_holding(data, size, 0);
+  if (fd < 0)
+    return;
+  actors::connection<record> conn(std::make_shared<actors::detail::channel>(fd, true, true));
   for (int i = 0; i < 64; ++i) {
     try {
       (void) conn.recv(std::chrono::milliseconds(100));
@@ -86,18 +95,12 @@ void read_as_stream(const char* data, std::size_t size) {
 // connection uses (a node's transport, the queue server, pools, the
 // manager): frames or a reason, and each payload decodes or is refused.
 void read_incrementally(const char* data, std::size_t size) {
-  int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) != 0)
+  int fd = socket_holding(data, size, SOCK_NONBLOCK);
+  if (fd < 0)
     return;
-  if (size > 0 && ::write(sv[1], data, size) != static_cast<ssize_t>(size)) {
-    ::close(sv[0]);
-    ::close(sv[1]);
-    return;
-  }
-  ::close(sv[1]);
   actors::detail::inbuf in;
   for (;;) {
-    bool open = in.read_available(sv[0]);
+    bool open = in.read_available(fd);
     std::string why;
     auto status = actors::detail::each_frame(in, [](const char* p, std::size_t n) {
       decode_all(p, n);
@@ -108,7 +111,7 @@ void read_incrementally(const char* data, std::size_t size) {
     if (status != actors::detail::frames_status::more || !open)
       break; // a bad frame, or the end (a partial frame stays partial)
   }
-  ::close(sv[0]);
+  ::close(fd);
 }
 
 } // namespace

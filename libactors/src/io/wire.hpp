@@ -229,6 +229,23 @@ frames_status each_frame(inbuf& in, Fn&& fn, std::string& why) {
   return frames_status::more;
 }
 
+// The same, for a server that closes a connection on any problem: empty
+// while all is well, else what went wrong, for its log ("a bad frame: ..."
+// or `refused`, what fn's refusal means to it).
+template <class Fn>
+std::string frames_problem(inbuf& in, Fn&& fn, const char* refused) {
+  std::string why;
+  switch (each_frame(in, std::forward<Fn>(fn), why)) {
+    case frames_status::more:
+      return {};
+    case frames_status::bad:
+      return "a bad frame: " + why;
+    case frames_status::refused:
+      break;
+  }
+  return refused;
+}
+
 // The same, for a caller that only needs to know all went well.
 template <class Fn>
 bool each_frame(inbuf& in, Fn&& fn) {

@@ -156,14 +156,12 @@ void manager_server::on_events(int fd, std::uint32_t events) {
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
     if (!c.in.read_available(fd))
       c.eof = true;
-    std::string why;
-    auto status = each_frame(c.in, [&](const char* p, std::size_t size) {
+    auto problem = frames_problem(c.in, [&](const char* p, std::size_t size) {
       return handle(c, p, size);
-    }, why);
-    if (status != frames_status::more) {
+    }, "a malformed request");
+    if (!problem.empty()) {
       log::error() << "manager: closing the connection of pid " << c.pid << " after "
-                   << (status == frames_status::bad ? "a bad frame: " + why
-                                                    : std::string("a malformed request"));
+                   << problem;
       c.eof = true;
     }
   }

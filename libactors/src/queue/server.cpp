@@ -102,14 +102,12 @@ void server::on_readable(server_conn& c) {
 }
 
 void server::handle_buffered(server_conn& c, bool eof) {
-  std::string why;
-  auto status = each_frame(c.in, [&](const char* p, std::size_t size) {
+  auto problem = frames_problem(c.in, [&](const char* p, std::size_t size) {
     return handle(c, p, size);
-  }, why);
-  if (status != frames_status::more) {
+  }, "a malformed request");
+  if (!problem.empty()) {
     log::error() << "queue server: closing the connection of pid " << c.pid << " after "
-                 << (status == frames_status::bad ? "a bad frame: " + why
-                                                  : std::string("a malformed request"));
+                 << problem;
     drop(c);
     return;
   }
