@@ -313,6 +313,11 @@ int event_loop::wait(epoll_event* events, int max, bool spin) {
 
 void event_loop::run() {
   this_loop = this;
+  // run_here() returns to its caller's thread, which must not keep
+  // pointing at a loop that may be gone.
+  struct forget_loop {
+    ~forget_loop() { this_loop = nullptr; }
+  } forget;
   if (name_)
     name_this_thread(name_);
   epoll_event events[64];
