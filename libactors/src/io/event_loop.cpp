@@ -135,14 +135,14 @@ void event_loop::run_timers() {
 }
 
 void event_loop::set_tick(std::chrono::milliseconds every, std::function<void()> fn) {
-  // Each tick schedules the next one.
-  auto tick = std::make_shared<std::function<void()>>();
-  *tick = [this, every, fn = std::move(fn), weak = std::weak_ptr<std::function<void()>>(tick)] {
+  post([this, every, fn = std::move(fn)] { tick(every, fn); });
+}
+
+void event_loop::tick(std::chrono::milliseconds every, std::function<void()> fn) {
+  at(clock::now() + every, [this, every, fn = std::move(fn)] {
     fn();
-    if (auto self = weak.lock())
-      at(clock::now() + every, [self] { (*self)(); });
-  };
-  post([this, every, tick] { at(clock::now() + every, [tick] { (*tick)(); }); });
+    tick(every, fn); // each tick schedules the next
+  });
 }
 
 void event_loop::call(const std::function<void()>& fn) {

@@ -163,6 +163,7 @@ private:
   void service();
   void run_ready();
   void run_timers();
+  void tick(std::chrono::milliseconds every, std::function<void()> fn);
   int wait(epoll_event* events, int max, bool spin);
   void on_readable(const peer_ptr& p);
   void set_epollout(peer& p, bool on);

@@ -21,10 +21,6 @@ namespace actors::detail {
 
 namespace {
 
-// The grace a worker gets to exit after its socket closed, or after
-// SIGTERM, before it is killed: join_or_kill's.
-constexpr auto exit_grace = std::chrono::seconds(1);
-
 // The pools attached to the service loop and not finished yet. Loop thread
 // only (and a fork child, which has no other thread).
 std::vector<pool_core*>& live_pools() {
@@ -277,7 +273,7 @@ void pool_core::await_exit(worker& w) {
       return maybe_finish(); // last: the pool may be gone after it
     schedule_step();
   });
-  w.grace_timer = loop_.at(clock::now() + exit_grace, [p = &w] {
+  w.grace_timer = loop_.at(clock::now() + stop_grace, [p = &w] {
     p->grace_timer = 0;
     try {
       p->proc->kill(); // its sentinel fires once it is gone

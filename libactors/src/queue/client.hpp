@@ -314,52 +314,50 @@ public:
     bool done = true;
     if (std::unique_lock<std::mutex> lock(put_mtx, std::try_to_lock); !lock)
       done = false; // that thread may be adding to the batch
-    else if (put_fd && send_nowait(put_fd.get(), put_tail) && batch_count > 0)
-      done = send_nowait(put_fd.get(), put_tail, take_batch());
+    else if (put_fd)
+      done = send_nowait(put_fd.get(), put_tail, batch_count > 0 ? take_batch() : std::string());
     else
       done = put_tail.empty();
     if (std::unique_lock<std::mutex> w(get_write_mtx, std::try_to_lock); !w) {
       // That thread sends get_tail first; acks it does not carry wait.
       done = done && acks.load() == 0;
-    } else if (get_fd && send_nowait(get_fd.get(), get_tail) && acks.load() > 0) {
+    } else if (get_fd) {
+      std::string ack;
       if (auto n = acks.exchange(0)) { // (a get request may have taken them)
-        std::string ack(1, static_cast<char>(op_ack));
+        ack.assign(1, static_cast<char>(op_ack));
         put_u32(ack, n);
-        done = send_nowait(get_fd.get(), get_tail, ack) && done;
       }
+      done = send_nowait(get_fd.get(), get_tail, ack) && done;
     } else {
       done = done && get_tail.empty();
     }
     return done;
   }
 
-  // Without blocking: sends `tail`, then, if all of it went, `payload` as a
-  // frame (none if empty); what the socket does not take stays in `tail`.
-  // True when nothing stays. A failed send is the owner's end, which the next
+  // Without blocking, in one sendmsg: `tail`, then `payload` as a frame
+  // (none if empty); what the socket does not take stays in `tail`. True
+  // when nothing stays. A failed send is the owner's end, which the next
   // call of a user thread reports: nothing stays, and lost items (not acks)
   // are logged, as flush_or_log does.
-  bool send_nowait(int fd, std::string& tail, const std::string& payload = {}) noexcept {
-    try {
-      if (!tail.empty()) {
-        std::string rest;
-        iovec iov{tail.data(), tail.size()};
-        if (!send_or_keep(fd, &iov, 1, rest))
-          throw owner_gone();
-        tail.swap(rest);
-        if (!tail.empty())
-          return false; // the payload is the caller's still
-      }
-      if (payload.empty())
-        return true;
-      char head[frame_header_size];
+  bool send_nowait(int fd, std::string& tail, const std::string& payload) noexcept {
+    char head[frame_header_size];
+    iovec iov[3] = {{tail.data(), tail.size()},
+                    {head, sizeof head},
+                    {const_cast<char*>(payload.data()), payload.size()}};
+    std::size_t count = 1;
+    if (!payload.empty()) {
       put_header(head, {static_cast<std::uint32_t>(payload.size()), 0, frame_kind::object});
-      iovec iov[2] = {{head, sizeof head}, {const_cast<char*>(payload.data()), payload.size()}};
-      if (!send_or_keep(fd, iov, 2, tail))
-        throw owner_gone();
-      return tail.empty();
-    } catch (const std::exception& e) {
+      count = 3;
+    }
+    try {
+      std::string rest;
+      if (send_or_keep(fd, iov, count, rest)) {
+        tail.swap(rest);
+        return tail.empty();
+      }
       if (fd == put_fd.get())
-        log::error() << "queue: buffered items could not be sent: " << e.what();
+        log::error() << "queue: buffered items could not be sent: " << owner_gone().what();
+    } catch (...) { // no memory for the rest: as lost as a failed send
     }
     tail.clear();
     return true;

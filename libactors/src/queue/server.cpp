@@ -118,48 +118,20 @@ void server::handle_buffered(server_conn& c, bool eof) {
 void server::send(server_conn& c, const std::string& payload) {
   char head[frame_header_size];
   put_header(head, {static_cast<std::uint32_t>(payload.size()), 0, frame_kind::object});
-  std::size_t sent = 0;
-  if (c.out.empty()) { // write straight from the payload; buffer what is left
-    iovec iov[2] = {{head, sizeof head}, {const_cast<char*>(payload.data()), payload.size()}};
-    msghdr msg{};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = 2;
-    auto n = ::sendmsg(c.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-    sent = n > 0 ? static_cast<std::size_t>(n) : 0;
-    if (sent == sizeof head + payload.size())
-      return;
-  }
-  if (sent < sizeof head) {
-    c.out.append(head + sent, sizeof head - sent);
-    c.out += payload;
-  } else {
-    c.out.append(payload, sent - sizeof head, std::string::npos);
-  }
-  flush_out(c);
+  iovec iov[2] = {{head, sizeof head}, {const_cast<char*>(payload.data()), payload.size()}};
+  sendv(c, iov, 2);
 }
 
 // Sends the iovecs at once if the socket takes them; what it does not take
-// waits in c.out (after anything already waiting there).
+// waits in c.out (after anything already waiting there, which goes first).
 void server::sendv(server_conn& c, iovec* iov, std::size_t count) {
-  std::size_t sent = 0;
-  if (c.out.empty()) {
-    msghdr msg{};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = count;
-    auto n = ::sendmsg(c.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-    sent = n > 0 ? static_cast<std::size_t>(n) : 0;
+  if (!c.out.empty()) {
+    for (std::size_t i = 0; i < count; ++i)
+      c.out.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
+    return flush_out(c);
   }
-  bool left = false;
-  for (std::size_t i = 0; i < count; ++i) {
-    if (sent >= iov[i].iov_len) {
-      sent -= iov[i].iov_len;
-      continue;
-    }
-    c.out.append(static_cast<const char*>(iov[i].iov_base) + sent, iov[i].iov_len - sent);
-    sent = 0;
-    left = true;
-  }
-  if (left)
+  // A send error leaves nothing to keep: the read side sees the end.
+  if (send_or_keep(c.fd, iov, count, c.out) && !c.out.empty())
     flush_out(c);
 }
 

@@ -106,12 +106,16 @@ struct process_access {
   static process_state& state(const process& p) noexcept { return *p.state_; }
 };
 
+/// How long a child the library stops gets to exit by itself before it is
+/// killed: join_or_kill's, and the pool's, which waits on its loop instead.
+inline constexpr std::chrono::seconds stop_grace{1};
+
 /// The one way the library stops a child it owns: waits up to `grace` for
 /// it to exit by itself, then kills it (SIGKILL) and waits for that. True
 /// when it exited within `grace`; false when it had to be killed (the
 /// caller says so in the log where that is news). Blocks at most `grace`
 /// plus the kill.
-bool join_or_kill(process& p, duration grace = std::chrono::seconds(1));
+bool join_or_kill(process& p, duration grace = stop_grace);
 
 /// Converts a waitpid() status to Python's exitcode convention.
 int exitcode_from_wait_status(int status) noexcept;
