@@ -255,5 +255,6 @@ std::uint64_t dropped_messages() noexcept;
 
 } // namespace actors
 
-#include <actors/spawn.hpp> // spawn() and the placements
-#include <actors/actor_context.hpp>
+// spawn() and the placements; it brings actor_context.hpp (self(), monitor,
+// link), which needs both this handle and spawn().
+#include <actors/spawn.hpp>

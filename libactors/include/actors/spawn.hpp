@@ -170,3 +170,5 @@ actor<T> spawn(const in_process_of& where, A&&... args) {
 void set_spare_processes(int n);
 
 } // namespace actors
+
+#include <actors/actor_context.hpp>
