@@ -817,7 +817,12 @@ TEST(pool, executor_cancel_and_shutdown) {
   std::vector<actors::future<int>> fs;
   for (int i = 0; i < 20; ++i)
     fs.push_back(ex.submit(sleep_ms, 50));
-  std::this_thread::sleep_for(20ms);
+  // Once the first task runs (its worker may take a while to start under a
+  // sanitizer), it can no longer be cancelled; the last one still can.
+  auto t0 = std::chrono::steady_clock::now();
+  while (!fs.front().running() && !fs.front().done() && seconds_since(t0) < 20)
+    std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(fs.front().running() || fs.front().done());
   EXPECT_TRUE(fs.back().cancel());
   EXPECT_TRUE(fs.back().cancelled());
   EXPECT_EQ(error_of([&] { fs.back().result(); }), errc::cancelled);

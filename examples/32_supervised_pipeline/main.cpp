@@ -48,7 +48,7 @@ int main() {
   actors::supervisor sup(actors::supervisor_options().name("pipeline"));
   auto out = sup.spawn<sink>(actors::in_new_process, actors::child_spec("sink"));
   actors::actor_pool<squarer> workers(
-    3, actors::actor_pool_options().name("squarers").max_retries(10).intensity(1000, std::chrono::seconds(5)));
+    3, actors::actor_pool_options().name("squarers").max_retries(30).intensity(1000, std::chrono::seconds(5)));
 
   std::vector<long> items(n);
   std::iota(items.begin(), items.end(), 1);

@@ -1,5 +1,7 @@
 #include "io/frame.hpp"
 
+#include <actors/detail/room.hpp>
+
 #include <atomic>
 #include <cerrno>
 #include <sys/socket.h>
@@ -143,6 +145,8 @@ recv_status recv_frame(int sock, frame_header& header, std::string& payload,
   if (!h)
     return recv_status::bad_frame;
   header = *h;
+  payload.clear();
+  reserve_room(payload, header.size); // before resize() writes the pages
   payload.resize(header.size);
   std::size_t have = 0;
   while (have < header.size) {

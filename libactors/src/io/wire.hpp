@@ -8,6 +8,8 @@
 
 #include "io/frame.hpp"
 
+#include <actors/detail/room.hpp>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -95,6 +97,7 @@ private:
     } else {
       auto cap = std::max(2 * cap_, live + want);
       std::unique_ptr<char[]> bigger(new char[cap]);
+      advise_huge_pages(bigger.get(), cap); // a large frame: before read() writes it
       if (live > 0)
         std::memcpy(bigger.get(), data(), live);
       buf_ = std::move(bigger);

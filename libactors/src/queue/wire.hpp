@@ -76,6 +76,8 @@
 // unless a request carried them first), so a slot frees soon after get() returns; a
 // put() that finds no credit sends this process's own acks first.
 
+#include <actors/detail/room.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -147,7 +149,9 @@ struct reader {
     auto n = u32();
     if (!ok || static_cast<std::size_t>(end - p) < n)
       return ok = false;
-    out.assign(p, n);
+    out.clear();
+    reserve_room(out, n);
+    out.append(p, n);
     p += n;
     return true;
   }

@@ -16,6 +16,8 @@
 #include <cereal/types/optional.hpp>
 #include <cereal/types/set.hpp>
 #include <cereal/types/string.hpp>
+
+#include <actors/detail/room.hpp>
 #include <cereal/types/tuple.hpp>
 #include <cereal/types/unordered_map.hpp>
 #include <cereal/types/unordered_set.hpp>
@@ -41,8 +43,10 @@ public:
     : cereal::OutputArchive<output_archive, cereal::AllowEmptyClassElision>(this), out_(out) {}
 
   void saveBinary(const void* data, std::size_t size) {
-    if (size > 0) // an empty container's data() may be null
+    if (size > 0) { // an empty container's data() may be null
+      reserve_room(out_, size);
       out_.append(static_cast<const char*>(data), size);
+    }
   }
 
 private:
