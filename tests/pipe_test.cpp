@@ -482,19 +482,20 @@ TEST_F(raw_peer, random_garbage_never_crashes_the_decoder) {
 }
 
 TEST(pipe, one_gibibyte_crosses_intact) {
+  test_util::allow_seconds(200);
   auto [mine, theirs] = actors::pipe<std::vector<std::uint8_t>>();
   process p(send_gigabyte, theirs);
   p.start();
   theirs.close();
   std::string raw;
-  ASSERT_EQ(mine.recv_bytes_into(raw, 60s), std::size_t{1} << 30);
+  ASSERT_EQ(mine.recv_bytes_into(raw, 150s), std::size_t{1} << 30);
   auto from_bytes = checksum(raw.data(), raw.size());
   raw = std::string();
-  auto v = mine.recv(60s);
+  auto v = mine.recv(150s);
   ASSERT_EQ(v.size(), std::size_t{1} << 30);
   auto from_vector = checksum(v.data(), v.size());
   v = {};
-  auto sum = mine.recv(60s);
+  auto sum = mine.recv(150s);
   ASSERT_EQ(sum.size(), 8u);
   std::uint64_t sent;
   std::memcpy(&sent, sum.data(), 8);

@@ -566,13 +566,14 @@ TEST(simple_queue, put_get_empty) {
 }
 
 TEST(queue, one_gibibyte_item_crosses_intact) {
+  test_util::allow_seconds(200);
   actors::queue<std::vector<std::uint8_t>> q;
   auto [mine, theirs] = actors::pipe<std::uint64_t>();
   process p(put_gigabyte, q, theirs);
   p.start();
   theirs.close();
-  auto expected = mine.recv(60s);
-  auto v = q.get(60s);
+  auto expected = mine.recv(150s);
+  auto v = q.get(150s);
   ASSERT_EQ(v.size(), std::size_t{1} << 30);
   EXPECT_EQ(checksum(v), expected);
   p.join();

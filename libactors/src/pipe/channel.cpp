@@ -1,5 +1,6 @@
 #include <actors/detail/channel.hpp>
 #include <actors/detail/deadline.hpp>
+#include <actors/detail/room.hpp>
 #include <actors/detail/serialize.hpp>
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
@@ -187,6 +188,8 @@ bool channel::recv(std::string& payload, std::vector<int>& fds, duration timeout
                   + std::to_string(limit)
                   + "; it was dropped, and the connection stays usable");
   }
+  payload.clear();
+  reserve_room(payload, h->size); // huge pages for a large one, before resize() writes it
   payload.resize(h->size);
   read_payload(payload.data(), h->size);
   return true;
