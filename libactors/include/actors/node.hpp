@@ -29,6 +29,12 @@ namespace actors {
 ///   does at interpreter exit.
 /// - Throws: `actors::error` with `errc::node_exists` if a node is already
 ///   running; `errc::system_error` if the fork server cannot be started.
+/// - Memory: the constructor sets glibc malloc's mmap threshold to 32 MiB and
+///   its trim threshold to 64 MiB, so that the buffers of large messages are
+///   reused instead of starting on fresh pages each time (the values glibc
+///   itself reaches once a program frees a 32 MiB block; see
+///   docs/performance.md, "Fresh pages"). A program that sets
+///   `GLIBC_TUNABLES=glibc.malloc.*` or `ACTORS_MALLOC=default` keeps its own.
 /// - Thread-safety: create and destroy it on the main thread.
 class node {
 public:
