@@ -1147,13 +1147,6 @@ INSTANTIATE_TEST_SUITE_P(pool, imap_sigint,
                                   + std::to_string(info.param.task_ms) + "ms";
                          });
 
-TEST(pool, bad_arguments_are_clear_errors) {
-  EXPECT_EQ(error_of([] { actors::pool p(actors::pool_options().processes(-1)); }),
-            errc::bad_argument);
-  EXPECT_EQ(error_of([] { actors::pool p(actors::pool_options().max_retries(-1)); }),
-            errc::bad_argument);
-}
-
 // Python raises ValueError for Pool(-1), ProcessPoolExecutor(-1) and
 // maxtasksperchild=-1; none of them may start a pool.
 TEST(pool, negative_sizes_are_bad_arguments) {
