@@ -727,33 +727,6 @@ TEST(pool, close_join_and_terminate) {
   EXPECT_EQ(error_of([&] { g.get(1s); }), errc::closed);
 }
 
-TEST(pool, progress_callback_sees_every_item) {
-  actors::pool pool(2);
-  std::vector<actors::progress_info> seen;
-  std::vector<int> xs(1000, 2);
-  pool.map(square, xs,
-           actors::task_options().chunksize(10).progress(
-             [&](const actors::progress_info& p) { seen.push_back(p); }));
-  ASSERT_FALSE(seen.empty());
-  EXPECT_EQ(seen.back().done, 1000u);
-  EXPECT_EQ(seen.back().total, 1000u);
-  EXPECT_GE(seen.back().rate, 0.0);
-}
-
-TEST(pool, progress_bar_draws_done_total) {
-  test_util::temp_dir dir;
-  auto path = dir.file("bar");
-  {
-    test_util::capture_stderr capture(path);
-    actors::progress_bar()({50, 100, 1.0, 50.0, 1.0});
-    actors::progress_bar()({100, 100, 2.0, 50.0, 0.0});
-  }
-  auto text = test_util::read_file(path);
-  EXPECT_NE(text.find("50/100"), std::string::npos) << text;
-  EXPECT_NE(text.find("ETA 1s"), std::string::npos) << text;
-  EXPECT_NE(text.find("100/100"), std::string::npos) << text;
-}
-
 namespace {
 actors::value<int>* init_counter = nullptr;
 void init_worker(actors::value<int> v) {
