@@ -145,8 +145,8 @@ recv_status recv_frame(int sock, frame_header& header, std::string& payload,
   if (!h)
     return recv_status::bad_frame;
   header = *h;
-  payload.clear();
-  reserve_room(payload, header.size); // before resize() writes the pages
+  if (header.size > payload.size()) // before resize() writes the pages
+    reserve_room(payload, header.size - payload.size());
   payload.resize(header.size);
   std::size_t have = 0;
   while (have < header.size) {

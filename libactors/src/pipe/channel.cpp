@@ -188,8 +188,8 @@ bool channel::recv(std::string& payload, std::vector<int>& fds, duration timeout
                   + std::to_string(limit)
                   + "; it was dropped, and the connection stays usable");
   }
-  payload.clear();
-  reserve_room(payload, h->size); // huge pages for a large one, before resize() writes it
+  if (h->size > payload.size()) // huge pages for a large one, before resize() writes it
+    reserve_room(payload, h->size - payload.size());
   payload.resize(h->size);
   read_payload(payload.data(), h->size);
   return true;
