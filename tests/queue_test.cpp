@@ -580,34 +580,6 @@ TEST(queue, one_gibibyte_item_crosses_intact) {
   EXPECT_EQ(p.exitcode(), 0);
 }
 
-void put_later(actors::queue<int> q, int value) {
-  std::this_thread::sleep_for(100ms);
-  q.put(value);
-}
-
-TEST(wait, waits_on_processes_pipes_and_queues_at_once) {
-  actors::queue<int> q;
-  auto [mine, theirs] = actors::pipe<int>();
-  process putter(put_later, q, 42);
-  putter.start();
-  EXPECT_TRUE(actors::wait({mine, q}, 20ms).empty());
-  auto ready = actors::wait({mine, q}, 10s);
-  ASSERT_EQ(ready, std::vector<std::size_t>{1});
-  EXPECT_EQ(q.get_nowait(), 42); // the fetch wait() started is completed here
-  theirs.send(7);
-  ready = actors::wait({putter, mine, q}, 10s);
-  ASSERT_FALSE(ready.empty());
-  EXPECT_EQ(ready.back(), 1u);
-  EXPECT_EQ(mine.recv(), 7);
-  putter.join();
-  EXPECT_EQ(actors::wait({putter}, 1s), std::vector<std::size_t>{0});
-  q.put(5);
-  q.put(6);
-  EXPECT_EQ(q.get(), 5);
-  EXPECT_EQ(actors::wait({q}, 5s), std::vector<std::size_t>{0});
-  EXPECT_EQ(q.get(), 6);
-}
-
 // -- shutdown (Python 3.13's Queue.shutdown) ---------------------------------------
 
 namespace {
