@@ -70,10 +70,10 @@ TEST(room, a_large_room_is_marked_for_huge_pages) {
   reserve_room(s, std::size_t{64} << 20);
   auto flags = vm_flags_of(s.data() + (std::size_t{32} << 20));
   EXPECT_NE(flags.find(" hg"), std::string::npos) << flags;
-  std::string small;
-  small.reserve(std::size_t{64} << 20); // the same size, not through reserve_room
-  auto plain = vm_flags_of(small.data() + (std::size_t{32} << 20));
-  EXPECT_EQ(plain.find(" hg"), std::string::npos) << plain;
+  std::string plain;
+  plain.reserve(std::size_t{64} << 20); // the same size, not through reserve_room
+  auto plain_flags = vm_flags_of(plain.data() + (std::size_t{32} << 20));
+  EXPECT_EQ(plain_flags.find(" hg"), std::string::npos) << plain_flags;
 }
 
 // The node (tests/main.cpp makes one) keeps big blocks in malloc's arenas:

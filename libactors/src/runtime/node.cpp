@@ -376,9 +376,8 @@ namespace {
 // now come from malloc's arenas, and up to 64 MiB freed at their top stays
 // there for reuse (docs/performance.md, "Fresh pages"): the values glibc's
 // own dynamic thresholds reach after a program frees a 32 MiB block, set
-// from the start. A program that
-// tunes malloc itself (GLIBC_TUNABLES) or sets ACTORS_MALLOC=default keeps
-// glibc's defaults.
+// from the start. A program that tunes malloc itself (GLIBC_TUNABLES) or
+// sets ACTORS_MALLOC=default keeps glibc's defaults.
 void keep_freed_memory() noexcept {
   if (const char* t = std::getenv("GLIBC_TUNABLES"); t && std::strstr(t, "glibc.malloc."))
     return;
