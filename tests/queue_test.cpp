@@ -8,6 +8,7 @@
 #include <csignal>
 #include <filesystem>
 #include <numeric>
+#include <set>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -248,6 +249,69 @@ TEST_P(queue_each_method, an_item_put_just_before_std_exit_arrives) {
   ASSERT_TRUE(p.join(20s));
   EXPECT_EQ(p.exitcode(), 0);
   EXPECT_EQ(q.try_get(5s), 42);
+}
+
+namespace {
+void put_value(actors::queue<int> q, int value) {
+  q.put(value);
+}
+
+void get_and_report(actors::queue<int> q, actors::queue<int> report) {
+  report.put(q.get(10s));
+}
+} // namespace
+
+// Regression: a fork child inherited the parent's put batch (items whose
+// put() had returned in the parent) and sent it again with its own items.
+TEST(queue, a_fork_child_does_not_send_its_parents_buffered_items_again) {
+#ifdef __SANITIZE_ADDRESS__
+  GTEST_SKIP() << "fork with running threads under AddressSanitizer";
+#endif
+  actors::queue<int> q;
+  const int rounds = 5, per_round = 100;
+  for (int r = 0; r < rounds; ++r) {
+    for (int i = 0; i < per_round; ++i)
+      q.put(r * per_round + i); // the last ones still wait in the batch
+    process p(put_value, q, -1 - r);
+    p.method(start_method::fork).start();
+    ASSERT_TRUE(p.join(20s));
+    ASSERT_EQ(p.exitcode(), 0);
+  }
+  std::multiset<int> seen;
+  while (auto v = q.try_get(2s)) {
+    seen.insert(*v);
+    if (seen.size() == rounds * per_round + rounds)
+      break;
+  }
+  EXPECT_EQ(seen.size(), std::size_t{rounds * per_round + rounds});
+  for (int v = -rounds; v < rounds * per_round; ++v)
+    EXPECT_EQ(seen.count(v), 1u) << v;
+  EXPECT_EQ(q.try_get(200ms), std::nullopt) << "an item arrived twice";
+}
+
+// A fork child does not return the items its parent fetched ahead: those are
+// the parent's to return, and each item is delivered once.
+TEST(queue, a_fork_child_does_not_return_its_parents_fetched_items) {
+#ifdef __SANITIZE_ADDRESS__
+  GTEST_SKIP() << "fork with running threads under AddressSanitizer";
+#endif
+  actors::queue<int> q, report;
+  const int total = 100;
+  for (int i = 0; i < total; ++i)
+    q.put(i);
+  std::multiset<int> seen;
+  for (int i = 0; i < 10; ++i) // fetches in growing batches: some are ahead
+    seen.insert(q.get(5s));
+  process p(get_and_report, q, report);
+  p.method(start_method::fork).start();
+  ASSERT_TRUE(p.join(20s));
+  ASSERT_EQ(p.exitcode(), 0);
+  seen.insert(report.get(5s));
+  while (seen.size() < total)
+    seen.insert(q.get(5s));
+  for (int v = 0; v < total; ++v)
+    EXPECT_EQ(seen.count(v), 1u) << v;
+  EXPECT_EQ(q.try_get(200ms), std::nullopt);
 }
 
 INSTANTIATE_TEST_SUITE_P(queue, queue_each_method,

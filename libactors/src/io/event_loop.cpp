@@ -202,7 +202,12 @@ void event_loop::queue_flush(const peer_ptr& p) {
 }
 
 void event_loop::post(std::function<void()> fn) {
+  std::function<void()> dropped; // destroyed after the lock is released
   std::lock_guard<std::mutex> g(posted_mtx_);
+  if (retired_) {
+    dropped = std::move(fn);
+    return;
+  }
   bool wake_it = posted_.empty() && to_flush_.empty() && this_loop != this;
   posted_.push_back(std::move(fn));
   if (wake_it)
@@ -440,6 +445,13 @@ void event_loop::stop() noexcept {
     quit();
     thread_.join();
   }
+}
+
+void event_loop::retire() noexcept {
+  std::vector<std::function<void()>> dropped; // destroyed after the lock is released
+  std::lock_guard<std::mutex> g(posted_mtx_);
+  retired_ = true;
+  dropped.swap(posted_);
 }
 
 void event_loop::close_fds() noexcept {

@@ -2,7 +2,9 @@
 
 #include "io/service_loop.hpp"
 
+#include <memory>
 #include <mutex>
+#include <vector>
 
 namespace actors::detail {
 
@@ -41,11 +43,16 @@ void stop_service_loop() noexcept {
     std::lock_guard<std::mutex> guard(loop_mtx);
     l = the_loop.exchange(nullptr);
   }
-  if (l) {
-    l->stop();
-    l->close_fds();
-    delete l;
-  }
+  if (!l)
+    return;
+  l->stop();
+  l->close_fds();
+  // Not deleted: a pool or queue that another thread still uses while the
+  // node stops holds a reference to this loop, and may post to it. Such a
+  // post is dropped. Reachable, so not a leak; one per node started.
+  static auto* retired = new std::vector<std::unique_ptr<event_loop>>;
+  l->retire();
+  retired->emplace_back(l);
 }
 
 void drop_inherited_service_loop() noexcept {

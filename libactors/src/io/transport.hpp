@@ -133,6 +133,10 @@ public:
   void bind_system(caf::actor_system& sys) noexcept { system_ = &sys; }
   void stop() noexcept;
   void close_fds() noexcept;
+  /// After stop() and close_fds(): what was posted and never ran is dropped,
+  /// and so is whatever is posted from now on. A loop that code may still
+  /// hold a reference to is retired instead of deleted.
+  void retire() noexcept;
   /// The transport loop whose thread calls this, or nullptr (also on the
   /// service loop, which never runs actors).
   static event_loop* current() noexcept;
@@ -178,6 +182,7 @@ private:
   std::atomic<bool> started_{false}, stopping_{false};
   std::mutex posted_mtx_;
   std::vector<std::function<void()>> posted_;
+  bool retired_ = false; // under posted_mtx_: see retire()
   std::vector<peer_ptr> to_flush_;
   std::vector<caf::resumable*> ready_; // loop thread only
   // Loop thread only: what is watched, and the timers by due time.

@@ -82,11 +82,11 @@ void pool_core::attach() {
 }
 
 void pool_core::wake() {
-  // The loop outlives every pool that was wakeable: the node's stop ends
-  // them all before it stops the loop (a pool used by another thread while
-  // its node stops is that program's race). A weak reference: a step still
-  // queued when the pool has ended finds nothing to do rather than a
-  // destroyed pool.
+  // The node's stop ends every pool before it stops the loop, and a pool
+  // used by another thread while its node stops posts to a loop that was
+  // retired, not deleted, which drops the post (stop_service_loop). A weak
+  // reference: a step still queued when the pool has ended finds nothing to
+  // do rather than a destroyed pool.
   loop_.post([weak = weak_from_this()] {
     if (auto self = weak.lock())
       self->step();

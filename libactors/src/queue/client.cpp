@@ -70,8 +70,7 @@ bool queue_put(queue_client& c, std::string item, duration timeout) {
     // Credits are pipelined: a request for the next window stands at the
     // server while this one is used, and the server pushes grants as room
     // frees. Only a producer that used them all up waits.
-    auto window = static_cast<std::uint32_t>(
-      std::clamp<std::uint64_t>(c.addr.maxsize / 4, 1, batch_items));
+    auto window = c.credit_window();
     if (c.credits == 0 && c.credit_asked > 0 && c.put_fd)
       while (c.credits == 0 && c.credit_asked > 0) { // grants already here?
         auto r = c.read_reply(c.put_fd.get(), duration::zero());
@@ -136,7 +135,7 @@ bool queue_put(queue_client& c, std::string item, duration timeout) {
     return true;
   }
   lock.unlock();
-  if (was_empty)
+  if (was_empty || c.put_flush_missed.exchange(false))
     flush_soon(c);
   return true;
 }
@@ -146,7 +145,6 @@ namespace {
 // Sends a get request, with the acks of the items get() returned since the
 // last one. Caller holds c.get_mtx.
 void send_get(queue_client& c, bool nowait) {
-  c.ensure(c.get_fd);
   std::string req(1, static_cast<char>(op_get));
   put_u32(req, c.fetch_size);
   put_u32(req, c.acks.exchange(0));
@@ -169,7 +167,6 @@ void request_items(queue_client& c, bool nowait) {
   }
   if (sync)
     (void) c.sync_puts();
-  c.ensure(c.get_fd);
   send_get(c, nowait);
 }
 
@@ -250,9 +247,16 @@ std::optional<std::string> queue_get(queue_client& c, duration timeout) {
   }
   // A bounded queue counts the item against maxsize until acknowledged. One
   // ack frame per get() would cost a system call per item (4 consumers moved
-  // 8x fewer items/s), so the flush timer sends the acks of ~200
-  // microseconds at once, unless the next request carries them first.
-  if (c.acks.fetch_add(1) == 0 && c.addr.maxsize > 0)
+  // 8x fewer items/s), so acks go out in groups: at half a credit window,
+  // which is what a producer that waits for room asks for, or else by the
+  // flush timer within ~200 microseconds, unless the next request carries
+  // them first.
+  auto pending = c.acks.fetch_add(1) + 1;
+  if (c.addr.maxsize == 0)
+    return item;
+  if (pending >= std::max(1u, c.credit_window() / 2))
+    c.send_acks();
+  else if (pending == 1)
     flush_soon(c);
   return item;
 }

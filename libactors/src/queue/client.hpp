@@ -57,6 +57,9 @@ public:
   bool closed = false;
   bool pipelined_flush = false; // credit was just asked for: send the batch now
   bool unsynced = false; // puts sent that the server may not have read yet
+  // The flush timer found put_mtx held and left the batch to that thread:
+  // the put() that releases the lock next has the timer come again.
+  std::atomic<bool> put_flush_missed{false};
   // The server said the queue is shut down (or this process shut it down):
   // put() throws from here on.
   std::atomic<bool> shut_down{false};
@@ -96,6 +99,31 @@ public:
     credit_asked = 0;
     credit_nowait = false;
     credits = 0; // granted to the old connection, not to the new one
+  }
+
+  // In a fork()ed child: the connections are the parent's, and so are the
+  // put batch (its put()s returned there: the parent sends it), the fetched
+  // items and their acks (the parent returns and acknowledges them), and the
+  // task_done() count. A thread of the parent may have held a lock at the
+  // fork; none runs here, so each lock is made anew, unlocked.
+  void forget_after_fork() noexcept {
+    new (&put_mtx) std::mutex;
+    new (&get_mtx) std::mutex;
+    new (&get_write_mtx) std::mutex;
+    new (&ctl_mtx) std::mutex;
+    close_all();
+    batch.assign(batch_prefix, '\0');
+    batch_count = 0;
+    pipelined_flush = false;
+    unsynced = false;
+    fetched.clear();
+    acks = 0;
+    fetch_size = 1;
+    asked = 0;
+    last_batch = 0;
+    taken = 0;
+    done = 0;
+    put_flush_missed = false;
   }
 
   // A consumer leaving normally: what get() returned is taken, what it had
@@ -161,7 +189,17 @@ public:
     return r.u64();
   }
 
-  // Connects (lazily) and says which queue this connection is for.
+  // A bounded queue's credit window: how many credits a producer asks for
+  // at a time (maxsize/4, 1 to batch_items). A consumer acknowledges at
+  // least every half window, so that room frees as fast as a producer asks
+  // for it.
+  std::uint32_t credit_window() const noexcept {
+    return static_cast<std::uint32_t>(std::clamp<std::uint64_t>(addr.maxsize / 2, 1, batch_items));
+  }
+
+  // Connects (lazily) and says which queue this connection is for. get_fd
+  // connects under get_write_mtx only: task_done() writes there without
+  // get_mtx.
   void ensure(unique_fd& fd) {
     if (fd)
       return;
@@ -312,12 +350,18 @@ public:
   // True when nothing is left for a later tick.
   bool flush_nowait() noexcept {
     bool done = true;
-    if (std::unique_lock<std::mutex> lock(put_mtx, std::try_to_lock); !lock)
-      done = false; // that thread may be adding to the batch
-    else if (put_fd)
-      done = send_nowait(put_fd.get(), put_tail, batch_count > 0 ? take_batch() : std::string());
-    else
-      done = put_tail.empty();
+    // Set before the lock is tried: a holder that releases it after a failed
+    // try finds it set (see queue_put). Retrying every tick instead would
+    // wake the loop every ~200 microseconds for as long as a producer waits
+    // for room, which it does holding put_mtx.
+    put_flush_missed = true;
+    if (std::unique_lock<std::mutex> lock(put_mtx, std::try_to_lock); lock) {
+      put_flush_missed = false;
+      if (put_fd)
+        done = send_nowait(put_fd.get(), put_tail, batch_count > 0 ? take_batch() : std::string());
+      else
+        done = put_tail.empty();
+    } // else the holder sends the batch, or has the timer come again
     if (std::unique_lock<std::mutex> w(get_write_mtx, std::try_to_lock); !w) {
       // That thread sends get_tail first; acks it does not carry wait.
       done = done && acks.load() == 0;

@@ -73,7 +73,7 @@ void drop_inherited_queues() noexcept {
   forget_inherited_node_server();
   if (the_registry) {
     for (auto* c : the_registry->clients)
-      c->close_all();
+      c->forget_after_fork();
     the_registry = nullptr; // leaked: a thread of the parent may have held its mutex
   }
 }
