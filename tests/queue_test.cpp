@@ -252,27 +252,33 @@ TEST_P(queue_each_method, an_item_put_just_before_std_exit_arrives) {
 }
 
 namespace {
-void put_value(actors::queue<int> q, int value) {
-  q.put(value);
+// A queue a fork child inherits as its parent's object, as a global would be
+// (its arguments are decoded into handles of their own instead).
+actors::queue<int>* inherited = nullptr;
+
+void put_to_inherited(int value) {
+  inherited->put(value);
 }
 
-void get_and_report(actors::queue<int> q, actors::queue<int> report) {
-  report.put(q.get(10s));
+void get_from_inherited(actors::queue<int> report) {
+  report.put(inherited->get(10s));
 }
 } // namespace
 
-// Regression: a fork child inherited the parent's put batch (items whose
-// put() had returned in the parent) and sent it again with its own items.
+// Regression: a fork child that used its parent's queue object inherited the
+// put batch (items whose put() had returned in the parent) and sent it again
+// with its own items.
 TEST(queue, a_fork_child_does_not_send_its_parents_buffered_items_again) {
 #ifdef __SANITIZE_ADDRESS__
   GTEST_SKIP() << "fork with running threads under AddressSanitizer";
 #endif
   actors::queue<int> q;
+  inherited = &q;
   const int rounds = 5, per_round = 100;
   for (int r = 0; r < rounds; ++r) {
     for (int i = 0; i < per_round; ++i)
       q.put(r * per_round + i); // the last ones still wait in the batch
-    process p(put_value, q, -1 - r);
+    process p(put_to_inherited, -1 - r);
     p.method(start_method::fork).start();
     ASSERT_TRUE(p.join(20s));
     ASSERT_EQ(p.exitcode(), 0);
@@ -287,22 +293,25 @@ TEST(queue, a_fork_child_does_not_send_its_parents_buffered_items_again) {
   for (int v = -rounds; v < rounds * per_round; ++v)
     EXPECT_EQ(seen.count(v), 1u) << v;
   EXPECT_EQ(q.try_get(200ms), std::nullopt) << "an item arrived twice";
+  inherited = nullptr;
 }
 
-// A fork child does not return the items its parent fetched ahead: those are
-// the parent's to return, and each item is delivered once.
+// A fork child that uses its parent's queue object does not return the items
+// the parent fetched ahead: those are the parent's to return, and each item
+// is delivered once.
 TEST(queue, a_fork_child_does_not_return_its_parents_fetched_items) {
 #ifdef __SANITIZE_ADDRESS__
   GTEST_SKIP() << "fork with running threads under AddressSanitizer";
 #endif
   actors::queue<int> q, report;
+  inherited = &q;
   const int total = 100;
   for (int i = 0; i < total; ++i)
     q.put(i);
   std::multiset<int> seen;
   for (int i = 0; i < 10; ++i) // fetches in growing batches: some are ahead
     seen.insert(q.get(5s));
-  process p(get_and_report, q, report);
+  process p(get_from_inherited, report);
   p.method(start_method::fork).start();
   ASSERT_TRUE(p.join(20s));
   ASSERT_EQ(p.exitcode(), 0);
@@ -312,6 +321,7 @@ TEST(queue, a_fork_child_does_not_return_its_parents_fetched_items) {
   for (int v = 0; v < total; ++v)
     EXPECT_EQ(seen.count(v), 1u) << v;
   EXPECT_EQ(q.try_get(200ms), std::nullopt);
+  inherited = nullptr;
 }
 
 INSTANTIATE_TEST_SUITE_P(queue, queue_each_method,
@@ -872,6 +882,35 @@ TEST(queue, pipelined_credits_never_exceed_maxsize) {
   std::sort(got.begin(), got.end());
   for (int i = 0; i < 2 * each; ++i)
     ASSERT_EQ(got[static_cast<std::size_t>(i)], i);
+}
+
+namespace {
+// Puts one item, then lives on without putting, until told to go.
+void put_one_then_idle(actors::queue<int> q, actors::event go) {
+  q.put(-1);
+  go.wait(30s);
+}
+} // namespace
+
+// Regression: producers that stopped putting, and live on, kept the credits
+// they had been granted ahead, which is room: with two of them a third put()
+// waited on an empty queue of maxsize 8. Idle producers give credits back.
+TEST(queue, idle_producers_give_their_room_back) {
+  actors::queue<int> q(8);
+  actors::event go;
+  process a(put_one_then_idle, q, go), b(put_one_then_idle, q, go);
+  a.start();
+  b.start();
+  EXPECT_EQ(q.get(10s), -1);
+  EXPECT_EQ(q.get(10s), -1);
+  for (int i = 0; i < 8; ++i)
+    ASSERT_TRUE(q.try_put(i, 5s)) << "put " << i << " found no room in an empty queue";
+  EXPECT_EQ(q.qsize(), 8u);
+  go.set();
+  a.join();
+  b.join();
+  for (int i = 0; i < 8; ++i)
+    EXPECT_EQ(q.get(5s), i);
 }
 
 // Big items travel on their own (not copied into a batch) and keep their

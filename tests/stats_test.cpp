@@ -1,4 +1,4 @@
-// What a node tells actors-top (detail/stats.hpp) about its actors: name,
+// What a node tells actors-top (runtime/stats.hpp) about its actors: name,
 // type, pid, mailbox depth, messages run, and what its supervisor recorded
 // with set_supervision(); and the node's socket that answers it.
 
@@ -6,7 +6,7 @@
 
 #include "actor/cell.hpp"
 
-#include <actors/detail/stats.hpp>
+#include "runtime/stats.hpp"
 #include <actors/queue.hpp>
 
 #include "base/fd.hpp"

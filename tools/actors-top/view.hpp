@@ -5,7 +5,7 @@
 
 #include "procfs.hpp"
 
-#include <actors/detail/stats.hpp>
+#include "runtime/stats.hpp"
 
 #include <chrono>
 #include <map>

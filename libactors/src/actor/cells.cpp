@@ -12,6 +12,8 @@ std::uint64_t dropped_messages() noexcept {
 
 namespace detail {
 
+using namespace actor_wire;
+
 std::atomic<std::uint64_t>& dropped_count() noexcept {
   static std::atomic<std::uint64_t> n{0};
   return n;

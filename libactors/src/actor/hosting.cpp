@@ -6,6 +6,8 @@
 
 namespace actors::detail {
 
+using namespace actor_wire;
+
 namespace {
 thread_local int no_hosting_depth = 0;
 }

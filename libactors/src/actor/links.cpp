@@ -32,6 +32,8 @@ actor_died::actor_died(std::string actor, down_reason reason)
 
 namespace detail {
 
+using namespace actor_wire;
+
 // -- monitors and links -------------------------------------------------------------------
 
 std::uint64_t watch_local(const std::shared_ptr<actor_cell>& c, std::uint64_t id, down_fn fn) {

@@ -6,6 +6,8 @@
 
 namespace actors::detail {
 
+using namespace actor_wire;
+
 namespace {
 
 // Takes a place in this node's window to the bounded actor `a` on the

@@ -5,6 +5,8 @@
 
 namespace actors::detail {
 
+using namespace actor_wire;
+
 // -- the registry (served by the root node) ------------------------------------------------
 
 std::string root_endpoint() {

@@ -6,6 +6,8 @@
 
 namespace actors::detail {
 
+using namespace actor_wire;
+
 // -- methods across processes ---------------------------------------------------------
 
 method_code encode_method(raw_method r) {

@@ -7,6 +7,8 @@
 namespace actors {
 namespace detail {
 
+using namespace actor_wire;
+
 namespace {
 
 std::mutex runtime_mtx;

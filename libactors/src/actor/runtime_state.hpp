@@ -11,7 +11,7 @@
 
 #include <actors/actor.hpp>
 #include <actors/detail/queue_client.hpp>
-#include <actors/detail/stats.hpp>
+#include "runtime/stats.hpp"
 #include <actors/log.hpp>
 #include <actors/node.hpp>
 
@@ -56,9 +56,9 @@ namespace actors::detail {
 //   spawn   u64 request, u32 n, n bytes of code_location, the arguments
 //   registry u64 request, u8 what, name, optional<actor_address>  (root node only)
 //
-// (The op numbers stay private to each file that includes this header, as
-// other families have ops of their own.)
-namespace {
+// The first payload byte of each frame, as queue_wire::op and pool_wire::op
+// are for theirs.
+namespace actor_wire {
 
 enum op : std::uint8_t {
   op_call = 0x40,
@@ -75,7 +75,7 @@ enum op : std::uint8_t {
   op_stop = 0x4b,  // u64 id: stop that actor normally (a supervisor's shutdown)
 };
 
-} // namespace
+} // namespace actor_wire
 
 // -- this node's actors -------------------------------------------------------------
 

@@ -4,7 +4,7 @@
 #include <actors/detail/pool_core.hpp>
 #include <actors/detail/queue_client.hpp>
 #include <actors/detail/shm.hpp>
-#include <actors/detail/stats.hpp>
+#include "runtime/stats.hpp"
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
 

@@ -20,6 +20,9 @@
 
 namespace actors::detail {
 
+// The first payload byte of each frame, as queue_wire::op and actor_wire::op
+// are for theirs.
+namespace pool_wire {
 enum op : std::uint8_t {
   op_def = 1,
   op_task = 2,
@@ -27,6 +30,7 @@ enum op : std::uint8_t {
   op_error = 4,
   op_init_failed = 5,
 };
+} // namespace pool_wire
 
 using clock = std::chrono::steady_clock;
 

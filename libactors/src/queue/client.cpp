@@ -29,14 +29,38 @@ namespace {
 // full socket).
 void flush_tick(event_loop& loop, flush_registry& r) {
   std::lock_guard<std::mutex> guard(r.mtx);
-  for (auto it = r.pending.begin(); it != r.pending.end();)
-    it = (*it)->flush_nowait() ? r.pending.erase(it) : std::next(it);
+  bool soon = false;
+  for (auto it = r.pending.begin(); it != r.pending.end();) {
+    auto left = (*it)->flush_nowait();
+    soon = soon || left == queue_client::flush_left::soon;
+    it = left == queue_client::flush_left::nothing ? r.pending.erase(it) : std::next(it);
+  }
   if (r.pending.empty()) {
     r.armed = false;
     return;
   }
-  loop.at(event_loop::clock::now() + flush_delay, [&loop, &r] { flush_tick(loop, r); });
+  // Only idle credits left: those are looked at every half credit_idle.
+  auto delay = soon ? event_loop::clock::duration(flush_delay)
+                    : event_loop::clock::duration(credit_idle) / 2;
+  loop.at(event_loop::clock::now() + delay, [&loop, &r] { flush_tick(loop, r); });
 }
+
+// Has the flush timer come again after a put(): when put() left items in the
+// batch, or the timer found put_mtx held (put_flush_missed), or a bounded
+// queue's credits are held and the timer does not watch them (it gives them
+// back once the producer is idle).
+struct flush_after_put {
+  queue_client& c;
+  bool wanted = false;
+  ~flush_after_put() {
+    if (!(c.put_flush_missed.exchange(false) || wanted))
+      return;
+    try {
+      flush_soon(c);
+    } catch (...) { // no node: nothing can flush, and the next put() says why
+    }
+  }
+};
 
 } // namespace
 
@@ -46,6 +70,7 @@ void flush_soon(queue_client& c) {
   {
     std::lock_guard<std::mutex> guard(r.mtx);
     r.pending.insert(&c);
+    c.put_watched = true;
     if (std::exchange(r.armed, true))
       return;
   }
@@ -59,6 +84,7 @@ bool queue_put(queue_client& c, std::string item, duration timeout) {
                 "queue item of " + std::to_string(item.size()) + " bytes is over the cap of "
                   + std::to_string(frame_cap())
                   + " bytes; nothing was sent (raise it with actors::set_max_frame_size)");
+  flush_after_put after{c}; // after the lock is released
   std::unique_lock<std::mutex> lock(c.put_mtx);
   if (c.closed)
     throw error(errc::closed, "this process closed the queue for putting");
@@ -67,6 +93,7 @@ bool queue_put(queue_client& c, std::string item, duration timeout) {
   if (c.batch_count == 0) // once per batch: a put() after a shutdown throws soon
     c.refuse_if_shut_down();
   if (c.addr.maxsize > 0) {
+    c.last_put = std::chrono::steady_clock::now();
     // Credits are pipelined: a request for the next window stands at the
     // server while this one is used, and the server pushes grants as room
     // frees. Only a producer that used them all up waits.
@@ -120,6 +147,8 @@ bool queue_put(queue_client& c, std::string item, duration timeout) {
       c.ask_credit(window, false);
       c.pipelined_flush = true; // the batch leaves with this item
     }
+    // Credits held with no timer to give them back once idle.
+    after.wanted = (c.credits > 0 || c.credit_asked > 0) && !c.put_watched.load();
   }
   if (item.size() >= big_item) { // sent on its own, from where it is
     c.flush_locked();
@@ -134,9 +163,7 @@ bool queue_put(queue_client& c, std::string item, duration timeout) {
     c.flush_locked();
     return true;
   }
-  lock.unlock();
-  if (was_empty || c.put_flush_missed.exchange(false))
-    flush_soon(c);
+  after.wanted = after.wanted || was_empty;
   return true;
 }
 

@@ -8,7 +8,7 @@
 
 #include <actors/detail/queue_client.hpp>
 #include <actors/detail/serialize.hpp>
-#include <actors/detail/stats.hpp>
+#include "runtime/stats.hpp"
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
 
@@ -56,6 +56,15 @@ public:
   bool credit_nowait = false;     // ... answered once, whatever it grants
   bool closed = false;
   bool pipelined_flush = false; // credit was just asked for: send the batch now
+  // Credits a producer holds are room no other producer can use, so an idle
+  // producer gives them back (settle_credits): last_put tells idleness, and
+  // return_pending is set until the server confirms the return.
+  std::chrono::steady_clock::time_point last_put{};
+  bool return_pending = false;
+  // The flush timer has this client in its round and looks at its put side
+  // again (set by flush_soon; cleared, under put_mtx, by a tick that finds
+  // nothing on the put side).
+  std::atomic<bool> put_watched{false};
   bool unsynced = false; // puts sent that the server may not have read yet
   // The flush timer found put_mtx held and left the batch to that thread:
   // the put() that releases the lock next has the timer come again.
@@ -99,6 +108,7 @@ public:
     credit_asked = 0;
     credit_nowait = false;
     credits = 0; // granted to the old connection, not to the new one
+    return_pending = false;
   }
 
   // In a fork()ed child: the connections are the parent's, and so are the
@@ -124,6 +134,7 @@ public:
     taken = 0;
     done = 0;
     put_flush_missed = false;
+    put_watched = false;
   }
 
   // A consumer leaving normally: what get() returned is taken, what it had
@@ -271,6 +282,10 @@ public:
   // A reply on the put connection: a credit grant (or shut_down instead).
   // Caller holds put_mtx.
   void absorb_credit(const std::string& reply) {
+    if (static_cast<op>(reply[0]) == op_credits_returned) {
+      return_pending = false;
+      return;
+    }
     if (static_cast<op>(reply[0]) == op_shut_down) {
       shut_down = true;
       credit_asked = 0;
@@ -281,6 +296,10 @@ public:
     reader r{reply.data() + 1, reply.data() + reply.size()};
     auto granted = r.u32();
     credits += granted;
+    // Grants ahead of credits_returned answered the request that was given
+    // back, not one asked for since.
+    if (return_pending)
+      return;
     credit_asked -= std::min<std::uint64_t>(credit_asked, granted);
     if (std::exchange(credit_nowait, false))
       credit_asked = 0;
@@ -342,14 +361,18 @@ public:
     return std::exchange(batch, std::string(batch_prefix, '\0'));
   }
 
+  // What the flush timer finds: nothing left, something for the next tick
+  // (~flush_delay), or credits to give back once the producer is idle.
+  enum class flush_left { nothing, soon, later };
+
   // The flush timer's turn, on the service loop, which may be the one that
   // serves this queue: a blocking write there would wait for the loop itself
   // once the socket is full, and waiting for put_mtx or get_write_mtx would
   // wait for a thread that may wait for the loop. So both are only tried,
   // and what a full socket does not take stays in put_tail or get_tail.
-  // True when nothing is left for a later tick.
-  bool flush_nowait() noexcept {
+  flush_left flush_nowait() noexcept {
     bool done = true;
+    bool later = false;
     // Set before the lock is tried: a holder that releases it after a failed
     // try finds it set (see queue_put). Retrying every tick instead would
     // wake the loop every ~200 microseconds for as long as a producer waits
@@ -357,11 +380,21 @@ public:
     put_flush_missed = true;
     if (std::unique_lock<std::mutex> lock(put_mtx, std::try_to_lock); lock) {
       put_flush_missed = false;
-      if (put_fd)
+      if (put_fd) {
         done = send_nowait(put_fd.get(), put_tail, batch_count > 0 ? take_batch() : std::string());
-      else
+        if (addr.maxsize > 0 && done)
+          later = !settle_credits();
+      } else {
         done = put_tail.empty();
-    } // else the holder sends the batch, or has the timer come again
+      }
+      if (done && !later)
+        put_watched = false; // a put() that takes credits from now on re-arms
+    } else {
+      // The holder sends the batch, or has the timer come again. A holder
+      // that is not a put() does neither: a bounded queue's credits are
+      // looked at again later, not every tick.
+      later = addr.maxsize > 0;
+    }
     if (std::unique_lock<std::mutex> w(get_write_mtx, std::try_to_lock); !w) {
       // That thread sends get_tail first; acks it does not carry wait.
       done = done && acks.load() == 0;
@@ -375,7 +408,36 @@ public:
     } else {
       done = done && get_tail.empty();
     }
-    return done;
+    return !done ? flush_left::soon : later ? flush_left::later : flush_left::nothing;
+  }
+
+  // A bounded queue's producer that has not put for credit_idle gives back
+  // the credits it holds and withdraws its standing request, so that other
+  // producers can use that room: otherwise producers that stopped putting
+  // (and live on) could hold all of it, and a put() would wait on an empty
+  // queue. Grants that crossed the return are read and given back on a
+  // later tick; the server's op_credits_returned ends the exchange. Without
+  // blocking; the flush timer, holding put_mtx. True when nothing is held.
+  bool settle_credits() noexcept {
+    try {
+      while (auto r = read_reply(put_fd.get(), duration::zero()))
+        absorb_credit(*r);
+    } catch (...) {
+      return true; // the owner is gone: nothing to give back to
+    }
+    if (credits == 0 && credit_asked == 0)
+      return !return_pending;
+    if (std::chrono::steady_clock::now() - last_put < credit_idle)
+      return false;
+    std::string ret(1, static_cast<char>(op_return_credits));
+    put_u32(ret, static_cast<std::uint32_t>(std::min<std::uint64_t>(credits, UINT32_MAX)));
+    ret += credit_asked > 0 ? '\1' : '\0';
+    credits = 0;
+    credit_asked = 0;
+    credit_nowait = false;
+    return_pending = true;
+    (void) send_nowait(put_fd.get(), put_tail, ret);
+    return false;
   }
 
   // Without blocking, in one sendmsg: `tail`, then `payload` as a frame

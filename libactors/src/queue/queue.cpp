@@ -68,13 +68,19 @@ void stop_queue_server() noexcept {
 
 void drop_inherited_queues() noexcept {
   // In a fork()ed child: the server and the service loop did not survive the
-  // fork. Our copies of the server's descriptors are closed; clients keep
-  // their state but reconnect on first use, with a fresh registry and timer.
+  // fork. Our copies of the server's descriptors are closed. Clients forget
+  // what was the parent's and reconnect on first use; they move to a fresh
+  // registry, so that what the child puts through them still leaves at its
+  // exit (the old one is leaked: a thread of the parent may have held its
+  // mutex).
   forget_inherited_node_server();
   if (the_registry) {
-    for (auto* c : the_registry->clients)
+    auto* fresh = new flush_registry;
+    for (auto* c : the_registry->clients) {
       c->forget_after_fork();
-    the_registry = nullptr; // leaked: a thread of the parent may have held its mutex
+      fresh->clients.insert(c);
+    }
+    the_registry = fresh;
   }
 }
 

@@ -8,7 +8,7 @@
 
 #include <actors/detail/queue_client.hpp>
 #include <actors/detail/serialize.hpp>
-#include <actors/detail/stats.hpp>
+#include "runtime/stats.hpp"
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
 

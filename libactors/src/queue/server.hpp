@@ -5,7 +5,7 @@
 // stop and forget it. Never installed.
 
 #include <actors/detail/queue_client.hpp>
-#include <actors/detail/stats.hpp>
+#include "runtime/stats.hpp"
 
 #include "base/fd.hpp"
 #include "io/transport.hpp"

@@ -7,7 +7,7 @@
 
 #include <actors/detail/queue_client.hpp>
 #include <actors/detail/serialize.hpp>
-#include <actors/detail/stats.hpp>
+#include "runtime/stats.hpp"
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
 
@@ -241,6 +241,24 @@ bool server::handle(server_conn& c, const char* data, std::size_t size) {
       put_back_unacked(q, c);
       if (std::exchange(c.get_pending, false)) // a fetch armed by wait() is withdrawn too
         withdraw(q.getters, &c);
+      break;
+    }
+    case op_return_credits: {
+      // An idle producer gives back unused credits (at most what it holds)
+      // and, with `withdraw`, its standing request. Grants sent before this
+      // were already on their way: credits_returned follows them.
+      auto n = r.u32();
+      auto withdraw_request = r.u8();
+      if (!r.ok)
+        return false;
+      auto back = std::min<std::uint64_t>(n, c.credits);
+      c.credits -= back;
+      q.reserved -= std::min(q.reserved, back);
+      if (withdraw_request && std::exchange(c.credit_pending, false)) {
+        withdraw(q.crediters, &c);
+        c.want_credit = 0;
+      }
+      send(c, std::string(1, static_cast<char>(op_credits_returned)));
       break;
     }
     case op_ack: {

@@ -27,10 +27,13 @@
 // (a nowait get, carrying its acks) when half of the current one is used;
 // the server answers it at once with what it holds (at most ~256 KiB), so a
 // consumer that stops calling get() strands nothing that arrives later. A
-// producer on a bounded queue asks for the next window of credits (maxsize/4,
+// producer on a bounded queue asks for the next window of credits (maxsize/2,
 // 1 to 512) when half of its credits are used; a credit request that is not
 // nowait stands at the server until all it asked for was granted, and the
-// server pushes grants as room frees, without another request.
+// server pushes grants as room frees, without another request. A consumer
+// acknowledges every half window. A producer that has not put for ~2 ms
+// (credit_idle) gives back what it holds, by its flush timer: producers
+// that stopped putting never hold room another producer waits for.
 //
 // Wire: frames (frame.hpp); the first payload byte is the operation.
 //   client -> server                         server -> client
@@ -49,6 +52,9 @@
 //     (a consumer leaving normally: `acks` items were taken, the rest of what
 //      it fetched goes back to the head of the queue)
 //   ack    u32 acks                          -
+//   return_credits u32 n, u8 withdraw        credits_returned
+//     (an idle producer gives back n unused credits and, with `withdraw`,
+//      its standing request; grants sent before it still arrive first)
 //     (bounded queues: get() returned `acks` items; their room frees now)
 //   shutdown u8 immediate                    shutdown
 //   -                                        shut_down (instead of get or
@@ -100,12 +106,15 @@ enum op : std::uint8_t {
   op_shutdown = 13,
   op_shut_down = 14,
   op_shut_notice = 15,
+  op_return_credits = 16,
+  op_credits_returned = 17,
 };
 
 constexpr std::uint32_t max_fetch = 256;           // items per get batch
 constexpr std::size_t batch_bytes = 64 * 1024;     // a put batch is sent at this size
 constexpr std::uint32_t batch_items = 512;         // ... or at this many items
 constexpr auto flush_delay = std::chrono::microseconds(200);
+constexpr auto credit_idle = std::chrono::milliseconds(2); // then a producer gives credits back
 constexpr std::size_t batch_prefix = 5;             // op byte and u32 count
 constexpr std::size_t reply_bytes = 256 * 1024;    // a get reply stops growing here
 constexpr std::size_t big_item = 64 * 1024;        // sent on its own, not copied into a batch

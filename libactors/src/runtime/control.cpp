@@ -3,7 +3,7 @@
 #include "runtime/control.hpp"
 
 #include <actors/detail/serialize.hpp>
-#include <actors/detail/stats.hpp>
+#include "runtime/stats.hpp"
 #include <actors/log.hpp>
 
 #include "io/service_loop.hpp"

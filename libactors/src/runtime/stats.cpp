@@ -1,7 +1,7 @@
 // What a node reports to actors-top, and how actors-top asks for it.
 
 #include <actors/detail/serialize.hpp>
-#include <actors/detail/stats.hpp>
+#include "runtime/stats.hpp"
 #include <actors/process.hpp>
 
 #include "base/fd.hpp"

@@ -5,7 +5,7 @@
 #include <actors/detail/target.hpp>
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
-#include <actors/detail/stats.hpp>
+#include "runtime/stats.hpp"
 #include <actors/sync.hpp>
 
 #include "base/fd.hpp"

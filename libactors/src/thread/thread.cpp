@@ -2,7 +2,7 @@
 // actor system, with Python's Thread lifecycle around it.
 
 #include <actors/node.hpp>
-#include <actors/detail/stats.hpp>
+#include "runtime/stats.hpp"
 #include <actors/thread.hpp>
 
 #include "base/fd.hpp"
