@@ -258,6 +258,26 @@ TEST(queue_server, a_producer_that_goes_away_gives_back_its_credits) {
   EXPECT_EQ(other.grant(), 2u);
 }
 
+TEST(queue_server, returned_credits_and_a_withdrawn_request_free_room_for_others) {
+  auto a = create_on_node_server(4, false);
+  wire_client idle(a), busy(a);
+  idle.ask_credit(8, false);
+  EXPECT_EQ(idle.grant(), 4u) << "all the room, and the request stands for 4 more";
+  busy.ask_credit(2, false);
+  EXPECT_EQ(busy.grant(200ms), std::nullopt);
+  std::string back(1, static_cast<char>(op_return_credits));
+  put_u32(back, 99); // more than it holds: only what it holds comes back
+  back += '\1';      // and the standing request is withdrawn
+  idle.send(back);
+  auto r = idle.reply();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(static_cast<op>((*r)[0]), op_credits_returned);
+  EXPECT_EQ(busy.grant(), 2u) << "the returned room goes to the waiting producer";
+  busy.ask_credit(4, true);
+  EXPECT_EQ(busy.grant(), 2u) << "4 - 2 held by busy; nothing more for idle's request";
+  EXPECT_EQ(idle.grant(200ms), std::nullopt) << "the withdrawn request is granted nothing";
+}
+
 TEST(queue_server, shutdown_refuses_waiting_gets_once_empty_and_notifies_producers) {
   auto a = create_on_node_server(0, false);
   wire_client producer(a), consumer(a), ctl(a);

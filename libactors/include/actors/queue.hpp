@@ -37,6 +37,9 @@
 ///   still fits and producers wait. A slot frees at the server within ~200 us
 ///   of get() returning its item; a put() in the same process that finds no
 ///   room sends its own process's acknowledgements with its request.
+/// - A put() waits only while the queue is full. Producers reserve room ahead
+///   of their puts; one that has not put for ~2 ms gives that room back, so
+///   producers that stopped putting never hold room another one waits for.
 /// - The queue lives as long as the process that created it; afterwards every
 ///   call throws eof_error.
 /// - After shutdown() (from any process), put() throws queue_shut_down, and
