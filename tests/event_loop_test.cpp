@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <future>
+#include <memory>
 #include <string>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -121,6 +122,28 @@ TEST(event_loop, posts_run_in_order_and_call_waits_for_its_function) {
   EXPECT_EQ(event_loop::current(), nullptr); // not a transport loop: runs no actors
   loop.stop();
   loop.close_fds();
+}
+
+// A stopped loop that code may still hold a reference to (a pool used while
+// its node stops) is retired: what was posted and never ran, and whatever is
+// posted later, is dropped (destroyed, never run), and call() runs inline.
+TEST(event_loop, a_retired_loop_drops_posts_and_call_runs_inline) {
+  event_loop loop(nullptr, -1, "test.loop", false);
+  loop.start();
+  loop.stop();
+  auto token = std::make_shared<int>(0);
+  bool ran = false;
+  loop.post([token, &ran] { ran = true; }); // after stop: never runs
+  EXPECT_EQ(token.use_count(), 2);
+  loop.close_fds();
+  loop.retire();
+  EXPECT_EQ(token.use_count(), 1) << "the pending post was dropped";
+  loop.post([token, &ran] { ran = true; });
+  EXPECT_EQ(token.use_count(), 1) << "a later post is dropped at once";
+  EXPECT_FALSE(ran);
+  bool called = false;
+  loop.call([&] { called = true; });
+  EXPECT_TRUE(called);
 }
 
 TEST(event_loop, run_here_serves_on_the_calling_thread_until_quit) {
