@@ -127,8 +127,12 @@ int main(int argc, char** argv) {
   if (quick)
     args.push_back("--quick");
   const int n = quick ? 200'000 : 2'000'000;
+  // Bounded queues move fewer items: a small maxsize makes puts wait for
+  // room, and the figure is far lower (Python's uses the same count).
+  const int bounded_n = quick ? 10'000 : 200'000;
   args.push_back(std::to_string(n));
   args.push_back(std::to_string(bench::round_count()));
+  args.push_back(std::to_string(bounded_n));
   auto others = bench::run_program(std::string(BENCH_BIN_DIR) + "/queue_peer_bench", args);
 
   // 4p4c first: the server's memory high-water mark after it shows that a
@@ -143,14 +147,15 @@ int main(int argc, char** argv) {
   bench::emit("queue.1p1c", one, "items/s", bench::lookup(py, "1p1c"), std::nullopt, peers);
   bench::emit("queue.4p4c", four, "items/s", bench::lookup(py, "4p4c"), std::nullopt, {});
   bench::emit("queue.4p4c.server_peak_rss", rss, "MB", std::nullopt, std::nullopt);
-  // Bounded queues move fewer items: a small maxsize makes puts wait for
-  // room, and the figure is far lower (Python's uses the same count).
-  const int bounded_n = quick ? 10'000 : 200'000;
   for (int maxsize : {64, 8}) {
     auto s = bench::measure(
       [&] { return move_items(1, 1, bounded_n, static_cast<std::uint64_t>(maxsize)); });
+    std::map<std::string, double> bounded_peers;
+    if (auto v = bench::lookup(others, "boost_mq.bounded" + std::to_string(maxsize)))
+      bounded_peers["boost_mq"] = *v; // a message_queue with room for maxsize
     bench::emit("queue.bounded" + std::to_string(maxsize), s, "items/s",
-                bench::lookup(py, "bounded" + std::to_string(maxsize)), std::nullopt, {});
+                bench::lookup(py, "bounded" + std::to_string(maxsize)), std::nullopt,
+                bounded_peers);
   }
 
   // 1 MiB items, 1 producer -> 1 consumer, beside the same processes moving

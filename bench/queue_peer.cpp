@@ -10,8 +10,11 @@
 //   zeromq     PUSH/PULL over ipc://, default high-water mark (1000); the
 //              producer binds, the consumer connects (retrying after 1 ms)
 //   boost_mq   boost::interprocess::message_queue of 1000 int-sized messages
+//   boost_mq.bounded64, boost_mq.bounded8
+//              the same with room for 64 and 8 messages, as queue.bounded64
+//              and queue.bounded8 (<bounded_n> items, default n)
 //
-// Usage: queue_peer_bench [--quick] <n> <rounds>
+// Usage: queue_peer_bench [--quick] <n> <rounds> [<bounded_n>]
 // A peer whose round fails (a child exits with a status other than 0, the
 // consumer's sum is wrong) is left out, with the reason on stderr.
 
@@ -194,14 +197,16 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i)
     if (std::strcmp(argv[i], "--quick") != 0)
       words.emplace_back(argv[i]);
-  if (words.size() != 2) {
-    std::fprintf(stderr, "usage: %s [--quick] <n> <rounds>\n", argv[0]);
+  if (words.size() != 2 && words.size() != 3) {
+    std::fprintf(stderr, "usage: %s [--quick] <n> <rounds> [<bounded_n>]\n", argv[0]);
     return 2;
   }
   const int n = std::stoi(words[0]);
   const int rounds = std::stoi(words[1]);
+  const int bounded_n = words.size() == 3 ? std::stoi(words[2]) : n;
   (void) n; // unused when neither library was found
   (void) rounds;
+  (void) bounded_n;
   ::alarm(600); // never hang the benchmark run
 
 #ifdef QUEUE_PEER_ZMQ
@@ -221,17 +226,21 @@ int main(int argc, char** argv) {
 #ifdef QUEUE_PEER_BOOST_MQ
   {
     std::string name = "queue_peer_" + std::to_string(::getpid());
-    measure("boost_mq", rounds, [&] {
+    auto boost_round = [&](int items, std::size_t capacity) {
       bip::message_queue::remove(name.c_str());
       double figure = round_of(
-        n, [&] { bip::message_queue(bip::create_only, name.c_str(), 1000, sizeof(int)); },
-        [&] { return boost_consumer(name.c_str(), n); },
+        items,
+        [&] { bip::message_queue(bip::create_only, name.c_str(), capacity, sizeof(int)); },
+        [&] { return boost_consumer(name.c_str(), items); },
         [&](const std::function<void()>& until_consumed) {
-          return boost_producer(name.c_str(), n, until_consumed);
+          return boost_producer(name.c_str(), items, until_consumed);
         });
       bip::message_queue::remove(name.c_str());
       return figure;
-    });
+    };
+    measure("boost_mq", rounds, [&] { return boost_round(n, 1000); });
+    measure("boost_mq.bounded64", rounds, [&] { return boost_round(bounded_n, 64); });
+    measure("boost_mq.bounded8", rounds, [&] { return boost_round(bounded_n, 8); });
   }
 #endif
 }
