@@ -3,10 +3,10 @@
 // with set_supervision(); and the node's socket that answers it.
 
 #include "actor_util.hpp"
+#include "runtime/stats.hpp"
 
 #include "actor/cell.hpp"
 
-#include "runtime/stats.hpp"
 #include <actors/queue.hpp>
 
 #include "base/fd.hpp"

@@ -30,8 +30,9 @@
 /// run there, where results are delivered, so they must be quick. They must
 /// not wait for results (a future's get() or wait(), map(), join(),
 /// terminate(): of any pool, they throw errc::bad_argument there instead of
-/// deadlocking), and must not block on a queue operation of this process
-/// (the same loop serves the queue).
+/// deadlocking), nor for a queue this process created (the same loop serves
+/// it: a get() that finds nothing fetched, a put() without room, qsize(),
+/// join(), shutdown() and is_shutdown() throw errc::bad_argument there).
 
 #include <actors/detail/pool_core.hpp>
 #include <actors/detail/pool_jobs.hpp>

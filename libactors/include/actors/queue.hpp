@@ -42,6 +42,10 @@
 ///   producers that stopped putting never hold room another one waits for.
 /// - The queue lives as long as the process that created it; afterwards every
 ///   call throws eof_error.
+/// - A pool callback (it runs on the node's service loop, which serves the
+///   queues this process created) must not wait for such a queue: there a
+///   call that waits for the queue's answer throws errc::bad_argument
+///   instead of deadlocking.
 /// - After shutdown() (from any process), put() throws queue_shut_down, and
 ///   get() does once the queue is empty. Every process that has put into
 ///   the queue is told before shutdown() returns, and its next put() throws.

@@ -4,6 +4,7 @@
 // on the transport. Used by the runtime's files only; never installed.
 
 #include "actor/cell.hpp"
+#include "runtime/stats.hpp"
 
 
 #include "io/transport.hpp"
@@ -11,7 +12,6 @@
 
 #include <actors/actor.hpp>
 #include <actors/detail/queue_client.hpp>
-#include "runtime/stats.hpp"
 #include <actors/log.hpp>
 #include <actors/node.hpp>
 

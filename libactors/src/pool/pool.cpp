@@ -4,7 +4,6 @@
 #include <actors/detail/pool_core.hpp>
 #include <actors/detail/queue_client.hpp>
 #include <actors/detail/shm.hpp>
-#include "runtime/stats.hpp"
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
 
@@ -12,9 +11,10 @@
 #include "io/frame.hpp"
 #include "io/service_loop.hpp"
 #include "io/wire.hpp"
-#include "runtime/runtime.hpp"
 #include "pool/protocol.hpp"
 #include "pool/supervisor.hpp"
+#include "runtime/runtime.hpp"
+#include "runtime/stats.hpp"
 
 #include <algorithm>
 #include <atomic>

@@ -4,15 +4,15 @@
 #include <actors/detail/pool_core.hpp>
 #include <actors/detail/queue_client.hpp>
 #include <actors/detail/shm.hpp>
-#include "runtime/stats.hpp"
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
 
 #include "base/fd.hpp"
 #include "io/frame.hpp"
-#include "runtime/runtime.hpp"
 #include "io/wire.hpp"
 #include "pool/protocol.hpp"
+#include "runtime/runtime.hpp"
+#include "runtime/stats.hpp"
 
 #include <algorithm>
 #include <atomic>

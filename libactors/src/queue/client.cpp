@@ -78,6 +78,22 @@ void flush_soon(queue_client& c) {
   loop.post([&loop, &r, due] { loop.at(due, [&loop, &r] { flush_tick(loop, r); }); });
 }
 
+namespace {
+
+// A call that waits for the server's answer, made on the service loop that
+// serves this queue (a pool callback: callbacks run there), would wait for
+// itself forever: refused instead.
+void refuse_on_serving_loop(const queue_client& c, const char* what) {
+  if (c.addr.owner_pid == ::getpid() && on_service_loop())
+    throw error(errc::bad_argument,
+                std::string("queue::") + what
+                  + " inside a pool callback would deadlock: callbacks run on the node's "
+                    "service loop, which also serves the queues this process created, and this "
+                    "call waits for that queue's answer; hand the work to another thread");
+}
+
+} // namespace
+
 bool queue_put(queue_client& c, std::string item, duration timeout) {
   if (item.size() + 4 > frame_cap())
     throw error(errc::frame_too_large,
@@ -106,6 +122,7 @@ bool queue_put(queue_client& c, std::string item, duration timeout) {
         c.absorb_credit(*r);
       }
     if (c.credits == 0 && !c.shut_down) {
+      refuse_on_serving_loop(c, "put");
       c.send_acks(); // room our own get()s freed counts for this request
       c.flush_locked();
       bool nowait = timeout == duration::zero();
@@ -245,8 +262,10 @@ int queue_wait_handle(queue_client& c) {
 
 std::optional<std::string> queue_get(queue_client& c, duration timeout) {
   std::lock_guard<std::mutex> lock(c.get_mtx);
-  if (c.fetched.empty())
+  if (c.fetched.empty()) {
+    refuse_on_serving_loop(c, "get");
     finish_prefetch(c);
+  }
   if (c.fetched.empty()) {
     if (!std::exchange(c.fetch_pending, false))
       request_items(c, timeout == duration::zero());
@@ -289,6 +308,7 @@ std::optional<std::string> queue_get(queue_client& c, duration timeout) {
 }
 
 std::uint64_t queue_size(queue_client& c) {
+  refuse_on_serving_loop(c, "qsize");
   if (auto size = c.sync_puts())
     return *size;
   std::lock_guard<std::mutex> lock(c.ctl_mtx);
@@ -314,6 +334,7 @@ void queue_task_done(queue_client& c) {
 }
 
 bool queue_join(queue_client& c, duration timeout) {
+  refuse_on_serving_loop(c, "join");
   (void) c.sync_puts();
   std::lock_guard<std::mutex> lock(c.ctl_mtx);
   c.ensure(c.ctl_fd);
@@ -329,6 +350,7 @@ bool queue_join(queue_client& c, duration timeout) {
 bool queue_is_shut_down(queue_client& c) {
   if (c.shut_down)
     return true;
+  refuse_on_serving_loop(c, "is_shutdown");
   std::lock_guard<std::mutex> lock(c.ctl_mtx);
   c.ensure(c.ctl_fd);
   c.write(c.ctl_fd.get(), std::string(1, static_cast<char>(op_size)));
@@ -340,6 +362,7 @@ bool queue_is_shut_down(queue_client& c) {
 }
 
 void queue_shutdown(queue_client& c, bool immediate) {
+  refuse_on_serving_loop(c, "shutdown");
   (void) c.sync_puts(); // what this process put before shutdown() is in the queue
   std::lock_guard<std::mutex> lock(c.ctl_mtx);
   c.ensure(c.ctl_fd);

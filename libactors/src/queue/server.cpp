@@ -5,10 +5,10 @@
 
 #include "queue/server.hpp"
 #include "queue/wire.hpp"
+#include "runtime/stats.hpp"
 
 #include <actors/detail/queue_client.hpp>
 #include <actors/detail/serialize.hpp>
-#include "runtime/stats.hpp"
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
 

@@ -5,11 +5,11 @@
 // stop and forget it. Never installed.
 
 #include <actors/detail/queue_client.hpp>
-#include "runtime/stats.hpp"
 
 #include "base/fd.hpp"
 #include "io/transport.hpp"
 #include "io/wire.hpp"
+#include "runtime/stats.hpp"
 
 #include <cstdint>
 #include <deque>

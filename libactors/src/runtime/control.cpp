@@ -1,9 +1,9 @@
 // The node's socket on the service loop: see control.hpp.
 
 #include "runtime/control.hpp"
+#include "runtime/stats.hpp"
 
 #include <actors/detail/serialize.hpp>
-#include "runtime/stats.hpp"
 #include <actors/log.hpp>
 
 #include "io/service_loop.hpp"

@@ -1,12 +1,12 @@
 // What a node reports to actors-top, and how actors-top asks for it.
 
 #include <actors/detail/serialize.hpp>
-#include "runtime/stats.hpp"
 #include <actors/process.hpp>
 
 #include "base/fd.hpp"
 #include "io/frame.hpp"
 #include "runtime/runtime.hpp"
+#include "runtime/stats.hpp"
 
 #include <mutex>
 

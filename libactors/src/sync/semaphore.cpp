@@ -6,10 +6,10 @@
 #include <actors/detail/target.hpp>
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
-#include "runtime/stats.hpp"
 #include <actors/sync.hpp>
 
 #include "base/fd.hpp"
+#include "runtime/stats.hpp"
 
 #include <atomic>
 #include <cerrno>

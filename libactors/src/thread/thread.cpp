@@ -2,13 +2,13 @@
 // actor system, with Python's Thread lifecycle around it.
 
 #include <actors/node.hpp>
-#include "runtime/stats.hpp"
 #include <actors/thread.hpp>
 
 #include "base/fd.hpp"
 #include "runtime/control.hpp"
 #include "runtime/node_hooks.hpp"
 #include "runtime/runtime.hpp"
+#include "runtime/stats.hpp"
 
 #include <caf/blocking_actor.hpp>
 
