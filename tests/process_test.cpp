@@ -122,21 +122,6 @@ void use_actors(int x) {
   throw actors::system_exit(answer);
 }
 
-// A child that starts a daemon and a non-daemon grandchild, records their
-// pids, and returns: its node must terminate the daemon and join the other.
-void daemon_parent(std::string dir) {
-  process closed(noop); // joined and closed: must not disturb the node's stop
-  closed.start();
-  closed.join();
-  closed.close();
-  process d(sleep_ms, 60'000);
-  d.daemon(true);
-  d.start();
-  process slow(write_identity, dir + "/slow-done");
-  slow.start();
-  test_util::write_file(dir + "/pids", std::to_string(d.pid()));
-}
-
 // Starts one grandchild per start method, each sleeping, records their pids,
 // then sleeps until it is killed.
 void grandparent(std::string path) {
@@ -527,10 +512,6 @@ TEST(process, close_while_running_is_an_error_and_closed_objects_refuse_work) {
   EXPECT_EQ(error_of([&] { p.start(); }), errc::closed);
 }
 
-TEST(process, a_second_node_is_an_error) {
-  EXPECT_EQ(error_of([] { actors::node second; }), errc::node_exists);
-}
-
 // A target in a module loaded after the fork server started is not in
 // forkserver or spawn children; start() says so. With fork it is there.
 TEST(process, target_in_a_module_the_child_lacks_is_not_found) {
@@ -557,18 +538,6 @@ TEST(process, target_in_a_module_the_child_lacks_is_not_found) {
 }
 
 // -- exits ---------------------------------------------------------------------------
-
-TEST(process, node_stop_terminates_daemons_and_joins_the_others) {
-  test_util::temp_dir dir;
-  process p(daemon_parent, dir.file(""));
-  p.start();
-  p.join();
-  EXPECT_EQ(p.exitcode(), 0);
-  // The non-daemon grandchild was joined: its file exists now.
-  EXPECT_EQ(::access(dir.file("slow-done").c_str(), F_OK), 0);
-  int daemon_pid = std::stoi(test_util::read_file(dir.file("pids")));
-  EXPECT_TRUE(exits_within(daemon_pid, 2000ms));
-}
 
 TEST(process, children_of_a_killed_parent_exit_within_a_second) {
   test_util::temp_dir dir;
@@ -673,24 +642,4 @@ TEST(process, log_lines_from_many_processes_never_interleave) {
   EXPECT_EQ(total, workers * lines);
   for (int i = 0; i < workers; ++i)
     EXPECT_EQ(per_worker[i], lines);
-}
-
-namespace {
-void report_busy_poll(actors::connection<long> out) {
-  out.send(static_cast<long>(actors::busy_poll().count()));
-}
-} // namespace
-
-TEST(process, busy_poll_is_checked_and_children_inherit_it) {
-  auto before = actors::busy_poll();
-  EXPECT_THROW(actors::set_busy_poll(std::chrono::microseconds(-1)), actors::error);
-  EXPECT_THROW(actors::set_busy_poll(std::chrono::microseconds(10'001)), actors::error);
-  EXPECT_EQ(actors::busy_poll(), before);
-  actors::set_busy_poll(std::chrono::microseconds(7));
-  auto [in, out] = actors::pipe<long>(false);
-  actors::process p(&report_busy_poll, out);
-  p.start();
-  EXPECT_EQ(in.try_recv(std::chrono::seconds(10)), std::optional<long>(7));
-  p.join();
-  actors::set_busy_poll(before);
 }

@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
-#include <dirent.h>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -18,21 +17,6 @@ using actors::process;
 using test_util::error_of;
 
 namespace {
-
-// Seed 001: 9 processes add 50 each to a shared counter.
-void add_fifty(actors::value<int> v) {
-  for (int i = 0; i < 50; ++i)
-    v.fetch_add(1);
-}
-
-// The same, as a compound update under the value's lock.
-void add_fifty_locked(actors::value<long> v) {
-  for (int i = 0; i < 50; ++i) {
-    auto m = v.get_lock();
-    std::lock_guard<actors::mutex> hold(m);
-    v.store(v.load() + 1);
-  }
-}
 
 // Takes the lock, says so, and dies inside the critical section.
 void hold_and_hang(actors::mutex m, actors::event held) {
@@ -51,102 +35,6 @@ void wait_then_report(actors::event e, connection<bool> out) {
   out.send(e.wait(10s));
 }
 
-void add_to_each(actors::array<long> a, long d) {
-  for (std::size_t i = 0; i < a.size(); ++i)
-    a[i].fetch_add(d);
-}
-
-struct point {
-  int x, y;
-};
-
-void move_point(actors::value<point> p) {
-  p.store({p.load().x + 1, 7});
-}
-
-std::size_t dev_shm_entries() {
-  std::size_t n = 0;
-  if (DIR* d = ::opendir("/dev/shm")) {
-    while (::readdir(d))
-      ++n;
-    ::closedir(d);
-  }
-  return n;
-}
-
-} // namespace
-
-TEST(value, nine_processes_add_exactly_450) {
-  actors::value<int> v(0);
-  std::vector<process> ps;
-  for (int i = 0; i < 9; ++i) {
-    ps.emplace_back(add_fifty, v);
-    ps.back().start();
-  }
-  for (auto& p : ps)
-    p.join();
-  EXPECT_EQ(v.load(), 450); // Python's seed printed 400
-}
-
-TEST(value, compound_updates_under_get_lock_are_exact) {
-  actors::value<long> v(0);
-  std::vector<process> ps;
-  for (int i = 0; i < 9; ++i) {
-    ps.emplace_back(add_fifty_locked, v);
-    ps.back().start();
-  }
-  for (auto& p : ps)
-    p.join();
-  EXPECT_EQ(v.load(), 450);
-}
-
-TEST(value, operations) {
-  actors::value<double> d(1.5);
-  EXPECT_EQ(d.load(), 1.5);
-  d = 2.5;
-  EXPECT_EQ(static_cast<double>(d), 2.5);
-  actors::value<int> i(5);
-  EXPECT_EQ(i.fetch_sub(2), 5);
-  EXPECT_EQ(i.exchange(10), 3);
-  int expected = 10;
-  EXPECT_TRUE(i.compare_exchange(expected, 11));
-  EXPECT_EQ(i.load(), 11);
-}
-
-TEST(value, non_atomic_types_go_through_the_lock) {
-  actors::value<point> p(point{1, 2});
-  process child(move_point, p);
-  child.start();
-  child.join();
-  EXPECT_EQ(p.load().x, 2);
-  EXPECT_EQ(p.load().y, 7);
-}
-
-namespace {
-
-void add_fifty_raw(actors::raw_value<int> v) {
-  for (int i = 0; i < 50; ++i)
-    v.fetch_add(1);
-}
-
-// Moves the point and reports whether the value that arrived has a lock.
-void move_raw_point(actors::raw_value<point> p, connection<bool> has_lock) {
-  p.store({p.load().x + 1, 7});
-  has_lock.send(p.has_lock());
-}
-
-void add_to_each_raw(actors::raw_array<long> a, long d) {
-  for (std::size_t i = 0; i < a.size(); ++i)
-    a[i].fetch_add(d);
-}
-
-// A value and an array made with no_lock: do they still lack it here?
-void report_locks(actors::value<int> v, actors::array<int> a, connection<int> out) {
-  out.send(error_of([&] { (void) v.get_lock(); }) == errc::bad_argument
-           && error_of([&] { (void) a.get_lock(); }) == errc::bad_argument);
-  v.store(v.load() + a[0].load());
-}
-
 template <class T>
 std::string printed(const T& x) {
   std::ostringstream os;
@@ -155,86 +43,6 @@ std::string printed(const T& x) {
 }
 
 } // namespace
-
-TEST(raw_value, nine_processes_add_exactly_450_without_a_lock) {
-  actors::raw_value<int> v(0);
-  EXPECT_FALSE(v.has_lock());
-  std::vector<process> ps;
-  for (int i = 0; i < 9; ++i) {
-    ps.emplace_back(add_fifty_raw, v);
-    ps.back().start();
-  }
-  for (auto& p : ps)
-    p.join();
-  EXPECT_EQ(v.load(), 450); // lock-free numbers stay atomic
-}
-
-TEST(raw_value, a_struct_crosses_processes_unguarded) {
-  actors::raw_value<point> p(point{1, 2});
-  auto [mine, theirs] = actors::pipe<bool>();
-  process child(move_raw_point, p, theirs);
-  child.start();
-  theirs.close();
-  EXPECT_FALSE(mine.recv(10s));
-  child.join();
-  EXPECT_EQ(p.load().x, 2);
-  EXPECT_EQ(p.load().y, 7);
-}
-
-TEST(raw_array, processes_update_elements_without_a_lock) {
-  actors::raw_array<long> a(4, 10);
-  EXPECT_FALSE(a.has_lock());
-  std::vector<process> ps;
-  for (int i = 0; i < 3; ++i) {
-    ps.emplace_back(add_to_each_raw, a, 5);
-    ps.back().start();
-  }
-  for (auto& p : ps)
-    p.join();
-  EXPECT_EQ(a.to_vector(), (std::vector<long>{25, 25, 25, 25}));
-  actors::raw_array<long> b{1, 2, 3};
-  EXPECT_EQ(b.to_vector(), (std::vector<long>{1, 2, 3}));
-}
-
-TEST(value, no_lock_has_no_lock_here_and_in_a_child) {
-  actors::value<int> v(1, actors::no_lock);
-  actors::array<int> a({41}, actors::no_lock);
-  EXPECT_EQ(error_of([&] { (void) v.get_lock(); }), errc::bad_argument);
-  EXPECT_EQ(error_of([&] { (void) a.get_lock(); }), errc::bad_argument);
-  EXPECT_TRUE(actors::value<int>(1).has_lock());
-  auto [mine, theirs] = actors::pipe<int>();
-  process child(report_locks, v, a, theirs);
-  child.start();
-  theirs.close();
-  EXPECT_EQ(mine.recv(10s), 1);
-  child.join();
-  EXPECT_EQ(v.load(), 42);
-}
-
-TEST(value, prints_like_python_s_repr) {
-  EXPECT_EQ(printed(actors::value<int>(3)), "<actors::value 3>");
-  EXPECT_EQ(printed(actors::value<int>(3, actors::no_lock)), "<actors::raw_value 3>");
-  EXPECT_EQ(printed(actors::raw_value<double>(1.5)), "<actors::raw_value 1.5>");
-  EXPECT_EQ(printed(actors::array<long>{1, 2, 3}), "<actors::array [1, 2, 3]>");
-  EXPECT_EQ(printed(actors::raw_array<int>(2, 7)), "<actors::raw_array [7, 7]>");
-  EXPECT_EQ(printed(actors::array<int>()), "<actors::array []>");
-}
-
-TEST(array, processes_update_elements) {
-  actors::array<long> a(4, 10);
-  std::vector<process> ps;
-  for (int i = 0; i < 3; ++i) {
-    ps.emplace_back(add_to_each, a, 5);
-    ps.back().start();
-  }
-  for (auto& p : ps)
-    p.join();
-  EXPECT_EQ(a.to_vector(), (std::vector<long>{25, 25, 25, 25}));
-  actors::array<long> b{1, 2, 3};
-  EXPECT_EQ(b.size(), 3u);
-  EXPECT_EQ(b[2].load(), 3);
-  EXPECT_EQ(error_of([&] { (void) b.at(3); }), errc::bad_argument);
-}
 
 TEST(mutex, acquire_release_and_misuse) {
   actors::mutex m;
@@ -409,21 +217,6 @@ TEST(event, wakes_waiters_in_other_processes) {
     EXPECT_TRUE(o.recv(10s));
   for (auto& p : ps)
     p.join();
-}
-
-TEST(shared_memory, nothing_is_left_in_dev_shm) {
-  auto before = dev_shm_entries();
-  {
-    actors::value<int> v(1);
-    actors::array<int> a(100);
-    actors::mutex m;
-    actors::event e;
-    process p(add_fifty, v);
-    p.start();
-    p.join();
-    EXPECT_EQ(dev_shm_entries(), before); // memfds have no name there
-  }
-  EXPECT_EQ(dev_shm_entries(), before);
 }
 
 namespace {
