@@ -11,7 +11,7 @@
 namespace actors::detail {
 
 namespace {
-std::atomic<std::size_t> cap{std::size_t{2} << 30}; // 2 GiB: a 1 GiB message fits
+std::atomic<std::size_t> cap{default_frame_cap};
 } // namespace
 
 std::size_t frame_cap() noexcept {

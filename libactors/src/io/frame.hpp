@@ -41,6 +41,8 @@ std::optional<frame_header> parse_header(const char* in, std::size_t cap, std::s
 std::size_t frame_cap() noexcept;
 /// Sets it (actors::set_max_frame_size checks the value first).
 void set_frame_cap(std::size_t bytes) noexcept;
+/// The cap every process starts with (and a fork()ed child gets back).
+constexpr std::size_t default_frame_cap = std::size_t{2} << 30; // a 1 GiB message fits
 
 /// Sends every byte of the `count` buffers of `v` (sendmsg, MSG_NOSIGNAL,
 /// retried on EINTR and on short writes; `v` is consumed). False on error.

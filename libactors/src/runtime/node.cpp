@@ -243,6 +243,7 @@ void drop_inherited_node() noexcept {
   // threads of the parent do not exist here, so no lock is taken: one could
   // be held forever.
   forget_codec_state_after_fork();
+  set_frame_cap(default_frame_cap); // set_max_frame_size is per process
   run_node_hooks(&node_hooks::drop_inherited);
   drop_inherited_actors();
   drop_inherited_control_endpoint();
