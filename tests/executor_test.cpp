@@ -3,6 +3,7 @@
 // ranges, shutdown, terminate_workers and kill_workers, workers on demand,
 // and a dead worker that fails only its own task.
 
+#include "pool_tasks.hpp"
 #include "test_util.hpp"
 
 #include <actors/all.hpp>
@@ -16,30 +17,16 @@
 #include <thread>
 
 using namespace std::chrono_literals;
+using pool_tasks::square;
+using pool_tasks::expect_one_at_a_time;
+using pool_tasks::add;
+using pool_tasks::sleep_ms;
+using pool_tasks::throw_on_three;
 using actors::errc;
 using test_util::error_of;
 using test_util::seconds_since;
 
 namespace {
-
-int square(int x) {
-  return x * x;
-}
-
-long add(long a, long b) {
-  return a + b;
-}
-
-int sleep_ms(int ms) {
-  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-  return ms;
-}
-
-int throw_on_three(int x) {
-  if (x == 3)
-    throw std::invalid_argument("three is not allowed");
-  return x;
-}
 
 int worker_pid_of_sum(int, int) {
   return ::getpid();
@@ -69,22 +56,6 @@ std::pair<std::int64_t, std::int64_t> timed_sleep(int ms) {
   return {start, now()};
 }
 
-// With one worker, tasks run one at a time and in order, however often the
-// worker is replaced; pids() never lists more than one.
-void expect_one_at_a_time(actors::pool& pool,
-                          std::vector<actors::future<std::pair<std::int64_t, std::int64_t>>>& fs) {
-  std::size_t most = 0;
-  std::vector<std::pair<std::int64_t, std::int64_t>> spans;
-  for (auto& f : fs) {
-    while (!f.wait(5ms))
-      most = std::max(most, pool.pids().size());
-    spans.push_back(f.get(30s));
-  }
-  for (std::size_t i = 1; i < spans.size(); ++i)
-    EXPECT_LE(spans[i - 1].second, spans[i].first) << "task " << i << " started before task "
-                                                   << i - 1 << " ended";
-  EXPECT_EQ(most, 1u);
-}
 
 } // namespace
 

@@ -3,6 +3,7 @@
 // endless or slow input, an input that throws, a chunk that fails,
 // timeouts, the end of the iteration, and SIGINT while next() waits.
 
+#include "pool_tasks.hpp"
 #include "test_util.hpp"
 
 #include <actors/all.hpp>
@@ -19,41 +20,13 @@
 #include <thread>
 
 using namespace std::chrono_literals;
+using pool_tasks::square;
+using pool_tasks::expect_gone_soon;
+using pool_tasks::sleep_ms;
+using pool_tasks::throw_on_three;
 using actors::errc;
 using test_util::error_of;
 using test_util::seconds_since;
-
-namespace {
-
-int square(int x) {
-  return x * x;
-}
-
-int sleep_ms(int ms) {
-  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-  return ms;
-}
-
-int throw_on_three(int x) {
-  if (x == 3)
-    throw std::invalid_argument("three is not allowed");
-  return x;
-}
-
-// Every pid in `pids` has exited within two seconds.
-void expect_gone_soon(const std::vector<int>& pids) {
-  for (int pid : pids) {
-    bool gone = false;
-    for (int i = 0; i < 20 && !gone; ++i) {
-      gone = !test_util::alive(pid);
-      if (!gone)
-        std::this_thread::sleep_for(100ms);
-    }
-    EXPECT_TRUE(gone) << "worker " << pid << " still runs";
-  }
-}
-
-} // namespace
 
 TEST(imap, over_an_endless_generator_is_lazy_and_bounded) {
   actors::pool pool(2);

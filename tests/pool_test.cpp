@@ -1,3 +1,4 @@
+#include "pool_tasks.hpp"
 #include "test_util.hpp"
 
 #include <actors/all.hpp>
@@ -15,19 +16,17 @@
 #include <thread>
 
 using namespace std::chrono_literals;
+using pool_tasks::square;
+using pool_tasks::expect_one_at_a_time;
+using pool_tasks::expect_gone_soon;
+using pool_tasks::add;
+using pool_tasks::sleep_ms;
+using pool_tasks::throw_on_three;
 using actors::errc;
 using test_util::error_of;
 using test_util::seconds_since;
 
 namespace {
-
-int square(int x) {
-  return x * x;
-}
-
-long add(long a, long b) {
-  return a + b;
-}
 
 std::string shout(const std::string& s) {
   return s + "!";
@@ -42,17 +41,6 @@ void nothing(int) {}
 int slow_square(int x) {
   std::this_thread::sleep_for(20ms);
   return x * x;
-}
-
-int sleep_ms(int ms) {
-  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-  return ms;
-}
-
-int throw_on_three(int x) {
-  if (x == 3)
-    throw std::invalid_argument("three is not allowed");
-  return x;
 }
 
 // -- the crash matrix: a fault of some kind at some step of a task ---------------
@@ -551,21 +539,6 @@ std::pair<std::int64_t, std::int64_t> timed_sleep(int ms) {
 }
 } // namespace
 
-// With one worker, tasks run one at a time and in order, however often the
-// worker is replaced; pids() never lists more than one.
-void expect_one_at_a_time(actors::pool& pool, std::vector<actors::future<std::pair<std::int64_t, std::int64_t>>>& fs) {
-  std::size_t most = 0;
-  std::vector<std::pair<std::int64_t, std::int64_t>> spans;
-  for (auto& f : fs) {
-    while (!f.wait(5ms))
-      most = std::max(most, pool.pids().size());
-    spans.push_back(f.get(30s));
-  }
-  for (std::size_t i = 1; i < spans.size(); ++i)
-    EXPECT_LE(spans[i - 1].second, spans[i].first) << "task " << i << " started before task "
-                                                   << i - 1 << " ended";
-  EXPECT_EQ(most, 1u);
-}
 
 TEST(pool, one_worker_with_maxtasksperchild_runs_tasks_in_order) {
   actors::pool pool(1, actors::pool_options().maxtasksperchild(1));
@@ -676,18 +649,6 @@ TEST(pool, wait_and_as_completed) {
 }
 
 namespace {
-// Every pid in `pids` has exited within two seconds.
-void expect_gone_soon(const std::vector<int>& pids) {
-  for (int pid : pids) {
-    bool gone = false;
-    for (int i = 0; i < 20 && !gone; ++i) {
-      gone = !test_util::alive(pid);
-      if (!gone)
-        std::this_thread::sleep_for(100ms);
-    }
-    EXPECT_TRUE(gone) << "worker " << pid << " still runs";
-  }
-}
 
 // In a child: a pool runs a long map; the test sends this process SIGINT.
 void interrupted_map(actors::connection<std::vector<int>> report) {

@@ -20,6 +20,7 @@ using actors::connection;
 using actors::errc;
 using actors::process;
 using test_util::error_of;
+using test_util::printed;
 
 namespace {
 
@@ -155,13 +156,6 @@ void report_locks(actors::value<int> v, actors::array<int> a, connection<int> ou
   out.send(error_of([&] { (void) v.get_lock(); }) == errc::bad_argument
            && error_of([&] { (void) a.get_lock(); }) == errc::bad_argument);
   v.store(v.load() + a[0].load());
-}
-
-template <class T>
-std::string printed(const T& x) {
-  std::ostringstream os;
-  os << x;
-  return os.str();
 }
 
 } // namespace

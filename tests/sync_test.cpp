@@ -15,6 +15,7 @@ using actors::connection;
 using actors::errc;
 using actors::process;
 using test_util::error_of;
+using test_util::printed;
 
 namespace {
 
@@ -33,13 +34,6 @@ void hold_for(actors::mutex m, actors::event held, int ms) {
 
 void wait_then_report(actors::event e, connection<bool> out) {
   out.send(e.wait(10s));
-}
-
-template <class T>
-std::string printed(const T& x) {
-  std::ostringstream os;
-  os << x;
-  return os.str();
 }
 
 } // namespace

@@ -102,6 +102,14 @@ inline void allow_seconds(unsigned seconds) {
   ::alarm(seconds);
 }
 
+// What `x` prints with operator<<.
+template <class T>
+std::string printed(const T& x) {
+  std::ostringstream os;
+  os << x;
+  return os.str();
+}
+
 inline double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
