@@ -885,6 +885,36 @@ TEST(queue, pipelined_credits_never_exceed_maxsize) {
 }
 
 namespace {
+// Takes `n` items, working 20 ms on each, then says so and waits.
+void take_slowly(actors::queue<int> q, int n, connection<int> said, actors::event go) {
+  for (int i = 0; i < n; ++i) {
+    (void) q.get(10s);
+    std::this_thread::sleep_for(20ms);
+  }
+  said.send(n);
+  go.wait(30s);
+}
+} // namespace
+
+// A consumer that works long on each item fetches one or two at a time, not
+// ever bigger batches: it never holds items another consumer could take.
+TEST(queue, a_slow_consumer_does_not_fetch_far_ahead) {
+  actors::queue<int> q;
+  for (int i = 0; i < 60; ++i)
+    q.put(i);
+  actors::event go;
+  auto [mine, theirs] = actors::pipe<int>(false);
+  process c(take_slowly, q, 6, theirs, go);
+  c.start();
+  EXPECT_EQ(mine.recv(20s), 6);
+  // 6 taken; fetched ahead at most a few (doubling would have taken 31+).
+  EXPECT_GE(q.qsize(), 50u);
+  go.set();
+  c.join();
+  EXPECT_EQ(q.qsize(), 54u) << "what it fetched and did not take came back";
+}
+
+namespace {
 int twice(int x) {
   return 2 * x;
 }

@@ -228,8 +228,15 @@ bool absorb_items(queue_client& c, const std::string& reply, bool prefetch) {
     c.fetched.push_back(std::move(item));
   }
   c.last_batch = n;
-  // Fetch more next time while the queue keeps up with us.
-  if (n == c.asked)
+  // Fetch more next time while the queue keeps up with us, and while we keep
+  // up with it: a consumer that took long since its last batch (slow work
+  // per item, or a queue that was empty) fetches less, so that it never
+  // holds items another consumer could be working on.
+  auto now = std::chrono::steady_clock::now();
+  bool slow = now - std::exchange(c.fetched_at, now) > slow_fetch;
+  if (slow)
+    c.fetch_size = std::max(1u, std::min(c.fetch_size, std::max(1u, n)) / 2);
+  else if (n == c.asked)
     c.fetch_size = std::min(max_fetch, c.fetch_size * 2);
   else if (!prefetch)
     c.fetch_size = std::max(1u, n);

@@ -88,6 +88,7 @@ public:
   bool prefetch_pending = false; // a nowait get request is out (pipelining)
   std::uint32_t asked = 0;      // items the last get request asked for
   std::uint32_t last_batch = 0; // items the last reply brought
+  std::chrono::steady_clock::time_point fetched_at{}; // when the last reply came
   std::uint64_t taken = 0;
   std::uint64_t done = 0;
 
@@ -131,6 +132,7 @@ public:
     fetch_size = 1;
     asked = 0;
     last_batch = 0;
+    fetched_at = {};
     taken = 0;
     done = 0;
     put_flush_missed = false;

@@ -110,9 +110,10 @@ enum op : std::uint8_t {
   op_credits_returned = 17,
 };
 
-constexpr std::uint32_t max_fetch = 256;           // items per get batch
+constexpr std::uint32_t max_fetch = 4096;          // items per get batch
+constexpr auto slow_fetch = std::chrono::milliseconds(1); // a batch used slower than this: fetch less
 constexpr std::size_t batch_bytes = 64 * 1024;     // a put batch is sent at this size
-constexpr std::uint32_t batch_items = 512;         // ... or at this many items
+constexpr std::uint32_t batch_items = 8192;        // ... or at this many items
 constexpr auto flush_delay = std::chrono::microseconds(200);
 constexpr auto credit_idle = std::chrono::milliseconds(2); // then a producer gives credits back
 constexpr std::size_t batch_prefix = 5;             // op byte and u32 count
