@@ -28,7 +28,7 @@
 // the server answers it at once with what it holds (at most ~256 KiB), so a
 // consumer that stops calling get() strands nothing that arrives later. A
 // producer on a bounded queue asks for the next window of credits (maxsize/2,
-// 1 to 512) when half of its credits are used; a credit request that is not
+// 1 to 8192) when half of its credits are used; a credit request that is not
 // nowait stands at the server until all it asked for was granted, and the
 // server pushes grants as room frees, without another request. A consumer
 // acknowledges every half window. A producer that has not put for ~2 ms
