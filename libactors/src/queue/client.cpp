@@ -233,7 +233,8 @@ bool absorb_items(queue_client& c, const std::string& reply, bool prefetch) {
   // per item, or a queue that was empty) fetches less, so that it never
   // holds items another consumer could be working on.
   auto now = std::chrono::steady_clock::now();
-  bool slow = now - std::exchange(c.fetched_at, now) > slow_fetch;
+  auto last = std::exchange(c.fetched_at, now);
+  bool slow = last != std::chrono::steady_clock::time_point{} && now - last > slow_fetch;
   if (slow)
     c.fetch_size = std::max(1u, std::min(c.fetch_size, std::max(1u, n)) / 2);
   else if (n == c.asked)
