@@ -18,6 +18,7 @@
 
 using namespace std::chrono_literals;
 using pool_tasks::square;
+using pool_tasks::timed_sleep;
 using pool_tasks::expect_one_at_a_time;
 using pool_tasks::add;
 using pool_tasks::sleep_ms;
@@ -46,16 +47,6 @@ int square_or_die_on_two(int x) {
     ::raise(SIGKILL);
   return x * x;
 }
-
-// When a task ran, on the machine-wide monotonic clock (the same in every
-// process).
-std::pair<std::int64_t, std::int64_t> timed_sleep(int ms) {
-  auto now = [] { return std::chrono::steady_clock::now().time_since_epoch().count(); };
-  auto start = now();
-  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-  return {start, now()};
-}
-
 
 } // namespace
 

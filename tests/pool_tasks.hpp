@@ -39,6 +39,15 @@ inline int throw_on_three(int x) {
   return x;
 }
 
+// When a task ran, on the machine-wide monotonic clock (the same in every
+// process).
+inline std::pair<std::int64_t, std::int64_t> timed_sleep(int ms) {
+  auto now = [] { return std::chrono::steady_clock::now().time_since_epoch().count(); };
+  auto start = now();
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return {start, now()};
+}
+
 // With one worker, tasks run one at a time and in order, however often the
 // worker is replaced; pids() never lists more than one. Each future gives its
 // task's start and end time.

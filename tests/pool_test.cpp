@@ -17,6 +17,7 @@
 
 using namespace std::chrono_literals;
 using pool_tasks::square;
+using pool_tasks::timed_sleep;
 using pool_tasks::expect_one_at_a_time;
 using pool_tasks::expect_gone_soon;
 using pool_tasks::add;
@@ -527,18 +528,6 @@ TEST(pool, maxtasksperchild_keeps_pids_exact) {
   auto log = test_util::read_file(log_path);
   EXPECT_EQ(log.find("could not be started"), std::string::npos) << log;
 }
-
-namespace {
-// When a task ran, on the machine-wide monotonic clock (the same in every
-// process).
-std::pair<std::int64_t, std::int64_t> timed_sleep(int ms) {
-  auto now = [] { return std::chrono::steady_clock::now().time_since_epoch().count(); };
-  auto start = now();
-  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-  return {start, now()};
-}
-} // namespace
-
 
 TEST(pool, one_worker_with_maxtasksperchild_runs_tasks_in_order) {
   actors::pool pool(1, actors::pool_options().maxtasksperchild(1));

@@ -1,3 +1,4 @@
+#include "pool_tasks.hpp"
 #include "test_util.hpp"
 
 #include <actors/all.hpp>
@@ -914,23 +915,6 @@ TEST(queue, a_slow_consumer_does_not_fetch_far_ahead) {
   EXPECT_EQ(q.qsize(), 54u) << "what it fetched and did not take came back";
 }
 
-namespace {
-int twice(int x) {
-  return 2 * x;
-}
-
-// What `fn` throws, as an errc; -1 if it throws nothing.
-template <class F>
-int code_of(F fn) {
-  try {
-    fn();
-  } catch (const actors::error& e) {
-    return static_cast<int>(e.value());
-  }
-  return -1;
-}
-} // namespace
-
 // A pool callback runs on the service loop that also serves this process's
 // queues: a call there that waits for such a queue's answer would wait for
 // itself. It is refused; a get() of an item already fetched does not wait.
@@ -939,13 +923,13 @@ TEST(queue, waiting_for_a_queue_of_this_process_inside_a_pool_callback_is_an_err
   actors::queue<int> bounded(1);
   bounded.put(0); // full: a put waits for room
   actors::pool pool(1);
-  std::atomic<int> get_code{0}, put_code{0}, size_code{0};
-  auto f = pool.apply_async(twice, 4, [&](int) {
-    get_code = code_of([&] { (void) unbounded.try_get(1s); });
-    put_code = code_of([&] { (void) bounded.try_put(1, 1s); });
-    size_code = code_of([&] { (void) unbounded.qsize(); });
+  std::atomic<int> get_code{-1}, put_code{-1}, size_code{-1};
+  auto f = pool.apply_async(pool_tasks::square, 4, [&](int) {
+    get_code = static_cast<int>(error_of([&] { (void) unbounded.try_get(1s); }));
+    put_code = static_cast<int>(error_of([&] { (void) bounded.try_put(1, 1s); }));
+    size_code = static_cast<int>(error_of([&] { (void) unbounded.qsize(); }));
   });
-  EXPECT_EQ(f.get(10s), 8);
+  EXPECT_EQ(f.get(10s), 16);
   EXPECT_EQ(get_code.load(), static_cast<int>(errc::bad_argument));
   EXPECT_EQ(put_code.load(), static_cast<int>(errc::bad_argument));
   EXPECT_EQ(size_code.load(), static_cast<int>(errc::bad_argument));

@@ -45,15 +45,15 @@ void flush_tick(event_loop& loop, flush_registry& r) {
   loop.at(event_loop::clock::now() + delay, [&loop, &r] { flush_tick(loop, r); });
 }
 
-// Has the flush timer come again after a put(): when put() left items in the
-// batch, or the timer found put_mtx held (put_flush_missed), or a bounded
-// queue's credits are held and the timer does not watch them (it gives them
-// back once the producer is idle).
+// Has the flush timer come again after a put(), on every way out of it: when
+// put() left items in a new batch, or a bounded queue's credits are held and
+// the timer does not watch them (it gives them back once the producer is
+// idle).
 struct flush_after_put {
   queue_client& c;
   bool wanted = false;
   ~flush_after_put() {
-    if (!(c.put_flush_missed.exchange(false) || wanted))
+    if (!wanted)
       return;
     try {
       flush_soon(c);

@@ -66,9 +66,6 @@ public:
   // nothing on the put side).
   std::atomic<bool> put_watched{false};
   bool unsynced = false; // puts sent that the server may not have read yet
-  // The flush timer found put_mtx held and left the batch to that thread:
-  // the put() that releases the lock next has the timer come again.
-  std::atomic<bool> put_flush_missed{false};
   // The server said the queue is shut down (or this process shut it down):
   // put() throws from here on.
   std::atomic<bool> shut_down{false};
@@ -135,7 +132,6 @@ public:
     fetched_at = {};
     taken = 0;
     done = 0;
-    put_flush_missed = false;
     put_watched = false;
   }
 
@@ -203,7 +199,7 @@ public:
   }
 
   // A bounded queue's credit window: how many credits a producer asks for
-  // at a time (maxsize/4, 1 to batch_items). A consumer acknowledges at
+  // at a time (maxsize/2, 1 to batch_items). A consumer acknowledges at
   // least every half window, so that room frees as fast as a producer asks
   // for it.
   std::uint32_t credit_window() const noexcept {
@@ -375,13 +371,7 @@ public:
   flush_left flush_nowait() noexcept {
     bool done = true;
     bool later = false;
-    // Set before the lock is tried: a holder that releases it after a failed
-    // try finds it set (see queue_put). Retrying every tick instead would
-    // wake the loop every ~200 microseconds for as long as a producer waits
-    // for room, which it does holding put_mtx.
-    put_flush_missed = true;
     if (std::unique_lock<std::mutex> lock(put_mtx, std::try_to_lock); lock) {
-      put_flush_missed = false;
       if (put_fd) {
         done = send_nowait(put_fd.get(), put_tail, batch_count > 0 ? take_batch() : std::string());
         if (addr.maxsize > 0 && done)
@@ -392,10 +382,9 @@ public:
       if (done && !later)
         put_watched = false; // a put() that takes credits from now on re-arms
     } else {
-      // The holder sends the batch, or has the timer come again. A holder
-      // that is not a put() does neither: a bounded queue's credits are
-      // looked at again later, not every tick.
-      later = addr.maxsize > 0;
+      // That thread may be adding to the batch, or waiting for room, which
+      // can take long: look again later (~1 ms), not every tick.
+      later = true;
     }
     if (std::unique_lock<std::mutex> w(get_write_mtx, std::try_to_lock); !w) {
       // That thread sends get_tail first; acks it does not carry wait.
@@ -421,15 +410,21 @@ public:
   // later tick; the server's op_credits_returned ends the exchange. Without
   // blocking; the flush timer, holding put_mtx. True when nothing is held.
   bool settle_credits() noexcept {
+    auto held = [this] { return credits > 0 || credit_asked > 0; };
+    bool idle = std::chrono::steady_clock::now() - last_put >= credit_idle;
+    // A producer still putting keeps its credits; its socket is read only to
+    // give them back, or to hear that they came back.
+    if (!return_pending && (!held() || !idle))
+      return !held();
     try {
       while (auto r = read_reply(put_fd.get(), duration::zero()))
         absorb_credit(*r);
     } catch (...) {
       return true; // the owner is gone: nothing to give back to
     }
-    if (credits == 0 && credit_asked == 0)
+    if (!held())
       return !return_pending;
-    if (std::chrono::steady_clock::now() - last_put < credit_idle)
+    if (!idle)
       return false;
     std::string ret(1, static_cast<char>(op_return_credits));
     put_u32(ret, static_cast<std::uint32_t>(std::min<std::uint64_t>(credits, UINT32_MAX)));
