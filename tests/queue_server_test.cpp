@@ -7,11 +7,13 @@
 
 #include "base/fd.hpp"
 #include "io/frame.hpp"
+#include "queue/ring.hpp"
 #include "queue/server.hpp"
 #include "queue/wire.hpp"
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <sys/socket.h>
@@ -93,22 +95,6 @@ public:
     return items().value_or(std::vector<std::string>{"<no reply>"});
   }
 
-  void ask_credit(std::uint32_t want, bool nowait) {
-    std::string p(1, static_cast<char>(op_credit));
-    put_u32(p, want);
-    p += nowait ? '\1' : '\0';
-    send(p);
-  }
-
-  // Credits granted by the next reply; nullopt if none comes in `timeout`.
-  std::optional<std::uint32_t> grant(actors::duration timeout = 5s) {
-    auto r = reply(timeout);
-    if (!r || r->empty() || static_cast<op>((*r)[0]) != op_credit)
-      return std::nullopt;
-    reader rd{r->data() + 1, r->data() + r->size()};
-    return rd.u32();
-  }
-
   void op_with_u32(op code, std::uint32_t n) {
     std::string p(1, static_cast<char>(code));
     put_u32(p, n);
@@ -127,6 +113,7 @@ public:
   }
 
   void close() { fd_.reset(); }
+  int fd() const { return fd_.get(); }
 
 private:
   unique_fd fd_;
@@ -207,75 +194,122 @@ TEST(queue_server, a_release_keeps_the_acked_and_returns_the_rest) {
   EXPECT_EQ(consumer.get(3), items{"3"});
 }
 
-TEST(queue_server, credits_never_exceed_maxsize_and_fetched_items_hold_room) {
-  auto a = create_on_node_server(3, false);
-  wire_client producer(a), consumer(a);
-  producer.ask_credit(5, false);
-  EXPECT_EQ(producer.grant(), 3u) << "a standing request gets what fits";
-  producer.put({"1", "2", "3"});
-  EXPECT_EQ(consumer.get(3), (items{"1", "2", "3"}));
-  EXPECT_EQ(producer.grant(200ms), std::nullopt)
-    << "fetched but unacknowledged items still hold their room";
-  consumer.op_with_u32(op_ack, 2);
-  EXPECT_EQ(producer.grant(), 2u) << "the rest of the standing request, pushed unasked";
-  producer.ask_credit(1, true);
-  EXPECT_EQ(producer.grant(), 0u) << "nowait on a full queue: none, at once";
-}
+// -- bounded queues: the ring's connection --------------------------------------
 
-TEST(queue_server, a_dead_consumers_items_fit_back_under_maxsize) {
-  auto a = create_on_node_server(2, false);
-  wire_client producer(a), other(a);
-  producer.ask_credit(2, false);
-  EXPECT_EQ(producer.grant(), 2u);
-  producer.put({"1", "2"});
-  {
-    wire_client dying(a);
-    EXPECT_EQ(dying.get(2), (items{"1", "2"}));
-    producer.ask_credit(1, true);
-    EXPECT_EQ(producer.grant(), 0u);
-    dying.close();
+// Attaches as a client of a bounded queue does: the ring's descriptor and
+// the record the server gave.
+struct attached {
+  std::unique_ptr<ring> rng;
+  int record = -2;
+};
+
+attached attach(wire_client& c) {
+  c.send(std::string(1, static_cast<char>(op_attach)));
+  attached out;
+  frame_header h;
+  std::string payload, why;
+  std::vector<int> fds;
+  auto st = recv_frame(c.fd(), h, payload, fds, 5s, why);
+  EXPECT_EQ(st, recv_status::ok) << why;
+  if (st != recv_status::ok || fds.size() != 1 || payload.size() < 5) {
+    ADD_FAILURE() << "no ring came with the attach reply";
+    return out;
   }
-  ASSERT_TRUE(size_becomes(other, 2));
-  producer.ask_credit(1, true);
-  EXPECT_EQ(producer.grant(), 0u) << "the returned items fill the queue";
-  EXPECT_EQ(other.get(1), items{"1"});
-  other.op_with_u32(op_ack, 1);
-  producer.ask_credit(1, true);
-  EXPECT_EQ(producer.grant(), 1u);
+  EXPECT_EQ(static_cast<op>(payload[0]), op_attach);
+  reader r{payload.data() + 1, payload.data() + payload.size()};
+  out.record = static_cast<int>(r.u32());
+  out.rng = std::make_unique<ring>(unique_fd(fds[0]));
+  return out;
 }
 
-TEST(queue_server, a_producer_that_goes_away_gives_back_its_credits) {
+const auto far = [] { return std::chrono::steady_clock::now() + 5s; };
+
+TEST(queue_server, a_bounded_queue_hands_out_one_ring_that_all_clients_share) {
   auto a = create_on_node_server(2, false);
-  wire_client other(a);
-  {
-    wire_client producer(a);
-    producer.ask_credit(2, false);
-    EXPECT_EQ(producer.grant(), 2u);
-    producer.close();
-  }
-  EXPECT_EQ(other.size(), 0u); // the server has seen the close
-  other.ask_credit(2, false);
-  EXPECT_EQ(other.grant(), 2u);
+  wire_client p(a), g(a);
+  auto producer = attach(p), consumer = attach(g);
+  ASSERT_TRUE(producer.rng && consumer.rng);
+  EXPECT_EQ(producer.record, -1) << "records are for joinable queues";
+  ASSERT_EQ(producer.rng->put("a", 1, far(), {}), ring::result::ok);
+  ASSERT_EQ(producer.rng->put("b", 1, far(), {}), ring::result::ok);
+  EXPECT_EQ(producer.rng->put("c", 1, std::chrono::steady_clock::now(), {}), ring::result::timeout)
+    << "maxsize 2";
+  std::string item;
+  ASSERT_EQ(consumer.rng->get(item, far(), {}, -1), ring::result::ok);
+  EXPECT_EQ(item, "a");
+  EXPECT_EQ(consumer.rng->size(), 1u);
 }
 
-TEST(queue_server, returned_credits_and_a_withdrawn_request_free_room_for_others) {
+TEST(queue_server, a_watcher_hears_of_the_first_item_and_an_unwatch_ends_the_watch) {
   auto a = create_on_node_server(4, false);
-  wire_client idle(a), busy(a);
-  idle.ask_credit(8, false);
-  EXPECT_EQ(idle.grant(), 4u) << "all the room, and the request stands for 4 more";
-  busy.ask_credit(2, false);
-  EXPECT_EQ(busy.grant(200ms), std::nullopt);
-  std::string back(1, static_cast<char>(op_return_credits));
-  put_u32(back, 99); // more than it holds: only what it holds comes back
-  back += '\1';      // and the standing request is withdrawn
-  idle.send(back);
-  auto r = idle.reply();
-  ASSERT_TRUE(r);
-  EXPECT_EQ(static_cast<op>((*r)[0]), op_credits_returned);
-  EXPECT_EQ(busy.grant(), 2u) << "the returned room goes to the waiting producer";
-  busy.ask_credit(4, true);
-  EXPECT_EQ(busy.grant(), 2u) << "4 - 2 held by busy; nothing more for idle's request";
-  EXPECT_EQ(idle.grant(200ms), std::nullopt) << "the withdrawn request is granted nothing";
+  wire_client p(a), w(a);
+  auto producer = attach(p), watcher = attach(w);
+  ASSERT_TRUE(producer.rng && watcher.rng);
+  w.send(std::string(1, static_cast<char>(op_watch)));
+  EXPECT_EQ(w.reply(200ms), std::nullopt) << "the queue is empty";
+  ASSERT_EQ(producer.rng->put("x", 1, far(), {}), ring::result::ok);
+  EXPECT_EQ(producer.rng->watchers().load(), 1u);
+  p.send(std::string(1, static_cast<char>(op_poke)));
+  auto r = w.reply();
+  ASSERT_TRUE(r && !r->empty());
+  EXPECT_EQ(static_cast<op>((*r)[0]), op_ready);
+  EXPECT_EQ(producer.rng->watchers().load(), 0u);
+  // A watch on a queue with an item is answered at once; an unwatch after
+  // the answer is answered too, so the client can read up to it.
+  w.send(std::string(1, static_cast<char>(op_watch)));
+  w.send(std::string(1, static_cast<char>(op_unwatch)));
+  r = w.reply();
+  ASSERT_TRUE(r && !r->empty());
+  EXPECT_EQ(static_cast<op>((*r)[0]), op_ready);
+  r = w.reply();
+  ASSERT_TRUE(r && !r->empty());
+  EXPECT_EQ(static_cast<op>((*r)[0]), op_unwatched);
+}
+
+TEST(queue_server, a_joinable_ring_fails_join_for_a_client_that_left_items_unfinished) {
+  auto a = create_on_node_server(4, true);
+  wire_client p(a), j(a);
+  auto producer = attach(p), joiner = attach(j);
+  ASSERT_TRUE(producer.rng && joiner.rng);
+  ASSERT_EQ(producer.rng->put("1", 1, far(), {}), ring::result::ok);
+  ASSERT_EQ(producer.rng->put("2", 1, far(), {}), ring::result::ok);
+  {
+    wire_client d(a);
+    auto dying = attach(d);
+    ASSERT_TRUE(dying.rng);
+    EXPECT_GE(dying.record, 0);
+    std::string item;
+    ASSERT_EQ(dying.rng->get(item, far(), {}, dying.record), ring::result::ok);
+    ASSERT_EQ(dying.rng->get(item, far(), {}, dying.record), ring::result::ok);
+    dying.rng->task_done(dying.record); // one done, one not
+    d.close();
+  }
+  std::string why;
+  EXPECT_EQ(joiner.rng->join(far(), {}, why), ring::result::abandoned);
+  EXPECT_NE(why.find("died holding 1 unfinished"), std::string::npos) << why;
+  EXPECT_EQ(joiner.rng->join(far(), {}, why), ring::result::ok)
+    << "the lost item counts as done once reported";
+}
+
+TEST(queue_server, a_bounded_queue_refuses_the_relay_s_requests_and_a_second_attach) {
+  auto a = create_on_node_server(4, false);
+  const std::vector<std::string> bad = {
+    std::string(1, static_cast<char>(op_put)) + std::string("\x01\0\0\0\x01\0\0\0x", 9),
+    std::string(1, static_cast<char>(op_size)),
+    std::string(1, '\x7f'),
+  };
+  for (std::size_t i = 0; i < bad.size(); ++i) {
+    wire_client broken(a);
+    broken.send(bad[i]);
+    EXPECT_TRUE(broken.closed()) << "bad request " << i;
+  }
+  wire_client twice(a);
+  auto first = attach(twice);
+  ASSERT_TRUE(first.rng);
+  twice.send(std::string(1, static_cast<char>(op_attach)));
+  EXPECT_TRUE(twice.closed());
+  wire_client good(a);
+  EXPECT_TRUE(attach(good).rng) << "the queue goes on";
 }
 
 TEST(queue_server, shutdown_refuses_waiting_gets_once_empty_and_notifies_producers) {
@@ -333,7 +367,7 @@ TEST(queue_server, join_fails_when_a_consumer_dies_holding_unfinished_items) {
 // Frames a broken or hostile client might send: each closes that connection
 // only; the queue and its other clients go on.
 TEST(queue_server, a_malformed_request_drops_its_connection_only) {
-  auto a = create_on_node_server(4, false);
+  auto a = create_on_node_server(0, false);
   wire_client good(a);
   good.put({"kept"});
   const std::vector<std::string> bad = {
@@ -341,7 +375,6 @@ TEST(queue_server, a_malformed_request_drops_its_connection_only) {
     std::string(1, static_cast<char>(op_put)) + "\x02",        // truncated count
     std::string(1, static_cast<char>(op_put)) + std::string("\x01\0\0\0\xff\0\0\0x", 9), // item past the end
     std::string(1, static_cast<char>(op_get)) + "\x01\0",      // truncated get
-    std::string(1, static_cast<char>(op_credit)) + "\x01",     // truncated credit
     std::string(1, static_cast<char>(op_ack)),                  // ack without a count
     std::string(1, static_cast<char>(op_hello)) + std::string("\x01\0\0\0", 4), // a second hello
   };

@@ -1,4 +1,5 @@
-// The queue client: put batching and credits, get prefetch and requests, and
+// The queue client: put batching, get prefetch and requests, a bounded
+// queue's calls on its ring (ring.hpp), and
 // the flush timer. The wire is described in wire.hpp.
 
 #include "queue/client.hpp"
@@ -39,16 +40,13 @@ void flush_tick(event_loop& loop, flush_registry& r) {
     r.armed = false;
     return;
   }
-  // Only idle credits left: those are looked at every half credit_idle.
-  auto delay = soon ? event_loop::clock::duration(flush_delay)
-                    : event_loop::clock::duration(credit_idle) / 2;
+  // A client busy in another thread is looked at again later (~1 ms).
+  auto delay = soon ? event_loop::clock::duration(flush_delay) : event_loop::clock::duration(busy_retry);
   loop.at(event_loop::clock::now() + delay, [&loop, &r] { flush_tick(loop, r); });
 }
 
-// Has the flush timer come again after a put(), on every way out of it: when
-// put() left items in a new batch, or a bounded queue's credits are held and
-// the timer does not watch them (it gives them back once the producer is
-// idle).
+// Has the flush timer come after a put() that left items in a new batch, on
+// every way out of it.
 struct flush_after_put {
   queue_client& c;
   bool wanted = false;
@@ -70,7 +68,6 @@ void flush_soon(queue_client& c) {
   {
     std::lock_guard<std::mutex> guard(r.mtx);
     r.pending.insert(&c);
-    c.put_watched = true;
     if (std::exchange(r.armed, true))
       return;
   }
@@ -92,6 +89,65 @@ void refuse_on_serving_loop(const queue_client& c, const char* what) {
                     "call waits for that queue's answer; hand the work to another thread");
 }
 
+// A bounded queue's ring, attached on first use (which needs the server's
+// answer: refused on its own loop).
+ring& ring_of(queue_client& c, const char* what) {
+  if (!c.rng_ptr.load(std::memory_order_acquire))
+    refuse_on_serving_loop(c, what);
+  auto& r = c.attached_ring();
+  return r;
+}
+
+// The end of a ring call that did not return an item or room.
+[[noreturn]] void ring_failed(queue_client& c, ring::result res, const char* what) {
+  if (res == ring::result::shut_down) {
+    c.shut_down = true;
+    if (std::string(what) == "put")
+      throw queue_shut_down("queue::put: the queue was shut down (shutdown() was called); "
+                            "it takes no more items");
+    throw queue_shut_down("queue::get: the queue was shut down and is empty");
+  }
+  throw c.owner_gone();
+}
+
+// A bounded queue's put: straight into its ring.
+bool ring_put(queue_client& c, const std::string& item, duration timeout) {
+  if (c.closed)
+    throw error(errc::closed, "this process closed the queue for putting");
+  auto& r = ring_of(c, "put");
+  auto res = r.put(item.data(), item.size(), deadline_in(timeout), c.ctl_open);
+  if (res == ring::result::timeout)
+    return false;
+  if (res != ring::result::ok)
+    ring_failed(c, res, "put");
+  if (r.watchers().load() > 0)
+    c.poke();
+  return true;
+}
+
+// A bounded queue's get: straight from its ring.
+std::optional<std::string> ring_get(queue_client& c, duration timeout) {
+  auto& r = ring_of(c, "get");
+  c.end_watch();
+  std::string item;
+  auto res = r.get(item, deadline_in(timeout), c.ctl_open, c.record);
+  if (res == ring::result::timeout)
+    return std::nullopt;
+  if (res != ring::result::ok)
+    ring_failed(c, res, "get");
+  std::lock_guard<std::mutex> lock(c.get_mtx);
+  ++c.taken;
+  return item;
+}
+
+// A ring whose owner still serves it.
+ring& live_ring(queue_client& c, const char* what) {
+  auto& r = ring_of(c, what);
+  if (!r.owner_alive())
+    throw c.owner_gone();
+  return r;
+}
+
 } // namespace
 
 bool queue_put(queue_client& c, std::string item, duration timeout) {
@@ -100,6 +156,8 @@ bool queue_put(queue_client& c, std::string item, duration timeout) {
                 "queue item of " + std::to_string(item.size()) + " bytes is over the cap of "
                   + std::to_string(frame_cap())
                   + " bytes; nothing was sent (raise it with actors::set_max_frame_size)");
+  if (c.addr.maxsize > 0)
+    return ring_put(c, item, timeout);
   flush_after_put after{c}; // after the lock is released
   std::unique_lock<std::mutex> lock(c.put_mtx);
   if (c.closed)
@@ -108,65 +166,6 @@ bool queue_put(queue_client& c, std::string item, duration timeout) {
   c.ensure(c.put_fd);
   if (c.batch_count == 0) // once per batch: a put() after a shutdown throws soon
     c.refuse_if_shut_down();
-  if (c.addr.maxsize > 0) {
-    c.last_put = std::chrono::steady_clock::now();
-    // Credits are pipelined: a request for the next window stands at the
-    // server while this one is used, and the server pushes grants as room
-    // frees. Only a producer that used them all up waits.
-    auto window = c.credit_window();
-    if (c.credits == 0 && c.credit_asked > 0 && c.put_fd)
-      while (c.credits == 0 && c.credit_asked > 0) { // grants already here?
-        auto r = c.read_reply(c.put_fd.get(), duration::zero());
-        if (!r)
-          break;
-        c.absorb_credit(*r);
-      }
-    if (c.credits == 0 && !c.shut_down) {
-      refuse_on_serving_loop(c, "put");
-      c.send_acks(); // room our own get()s freed counts for this request
-      c.flush_locked();
-      bool nowait = timeout == duration::zero();
-      if (c.credit_asked == 0)
-        c.ask_credit(window, nowait);
-      auto deadline = std::chrono::steady_clock::now() + (timeout == forever ? duration::zero() : timeout);
-      while (c.credits == 0 && c.credit_asked > 0 && !c.shut_down) {
-        auto left = timeout == forever ? forever
-                                       : std::max(duration::zero(),
-                                                  std::chrono::duration_cast<duration>(
-                                                    deadline - std::chrono::steady_clock::now()));
-        if (nowait && !c.credit_nowait)
-          left = duration::zero(); // a standing request: only what is here
-        auto r = c.read_reply(c.put_fd.get(), left);
-        if (r) {
-          c.absorb_credit(*r);
-          continue;
-        }
-        // Timed out: withdraw the request, counting grants that crossed it.
-        c.write_put(std::string(1, static_cast<char>(op_cancel)));
-        for (;;) {
-          auto reply = c.read_reply(c.put_fd.get(), forever);
-          if (static_cast<op>((*reply)[0]) == op_cancelled)
-            break;
-          c.absorb_credit(*reply);
-        }
-        c.credit_asked = 0;
-        c.credit_nowait = false;
-        break;
-      }
-    }
-    if (c.shut_down)
-      c.refuse_if_shut_down();
-    if (c.credits == 0)
-      return false;
-    --c.credits;
-    if (c.credits <= window / 2 && c.credit_asked == 0 && window > 1) {
-      c.send_acks();
-      c.ask_credit(window, false);
-      c.pipelined_flush = true; // the batch leaves with this item
-    }
-    // Credits held with no timer to give them back once idle.
-    after.wanted = (c.credits > 0 || c.credit_asked > 0) && !c.put_watched.load();
-  }
   if (item.size() >= big_item) { // sent on its own, from where it is
     c.flush_locked();
     c.write_item(item);
@@ -175,12 +174,11 @@ bool queue_put(queue_client& c, std::string item, duration timeout) {
   bool was_empty = c.batch_count == 0;
   append_item(c.batch, item);
   ++c.batch_count;
-  if (c.batch.size() - batch_prefix >= batch_bytes || c.batch_count >= batch_items
-      || std::exchange(c.pipelined_flush, false)) {
+  if (c.batch.size() - batch_prefix >= batch_bytes || c.batch_count >= batch_items) {
     c.flush_locked();
     return true;
   }
-  after.wanted = after.wanted || was_empty;
+  after.wanted = was_empty;
   return true;
 }
 
@@ -256,6 +254,15 @@ void finish_prefetch(queue_client& c) {
 } // namespace
 
 int queue_wait_handle(queue_client& c) {
+  if (c.addr.maxsize > 0) {
+    auto& r = ring_of(c, "wait");
+    if (r.get_would_return())
+      return -1;
+    std::lock_guard<std::mutex> lock(c.ctl_mtx);
+    if (!c.watch_pending.exchange(true))
+      c.write(c.ctl_fd.get(), std::string(1, static_cast<char>(op_watch)));
+    return c.ctl_fd.get();
+  }
   std::lock_guard<std::mutex> lock(c.get_mtx);
   if (c.fetched.empty())
     finish_prefetch(c);
@@ -269,6 +276,8 @@ int queue_wait_handle(queue_client& c) {
 }
 
 std::optional<std::string> queue_get(queue_client& c, duration timeout) {
+  if (c.addr.maxsize > 0)
+    return ring_get(c, timeout);
   std::lock_guard<std::mutex> lock(c.get_mtx);
   if (c.fetched.empty()) {
     refuse_on_serving_loop(c, "get");
@@ -299,23 +308,13 @@ std::optional<std::string> queue_get(queue_client& c, duration timeout) {
     c.prefetch_pending = true;
     return item;
   }
-  // A bounded queue counts the item against maxsize until acknowledged. One
-  // ack frame per get() would cost a system call per item (4 consumers moved
-  // 8x fewer items/s), so acks go out in groups: at half a credit window,
-  // which is what a producer that waits for room asks for, or else by the
-  // flush timer within ~200 microseconds, unless the next request carries
-  // them first.
-  auto pending = c.acks.fetch_add(1) + 1;
-  if (c.addr.maxsize == 0)
-    return item;
-  if (pending >= std::max(1u, c.credit_window() / 2))
-    c.send_acks();
-  else if (pending == 1)
-    flush_soon(c);
+  c.acks.fetch_add(1);
   return item;
 }
 
 std::uint64_t queue_size(queue_client& c) {
+  if (c.addr.maxsize > 0)
+    return live_ring(c, "qsize").size();
   refuse_on_serving_loop(c, "qsize");
   if (auto size = c.sync_puts())
     return *size;
@@ -335,6 +334,10 @@ void queue_task_done(queue_client& c) {
                   "task_done() called more times than this process took items");
     ++c.done;
   }
+  if (c.addr.maxsize > 0) {
+    live_ring(c, "task_done").task_done(c.record);
+    return;
+  }
   std::string req(1, static_cast<char>(op_done));
   put_u32(req, 1);
   std::lock_guard<std::mutex> w(c.get_write_mtx);
@@ -342,6 +345,15 @@ void queue_task_done(queue_client& c) {
 }
 
 bool queue_join(queue_client& c, duration timeout) {
+  if (c.addr.maxsize > 0) {
+    std::string why;
+    auto res = ring_of(c, "join").join(deadline_in(timeout), c.ctl_open, why);
+    if (res == ring::result::abandoned)
+      throw error(errc::consumer_died, "joinable_queue::join: " + why);
+    if (res == ring::result::owner_gone)
+      throw c.owner_gone();
+    return res == ring::result::ok;
+  }
   refuse_on_serving_loop(c, "join");
   (void) c.sync_puts();
   std::lock_guard<std::mutex> lock(c.ctl_mtx);
@@ -358,6 +370,8 @@ bool queue_join(queue_client& c, duration timeout) {
 bool queue_is_shut_down(queue_client& c) {
   if (c.shut_down)
     return true;
+  if (c.addr.maxsize > 0)
+    return live_ring(c, "is_shutdown").is_shut_down();
   refuse_on_serving_loop(c, "is_shutdown");
   std::lock_guard<std::mutex> lock(c.ctl_mtx);
   c.ensure(c.ctl_fd);
@@ -370,6 +384,14 @@ bool queue_is_shut_down(queue_client& c) {
 }
 
 void queue_shutdown(queue_client& c, bool immediate) {
+  if (c.addr.maxsize > 0) {
+    auto& r = live_ring(c, "shutdown");
+    r.shutdown(immediate);
+    c.shut_down = true;
+    if (r.watchers().load() > 0)
+      c.poke();
+    return;
+  }
   refuse_on_serving_loop(c, "shutdown");
   (void) c.sync_puts(); // what this process put before shutdown() is in the queue
   std::lock_guard<std::mutex> lock(c.ctl_mtx);

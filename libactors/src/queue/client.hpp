@@ -1,9 +1,10 @@
 #pragma once
 // The queue client (client.cpp): a process's connections to one queue, its put
-// batches and credits, its get prefetch, and the flush timer on the node's
+// batches, its get prefetch, a bounded queue's ring, and the flush timer on the node's
 // service loop that sends what waited. The wire is described in wire.hpp.
 // Never installed.
 
+#include "queue/ring.hpp"
 #include "queue/wire.hpp"
 #include "runtime/stats.hpp"
 
@@ -21,6 +22,7 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -51,20 +53,7 @@ public:
   std::string put_tail;
   std::string batch = std::string(batch_prefix, '\0');
   std::uint32_t batch_count = 0;
-  std::uint64_t credits = 0;
-  std::uint64_t credit_asked = 0; // requested, not yet granted (a request stands)
-  bool credit_nowait = false;     // ... answered once, whatever it grants
-  bool closed = false;
-  bool pipelined_flush = false; // credit was just asked for: send the batch now
-  // Credits a producer holds are room no other producer can use, so an idle
-  // producer gives them back (settle_credits): last_put tells idleness, and
-  // return_pending is set until the server confirms the return.
-  std::chrono::steady_clock::time_point last_put{};
-  bool return_pending = false;
-  // The flush timer has this client in its round and looks at its put side
-  // again (set by flush_soon; cleared, under put_mtx, by a tick that finds
-  // nothing on the put side).
-  std::atomic<bool> put_watched{false};
+  std::atomic<bool> closed{false};
   bool unsynced = false; // puts sent that the server may not have read yet
   // The server said the queue is shut down (or this process shut it down):
   // put() throws from here on.
@@ -89,9 +78,22 @@ public:
   std::uint64_t taken = 0;
   std::uint64_t done = 0;
 
-  // size and join.
+  // size and join; a bounded queue's ring connection (attach, watch, poke).
   std::mutex ctl_mtx;
   unique_fd ctl_fd;
+
+  // A bounded queue: its ring (ring.hpp), attached on first use over
+  // ctl_fd; the record the server gave this client (joinable queues), and
+  // whether a wait() asked the server to say when an item comes.
+  std::unique_ptr<ring> rng;
+  std::atomic<ring*> rng_ptr{nullptr};
+  int record = -1;
+  std::atomic<bool> watch_pending{false};
+  // Asked by the ring while it waits: the server's end of ctl_fd is open.
+  std::function<bool()> ctl_open = [this] {
+    char b;
+    return ::recv(ctl_fd.get(), &b, 1, MSG_PEEK | MSG_DONTWAIT) != 0;
+  };
 
   void close_all() noexcept {
     put_fd.reset();
@@ -103,10 +105,6 @@ public:
     // No answer comes on a new connection (a fork()ed child reconnects).
     prefetch_pending = false;
     fetch_pending = false;
-    credit_asked = 0;
-    credit_nowait = false;
-    credits = 0; // granted to the old connection, not to the new one
-    return_pending = false;
   }
 
   // In a fork()ed child: the connections are the parent's, and so are the
@@ -122,7 +120,6 @@ public:
     close_all();
     batch.assign(batch_prefix, '\0');
     batch_count = 0;
-    pipelined_flush = false;
     unsynced = false;
     fetched.clear();
     acks = 0;
@@ -132,7 +129,63 @@ public:
     fetched_at = {};
     taken = 0;
     done = 0;
-    put_watched = false;
+    // The ring is shared memory, but the record and the connection that
+    // stands for this process are the parent's: attach anew.
+    rng_ptr = nullptr;
+    rng.reset();
+    record = -1;
+    watch_pending = false;
+  }
+
+  // The ring of a bounded queue, attached on first use: the server sends
+  // its descriptor, and a record for this client.
+  ring& attached_ring() {
+    if (auto* r = rng_ptr.load(std::memory_order_acquire))
+      return *r;
+    std::lock_guard<std::mutex> lock(ctl_mtx);
+    if (!rng) {
+      ensure(ctl_fd);
+      write(ctl_fd.get(), std::string(1, static_cast<char>(op_attach)));
+      frame_header h;
+      std::string payload, why;
+      std::vector<int> fds;
+      auto st = recv_frame(ctl_fd.get(), h, payload, fds, forever, why);
+      if (st != recv_status::ok || payload.size() < 5 || static_cast<op>(payload[0]) != op_attach
+          || fds.size() != 1) {
+        for (int fd : fds)
+          ::close(fd);
+        throw owner_gone();
+      }
+      reader r{payload.data() + 1, payload.data() + payload.size()};
+      record = static_cast<int>(r.u32());
+      rng = std::make_unique<ring>(unique_fd(fds[0]));
+      rng_ptr.store(rng.get(), std::memory_order_release);
+    }
+    return *rng;
+  }
+
+  // Tells the server that an item came or the queue was shut down, for the
+  // processes whose wait() watches the queue. A failure is the owner's end,
+  // which the next call reports.
+  void poke() noexcept {
+    std::lock_guard<std::mutex> lock(ctl_mtx);
+    try {
+      write(ctl_fd.get(), std::string(1, static_cast<char>(op_poke)));
+    } catch (...) {
+    }
+  }
+
+  // Withdraws the watch a wait() left (one round trip): the answer, if one
+  // came, is read, so the descriptor is quiet again.
+  void end_watch() {
+    if (!watch_pending.load())
+      return;
+    std::lock_guard<std::mutex> lock(ctl_mtx);
+    if (!watch_pending.exchange(false))
+      return;
+    write(ctl_fd.get(), std::string(1, static_cast<char>(op_unwatch)));
+    while (static_cast<op>((*read_reply(ctl_fd.get(), forever))[0]) != op_unwatched) {
+    }
   }
 
   // A consumer leaving normally: what get() returned is taken, what it had
@@ -189,21 +242,9 @@ public:
       return std::nullopt;
     write_put(std::string(1, static_cast<char>(op_size)));
     auto reply = read_reply(put_fd.get(), forever);
-    while (static_cast<op>((*reply)[0]) != op_size) { // credit grants came first
-      absorb_credit(*reply);
-      reply = read_reply(put_fd.get(), forever);
-    }
     unsynced = false;
     reader r{reply->data() + 1, reply->data() + reply->size()};
     return r.u64();
-  }
-
-  // A bounded queue's credit window: how many credits a producer asks for
-  // at a time (maxsize/2, 1 to batch_items). A consumer acknowledges at
-  // least every half window, so that room frees as fast as a producer asks
-  // for it.
-  std::uint32_t credit_window() const noexcept {
-    return static_cast<std::uint32_t>(std::clamp<std::uint64_t>(addr.maxsize / 2, 1, batch_items));
   }
 
   // Connects (lazily) and says which queue this connection is for. get_fd
@@ -277,49 +318,11 @@ public:
     }
   }
 
-  // A reply on the put connection: a credit grant (or shut_down instead).
-  // Caller holds put_mtx.
-  void absorb_credit(const std::string& reply) {
-    if (static_cast<op>(reply[0]) == op_credits_returned) {
-      return_pending = false;
-      return;
-    }
-    if (static_cast<op>(reply[0]) == op_shut_down) {
-      shut_down = true;
-      credit_asked = 0;
-      return;
-    }
-    if (static_cast<op>(reply[0]) != op_credit)
-      return;
-    reader r{reply.data() + 1, reply.data() + reply.size()};
-    auto granted = r.u32();
-    credits += granted;
-    // Grants ahead of credits_returned answered the request that was given
-    // back, not one asked for since.
-    if (return_pending)
-      return;
-    credit_asked -= std::min<std::uint64_t>(credit_asked, granted);
-    if (std::exchange(credit_nowait, false))
-      credit_asked = 0;
-  }
-
-  // Asks for `want` credits; the request stands at the server until all are
-  // granted, unless `nowait` (then it is answered once). Caller holds put_mtx.
-  void ask_credit(std::uint32_t want, bool nowait) {
-    ensure(put_fd);
-    std::string req(1, static_cast<char>(op_credit));
-    put_u32(req, want);
-    req += nowait ? '\1' : '\0';
-    write_put(req);
-    credit_asked = want;
-    credit_nowait = nowait;
-  }
-
   // put() on a queue that is shut down. Caller holds put_mtx.
   void refuse_if_shut_down() {
-    if (!shut_down && put_fd) // a shut_notice (or grants) waiting?
-      while (auto r = read_reply(put_fd.get(), duration::zero()))
-        absorb_credit(*r);
+    if (!shut_down && put_fd) // a shut_notice waiting? (read_reply notes it)
+      while (read_reply(put_fd.get(), duration::zero())) {
+      }
     if (shut_down)
       throw queue_shut_down("queue::put: the queue was shut down (shutdown() was called); "
                             "it takes no more items");
@@ -360,7 +363,7 @@ public:
   }
 
   // What the flush timer finds: nothing left, something for the next tick
-  // (~flush_delay), or credits to give back once the producer is idle.
+  // (~flush_delay), or a client busy in another thread (~busy_retry).
   enum class flush_left { nothing, soon, later };
 
   // The flush timer's turn, on the service loop, which may be the one that
@@ -372,18 +375,13 @@ public:
     bool done = true;
     bool later = false;
     if (std::unique_lock<std::mutex> lock(put_mtx, std::try_to_lock); lock) {
-      if (put_fd) {
+      if (put_fd)
         done = send_nowait(put_fd.get(), put_tail, batch_count > 0 ? take_batch() : std::string());
-        if (addr.maxsize > 0 && done)
-          later = !settle_credits();
-      } else {
+      else
         done = put_tail.empty();
-      }
-      if (done && !later)
-        put_watched = false; // a put() that takes credits from now on re-arms
     } else {
-      // That thread may be adding to the batch, or waiting for room, which
-      // can take long: look again later (~1 ms), not every tick.
+      // That thread is adding to the batch or sending it: look again
+      // later (~1 ms), not every tick.
       later = true;
     }
     if (std::unique_lock<std::mutex> w(get_write_mtx, std::try_to_lock); !w) {
@@ -400,41 +398,6 @@ public:
       done = done && get_tail.empty();
     }
     return !done ? flush_left::soon : later ? flush_left::later : flush_left::nothing;
-  }
-
-  // A bounded queue's producer that has not put for credit_idle gives back
-  // the credits it holds and withdraws its standing request, so that other
-  // producers can use that room: otherwise producers that stopped putting
-  // (and live on) could hold all of it, and a put() would wait on an empty
-  // queue. Grants that crossed the return are read and given back on a
-  // later tick; the server's op_credits_returned ends the exchange. Without
-  // blocking; the flush timer, holding put_mtx. True when nothing is held.
-  bool settle_credits() noexcept {
-    auto held = [this] { return credits > 0 || credit_asked > 0; };
-    bool idle = std::chrono::steady_clock::now() - last_put >= credit_idle;
-    // A producer still putting keeps its credits; its socket is read only to
-    // give them back, or to hear that they came back.
-    if (!return_pending && (!held() || !idle))
-      return !held();
-    try {
-      while (auto r = read_reply(put_fd.get(), duration::zero()))
-        absorb_credit(*r);
-    } catch (...) {
-      return true; // the owner is gone: nothing to give back to
-    }
-    if (!held())
-      return !return_pending;
-    if (!idle)
-      return false;
-    std::string ret(1, static_cast<char>(op_return_credits));
-    put_u32(ret, static_cast<std::uint32_t>(std::min<std::uint64_t>(credits, UINT32_MAX)));
-    ret += credit_asked > 0 ? '\1' : '\0';
-    credits = 0;
-    credit_asked = 0;
-    credit_nowait = false;
-    return_pending = true;
-    (void) send_nowait(put_fd.get(), put_tail, ret);
-    return false;
   }
 
   // Without blocking, in one sendmsg: `tail`, then `payload` as a frame

@@ -45,6 +45,12 @@ queue_address server::create(std::uint64_t maxsize, bool joinable) {
   auto q = std::make_unique<queue_state>();
   q->maxsize = maxsize;
   q->joinable = joinable;
+  if (maxsize > 0) {
+    q->rng = std::make_unique<ring>(maxsize, joinable);
+    // The loop's thread holds the ring's owner lock: clients learn from it
+    // that this process serves the queue (ring.hpp).
+    loop_.call([&] { q->rng->serve_from_this_thread(); });
+  }
   std::lock_guard<std::mutex> guard(mtx_);
   q->id = next_id_++;
   queue_address a{path_, q->id, maxsize, joinable, ::getpid()};
@@ -57,6 +63,12 @@ void server::stop() noexcept {
     return;
   stopped_ = true;
   loop_.call([this] {
+    {
+      std::lock_guard<std::mutex> guard(mtx_);
+      for (auto& [id, q] : queues_)
+        if (q->rng)
+          q->rng->close();
+    }
     for (auto& [fd, c] : conns_) {
       loop_.unwatch(fd);
       ::close(fd);

@@ -9,6 +9,7 @@
 #include "base/fd.hpp"
 #include "io/transport.hpp"
 #include "io/wire.hpp"
+#include "queue/ring.hpp"
 #include "runtime/stats.hpp"
 
 #include <cstdint>
@@ -36,14 +37,14 @@ struct server_conn {
   std::deque<std::string> unacked; // fetched by the client, not yet taken
   std::uint64_t taken = 0;         // acknowledged as returned by get()
   std::uint64_t done = 0;          // task_done() count
-  std::uint64_t credits = 0;       // granted, not yet used
   std::uint32_t want_get = 0;
   bool get_pending = false;
-  std::uint32_t want_credit = 0;
-  bool credit_pending = false;
   bool join_pending = false;
   bool putter = false;  // has put or asked for room
   bool noticed = false; // sent shut_notice
+  bool attached = false; // has a bounded queue's ring
+  int record = -1;       // its record in the ring (joinable queues)
+  bool watching = false; // waits for an item (a wait() on a bounded queue)
 };
 
 struct queue_state {
@@ -51,13 +52,16 @@ struct queue_state {
   std::uint64_t maxsize = 0;
   bool joinable = false;
   std::deque<std::string> items;
-  std::uint64_t reserved = 0; // credits granted to producers, not yet used
-  std::uint64_t in_flight = 0; // fetched by consumers, not yet acknowledged
   std::uint64_t unfinished = 0;
   std::string abandoned; // why the next join() fails, if a consumer died
   bool shut_down = false;
   bool immediate = false; // shut down dropping its items
-  std::deque<server_conn*> getters, crediters, joiners;
+  std::deque<server_conn*> getters, joiners;
+  // A bounded queue's items are in this ring, which clients attach to and
+  // use directly; the server only hands it out, answers watchers, and frees
+  // the records of clients that leave.
+  std::unique_ptr<ring> rng;
+  std::deque<server_conn*> watchers;
   std::uint64_t puts = 0, gets = 0; // items in and out, for actors-top
 };
 
@@ -87,6 +91,7 @@ private:
   void drop(server_conn& c);
   void serve(queue_state& q);
   void fail_joiners(queue_state& q);
+  void answer_watchers(queue_state& q);
 
   std::string path_;  // the node's socket (runtime/control.hpp)
   event_loop& loop_;  // the node's service loop

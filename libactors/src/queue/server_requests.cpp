@@ -42,21 +42,11 @@ void withdraw(std::deque<server_conn*>& waiting, server_conn* c) {
   waiting.erase(std::remove(waiting.begin(), waiting.end(), c), waiting.end());
 }
 
-// Free slots of a bounded queue (items, granted credits and fetched but
-// unacknowledged items all take one); `unbounded` for a queue without maxsize.
-std::uint64_t room(const queue_state& q, std::uint64_t unbounded) {
-  if (q.maxsize == 0)
-    return unbounded;
-  auto used = q.items.size() + q.reserved + q.in_flight;
-  return used >= q.maxsize ? 0 : q.maxsize - used;
-}
-
 // The first `acks` items the connection fetched were returned by get().
 void take_acked(queue_state& q, server_conn& c, std::uint64_t acks) {
   acks = std::min<std::uint64_t>(acks, c.unacked.size());
   c.unacked.erase(c.unacked.begin(), c.unacked.begin() + static_cast<long>(acks));
   c.taken += acks;
-  q.in_flight -= acks;
 }
 
 // Drops every item the queue holds (an immediate shutdown); a joinable queue
@@ -73,7 +63,6 @@ void drop_items(queue_state& q) {
 void put_back_unacked(queue_state& q, server_conn& c) {
   for (auto it = c.unacked.rbegin(); it != c.unacked.rend(); ++it)
     q.items.push_front(std::move(*it));
-  q.in_flight -= c.unacked.size();
   c.unacked.clear();
   if (q.immediate)
     drop_items(q);
@@ -86,12 +75,12 @@ void server::add_stats(node_stats& s) {
   for (auto& [id, q] : queues_) {
     queue_stats qs;
     qs.id = id;
-    qs.items = q->items.size();
+    qs.items = q->rng ? q->rng->size() : q->items.size();
     qs.maxsize = q->maxsize;
-    qs.puts = q->puts;
-    qs.gets = q->gets;
+    qs.puts = q->rng ? q->rng->puts() : q->puts;
+    qs.gets = q->rng ? q->rng->gets() : q->gets;
     qs.waiting_getters = static_cast<std::uint32_t>(q->getters.size());
-    qs.waiting_putters = static_cast<std::uint32_t>(q->crediters.size());
+    qs.waiting_putters = 0; // producers wait only on a ring (in shared memory)
     for (auto& [fd, other] : conns_)
       qs.connections += other->q == q.get() ? 1 : 0;
     s.queues.push_back(qs);
@@ -113,6 +102,44 @@ bool server::handle(server_conn& c, const char* data, std::size_t size) {
   if (!c.q)
     return false;
   auto& q = *c.q;
+  if (q.rng) { // a bounded queue: clients use its ring
+    switch (code) {
+      case op_attach: {
+        if (std::exchange(c.attached, true))
+          return false;
+        if (q.joinable && (c.record = q.rng->claim_record(c.pid)) < 0)
+          log::warning() << "queue server: more than " << ring::max_records
+                         << " processes use joinable queue " << q.id << "; pid " << c.pid
+                         << " dying with unfinished items will not fail join()";
+        std::string reply(1, static_cast<char>(op_attach));
+        put_u32(reply, static_cast<std::uint32_t>(c.record));
+        // The first reply on this connection: nothing waits in c.out.
+        if (!send_frame(c.fd, frame_kind::object, reply.data(), reply.size(), {q.rng->fd()}))
+          return false;
+        return true;
+      }
+      case op_watch:
+        if (!c.watching) {
+          c.watching = true;
+          q.watchers.push_back(&c);
+          q.rng->watchers().fetch_add(1);
+        }
+        break;
+      case op_unwatch:
+        if (std::exchange(c.watching, false)) {
+          withdraw(q.watchers, &c);
+          q.rng->watchers().fetch_sub(1);
+        }
+        send(c, std::string(1, static_cast<char>(op_unwatched)));
+        break;
+      case op_poke:
+        break;
+      default:
+        return false;
+    }
+    answer_watchers(q);
+    return r.ok;
+  }
   switch (code) {
     case op_put: {
       c.putter = true;
@@ -128,9 +155,6 @@ bool server::handle(server_conn& c, const char* data, std::size_t size) {
       }
       if (!r.ok)
         return false;
-      auto used = std::min<std::uint64_t>(n, c.credits);
-      c.credits -= used;
-      q.reserved -= used;
       // A batch that crossed a (not immediate) shutdown is kept: its put()s
       // returned before this producer could know, and it sends at most this
       // one batch before it reads the notice.
@@ -159,24 +183,6 @@ bool server::handle(server_conn& c, const char* data, std::size_t size) {
       send(c, std::string(1, static_cast<char>(op_shutdown)));
       break;
     }
-    case op_credit: {
-      c.putter = true;
-      c.want_credit = r.u32();
-      c.credit_pending = true;
-      bool nowait = r.u8();
-      if (nowait) // answered once, with the room there is now
-        c.want_credit = static_cast<std::uint32_t>(
-          std::min<std::uint64_t>(c.want_credit, std::max<std::uint64_t>(1, room(q, c.want_credit))));
-      if (nowait && room(q, 1) == 0 && !q.shut_down) {
-        c.credit_pending = false; // nowait on a full queue: none, at once
-        std::string reply(1, static_cast<char>(op_credit));
-        put_u32(reply, 0);
-        send(c, reply);
-      } else {
-        q.crediters.push_back(&c);
-      }
-      break;
-    }
     case op_get: {
       c.want_get = std::max<std::uint32_t>(1, std::min(r.u32(), max_fetch));
       auto acks = r.u32();
@@ -196,7 +202,7 @@ bool server::handle(server_conn& c, const char* data, std::size_t size) {
       break;
     }
     case op_cancel: {
-      // A pending get or credit request is answered with nothing; a join is
+      // A pending get request is answered with nothing; a join is
       // just forgotten. Then "cancelled" closes the exchange.
       auto answer_empty = [&](bool& pending, std::deque<server_conn*>& waiting, op code) {
         if (!std::exchange(pending, false))
@@ -207,7 +213,6 @@ bool server::handle(server_conn& c, const char* data, std::size_t size) {
         send(c, reply);
       };
       answer_empty(c.get_pending, q.getters, op_get);
-      answer_empty(c.credit_pending, q.crediters, op_credit);
       if (std::exchange(c.join_pending, false))
         withdraw(q.joiners, &c);
       send(c, std::string(1, static_cast<char>(op_cancelled)));
@@ -243,24 +248,6 @@ bool server::handle(server_conn& c, const char* data, std::size_t size) {
         withdraw(q.getters, &c);
       break;
     }
-    case op_return_credits: {
-      // An idle producer gives back unused credits (at most what it holds)
-      // and, with `withdraw`, its standing request. Grants sent before this
-      // were already on their way: credits_returned follows them.
-      auto n = r.u32();
-      auto withdraw_request = r.u8();
-      if (!r.ok)
-        return false;
-      auto back = std::min<std::uint64_t>(n, c.credits);
-      c.credits -= back;
-      q.reserved -= std::min(q.reserved, back);
-      if (withdraw_request && std::exchange(c.credit_pending, false)) {
-        withdraw(q.crediters, &c);
-        c.want_credit = 0;
-      }
-      send(c, std::string(1, static_cast<char>(op_credits_returned)));
-      break;
-    }
     case op_ack: {
       auto acks = r.u32();
       if (!r.ok)
@@ -293,7 +280,6 @@ void server::serve(queue_state& q) {
       c->unacked.push_back(std::move(q.items.front()));
       q.items.pop_front();
     }
-    q.in_flight += n;
     q.gets += n;
     send_items(*c, n);
   }
@@ -307,30 +293,6 @@ void server::serve(queue_state& q) {
     };
     if (q.items.empty())
       refuse(q.getters, &server_conn::get_pending);
-    refuse(q.crediters, &server_conn::credit_pending);
-  }
-  while (!q.crediters.empty()) {
-    auto free = room(q, q.crediters.front()->want_credit);
-    if (free == 0)
-      break;
-    // A request stands until all it wanted was granted: room that frees
-    // later is pushed to it without another request (pipelined credits).
-    auto* c = q.crediters.front();
-    auto granted = std::min<std::uint64_t>(free, std::max<std::uint32_t>(1, c->want_credit));
-    if (granted >= c->want_credit || q.maxsize == 0) {
-      q.crediters.pop_front();
-      c->credit_pending = false;
-      c->want_credit = 0;
-    } else {
-      c->want_credit -= static_cast<std::uint32_t>(granted);
-    }
-    if (q.maxsize > 0) {
-      q.reserved += granted;
-      c->credits += granted;
-    }
-    std::string reply(1, static_cast<char>(op_credit));
-    put_u32(reply, static_cast<std::uint32_t>(granted));
-    send(*c, reply);
   }
   if (!q.joiners.empty() && (q.unfinished == 0 || !q.abandoned.empty())) {
     std::string reply(1, static_cast<char>(op_join));
@@ -345,15 +307,33 @@ void server::serve(queue_state& q) {
   }
 }
 
+// A bounded queue's watchers hear that an item can be taken (or that a get
+// would end at once) when it can.
+void server::answer_watchers(queue_state& q) {
+  if (q.watchers.empty() || !q.rng->get_would_return())
+    return;
+  std::string ready(1, static_cast<char>(op_ready));
+  for (auto* w : q.watchers) {
+    w->watching = false;
+    q.rng->watchers().fetch_sub(1);
+    send(*w, ready);
+  }
+  q.watchers.clear();
+}
+
 // A client went away (exit, crash, or a bad frame). Nothing it was handed and
 // had not taken is lost: those items go back to the head of the queue.
 void server::drop(server_conn& c) {
-  if (auto* q = c.q) {
+  if (c.q && c.q->rng) {
+    if (std::exchange(c.watching, false)) {
+      withdraw(c.q->watchers, &c);
+      c.q->rng->watchers().fetch_sub(1);
+    }
+    c.q->rng->release_record(std::exchange(c.record, -1), c.pid);
+  } else if (auto* q = c.q) {
     withdraw(q->getters, &c);
-    withdraw(q->crediters, &c);
     withdraw(q->joiners, &c);
     put_back_unacked(*q, c);
-    q->reserved -= std::min(q->reserved, c.credits);
     if (q->joinable && c.taken > c.done) {
       auto lost = c.taken - c.done;
       q->unfinished -= std::min(q->unfinished, lost);
@@ -366,7 +346,7 @@ void server::drop(server_conn& c) {
   loop_.unwatch(fd);
   ::close(fd);
   conns_.erase(fd); // c is gone from here on
-  if (q)
+  if (q && !q->rng)
     serve(*q);
 }
 

@@ -14,34 +14,34 @@
 // not busy-poll (set_busy_poll): spinning here measured slower round trips
 // on a 2-core machine (16-32 us against 13-14 us for qsize()).
 //
-// Client. A process holds up to three connections per queue: one for puts
-// (batched, with credits for bounded queues), one for gets (fetching small
-// batches, acknowledging what get() returned), one for size/join requests.
-// A flush timer on the node's service loop (no thread of its own) sends
-// batches that are older than ~200 microseconds, without ever blocking: that
-// loop may be the one that serves the socket, so what a full socket does not
-// take waits in the client and goes first on the next write there. An item
-// of 64 KiB or more is sent as a batch of its own, from the item.
+// Client. A process holds up to three connections per unbounded queue: one
+// for puts (batched), one for gets (fetching small batches, acknowledging
+// what get() returned), one for size/join requests. A flush timer on the
+// node's service loop (no thread of its own) sends batches that are older
+// than ~200 microseconds, without ever blocking: that loop may be the one
+// that serves the socket, so what a full socket does not take waits in the
+// client and goes first on the next write there. An item of 64 KiB or more
+// is sent as a batch of its own, from the item.
+//
+// Bounded queues (maxsize > 0) keep their items in a ring in shared memory
+// (ring.hpp), which every client maps: puts and gets go straight through
+// it, and no item passes through the server. A client holds one connection
+// to the server, on which it attaches (the server sends the ring's
+// descriptor, and a record for a joinable queue), asks to be told when an
+// item comes (for wait()), and pokes the server when it put an item or shut
+// the queue down while someone watches. The connection also tells each side
+// that the other is gone: the server frees the record of a client that
+// leaves (and fails the next join() if it left items unfinished).
 //
 // Pipelining. A consumer that gets items in batches asks for the next batch
 // (a nowait get, carrying its acks) when half of the current one is used;
 // the server answers it at once with what it holds (at most ~256 KiB), so a
-// consumer that stops calling get() strands nothing that arrives later. A
-// producer on a bounded queue asks for the next window of credits (maxsize/2,
-// 1 to 8192) when half of its credits are used; a credit request that is not
-// nowait stands at the server until all it asked for was granted, and the
-// server pushes grants as room frees, without another request. A consumer
-// acknowledges every half window. A producer that has not put for ~2 ms
-// (credit_idle) gives back what it holds, by its flush timer: producers
-// that stopped putting never hold room another producer waits for.
+// consumer that stops calling get() strands nothing that arrives later.
 //
 // Wire: frames (frame.hpp); the first payload byte is the operation.
 //   client -> server                         server -> client
 //   hello  u32 queue id                      -
 //   put    u32 n, n x (u32 len, bytes)       -
-//   credit u32 want, u8 nowait               credit u32 granted (a standing
-//                                                 request: several, summing
-//                                                 to want at most)
 //   get    u32 max, u32 acks, u8 nowait      get u32 n, n x (u32 len, bytes)
 //   cancel                                   cancelled
 //   size                                     size u64 items, u64 maxsize,
@@ -52,35 +52,31 @@
 //     (a consumer leaving normally: `acks` items were taken, the rest of what
 //      it fetched goes back to the head of the queue)
 //   ack    u32 acks                          -
-//   return_credits u32 n, u8 withdraw        credits_returned
-//     (an idle producer gives back n unused credits and, with `withdraw`,
-//      its standing request; grants sent before it still arrive first)
-//     (bounded queues: get() returned `acks` items; their room frees now)
+//     (get() returned `acks` items, which are taken)
 //   shutdown u8 immediate                    shutdown
-//   -                                        shut_down (instead of get or
-//                                            credit: nothing more comes)
+//   -                                        shut_down (instead of get:
+//                                            nothing more comes)
 //   -                                        shut_notice (unasked, once per
-//                                            connection that put or asked for
-//                                            room: at the shutdown, or when
-//                                            it put after it; those items
-//                                            were dropped)
+//                                            connection that put: at the
+//                                            shutdown, or when it put after
+//                                            it; those items were dropped)
+//   bounded queues only:
+//   attach                                   attach u32 record (-1: none),
+//                                                 the ring's descriptor
+//   watch                                    ready (once an item can be
+//                                                 taken, or get() would end)
+//   unwatch                                  unwatched (a ready may precede)
+//   poke                                     - (the server answers watchers)
 //
-// Shutdown (Python 3.13's Queue.shutdown): the queue takes no more items;
-// gets are served until it is empty (or at once with `immediate`, which drops
-// the items and, on a joinable queue, counts them done), then every waiting
-// and later get and credit request is answered shut_down. Every producer
-// connection is sent a shut_notice, which the next put() there reads before
-// it buffers an item; a process whose first batch crossed the shutdown gets
-// the notice in answer to that batch. A batch that crossed the shutdown is
-// kept (its put()s had returned), unless the shutdown was immediate.
-//
-// A bounded queue counts what consumers fetched and have not acknowledged
-// against maxsize, with the items it holds and the credits it granted: what
-// comes back from a consumer that dies or leaves then still fits, so the
-// queue never holds more than maxsize. On a bounded queue the acks of get()
-// reach the server within ~200 microseconds (the flush timer sends them
-// unless a request carried them first), so a slot frees soon after get() returns; a
-// put() that finds no credit sends this process's own acks first.
+// Shutdown (Python 3.13's Queue.shutdown) of an unbounded queue: the queue
+// takes no more items; gets are served until it is empty (or at once with
+// `immediate`, which drops the items and, on a joinable queue, counts them
+// done), then every waiting and later get request is answered shut_down.
+// Every producer connection is sent a shut_notice, which the next put()
+// there reads before it buffers an item; a process whose first batch crossed
+// the shutdown gets the notice in answer to that batch. A batch that crossed
+// the shutdown is kept (its put()s had returned), unless the shutdown was
+// immediate. A bounded queue's shutdown is a flag in its ring.
 
 #include <actors/detail/room.hpp>
 
@@ -94,8 +90,7 @@ namespace actors::detail::queue_wire {
 enum op : std::uint8_t {
   op_hello = 1,
   op_put = 2,
-  op_credit = 3,
-  op_get = 4,
+  op_get = 4, // 3 was credit (bounded queues, before the ring)
   op_cancel = 5,
   op_size = 6,
   op_done = 7,
@@ -106,8 +101,13 @@ enum op : std::uint8_t {
   op_shutdown = 13,
   op_shut_down = 14,
   op_shut_notice = 15,
-  op_return_credits = 16,
-  op_credits_returned = 17,
+  // 16 and 17 were return_credits and credits_returned
+  op_attach = 18,
+  op_watch = 19,
+  op_ready = 20,
+  op_unwatch = 21,
+  op_unwatched = 22,
+  op_poke = 23,
 };
 
 constexpr std::uint32_t max_fetch = 4096;          // items per get batch
@@ -115,7 +115,7 @@ constexpr auto slow_fetch = std::chrono::milliseconds(1); // a batch used slower
 constexpr std::size_t batch_bytes = 64 * 1024;     // a put batch is sent at this size
 constexpr std::uint32_t batch_items = 8192;        // ... or at this many items
 constexpr auto flush_delay = std::chrono::microseconds(200);
-constexpr auto credit_idle = std::chrono::milliseconds(2); // then a producer gives credits back
+constexpr auto busy_retry = std::chrono::milliseconds(1);  // the flush timer, for a client in use
 constexpr std::size_t batch_prefix = 5;             // op byte and u32 count
 constexpr std::size_t reply_bytes = 256 * 1024;    // a get reply stops growing here
 constexpr std::size_t big_item = 64 * 1024;        // sent on its own, not copied into a batch

@@ -24,6 +24,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "base/futex.hpp"
+
 namespace actors::detail {
 
 // -- futex words -----------------------------------------------------------------
@@ -32,24 +34,6 @@ inline std::atomic<std::uint32_t>& word(const std::shared_ptr<shm_segment>& s) {
   if (!s)
     throw error(errc::closed, "this event is not attached to shared memory");
   return *reinterpret_cast<std::atomic<std::uint32_t>*>(s->data());
-}
-
-inline long futex(std::atomic<std::uint32_t>* addr, int op, std::uint32_t val, const timespec* t) {
-  // Not FUTEX_PRIVATE_FLAG: the word is shared between processes.
-  return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), op, val, t, nullptr, 0);
-}
-
-using steady = std::chrono::steady_clock;
-
-// Sleeps while `*word` still equals `seen`, until a wake-up, `deadline`, or
-// at most `slice` (waiters that re-check for dead processes use
-// recheck_slice).
-inline void futex_sleep(std::atomic<std::uint32_t>* word, std::uint32_t seen,
-                 steady::time_point deadline, steady::duration slice = recheck_slice) {
-  auto left = next_slice(deadline, slice);
-  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
-  timespec rel{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
-  futex(word, FUTEX_WAIT, seen, &rel);
 }
 
 // -- who is alive ----------------------------------------------------------------
