@@ -311,8 +311,9 @@ TEST(queue_ring, a_consumer_killed_mid_get_loses_nothing_it_had_not_taken) {
     auto accounted = taken->load() + left;
     EXPECT_LE(accounted, produced) << "round " << round;
     EXPECT_GE(accounted + 1, produced) << "round " << round << ": items lost";
-    if (!first)
+    if (!first) {
       EXPECT_EQ(expect, produced) << "round " << round;
+    }
   }
   ::munmap(taken, sizeof(std::atomic<std::uint32_t>));
 }

@@ -20,32 +20,43 @@
 /// }
 /// @endcode
 ///
+/// Two mechanisms, one contract:
+/// - An unbounded queue (maxsize 0) relays items through its owner's node:
+///   producers send them in batches, consumers fetch them in batches.
+/// - A bounded queue keeps its items in shared memory that every process
+///   using it maps (a ring of maxsize items): put() and get() copy straight
+///   in and out, without a message. Items of any size fit (the memory grows
+///   for an item bigger than it, while the queue is empty).
+///
 /// Delivery rules:
 /// - Once put() returns, the item is not lost if the producer then exits
 ///   normally (its target returns or throws, system_exit, std::exit): the
-///   node sends buffered items before the process ends. (A producer killed
-///   by a signal or ended with _exit may lose the items it buffered in the
-///   last ~200 microseconds.)
-/// - Items are delivered in the order the server received them. A consumer
-///   fetches items in small batches; if it dies, the items it fetched but did
-///   not yet take with get() go back to the head of the queue, and so may the
-///   items get() returned since its last request: delivery is at least once
-///   for a consumer that dies, exactly once otherwise.
-/// - A bounded queue never holds more than maxsize items, redelivered ones
-///   included: items a consumer fetched but has not yet taken with get()
-///   count against maxsize, so what comes back from a consumer that dies
-///   still fits and producers wait. A slot frees at the server within ~200 us
-///   of get() returning its item; a put() in the same process that finds no
-///   room sends its own process's acknowledgements with its request.
-/// - A put() waits only while the queue is full. Producers reserve room ahead
-///   of their puts; one that has not put for ~2 ms gives that room back, so
-///   producers that stopped putting never hold room another one waits for.
-/// - The queue lives as long as the process that created it; afterwards every
-///   call throws eof_error.
-/// - A pool callback (it runs on the node's service loop, which serves the
-///   queues this process created) must not wait for such a queue: there a
-///   call that waits for the queue's answer throws errc::bad_argument
-///   instead of deadlocking.
+///   node sends buffered items before the process ends. On a bounded queue
+///   nothing is buffered: the item is in the queue when put() returns, even
+///   if the producer is killed right after. (On an unbounded queue a
+///   producer killed by a signal or ended with _exit may lose the items it
+///   buffered in the last ~200 microseconds.)
+/// - Items are delivered in the order they entered the queue.
+/// - Unbounded: a consumer fetches items in small batches; if it dies, the
+///   items it fetched but did not yet take with get() go back to the head
+///   of the queue, and so may the items get() returned since its last
+///   request: delivery is at least once for a consumer that dies, exactly
+///   once otherwise.
+/// - Bounded: exactly once. get() takes one item; a process killed at any
+///   point of a put() or get() (even holding the queue's lock) leaves the
+///   item either in the queue or taken by a get() that returned.
+/// - A bounded queue never holds more than maxsize items. A put() waits
+///   only while the queue is full (or, for a big item, while its bytes do
+///   not fit).
+/// - The queue lives as long as the process that created it (its node);
+///   afterwards every call throws eof_error, and calls blocked in other
+///   processes wake and throw it.
+/// - A pool callback runs on the node's service loop, which serves the
+///   queues this process created; there, a call that waits for such a
+///   queue's server throws errc::bad_argument instead of deadlocking: on an
+///   unbounded queue get with nothing fetched, qsize, join, shutdown and
+///   is_shutdown; on a bounded queue only a handle's first call (it attaches
+///   to the queue's memory) and a get() after a wait().
 /// - After shutdown() (from any process), put() throws queue_shut_down, and
 ///   get() does once the queue is empty. Every process that has put into
 ///   the queue is told before shutdown() returns, and its next put() throws.
@@ -126,7 +137,8 @@ public:
   }
 
   /// Items in the queue now (approximate while others put and get, as in
-  /// Python). One round trip to the server.
+  /// Python). One round trip to the server; on a bounded queue, a read of
+  /// its shared memory.
   std::uint64_t qsize() { return queue_size(*client_); }
   bool empty() { return qsize() == 0; }
   bool full() { return maxsize() > 0 && qsize() >= maxsize(); }

@@ -128,7 +128,10 @@ bool ring_put(queue_client& c, const std::string& item, duration timeout) {
 // A bounded queue's get: straight from its ring.
 std::optional<std::string> ring_get(queue_client& c, duration timeout) {
   auto& r = ring_of(c, "get");
-  c.end_watch();
+  if (c.watch_pending.load()) {
+    refuse_on_serving_loop(c, "get after a wait()");
+    c.end_watch();
+  }
   std::string item;
   auto res = r.get(item, deadline_in(timeout), c.ctl_open, c.record);
   if (res == ring::result::timeout)

@@ -243,6 +243,14 @@ bool ring::grow(std::size_t need) {
   return true;
 }
 
+// Under the lock: the offsets are inside the data area (every process that
+// maps the ring can write it; a broken one must not make this one read or
+// write outside it).
+void ring::check_offsets(std::uint64_t head, std::uint64_t tail) const {
+  if (pos_of(head) >= mapped_ || pos_of(tail) >= mapped_)
+    throw error(errc::bad_payload, "a queue's shared memory holds offsets outside its data");
+}
+
 void ring::write_at(std::uint64_t pos, const char* p, std::size_t n) noexcept {
   auto first = std::min<std::size_t>(n, mapped_ - pos);
   std::memcpy(data_ + pos, p, first);
@@ -321,6 +329,7 @@ ring::result ring::put(const char* item, std::size_t size, steady_time deadline,
         return result::shut_down;
       remap_if_grown();
       auto head = h_->head.load(), tail = h_->tail.load();
+      check_offsets(head, tail);
       std::uint32_t count = items_of(tail) - items_of(head);
       if (count < h_->maxsize) {
         // (head's offset matters only when count > 0, which grow() excludes)
@@ -377,6 +386,7 @@ ring::result ring::get(std::string& out, steady_time deadline, const std::functi
       held l(&h_->lock);
       remap_if_grown();
       auto head = h_->head.load(), tail = h_->tail.load();
+      check_offsets(head, tail);
       std::uint32_t count = items_of(tail) - items_of(head);
       if (count > 0) {
         std::uint32_t len = 0;
@@ -422,6 +432,9 @@ ring::result ring::join(steady_time deadline, const std::function<bool()>& alive
   for (;;) {
     if (!owner_alive())
       return result::owner_gone;
+    // Read before `abandoned`: a client's lost items are counted done after
+    // the reason is set, so a join that sees them done sees why too.
+    bool finished_now = items_of(h_->tail.load()) == h_->done.load();
     if (h_->abandoned.load()) {
       held l(&h_->lock);
       if (h_->abandoned.exchange(0)) {
@@ -433,7 +446,7 @@ ring::result ring::join(steady_time deadline, const std::function<bool()>& alive
       return h_->abandoned.load() || (h_->flags.load() & flag_closed)
              || items_of(h_->tail.load()) == h_->done.load();
     };
-    if (items_of(h_->tail.load()) == h_->done.load())
+    if (finished_now)
       return result::ok;
     if (steady::now() >= deadline)
       return result::timeout;
@@ -480,6 +493,14 @@ std::uint32_t ring::gets() const noexcept {
   return items_of(h_->head.load());
 }
 
+std::uint32_t ring::waiting_puts() const noexcept {
+  return h_->put_waiters.load() & ~wake_pending;
+}
+
+std::uint32_t ring::waiting_gets() const noexcept {
+  return h_->get_waiters.load() & ~wake_pending;
+}
+
 std::atomic<std::uint32_t>& ring::watchers() noexcept {
   return h_->watchers;
 }
@@ -519,11 +540,11 @@ void ring::release_record(int rec, int pid) noexcept {
     auto taken = r.taken.load(), done = r.done.load();
     if (h_->joinable && taken > done) {
       auto lost = taken - done;
-      h_->done.fetch_add(static_cast<std::uint32_t>(lost));
       std::snprintf(h_->why, sizeof h_->why,
                     "consumer pid %d died holding %llu unfinished item(s) of this queue", pid,
                     static_cast<unsigned long long>(lost));
       h_->abandoned.store(1);
+      h_->done.fetch_add(static_cast<std::uint32_t>(lost)); // after: see join()
     }
     r.pid.store(0);
   }

@@ -91,6 +91,9 @@ public:
   /// Items put and taken since the start (for actors-top; they wrap at 2^32).
   std::uint32_t puts() const noexcept;
   std::uint32_t gets() const noexcept;
+  /// Puts and gets asleep waiting for room or an item (for actors-top).
+  std::uint32_t waiting_puts() const noexcept;
+  std::uint32_t waiting_gets() const noexcept;
 
   /// Processes waiting for a wait() on the queue, whom the server answers
   /// when an item arrives (wire.hpp: watch). A put() that finds any pokes the
@@ -114,6 +117,7 @@ private:
   void map_data(std::size_t cap);
   void remap_if_grown();
   bool grow(std::size_t need);
+  void check_offsets(std::uint64_t head, std::uint64_t tail) const;
   void write_at(std::uint64_t pos, const char* p, std::size_t n) noexcept;
   void read_at(std::uint64_t pos, char* p, std::size_t n) const noexcept;
   template <class Ready>

@@ -43,7 +43,7 @@ void withdraw(std::deque<server_conn*>& waiting, server_conn* c) {
 }
 
 // The first `acks` items the connection fetched were returned by get().
-void take_acked(queue_state& q, server_conn& c, std::uint64_t acks) {
+void take_acked(server_conn& c, std::uint64_t acks) {
   acks = std::min<std::uint64_t>(acks, c.unacked.size());
   c.unacked.erase(c.unacked.begin(), c.unacked.begin() + static_cast<long>(acks));
   c.taken += acks;
@@ -79,8 +79,8 @@ void server::add_stats(node_stats& s) {
     qs.maxsize = q->maxsize;
     qs.puts = q->rng ? q->rng->puts() : q->puts;
     qs.gets = q->rng ? q->rng->gets() : q->gets;
-    qs.waiting_getters = static_cast<std::uint32_t>(q->getters.size());
-    qs.waiting_putters = 0; // producers wait only on a ring (in shared memory)
+    qs.waiting_getters = q->rng ? q->rng->waiting_gets() : static_cast<std::uint32_t>(q->getters.size());
+    qs.waiting_putters = q->rng ? q->rng->waiting_puts() : 0; // (only bounded queues are ever full)
     for (auto& [fd, other] : conns_)
       qs.connections += other->q == q.get() ? 1 : 0;
     s.queues.push_back(qs);
@@ -189,7 +189,7 @@ bool server::handle(server_conn& c, const char* data, std::size_t size) {
       auto nowait = r.u8();
       if (!r.ok)
         return false;
-      take_acked(q, c, acks);
+      take_acked(c, acks);
       c.get_pending = true;
       if (nowait && q.items.empty() && !q.shut_down) {
         c.get_pending = false;
@@ -242,7 +242,7 @@ bool server::handle(server_conn& c, const char* data, std::size_t size) {
       auto acks = r.u32();
       if (!r.ok)
         return false;
-      take_acked(q, c, acks);
+      take_acked(c, acks);
       put_back_unacked(q, c);
       if (std::exchange(c.get_pending, false)) // a fetch armed by wait() is withdrawn too
         withdraw(q.getters, &c);
@@ -252,7 +252,7 @@ bool server::handle(server_conn& c, const char* data, std::size_t size) {
       auto acks = r.u32();
       if (!r.ok)
         return false;
-      take_acked(q, c, acks);
+      take_acked(c, acks);
       break;
     }
     default:
