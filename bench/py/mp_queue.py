@@ -55,7 +55,7 @@ def main():
     n = 20_000 if QUICK else 200_000
     emit("1p1c", items_per_second(ctx, 1, 1, n, 0))
     emit("4p4c", items_per_second(ctx, 4, 4, n, 1000))
-    bounded_n = 10_000 if QUICK else 200_000  # queue_bench's count
+    bounded_n = 100_000 if QUICK else 400_000  # queue_bench's count
     emit("bounded64", items_per_second(ctx, 1, 1, bounded_n, 64))
     emit("bounded8", items_per_second(ctx, 1, 1, bounded_n, 8))
     big = 32 if QUICK else 256
