@@ -319,7 +319,7 @@ bool ring::owner_alive() noexcept {
 ring::result ring::put(const char* item, std::size_t size, steady_time deadline,
                        const std::function<bool()>& alive) {
   const std::size_t need = record_bytes(size);
-  bool room_left = false;
+  bool stored = false, room_left = false;
   for (;;) {
     if (!owner_alive())
       return result::owner_gone;
@@ -332,28 +332,27 @@ ring::result ring::put(const char* item, std::size_t size, steady_time deadline,
       check_offsets(head, tail);
       std::uint32_t count = items_of(tail) - items_of(head);
       if (count < h_->maxsize) {
-        // (head's offset matters only when count > 0, which grow() excludes)
         if (count == 0 && need >= mapped_) {
           if (!grow(need))
             throw error(errc::frame_too_large, "queue item of " + std::to_string(size)
                                                  + " bytes does not fit a queue's shared memory");
-          tail = h_->tail.load(); // back at offset 0
+          tail = h_->tail.load(); // back at offset 0 (and head too: empty)
         }
         auto used = count == 0 ? 0 : (pos_of(tail) + mapped_ - pos_of(head)) % mapped_;
-        if (need < mapped_ - used) { // strictly: a full circle would look empty
+        // Strictly less: a ring filled to the last byte would look empty.
+        // An item whose bytes do not fit waits as if the queue were full.
+        if (need < mapped_ - used) {
           auto len = static_cast<std::uint32_t>(size);
           write_at(pos_of(tail), reinterpret_cast<const char*>(&len), 4);
           write_at((pos_of(tail) + 4) % mapped_, item, size);
           h_->tail.store(pack(items_of(tail) + 1, (pos_of(tail) + need) % mapped_));
+          stored = true;
           room_left = count + 1 < h_->maxsize;
-          count = 0; // (leaves the loop below)
-        } else {
-          count = h_->maxsize; // no bytes: wait as if full
         }
       }
-      if (count == 0)
-        break;
     }
+    if (stored)
+      break;
     if (steady::now() >= deadline)
       return result::timeout;
     auto room = [&] {
