@@ -464,6 +464,11 @@ TEST(process, interrupt_is_keyboard_interrupt_in_a_child_waiting_on_a_pool) {
   process p(wait_on_a_pool_until_interrupted, running);
   p.start();
   ASSERT_TRUE(running.wait(20s));
+  // The task runs as soon as apply_async() sends it; the child reaches
+  // f.get() a moment later. A SIGINT before that finds nobody waiting and
+  // ends the child as it would without libactors (-SIGINT; seen once under
+  // ASan), so give it that moment.
+  std::this_thread::sleep_for(300ms);
   p.interrupt();
   ASSERT_TRUE(p.join(20s));
   EXPECT_EQ(p.exitcode(), 42);
