@@ -239,16 +239,23 @@ stats measure(const std::function<double()>& one_round) {
   return summarize(std::move(v));
 }
 
+std::vector<stats> measure_each(const std::vector<std::function<double()>>& sides) {
+  for (auto& side : sides)
+    side();
+  std::vector<std::vector<double>> v(sides.size());
+  for (int i = 0; i < round_count(); ++i)
+    for (std::size_t k = 0; k < sides.size(); ++k)
+      v[k].push_back(sides[k]());
+  std::vector<stats> out;
+  for (auto& figures : v)
+    out.push_back(summarize(std::move(figures)));
+  return out;
+}
+
 std::pair<stats, stats> measure_pair(const std::function<double()>& a,
                                      const std::function<double()>& b) {
-  a();
-  b();
-  std::vector<double> va, vb;
-  for (int i = 0; i < round_count(); ++i) {
-    va.push_back(a());
-    vb.push_back(b());
-  }
-  return {summarize(std::move(va)), summarize(std::move(vb))};
+  auto both = measure_each({a, b});
+  return {both[0], both[1]};
 }
 
 stats rounds(int n, const std::function<double()>& one_sample) {

@@ -54,8 +54,11 @@ stats map(const stats& s, const std::function<double(double)>& f);
 /// times; each call returns one figure.
 stats measure(const std::function<double()>& one_round);
 
-/// measure() for two sides in alternating rounds: a warm-up of each, then
-/// a, b, a, b... Returns {a, b}.
+/// measure() for several sides in alternating rounds: a warm-up of each,
+/// then a, b, c, a, b, c... Returns their stats in order.
+std::vector<stats> measure_each(const std::vector<std::function<double()>>& sides);
+
+/// measure_each() of two sides. Returns {a, b}.
 std::pair<stats, stats> measure_pair(const std::function<double()>& a,
                                      const std::function<double()>& b);
 

