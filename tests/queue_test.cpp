@@ -325,6 +325,32 @@ TEST(queue, a_fork_child_does_not_return_its_parents_fetched_items) {
   inherited = nullptr;
 }
 
+// A fork child that uses its parent's bounded queue object attaches to the
+// ring anew (the parent's connection and record are not its own), and the
+// two share the items.
+TEST(queue, a_fork_child_uses_its_parents_bounded_queue_object) {
+#ifdef __SANITIZE_ADDRESS__
+  GTEST_SKIP() << "fork with running threads under AddressSanitizer";
+#endif
+  actors::queue<int> q(4), report;
+  inherited = &q;
+  q.put(1); // the parent has attached
+  q.put(2);
+  process taker(get_from_inherited, report);
+  taker.method(start_method::fork).start();
+  ASSERT_TRUE(taker.join(20s));
+  ASSERT_EQ(taker.exitcode(), 0);
+  EXPECT_EQ(report.get(5s), 1);
+  process putter(put_to_inherited, 3);
+  putter.method(start_method::fork).start();
+  ASSERT_TRUE(putter.join(20s));
+  ASSERT_EQ(putter.exitcode(), 0);
+  EXPECT_EQ(q.get(5s), 2);
+  EXPECT_EQ(q.get(5s), 3);
+  EXPECT_EQ(q.qsize(), 0u);
+  inherited = nullptr;
+}
+
 INSTANTIATE_TEST_SUITE_P(queue, queue_each_method,
                          test_util::all_start_methods(), test_util::method_name);
 
