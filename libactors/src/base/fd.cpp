@@ -9,6 +9,7 @@
 #include <cstring>
 #include <dirent.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -267,6 +268,15 @@ unique_fd connect_unix(const std::string& path) {
     errno = e;
   }
   return s;
+}
+
+unique_fd memfd_of_size(const char* name, std::size_t size) {
+  unique_fd fd(::memfd_create(name, MFD_CLOEXEC));
+  if (!fd)
+    throw_errno(std::string("memfd_create (") + name + ")");
+  if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0)
+    throw_errno(std::string("ftruncate (") + name + ")");
+  return fd;
 }
 
 } // namespace actors::detail

@@ -35,6 +35,10 @@ private:
 /// Throws actors::error(errc::system_error) naming `call` and errno.
 [[noreturn]] void throw_errno(const std::string& call);
 
+/// A new anonymous memfd of `size` zero bytes, named `name` in /proc (close
+/// on exec). Throws errc::system_error.
+unique_fd memfd_of_size(const char* name, std::size_t size);
+
 /// A connected pair of Unix stream sockets, close-on-exec.
 std::pair<unique_fd, unique_fd> socket_pair(int type);
 

@@ -158,13 +158,7 @@ void leave(std::atomic<std::uint32_t>& waiters) {
 ring::ring(std::uint64_t maxsize, bool joinable) {
   auto cap = std::clamp<std::uint64_t>(maxsize * 256, 64 * 1024, 4 * 1024 * 1024);
   cap = (cap + 4095) / 4096 * 4096;
-  fd_ = ::memfd_create("actors-queue", MFD_CLOEXEC);
-  if (fd_ < 0)
-    throw_errno("memfd_create (queue)");
-  if (::ftruncate(fd_, static_cast<off_t>(header_bytes + cap)) != 0) {
-    ::close(fd_);
-    throw_errno("ftruncate (queue)");
-  }
+  fd_ = memfd_of_size("actors-queue", header_bytes + cap).release();
   void* p = ::mmap(nullptr, header_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
   if (p == MAP_FAILED) {
     ::close(fd_);
@@ -307,9 +301,13 @@ bool ring::owner_alive() noexcept {
   int r = pthread_mutex_trylock(&h_->owner);
   if (r == EBUSY)
     return true;
-  // The owner died (EOWNERDEAD: this thread holds the lock now, and keeps
-  // it) or let go of it: the queue is closed for everyone.
-  if (r == 0)
+  // The owner died (EOWNERDEAD: this thread holds the lock now) or let go
+  // of it: the queue is closed for everyone. The lock is let go at once: a
+  // robust mutex a thread holds is on that thread's robust list, which must
+  // not point into memory this process unmaps later.
+  if (r == EOWNERDEAD)
+    pthread_mutex_consistent(&h_->owner);
+  if (r == 0 || r == EOWNERDEAD)
     pthread_mutex_unlock(&h_->owner);
   h_->flags.fetch_or(flag_closed);
   futex_wake_all(&h_->items_seq);
@@ -474,8 +472,12 @@ void ring::shutdown(bool immediate) noexcept {
 }
 
 std::uint64_t ring::size() const noexcept {
-  auto head = h_->head.load(), tail = h_->tail.load();
-  return static_cast<std::uint32_t>(items_of(tail) - items_of(head));
+  // The tail first: the head only grows, so a head read later can only
+  // make the count smaller (never above maxsize), or pass the tail read
+  // (then the queue was empty at some point: 0).
+  auto tail = h_->tail.load(), head = h_->head.load();
+  auto n = static_cast<std::int32_t>(items_of(tail) - items_of(head));
+  return n < 0 ? 0 : static_cast<std::uint64_t>(n);
 }
 
 bool ring::is_shut_down() const noexcept {

@@ -33,13 +33,7 @@ namespace actors {
 namespace detail {
 
 shm_segment::shm_segment(std::size_t size) : size_(size) {
-  fd_ = ::memfd_create("actors-shared", MFD_CLOEXEC);
-  if (fd_ < 0)
-    throw_errno("memfd_create");
-  if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
-    ::close(fd_);
-    throw_errno("ftruncate (shared memory)");
-  }
+  fd_ = memfd_of_size("actors-shared", size).release();
   void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
   if (p == MAP_FAILED) {
     ::close(fd_);
