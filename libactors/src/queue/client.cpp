@@ -99,10 +99,10 @@ ring& ring_of(queue_client& c, const char* what) {
 }
 
 // The end of a ring call that did not return an item or room.
-[[noreturn]] void ring_failed(queue_client& c, ring::result res, const char* what) {
+[[noreturn]] void ring_failed(queue_client& c, ring::result res, bool put) {
   if (res == ring::result::shut_down) {
     c.shut_down = true;
-    if (std::string(what) == "put")
+    if (put)
       throw queue_shut_down("queue::put: the queue was shut down (shutdown() was called); "
                             "it takes no more items");
     throw queue_shut_down("queue::get: the queue was shut down and is empty");
@@ -119,7 +119,7 @@ bool ring_put(queue_client& c, const std::string& item, duration timeout) {
   if (res == ring::result::timeout)
     return false;
   if (res != ring::result::ok)
-    ring_failed(c, res, "put");
+    ring_failed(c, res, true);
   if (r.watchers().load() > 0)
     c.poke();
   return true;
@@ -137,7 +137,7 @@ std::optional<std::string> ring_get(queue_client& c, duration timeout) {
   if (res == ring::result::timeout)
     return std::nullopt;
   if (res != ring::result::ok)
-    ring_failed(c, res, "get");
+    ring_failed(c, res, false);
   std::lock_guard<std::mutex> lock(c.get_mtx);
   ++c.taken;
   return item;

@@ -90,7 +90,6 @@ private:
   void flush_out(server_conn& c);
   void drop(server_conn& c);
   void serve(queue_state& q);
-  void fail_joiners(queue_state& q);
   void answer_watchers(queue_state& q);
 
   std::string path_;  // the node's socket (runtime/control.hpp)
