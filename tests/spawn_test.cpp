@@ -8,6 +8,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+
 namespace {
 
 struct greeter {
@@ -63,5 +67,48 @@ TEST(spawn, a_constructor_that_throws_in_the_child_is_a_remote_error) {
     FAIL() << "spawn of a throwing constructor returned";
   } catch (const actors::remote_error& e) {
     EXPECT_NE(std::string(e.what()).find("negative"), std::string::npos) << e.what();
+  }
+}
+
+TEST(spawn, the_address_is_announced_before_any_of_the_actors_code_runs) {
+  // What a process hosting one actor relies on to report it to its parent
+  // before the actor's first step, which may end the process.
+  static std::atomic<bool> started{false};
+  struct early {
+    void on_start() { started = true; }
+    bool get() const { return started; }
+  };
+  bool started_first = true;
+  std::uint64_t announced = 0;
+  auto ref = actors::detail::spawn_cell(actors::detail::kind_of<early>(), new early, {}, {}, nullptr,
+                                        [&](const actors::detail::actor_address& a) {
+                                          std::this_thread::sleep_for(50ms); // on_start()'s chance
+                                          started_first = started;
+                                          announced = a.id;
+                                        });
+  EXPECT_FALSE(started_first);
+  EXPECT_EQ(announced, ref->address.id);
+  auto e = actors::detail::handle_access::make<early>(ref);
+  EXPECT_TRUE(e.ask(&early::get).get(5s));
+  actors::stop(e);
+}
+
+TEST(spawn, an_actor_whose_first_step_ends_its_process_was_spawned_and_then_died) {
+  // The child reports the actor before any of its code runs, so a crash in
+  // on_start() is the death of a running actor (a supervisor restarts it),
+  // never a failed spawn. Before, the two raced.
+  struct doomed {
+    void on_start() { std::abort(); }
+    int get() const { return 0; }
+  };
+  for (int i = 0; i < 5; ++i) {
+    actors::actor<doomed> d;
+    ASSERT_NO_THROW(d = actors::spawn<doomed>(actors::in_new_process)) << "round " << i;
+    auto box = std::make_shared<down_box>();
+    actors::monitor(d, [box](const actors::down& x) { box->set(x); });
+    ASSERT_TRUE(box->wait(5000ms)) << "round " << i;
+    EXPECT_EQ(box->d->reason.what, actors::down_reason::kind::signal);
+    EXPECT_EQ(box->d->reason.signal, SIGABRT);
+    EXPECT_THROW(d.ask(&doomed::get).get(5s), actors::actor_died);
   }
 }

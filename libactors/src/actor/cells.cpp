@@ -141,7 +141,8 @@ void point_alias(const std::string& alias, const std::string& target) {
 } // namespace
 
 std::shared_ptr<actor_ref> spawn_cell(const actor_kind& kind, void* obj, const std::string& name,
-                                      const mailbox_options& mailbox, const cell_identity* who) {
+                                      const mailbox_options& mailbox, const cell_identity* who,
+                                      const std::function<void(const actor_address&)>& announce) {
   auto& sys = ensure_actor_runtime();
   auto& tr = transport::get();
   auto& t = table();
@@ -194,13 +195,6 @@ std::shared_ptr<actor_ref> spawn_cell(const actor_kind& kind, void* obj, const s
   // itself or set timers, which read it. Without on_start() nothing needs to
   // run before the first message, and a spawn wakes no scheduler worker.
   c->handle = sys.spawn<cell_actor, caf::lazy_init>(c);
-  if (kind.on_start) {
-    struct start : envelope { // runs nothing: make_behavior() ran on_start()
-      void run(void*, actor_cell&) override {}
-      std::uint32_t weight() const noexcept override { return 0; } // not a user message
-    };
-    post_local(*c, std::make_shared<start>(), false);
-  }
   {
     // Found by id only once its CAF actor exists (a supervised child's id
     // is known before it starts). One that stopped already is not added:
@@ -211,6 +205,26 @@ std::shared_ptr<actor_ref> spawn_cell(const actor_kind& kind, void* obj, const s
   }
   auto r = std::make_shared<actor_ref>(c->shared);
   r->local = c;
+  if (announce) {
+    // Whoever learns the address here can reach the actor at once (it is
+    // in the table), and nothing of it has run yet: nobody else knows it.
+    try {
+      announce(c->address);
+    } catch (...) {
+      try {
+        request_stop(*r);
+      } catch (...) {
+      }
+      throw;
+    }
+  }
+  if (kind.on_start) {
+    struct start : envelope { // runs nothing: make_behavior() ran on_start()
+      void run(void*, actor_cell&) override {}
+      std::uint32_t weight() const noexcept override { return 0; } // not a user message
+    };
+    post_local(*c, std::make_shared<start>(), false);
+  }
   return r;
 }
 

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <tuple>
@@ -228,9 +229,16 @@ struct actor_kind {
   void (*on_stop)(void*);          // T::on_stop, or null
   mutable std::atomic<std::uint64_t> spawned{0}; // numbers its default names
 };
+/// `announce`, when given, gets the actor's address once messages to it
+/// are delivered but before on_start() runs: a process that hosts one
+/// actor reports it to its parent there, so a crash in the actor's first
+/// step is the death of a running actor, never a failed spawn. (Only a
+/// restarted actor, whose address others knew, can get a message first.)
+/// If it throws, the actor is asked to stop and the exception propagates.
 std::shared_ptr<actor_ref> spawn_cell(const actor_kind& kind, void* obj, const std::string& name,
                                       const mailbox_options& mailbox = {},
-                                      const cell_identity* who = nullptr);
+                                      const cell_identity* who = nullptr,
+                                      const std::function<void(const actor_address&)>& announce = {});
 
 // -- methods across processes ---------------------------------------------
 

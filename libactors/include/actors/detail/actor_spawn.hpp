@@ -36,9 +36,11 @@ void host_actor(connection<actor_address> report, cell_identity who, std::tuple<
     report_construction_failure(report);
     throw;
   }
-  auto ref = spawn_cell(kind_of<T>(), obj, {}, who.mailbox, &who);
-  report.send(ref->address);
-  report.close();
+  // Reported before the actor runs: its first step may end the process.
+  auto ref = spawn_cell(kind_of<T>(), obj, {}, who.mailbox, &who, [&](const actor_address& a) {
+    report.send(a);
+    report.close();
+  });
   throw system_exit(serve_until_stopped(*ref));
 }
 
