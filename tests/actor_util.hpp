@@ -73,17 +73,7 @@ struct watcher {
   std::vector<std::string> seen() const { return downs; }
 };
 
-// Waits until `pred` holds, up to `limit`.
-template <class F>
-bool eventually(F pred, std::chrono::milliseconds limit = 5000ms) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred())
-      return true;
-    std::this_thread::sleep_for(1ms);
-  }
-  return pred();
-}
+using test_util::eventually;
 
 struct down_box {
   std::mutex mtx;

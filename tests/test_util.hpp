@@ -89,6 +89,18 @@ inline std::string method_name(const ::testing::TestParamInfo<actors::start_meth
 }
 
 /// True while `pid` runs (a zombie does not count).
+/// Waits until `pred` holds, up to `limit`.
+template <class F>
+bool eventually(F pred, std::chrono::milliseconds limit = std::chrono::milliseconds(5000)) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred())
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return pred();
+}
+
 inline bool alive(int pid) {
   auto stat = read_file("/proc/" + std::to_string(pid) + "/stat");
   auto close = stat.rfind(')');

@@ -244,13 +244,13 @@ void pool_core::await_exit(worker& w) {
   if (w.exited || w.sentinel >= 0)
     return;
   try {
-    if (w.proc->join(duration::zero())) {
+    if (w.proc->exited_now()) {
       w.exited = true;
       return;
     }
     w.sentinel = w.proc->sentinel();
     if (w.sentinel < 0) { // no pidfd (a kernel before 5.3): wait as before
-      join_or_kill(*w.proc);
+      w.proc->join_or_kill();
       w.exited = true;
       return;
     }
@@ -263,7 +263,7 @@ void pool_core::await_exit(worker& w) {
   loop_.watch(w.sentinel, EPOLLIN, [this, p = &w](std::uint32_t) {
     bool gone = true;
     try {
-      gone = p->proc->join(duration::zero());
+      gone = p->proc->exited_now();
     } catch (const std::exception&) {
     }
     if (!gone)
@@ -398,7 +398,7 @@ void pool_core::end_now() noexcept {
   for (auto& w : workers_)
     if (!w->exited) {
       try {
-        join_or_kill(*w->proc);
+        w->proc->join_or_kill();
       } catch (const std::exception& e) {
         log::error() << "pool: worker pid " << w->pid << " cannot be waited for: " << e.what();
       }

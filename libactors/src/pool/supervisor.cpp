@@ -34,7 +34,40 @@ namespace actors::detail {
 
 using namespace pool_wire;
 
-pool_core::pool_core(pool_config c) : cfg(std::move(c)), loop_(service_loop()) {
+namespace {
+
+class process_worker final : public worker_process {
+public:
+  explicit process_worker(process p) : p_(std::move(p)) {}
+  int pid() const override { return p_.pid(); }
+  bool exited_now() override { return p_.join(duration::zero()); }
+  int sentinel() override { return p_.sentinel(); }
+  void join_or_kill() override { detail::join_or_kill(p_); }
+  void kill() override { p_.kill(); }
+  void terminate() override { p_.terminate(); }
+  std::optional<int> exitcode() override { return p_.exitcode(); }
+
+private:
+  process p_;
+};
+
+} // namespace
+
+worker_starter process_workers(start_method method) {
+  return [method](const worker_boot& boot, const std::string& name) {
+    no_actor_hosting internal; // a worker runs tasks, not actors
+    process p(pool_worker, boot);
+    p.daemon(true);
+    p.method(method);
+    p.name(name);
+    p.start();
+    return std::unique_ptr<worker_process>(new process_worker(std::move(p)));
+  };
+}
+
+pool_core::pool_core(pool_config c, worker_starter start)
+    : cfg(std::move(c)), loop_(service_loop()),
+      start_(start ? std::move(start) : process_workers(cfg.method)) {
   if (cfg.processes <= 0)
     cfg.processes = cpu_count();
   // One slot per worker: a retiring worker (maxtasksperchild) keeps its
@@ -80,17 +113,11 @@ void pool_core::start_worker() {
     for (int fd : cfg.initializer->fds)
       boot.init_fds.push_back({fd});
   }
-  no_actor_hosting internal; // a worker runs tasks, not actors
-  process p(pool_worker, boot);
-  p.daemon(true);
-  p.method(cfg.method);
-  p.name("PoolWorker-" + std::to_string(next_worker_++));
-  p.start();
+  w->proc = start_(boot, "PoolWorker-" + std::to_string(next_worker_++));
   theirs.reset();
   int flags = ::fcntl(mine.get(), F_GETFL);
   ::fcntl(mine.get(), F_SETFL, flags | O_NONBLOCK);
-  w->pid = p.pid();
-  w->proc.emplace(std::move(p));
+  w->pid = w->proc->pid();
   w->sock = std::move(mine);
   slot_used_[w->slot] = true;
   workers_.push_back(std::move(w));

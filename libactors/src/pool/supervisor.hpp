@@ -19,6 +19,10 @@
 // died with it (it fails with worker_died, or is retried); every other job
 // it had been sent goes back to the head of the queue. A replacement is
 // started at once.
+//
+// Workers. The supervisor starts and stops them through worker_process, so
+// tests drive it with fake workers over socket pairs, without processes
+// (tests/pool_supervisor_test.cpp).
 
 #include <actors/detail/pool_core.hpp>
 #include <actors/detail/shm.hpp>
@@ -33,9 +37,11 @@
 #include <condition_variable>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -46,8 +52,35 @@ struct sent_job {
   job j;
 };
 
+/// One started worker, as the supervisor sees it: a process in the library
+/// (process_workers()), a fake without a process in tests. Loop thread.
+class worker_process {
+public:
+  virtual ~worker_process() = default;
+  virtual int pid() const = 0;
+  /// Whether it has exited (then it is reaped); never blocks.
+  virtual bool exited_now() = 0;
+  /// A descriptor that becomes readable when it exits, or -1 if there is
+  /// none (then join_or_kill() is used).
+  virtual int sentinel() = 0;
+  /// Waits for its exit, killing it after the grace period.
+  virtual void join_or_kill() = 0;
+  virtual void kill() = 0;      // SIGKILL
+  virtual void terminate() = 0; // SIGTERM
+  /// Python's exitcode: the exit status, or minus the signal; none while it runs.
+  virtual std::optional<int> exitcode() = 0;
+};
+
+/// Starts a worker that serves `boot` (its socket is boot.sock.fd, which
+/// the starter must duplicate if it keeps it: it is closed after the call).
+using worker_starter =
+  std::function<std::unique_ptr<worker_process>(const worker_boot& boot, const std::string& name)>;
+
+/// The library's starter: a process running pool_worker, with `method`.
+worker_starter process_workers(start_method method);
+
 struct worker {
-  std::optional<process> proc;
+  std::unique_ptr<worker_process> proc;
   int pid = 0;
   unique_fd sock;
   std::uint32_t slot = 0;
@@ -72,7 +105,8 @@ struct worker {
 
 class pool_core : public std::enable_shared_from_this<pool_core> {
 public:
-  explicit pool_core(pool_config c);
+  /// `start` starts each worker; process_workers(c.method) by default.
+  explicit pool_core(pool_config c, worker_starter start = {});
   ~pool_core();
 
   // For actors-top.
@@ -110,6 +144,7 @@ public:
 
 private:
   event_loop& loop_; // the node's service loop
+  worker_starter start_;
   bool attached_ = false;
 
   // Loop-only state.
