@@ -66,15 +66,23 @@ struct ring_record {
 };
 
 struct ring_header {
-  // One cache line for what every put and get touches: the lock, the head,
-  // the tail, and the waiters' words (their count, and in the top bit
-  // whether a wake-up is on its way: wakers make no other system call until
-  // a waiter runs and clears it). Apart, the lines moving between the cores
-  // cost 20-30% (1p1c at maxsize 64: 1.4-1.6 M against 1.9-2.0 M items/s).
-  pthread_mutex_t lock;  // guards head, tail, cap, records and why
-  std::atomic<std::uint64_t> head;
+  // Two locks: producers take put_lock and move the tail, consumers take
+  // get_lock and move the head, so a producer and a consumer never wait for
+  // each other (a growth takes both, put_lock first). Each side's line holds
+  // its lock, its end, and its last look at the other end: a producer reads
+  // the real head only when the one it saw leaves no room, a consumer the
+  // real tail only when the one it saw leaves no item. Both ends only move
+  // forward, so an old look is a safe one (less room, fewer items).
+  pthread_mutex_t put_lock; // guards tail and head_seen (and, with get_lock, cap)
   std::atomic<std::uint64_t> tail;
-  std::atomic<std::uint32_t> get_waiters;
+  std::atomic<std::uint64_t> head_seen;
+  alignas(64) pthread_mutex_t get_lock; // guards head, tail_seen, records and why
+  std::atomic<std::uint64_t> head;
+  std::atomic<std::uint64_t> tail_seen;
+  // The waiters' words: their count, and in the top bit whether a wake-up
+  // is on its way (wakers make no other system call until a waiter runs and
+  // clears it). Written only by waiters that sleep: read-mostly.
+  alignas(64) std::atomic<std::uint32_t> get_waiters;
   std::atomic<std::uint32_t> put_waiters;
   alignas(64) pthread_mutex_t owner; // held by the owner's serving thread
   std::uint32_t magic;
@@ -82,6 +90,7 @@ struct ring_header {
   std::uint64_t maxsize;
   std::uint32_t joinable;
   std::atomic<std::uint64_t> cap; // bytes of the data area
+  std::atomic<std::uint32_t> flags;
   // The futex words waiters sleep on, bumped when what they wait for may
   // have come.
   alignas(64) std::atomic<std::uint32_t> items_seq;
@@ -89,7 +98,6 @@ struct ring_header {
   alignas(64) std::atomic<std::uint32_t> done_seq;
   std::atomic<std::uint32_t> join_waiters;
   std::atomic<std::uint32_t> done; // task_done() calls and dropped items
-  std::atomic<std::uint32_t> flags;
   std::atomic<std::uint32_t> watchers;
   std::atomic<std::uint32_t> abandoned; // why holds the reason
   char why[160];
@@ -165,7 +173,8 @@ ring::ring(std::uint64_t maxsize, bool joinable) {
     throw_errno("mmap (queue)");
   }
   h_ = static_cast<ring_header*>(p); // zero-filled: every counter starts at 0
-  init_robust_mutex(&h_->lock, false);
+  init_robust_mutex(&h_->put_lock, false);
+  init_robust_mutex(&h_->get_lock, false);
   init_robust_mutex(&h_->owner, false);
   h_->maxsize = maxsize;
   h_->joinable = joinable ? 1 : 0;
@@ -186,7 +195,7 @@ ring::ring(unique_fd fd) : fd_(fd.release()) {
     throw error(errc::bad_payload, "the queue's shared memory that arrived is not a queue ring");
   }
   h_ = static_cast<ring_header*>(p);
-  held l(&h_->lock);
+  held l(&h_->get_lock); // cap changes under both locks
   map_data(h_->cap.load());
 }
 
@@ -213,14 +222,14 @@ void ring::map_data(std::size_t cap) {
   mapped_ = cap;
 }
 
-// Under the lock: another process grew the data area.
+// Under either lock: another process grew the data area.
 void ring::remap_if_grown() {
   auto cap = h_->cap.load();
   if (cap != mapped_)
     map_data(cap);
 }
 
-// Under the lock, with the ring empty: makes the data area big enough for a
+// Under both locks, with the ring empty: makes the data area big enough for a
 // record of `need` bytes, the next power of two above it. (Room for four
 // such records measured slower for 1 MiB items, 2.2 against 2.9 GiB/s:
 // more fresh pages, and a circle that no longer stays in the cache.) The
@@ -238,6 +247,8 @@ bool ring::grow(std::size_t need) {
   map_data(cap);
   h_->head.store(pack(items_of(h_->head.load()), 0));
   h_->tail.store(pack(items_of(h_->tail.load()), 0));
+  h_->head_seen.store(h_->head.load());
+  h_->tail_seen.store(h_->tail.load());
   h_->cap.store(cap);
   return true;
 }
@@ -316,6 +327,21 @@ bool ring::owner_alive() noexcept {
   return false;
 }
 
+namespace {
+
+// The items in the ring and the bytes they use, from a head and a tail.
+struct ring_fill {
+  std::uint32_t count;
+  std::uint64_t used;
+};
+
+ring_fill fill_of(std::uint64_t head, std::uint64_t tail, std::uint64_t cap) {
+  std::uint32_t count = items_of(tail) - items_of(head);
+  return {count, count == 0 ? 0 : (pos_of(tail) + cap - pos_of(head)) % cap};
+}
+
+} // namespace
+
 ring::result ring::put(const char* item, std::size_t size, steady_time deadline,
                        const std::function<bool()>& alive) {
   const std::size_t need = record_bytes(size);
@@ -324,30 +350,45 @@ ring::result ring::put(const char* item, std::size_t size, steady_time deadline,
     if (!owner_alive())
       return result::owner_gone;
     {
-      held l(&h_->lock);
+      held l(&h_->put_lock);
       if (h_->flags.load() & flag_shut)
         return result::shut_down;
       remap_if_grown();
-      auto head = h_->head.load(), tail = h_->tail.load();
+      auto tail = h_->tail.load(std::memory_order_relaxed); // only this lock's holder moves it
+      auto head = h_->head_seen.load(std::memory_order_relaxed);
+      // Strictly less: a ring filled to the last byte would look empty. An
+      // item whose bytes do not fit waits as if the queue were full.
+      auto fits = [&](const ring_fill& f) {
+        return f.count < h_->maxsize && (f.count == 0 || need < mapped_ - f.used);
+      };
+      auto f = fill_of(head, tail, mapped_);
+      if (!fits(f)) { // look at the real head: consumers may have moved it
+        head = h_->head.load(std::memory_order_acquire);
+        h_->head_seen.store(head, std::memory_order_relaxed);
+        f = fill_of(head, tail, mapped_);
+      }
       check_offsets(head, tail);
-      std::uint32_t count = items_of(tail) - items_of(head);
-      if (count < h_->maxsize) {
-        if (count == 0 && need >= mapped_) {
-          if (!grow(need))
-            throw error(errc::frame_too_large, "queue item of " + std::to_string(size)
-                                                 + " bytes does not fit a queue's shared memory");
-          tail = h_->tail.load(); // back at offset 0 (and head too: empty)
-        }
-        auto used = count == 0 ? 0 : (pos_of(tail) + mapped_ - pos_of(head)) % mapped_;
-        // Strictly less: a ring filled to the last byte would look empty.
-        // An item whose bytes do not fit waits as if the queue were full.
-        if (need < mapped_ - used) {
-          auto len = static_cast<std::uint32_t>(size);
-          write_at(pos_of(tail), reinterpret_cast<const char*>(&len), 4);
-          write_at((pos_of(tail) + 4) % mapped_, item, size);
-          h_->tail.store(pack(items_of(tail) + 1, (pos_of(tail) + need) % mapped_));
-          stored = true;
-          room_left = count + 1 < h_->maxsize;
+      if (f.count == 0 && need >= mapped_) {
+        // Empty (the head cannot pass the tail), and too small for the item.
+        held g(&h_->get_lock);
+        if (!grow(need))
+          throw error(errc::frame_too_large, "queue item of " + std::to_string(size)
+                                               + " bytes does not fit a queue's shared memory");
+        tail = h_->tail.load(); // back at offset 0 (and the head too: empty)
+        head = tail;
+        f = fill_of(head, tail, mapped_);
+      }
+      if (fits(f)) {
+        auto len = static_cast<std::uint32_t>(size);
+        write_at(pos_of(tail), reinterpret_cast<const char*>(&len), 4);
+        write_at((pos_of(tail) + 4) % mapped_, item, size);
+        h_->tail.store(pack(items_of(tail) + 1, (pos_of(tail) + need) % mapped_));
+        stored = true;
+        room_left = f.count + 1 < h_->maxsize;
+        if (!room_left) { // for the chain below, the real head
+          head = h_->head.load(std::memory_order_acquire);
+          h_->head_seen.store(head, std::memory_order_relaxed);
+          room_left = items_of(tail) + 1 - items_of(head) < h_->maxsize;
         }
       }
     }
@@ -358,13 +399,9 @@ ring::result ring::put(const char* item, std::size_t size, steady_time deadline,
     auto room = [&] {
       if (h_->flags.load() & (flag_shut | flag_closed))
         return true;
-      auto head = h_->head.load(), tail = h_->tail.load();
-      std::uint32_t count = items_of(tail) - items_of(head);
-      if (count >= h_->maxsize)
-        return false;
       auto cap = h_->cap.load();
-      auto used = count == 0 ? 0 : (pos_of(tail) + cap - pos_of(head)) % cap;
-      return count == 0 || need < cap - used;
+      auto f = fill_of(h_->head.load(), h_->tail.load(), cap);
+      return f.count < h_->maxsize && (f.count == 0 || need < cap - f.used);
     };
     if (!wait_until(h_->room_seq, h_->put_waiters, room, deadline, alive))
       return result::owner_gone;
@@ -382,21 +419,31 @@ ring::result ring::get(std::string& out, steady_time deadline, const std::functi
     if (!owner_alive())
       return result::owner_gone;
     {
-      held l(&h_->lock);
+      held l(&h_->get_lock);
       remap_if_grown();
-      auto head = h_->head.load(), tail = h_->tail.load();
+      auto head = h_->head.load(std::memory_order_relaxed); // only this lock's holder moves it
+      auto tail = h_->tail_seen.load(std::memory_order_relaxed);
+      if (items_of(tail) == items_of(head)) { // look at the real tail
+        tail = h_->tail.load(std::memory_order_acquire);
+        h_->tail_seen.store(tail, std::memory_order_relaxed);
+      }
       check_offsets(head, tail);
-      std::uint32_t count = items_of(tail) - items_of(head);
-      if (count > 0) {
+      auto f = fill_of(head, tail, mapped_);
+      if (f.count > 0) {
         std::uint32_t len = 0;
         read_at(pos_of(head), reinterpret_cast<char*>(&len), 4);
-        auto used = (pos_of(tail) + mapped_ - pos_of(head)) % mapped_;
-        if (record_bytes(len) > used)
+        if (record_bytes(len) > f.used)
           throw error(errc::bad_payload, "a queue's shared memory holds a malformed record");
         out.resize(len);
         read_at((pos_of(head) + 4) % mapped_, out.data(), len);
-        h_->head.store(pack(items_of(head) + 1, (pos_of(head) + record_bytes(len)) % mapped_));
-        items_left = count > 1;
+        auto next = pack(items_of(head) + 1, (pos_of(head) + record_bytes(len)) % mapped_);
+        h_->head.store(next);
+        items_left = f.count > 1;
+        if (!items_left) { // for the chain below, the real tail
+          tail = h_->tail.load(std::memory_order_acquire);
+          h_->tail_seen.store(tail, std::memory_order_relaxed);
+          items_left = items_of(tail) != items_of(next);
+        }
         if (rec >= 0 && rec < max_records)
           h_->records[rec].taken.fetch_add(1, std::memory_order_relaxed);
         break;
@@ -435,7 +482,7 @@ ring::result ring::join(steady_time deadline, const std::function<bool()>& alive
     // the reason is set, so a join that sees them done sees why too.
     bool finished_now = items_of(h_->tail.load()) == h_->done.load();
     if (h_->abandoned.load()) {
-      held l(&h_->lock);
+      held l(&h_->get_lock);
       if (h_->abandoned.exchange(0)) {
         why = h_->why;
         return result::abandoned;
@@ -456,12 +503,16 @@ ring::result ring::join(steady_time deadline, const std::function<bool()>& alive
 
 void ring::shutdown(bool immediate) noexcept {
   {
-    held l(&h_->lock);
+    // Both locks: no put that looked at the flag before it is set may add an
+    // item after the immediate drop.
+    held p(&h_->put_lock);
+    held l(&h_->get_lock);
     h_->flags.fetch_or(flag_shut);
     if (immediate) {
       auto head = h_->head.load(), tail = h_->tail.load();
       std::uint32_t dropped = items_of(tail) - items_of(head);
       h_->head.store(tail);
+      h_->tail_seen.store(tail);
       if (h_->joinable)
         h_->done.fetch_add(dropped);
     }
@@ -523,7 +574,7 @@ void ring::close() noexcept {
 }
 
 int ring::claim_record(int pid) noexcept {
-  held l(&h_->lock);
+  held l(&h_->get_lock);
   for (int i = 0; i < max_records; ++i)
     if (h_->records[i].pid.load() == 0) {
       h_->records[i].taken.store(0);
@@ -538,7 +589,7 @@ void ring::release_record(int rec, int pid) noexcept {
   if (rec < 0 || rec >= max_records)
     return;
   {
-    held l(&h_->lock);
+    held l(&h_->get_lock);
     auto& r = h_->records[rec];
     auto taken = r.taken.load(), done = r.done.load();
     if (h_->joinable && taken > done) {

@@ -6,12 +6,17 @@
 //
 // Layout: a header page, then the data area, a circle of records (u32
 // length, the encoded item, padding to 8 bytes).
-// - A robust process-shared mutex guards the state. Every change ends with
-//   one aligned 64-bit store (the head or the tail: item count and byte
-//   offset together), so a process killed while it held the lock leaves the
-//   ring as it was before or after its change, never between: a consumer
-//   killed in get() either took the item or left it at the head, and
-//   maxsize is never exceeded, whoever dies.
+// - Two robust process-shared mutexes: producers hold put_lock and move the
+//   tail, consumers hold get_lock and move the head, so a producer and a
+//   consumer never wait for each other's lock or take each other's cache
+//   line for it. Every change ends with one aligned 64-bit store (the head
+//   or the tail: item count and byte offset together), so a process killed
+//   while it held a lock leaves the ring as it was before or after its
+//   change, never between: a consumer killed in get() either took the item
+//   or left it at the head, and maxsize is never exceeded, whoever dies.
+//   Each side reads the other's end only when the copy it saw last leaves
+//   no room (or no item); both ends only move forward, so an old copy is
+//   a safe one.
 // - Waiting: spin for a few microseconds (the other side is usually running
 //   on the other core), then sleep on a futex word in slices
 //   (recheck_slice), asking `alive` after each whether the owner still runs.
