@@ -7,6 +7,7 @@
 
 #include "base/fd.hpp"
 #include "base/futex.hpp"
+#include "base/robust_lock.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -50,12 +51,6 @@ constexpr std::uint64_t pos_of(std::uint64_t w) { return w & 0xffffffffu; }
 
 // A record: u32 length, the bytes, padding to 8.
 constexpr std::size_t record_bytes(std::size_t n) { return (4 + n + 7) & ~std::size_t{7}; }
-
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
 
 } // namespace
 
@@ -109,31 +104,11 @@ static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "shared atomics m
 
 namespace {
 
-// Holds the ring's robust mutex. It spins a little before it sleeps: a lock
-// held for a copy of a small item is free again within a microsecond, and a
-// sleep and wake-up costs tens of them. A holder that died left the state
-// as before or after its change (ring.hpp), so it is usable as it is.
-struct held {
-  pthread_mutex_t* m;
-  explicit held(pthread_mutex_t* mutex) : m(mutex) {
-    // Tries only when the lock word says free (glibc keeps it first): a
-    // failed try would take the line away from the holder.
-    auto* word = reinterpret_cast<std::atomic<std::uint32_t>*>(m);
-    int r = EBUSY;
-    for (int i = 0; i < lock_spins && r == EBUSY; ++i) {
-      if (word->load(std::memory_order_relaxed) == 0)
-        r = pthread_mutex_trylock(m);
-      if (r == EBUSY)
-        cpu_relax();
-    }
-    if (r == EBUSY)
-      r = pthread_mutex_lock(m);
-    if (r == EOWNERDEAD)
-      pthread_mutex_consistent(m);
-  }
-  ~held() { pthread_mutex_unlock(m); }
-  held(const held&) = delete;
-  held& operator=(const held&) = delete;
+// Holds one of the ring's locks, trying a few times first (robust_lock.hpp).
+// A holder that died left the state as before or after its change
+// (ring.hpp), so it is usable as it is.
+struct held : robust_lock {
+  explicit held(pthread_mutex_t* m) : robust_lock(m, lock_spins) {}
 };
 
 constexpr std::uint32_t wake_pending = 0x80000000u;

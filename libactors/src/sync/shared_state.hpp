@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "base/futex.hpp"
+#include "base/robust_lock.hpp"
 
 namespace actors::detail {
 
@@ -110,14 +111,9 @@ State& state_after_mutex(const std::shared_ptr<shm_segment>& s, const char* what
 // Locks the robust mutex at the start of a segment that guards the state
 // after it; a holder that died mid-update left single-word fields, so the
 // state is usable as it is.
-struct state_lock {
-  pthread_mutex_t* m;
+struct state_lock : robust_lock {
   explicit state_lock(const std::shared_ptr<shm_segment>& s)
-    : m(reinterpret_cast<pthread_mutex_t*>(s->data())) {
-    if (pthread_mutex_lock(m) == EOWNERDEAD)
-      pthread_mutex_consistent(m);
-  }
-  ~state_lock() { pthread_mutex_unlock(m); }
+    : robust_lock(reinterpret_cast<pthread_mutex_t*>(s->data())) {}
 };
 
 } // namespace actors::detail
