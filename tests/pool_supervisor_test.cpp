@@ -40,10 +40,17 @@ enum class act { answer, die, hang, garble };
 
 struct script {
   std::mutex mtx;
-  std::function<act(std::uint64_t task, const std::string& payload)> decide =
-    [](std::uint64_t, const std::string&) { return act::answer; };
+  std::function<act(const std::string& payload)> decide = [](const std::string&) {
+    return act::answer;
+  };
   std::atomic<int> started{0}, kills{0}, terms{0};
   bool exit_on_eof = true; // false: a worker that ignores the end of its socket
+
+  // What every worker does with each task from now on.
+  void on_task(std::function<act(const std::string& payload)> fn) {
+    std::lock_guard<std::mutex> lock(mtx);
+    decide = std::move(fn);
+  }
 };
 
 class fake_worker final : public worker_process {
@@ -122,7 +129,7 @@ private:
         std::string payload(p, end);
         slot_->store(id);
         std::lock_guard<std::mutex> lock(s_->mtx);
-        last = s_->decide(id, payload);
+        last = s_->decide(payload);
         if (last != act::answer)
           return false;
         std::string head;
@@ -230,8 +237,6 @@ struct fixture {
     pool->attach();
   }
   ~fixture() {
-    if (!pool)
-      return;
     pool_terminate(*pool);
     EXPECT_TRUE(pool_join(*pool, 10s));
   }
@@ -281,12 +286,9 @@ TEST(pool_supervisor, every_result_comes_back_once_in_its_place) {
 
 TEST(pool_supervisor, the_task_a_worker_died_running_fails_and_the_rest_go_to_its_replacement) {
   fixture f(1);
-  {
-    std::lock_guard<std::mutex> lock(f.s->mtx);
-    f.s->decide = [](std::uint64_t, const std::string& p) {
-      return p == "item 3" ? act::die : act::answer;
-    };
-  }
+  f.s->on_task([](const std::string& p) {
+    return p == "item 3" ? act::die : act::answer;
+  });
   f.submit_jobs(40);
   ASSERT_TRUE(f.sink->wait_for(40));
   auto dead = f.sink->at(3);
@@ -308,12 +310,9 @@ TEST(pool_supervisor, the_task_a_worker_died_running_fails_and_the_rest_go_to_it
 TEST(pool_supervisor, a_task_with_retries_runs_again_after_its_worker_died) {
   std::atomic<int> deaths{0};
   fixture f(2);
-  {
-    std::lock_guard<std::mutex> lock(f.s->mtx);
-    f.s->decide = [&](std::uint64_t, const std::string& p) {
-      return p == "item 5" && deaths++ < 2 ? act::die : act::answer; // dies twice
-    };
-  }
+  f.s->on_task([&](const std::string& p) {
+    return p == "item 5" && deaths++ < 2 ? act::die : act::answer; // dies twice
+  });
   f.submit_jobs(10, 2);
   ASSERT_TRUE(f.sink->wait_for(10));
   for (std::size_t i = 0; i < 10; ++i)
@@ -324,12 +323,9 @@ TEST(pool_supervisor, a_task_with_retries_runs_again_after_its_worker_died) {
 
 TEST(pool_supervisor, a_task_over_its_timeout_gets_its_worker_killed_and_fails) {
   fixture f(1);
-  {
-    std::lock_guard<std::mutex> lock(f.s->mtx);
-    f.s->decide = [](std::uint64_t, const std::string& p) {
-      return p == "item 1" ? act::hang : act::answer;
-    };
-  }
+  f.s->on_task([](const std::string& p) {
+    return p == "item 1" ? act::hang : act::answer;
+  });
   f.submit_jobs(3, 0, 100ms);
   ASSERT_TRUE(f.sink->wait_for(3));
   EXPECT_TRUE(f.sink->at(0).result);
@@ -341,12 +337,9 @@ TEST(pool_supervisor, a_task_over_its_timeout_gets_its_worker_killed_and_fails) 
 
 TEST(pool_supervisor, a_worker_that_sends_a_malformed_frame_is_killed_and_replaced) {
   fixture f(1);
-  {
-    std::lock_guard<std::mutex> lock(f.s->mtx);
-    f.s->decide = [](std::uint64_t, const std::string& p) {
-      return p == "item 0" ? act::garble : act::answer;
-    };
-  }
+  f.s->on_task([](const std::string& p) {
+    return p == "item 0" ? act::garble : act::answer;
+  });
   f.submit_jobs(4);
   ASSERT_TRUE(f.sink->wait_for(4));
   // The task it was running dies with it; nothing else is lost.
@@ -393,10 +386,7 @@ TEST(pool_supervisor, a_worker_that_ignores_eof_is_killed_after_the_grace_period
 
 TEST(pool_supervisor, terminate_fails_running_and_queued_tasks_with_closed) {
   fixture f(1);
-  {
-    std::lock_guard<std::mutex> lock(f.s->mtx);
-    f.s->decide = [](std::uint64_t, const std::string&) { return act::hang; };
-  }
+  f.s->on_task([](const std::string&) { return act::hang; });
   f.submit_jobs(5);
   ASSERT_TRUE(eventually([&] { return f.s->started.load() == 1; }));
   std::this_thread::sleep_for(50ms); // the first task reaches the worker
