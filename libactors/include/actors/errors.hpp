@@ -105,6 +105,13 @@ enum class errc : int {
   /// A supervisor gave up: its children needed more restarts than its
   /// intensity allows within its period. It stopped them, then itself.
   restart_limit,
+  /// A host could not join the cluster, or a cluster link could not be made:
+  /// a wrong or missing certificate, a peer that speaks no TLS, or a host
+  /// that runs a different program. Both sides report it.
+  cluster_refused,
+  /// A host named in a spawn or an address is not in the cluster, or its
+  /// link went down (a partition, or the host died).
+  host_unreachable,
 };
 
 /// The std::error_category for actors::errc ("actors").

@@ -1,7 +1,7 @@
 #pragma once
 /// @file spawn.hpp
 /// Making actors: spawn<T>(), the placements that say where an actor runs
-/// (in_this_process, in_new_process, in_process_of, each with an optional
+/// (in_this_process, in_new_process, in_process_of, on_host, each with an optional
 /// bounded mailbox) and the spare processes that make spawning into a new
 /// process cost about an ask. The handle spawn() returns is in actor.hpp.
 ///
@@ -99,6 +99,15 @@ actor<T> spawn(const in_this_process_t& where, A&&... args) {
     detail::spawn_cell(detail::kind_of<T>(), obj, {}, where.box));
 }
 
+/// Tells spawn() to build the actor on another host of the cluster
+/// (cluster.hpp), in the node of that host: the process that joined, or the
+/// root. Arguments are serialized as for in_new_process.
+/// `on_host(h).mailbox(n)` bounds its mailbox.
+struct on_host : detail::with_mailbox<on_host> {
+  explicit on_host(std::string host) : name(std::move(host)) {}
+  std::string name;
+};
+
 namespace detail {
 template <class... A>
 struct first_is_placement : std::false_type {};
@@ -106,7 +115,8 @@ template <class F, class... A>
 struct first_is_placement<F, A...>
   : std::bool_constant<std::is_same_v<std::decay_t<F>, in_this_process_t>
                        || std::is_same_v<std::decay_t<F>, in_new_process_t>
-                       || std::is_same_v<std::decay_t<F>, in_process_of>> {};
+                       || std::is_same_v<std::decay_t<F>, in_process_of>
+                       || std::is_same_v<std::decay_t<F>, on_host>> {};
 } // namespace detail
 
 /// Same as spawn(in_this_process, args...).
@@ -145,6 +155,22 @@ actor<T> spawn(const in_process_of& where, A&&... args) {
   if constexpr (detail::check_spawn<T, A...>()) {
     return detail::handle_access::make<T>(detail::spawn_remote(
       where.proc ? detail::endpoint_of(*where.proc) : where.endpoint, reinterpret_cast<detail::any_fn>(&detail::spawn_here<T, detail::travel_t<A>...>),
+      detail::encode(std::make_tuple(
+        where.box, std::tuple<detail::travel_t<A>...>(std::forward<A>(args)...)))));
+  }
+  return {};
+}
+
+/// Spawns an actor of class T on another host of the cluster (see on_host).
+/// - Blocks: for one round trip to that host.
+/// - Throws: errc::host_unreachable if no host of that name is in the
+///   cluster or its link is down; remote_error if T's constructor threw
+///   there; errc::bad_argument outside a cluster.
+template <class T, class... A>
+actor<T> spawn(const on_host& where, A&&... args) {
+  if constexpr (detail::check_spawn<T, A...>()) {
+    return detail::handle_access::make<T>(detail::spawn_remote(
+      detail::host_endpoint(where.name), reinterpret_cast<detail::any_fn>(&detail::spawn_here<T, detail::travel_t<A>...>),
       detail::encode(std::make_tuple(
         where.box, std::tuple<detail::travel_t<A>...>(std::forward<A>(args)...)))));
   }

@@ -3,6 +3,7 @@
 // a peer is gone, the watchdog for frozen peers, and sending a call.
 
 #include "actor/runtime_state.hpp"
+#include "io/route.hpp"
 
 namespace actors::detail {
 
@@ -123,6 +124,11 @@ down_reason reason_for_pid(int pid) {
 }
 
 down_reason reason_for_peer(const peer_ptr& p) {
+  if (p->remote()) // its pid is not ours to look up; its parent there may know
+    return {down_reason::kind::unreachable, 0, 0,
+            "the node of pid " + std::to_string(p->pid()) + " on host "
+              + p->endpoint().substr(0, p->endpoint().find(':'))
+              + " closed its connection, or its host left the cluster"};
   return reason_for_pid(p->pid());
 }
 
@@ -312,8 +318,8 @@ void watchdog() {
   auto now = std::chrono::steady_clock::now();
   auto limit = std::chrono::milliseconds(stopped_limit_ms.load());
   for (auto& p : tr->dialled()) {
-    if (!p->service_state_ready.load(std::memory_order_acquire))
-      continue;
+    if (!p->service_state_ready.load(std::memory_order_acquire) || p->remote())
+      continue; // another host's process: the cluster's heartbeat watches it
     auto& st = state_of(p);
     bool close = false;
     {
@@ -360,12 +366,14 @@ refusal send_remote(actor_ref& ref, const std::string& header, args_writer write
       p = transport::get().connect(a.endpoint);
       std::atomic_store(&ref.conn, std::static_pointer_cast<void>(p));
     }
-  } catch (const error&) {
+  } catch (const error& e) {
     if (!reply) {
       dropped_count()++;
       return refusal::none;
     }
-    auto why = reason_for_pid(a.pid);
+    auto why = is_remote_endpoint(a.endpoint)
+                 ? down_reason{down_reason::kind::unreachable, 0, 0, e.what()}
+                 : reason_for_pid(a.pid);
     auto name = a.name;
     if (why.what == down_reason::kind::unreachable && !a.parent.empty())
       ask_parent_why(a.parent, a.pid, why, [reply, name](const down_reason& r) {

@@ -80,6 +80,10 @@ public:
         return "authentication failed: the authkeys differ";
       case errc::message_too_long:
         return "the message is longer than maxlength";
+      case errc::cluster_refused:
+        return "cluster link refused";
+      case errc::host_unreachable:
+        return "host unreachable";
       case errc::restart_limit:
         return "a supervisor reached its restart limit";
     }

@@ -2,6 +2,8 @@
 // parking and lifetime; the event loops it runs are in event_loop.cpp.
 
 #include "io/transport.hpp"
+
+#include "io/route.hpp"
 #include "base/thread_name.hpp"
 
 #include <actors/errors.hpp>
@@ -110,18 +112,25 @@ peer_ptr transport::connect(const std::string& endpoint) {
     if (it != dialled_.end() && !it->second->closed())
       return it->second;
   }
-  auto fd = connect_unix(endpoint);
-  if (!fd)
-    throw error(errc::eof, "cannot reach the node at " + endpoint + ": "
-                             + std::string(std::strerror(errno)) + " (its process has ended)");
+  unique_fd fd;
+  int pid = 0;
+  if (is_remote_endpoint(endpoint)) {
+    fd = dial_remote(endpoint, pid); // throws with its own message
+  } else {
+    fd = connect_unix(endpoint);
+    if (!fd)
+      throw error(errc::eof, "cannot reach the node at " + endpoint + ": "
+                               + std::string(std::strerror(errno)) + " (its process has ended)");
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    ::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len);
+    pid = cred.pid;
+  }
   int flags = ::fcntl(fd.get(), F_GETFL);
   ::fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK);
-  ucred cred{};
-  socklen_t len = sizeof cred;
-  ::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len);
   auto p = std::make_shared<peer>();
   p->fd_ = fd.release();
-  p->pid_ = cred.pid;
+  p->pid_ = pid;
   p->endpoint_ = endpoint;
   p->loop_ = &outbound_;
   {

@@ -68,6 +68,9 @@ public:
   int pid() const noexcept { return pid_; }
   /// The endpoint this node dialled; empty for a connection it accepted.
   const std::string& endpoint() const noexcept { return endpoint_; }
+  /// True for a connection to another host (through the gateway): pid() is
+  /// a process of that host, never one of ours.
+  bool remote() const noexcept { return !endpoint_.empty() && endpoint_[0] != '/'; }
   bool closed() const noexcept { return closed_.load(); }
 
   /// Per-connection state owned by the services that use it (the actor

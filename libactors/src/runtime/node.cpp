@@ -3,6 +3,7 @@
 
 #include "base/log.hpp"
 #include "io/frame.hpp"
+#include "io/route.hpp"
 #include "io/service_loop.hpp"
 #include "io/transport.hpp"
 #include "runtime/control.hpp"
@@ -278,12 +279,17 @@ inherited_settings inherited_settings::current() {
   s.log_datefmt = lc.datefmt;
   s.log_threshold = static_cast<int>(lc.threshold);
   s.busy_poll_ns = busy_poll_slot().load(std::memory_order_relaxed);
+  s.cluster_host = detail::cluster_host();
+  s.gateway = detail::gateway_path();
+  s.cluster_node = detail::cluster_node();
   return s;
 }
 
 void inherited_settings::apply() const noexcept {
   set_start_method(static_cast<start_method>(default_method));
   busy_poll_slot().store(busy_poll_ns, std::memory_order_relaxed);
+  if (cluster_host != detail::cluster_host() || gateway != gateway_path())
+    detail::set_cluster_route(cluster_host, gateway, cluster_node);
   auto lc = log::current_config();
   if (lc.format == log_format && lc.datefmt == log_datefmt
       && static_cast<int>(lc.threshold) == log_threshold)
@@ -412,6 +418,9 @@ node::node() {
   if (const char* control = std::getenv("ACTORS_CONTROL"); control && std::string(control) == "on")
     detail::start_control_endpoint();
   detail::hook_exit();
+  // Started by actors-node: this program is a worker host of a cluster.
+  if (std::getenv("ACTORS_JOIN"))
+    detail::run_join_main();
 }
 
 node::~node() {

@@ -36,3 +36,27 @@ void run_node_hooks(void (*node_hooks::*which)() noexcept) noexcept {
 }
 
 } // namespace actors::detail
+
+namespace actors::detail {
+
+namespace {
+std::atomic<void (*)()> join_main{nullptr};
+} // namespace
+
+void set_join_main(void (*fn)()) noexcept {
+  join_main.store(fn, std::memory_order_release);
+}
+
+void run_join_main() noexcept {
+  if (auto* fn = join_main.load(std::memory_order_acquire)) {
+    fn(); // joins, serves, exits
+    std::exit(0);
+  }
+  std::fprintf(stderr,
+               "actors: ACTORS_JOIN is set (this program was started to join a cluster), but "
+               "it does not use actors/cluster.hpp: start a program that calls "
+               "actors::cluster::listen or join\n");
+  std::exit(2);
+}
+
+} // namespace actors::detail

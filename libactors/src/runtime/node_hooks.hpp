@@ -30,4 +30,12 @@ void add_node_hooks(const node_hooks& hooks) noexcept;
 /// Runs one kind of hook of every family: run_node_hooks(&node_hooks::flush).
 void run_node_hooks(void (*node_hooks::*which)() noexcept) noexcept;
 
+/// The cluster's worker main (cluster/gateway.cpp registers it from a static
+/// initializer): joins the cluster that ACTORS_JOIN names, serves until the
+/// link ends, then exits the process. The node's constructor calls
+/// run_join_main() when ACTORS_JOIN is set; without a registered main (the
+/// program never uses actors/cluster.hpp) it says so and exits with 2.
+void set_join_main(void (*fn)()) noexcept;
+[[noreturn]] void run_join_main() noexcept;
+
 } // namespace actors::detail

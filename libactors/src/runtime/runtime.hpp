@@ -31,6 +31,9 @@ struct inherited_settings {
   std::string log_datefmt;
   int log_threshold = 20;
   std::int64_t busy_poll_ns = 50'000;
+  // The cluster route (io/route.hpp): set in a child of a host's node that
+  // joined a cluster after its fork server started.
+  std::string cluster_host, gateway, cluster_node;
 
   /// This process's settings now.
   static inherited_settings current();
@@ -40,7 +43,8 @@ struct inherited_settings {
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(default_method, log_format, log_datefmt, log_threshold, busy_poll_ns);
+    ar(default_method, log_format, log_datefmt, log_threshold, busy_poll_ns, cluster_host,
+       gateway, cluster_node);
   }
 };
 
@@ -248,6 +252,10 @@ void drop_inherited_actors() noexcept;
 /// not the control endpoint (a spare process: actors-top sees it as a node
 /// once it hosts an actor).
 void prepare_actor_runtime();
+/// Starts the actor runtime as the first actor would: the transport with its
+/// handlers, CAF's threads and the control endpoint. A host's node calls it
+/// when it joins a cluster, so other hosts can spawn into it at once.
+void start_actor_runtime();
 /// Stops making spare processes and lets the idle ones go (node shutdown).
 void stop_spares() noexcept;
 /// In a fork()ed child: forgets the parent's spares (and its maker thread).

@@ -75,7 +75,15 @@ private:
   std::shared_ptr<const std::string> text_;
 };
 
-/// Where an actor lives: enough to reach it from any process of the machine.
+// In a cluster, endpoints are qualified with their host's name as they are
+// encoded, and this host's own are made local again as they are decoded
+// (io/route.hpp). Outside one, both are the identity.
+const std::string& cluster_host() noexcept;
+std::string endpoint_to_wire(const std::string& endpoint);
+std::string endpoint_from_wire(std::string endpoint);
+
+/// Where an actor lives: enough to reach it from any process of the machine,
+/// and in a cluster from any host (its endpoints then name their host).
 struct actor_address {
   shared_text endpoint;   // its node's transport socket
   int pid = 0;            // its process
@@ -90,8 +98,20 @@ struct actor_address {
   mailbox_options mailbox; // its bound, which every sender follows
 
   template <class Archive>
-  void serialize(Archive& ar) {
+  void save(Archive& ar) const {
+    if (cluster_host().empty())
+      ar(endpoint, pid, id, type, name, parent, restartable, mailbox);
+    else
+      ar(endpoint_to_wire(endpoint), pid, id, type, name, endpoint_to_wire(parent), restartable,
+         mailbox);
+  }
+  template <class Archive>
+  void load(Archive& ar) {
     ar(endpoint, pid, id, type, name, parent, restartable, mailbox);
+    if (!cluster_host().empty()) {
+      endpoint = endpoint_from_wire(endpoint.str());
+      parent = endpoint_from_wire(parent.str());
+    }
   }
 };
 

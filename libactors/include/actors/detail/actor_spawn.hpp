@@ -94,6 +94,10 @@ std::shared_ptr<actor_ref> spawn_remote(const std::string& endpoint, any_fn spaw
 /// Where to reach the actor transport of process `p`; waits (up to 30 s) for
 /// a child that has not yet offered it. Throws as spawn(in_process_of).
 std::string endpoint_of(const process& p);
+/// The endpoint of the node of cluster host `name` (io/route.hpp): its
+/// gateway resolves it. Throws errc::bad_argument outside a cluster, and
+/// errc::host_unreachable for a host it does not know.
+std::string host_endpoint(const std::string& name);
 
 /// How a constructor argument travels to another process: decayed, and a
 /// C string as std::string (a pointer would not mean anything there).

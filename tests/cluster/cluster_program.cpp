@@ -1,0 +1,158 @@
+// The program the cluster tests run on every "host" (a network namespace).
+// As a worker it is started by actors-node and never gets past its node's
+// constructor. As the root it runs one scenario and prints what it saw:
+//
+//   cluster_program <scenario> <address> <port> <certdir|plaintext> <hosts>
+//
+// scenarios:
+//   basic      spawn on each other host, ask, tell in order, hosts() lists all
+//   host_dies  spawn on h2, print READY, wait for its down (the test kills
+//              h2's processes), check an ask then fails with actor_died
+//   partition  the same, while the test takes h2's link down
+//   rejoin     host_dies, then wait for h2 to join again and use it
+//   alone      nobody may join (the test's worker is refused): the wait for
+//              a second host times out
+// Every line the test checks starts with "CHECK ". Exit status 0 means every
+// check held.
+#include <actors/all.hpp>
+#include <actors/cluster.hpp>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <future>
+#include <iostream>
+#include <string>
+
+namespace {
+
+struct counter {
+  int n = 0;
+  std::string log;
+  explicit counter(int start) : n(start) {}
+  int add(int k) {
+    log += std::to_string(k) + ",";
+    return n += k;
+  }
+  std::string order() const { return log; }
+  std::string where() const { return actors::cluster::this_host() + "/" + std::to_string(::getpid()); }
+};
+
+int failures = 0;
+
+void check(bool ok, const std::string& what) {
+  std::cout << "CHECK " << (ok ? "ok " : "FAILED ") << what << std::endl;
+  if (!ok)
+    ++failures;
+}
+
+using namespace std::chrono_literals;
+
+void basic(const std::vector<std::string>& hosts) {
+  for (auto& h : hosts) {
+    if (h == actors::cluster::this_host())
+      continue;
+    auto c = actors::spawn<counter>(actors::on_host(h), 10);
+    auto where = c.ask(&counter::where).get(10s);
+    check(where.rfind(h + "/", 0) == 0, "spawned on " + h + " (it says " + where + ")");
+    check(c.ask(&counter::add, 5).get(10s) == 15, "ask on " + h);
+    std::string want;
+    for (int i = 1; i <= 1000; ++i) {
+      c.tell(&counter::add, i);
+      want += std::to_string(i) + ",";
+    }
+    check(c.ask(&counter::order).get(10s) == "5," + want, "1000 tells to " + h + " arrived in order");
+    // A handle that travelled back from the other host still works here.
+    auto local = actors::spawn<counter>(0);
+    check(local.ask(&counter::add, 1).get(10s) == 1, "a local actor beside the cluster");
+  }
+}
+
+// Spawns on h2, then waits for the test to end h2 (kill or partition).
+void host_goes(const std::string& h, const char* how) {
+  auto c = actors::spawn<counter>(actors::on_host(h), 0);
+  check(c.ask(&counter::add, 1).get(10s) == 1, "ask on " + h + " before it goes");
+  std::promise<actors::down> p;
+  auto got = p.get_future();
+  actors::monitor(c, [&p](const actors::down& d) { p.set_value(d); });
+  std::cout << "READY " << how << std::endl;
+  auto t0 = std::chrono::steady_clock::now();
+  if (got.wait_for(30s) != std::future_status::ready) {
+    check(false, std::string("the down of the actor on ") + h + " after " + how);
+    return;
+  }
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  auto d = got.get();
+  std::cout << "DOWN after " << ms << " ms: " << d.reason.describe() << std::endl;
+  check(true, "the down of the actor on " + h + " arrived");
+  try {
+    c.ask(&counter::add, 1).get(10s);
+    check(false, "an ask to the actor on the lost host fails");
+  } catch (const actors::actor_died& e) {
+    check(true, std::string("an ask to the actor on the lost host fails: ") + e.what());
+  } catch (const std::exception& e) {
+    check(false, std::string("an ask to the lost host failed with the wrong error: ") + e.what());
+  }
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  actors::node node; // a worker (ACTORS_JOIN set) never returns from here
+  if (argc != 6) {
+    std::cerr << "usage: cluster_program <scenario> <address> <port> <certdir|plaintext> <hosts>\n";
+    return 2;
+  }
+  std::string scenario = argv[1], address = argv[2], certs = argv[4];
+  auto port = static_cast<std::uint16_t>(std::atoi(argv[3]));
+  auto want = static_cast<std::size_t>(std::atoi(argv[5]));
+  auto opts = actors::cluster::options().name("root");
+  if (certs == "plaintext")
+    opts.plaintext_on_loopback();
+  else
+    opts.tls(certs + "/root.pem", certs + "/root.key", certs + "/ca.pem");
+  if (const char* hb = std::getenv("CLUSTER_HEARTBEAT_MS"))
+    opts.heartbeat(std::chrono::milliseconds(std::atoi(hb)));
+  auto bound = actors::cluster::listen(address, port, opts);
+  std::cout << "LISTENING " << bound << std::endl;
+  if (scenario == "alone") { // the test's worker is refused: nobody joins
+    try {
+      actors::cluster::wait_for_hosts(want, 10s);
+      check(false, "a refused host did not join");
+    } catch (const actors::error& e) {
+      check(e.code() == actors::errc::timeout, std::string("a refused host did not join: ") + e.what());
+    }
+    std::cout << (failures ? "FAILED" : "PASSED") << std::endl;
+    return failures ? 1 : 0;
+  }
+  try {
+    actors::cluster::wait_for_hosts(want, 60s);
+  } catch (const std::exception& e) {
+    check(false, std::string("the hosts joined: ") + e.what());
+    return 1;
+  }
+  auto hosts = actors::cluster::hosts();
+  std::string all;
+  for (auto& h : hosts)
+    all += h + " ";
+  std::cout << "HOSTS " << all << std::endl;
+  check(hosts.size() == want, "hosts() lists " + std::to_string(want) + " hosts");
+  if (scenario == "basic") {
+    basic(hosts);
+  } else if (scenario == "host_dies" || scenario == "partition") {
+    host_goes("h2", scenario.c_str());
+  } else if (scenario == "rejoin") {
+    host_goes("h2", "host_dies");
+    std::cout << "WAITING for h2 to rejoin" << std::endl;
+    actors::cluster::wait_for_hosts(want, 60s);
+    auto c = actors::spawn<counter>(actors::on_host("h2"), 40);
+    check(c.ask(&counter::add, 2).get(10s) == 42, "h2 rejoined and serves a new actor");
+  } else {
+    std::cerr << "unknown scenario " << scenario << "\n";
+    return 2;
+  }
+  std::cout << (failures ? "FAILED" : "PASSED") << std::endl;
+  return failures ? 1 : 0;
+}

@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# One cluster test across two "hosts": network namespaces joined by a veth
+# pair, each with a /tmp of its own (a mount namespace with a fresh tmpfs),
+# so a process can reach the other host only through the network.
+#
+#   netns.sh <scenario> <cluster_program> <actors-node>
+#
+# Scenarios: basic, wrong_certificate, no_certificate, host_dies, partition,
+# rejoin, plaintext_loopback (see tests/cluster/cluster_program.cpp for what
+# the root checks). Exits 0 when it passed, 77 (skipped, with the reason)
+# where namespaces cannot be made, 1 otherwise.
+set -u
+scenario=$1
+prog=$(realpath "$2")
+node=$(realpath "$3")
+
+skip() {
+  echo "SKIPPED: $*"
+  exit 77
+}
+fail() {
+  echo "FAILED: $*"
+  for f in "$work"/*.log; do
+    echo "--- $f"
+    cat "$f"
+  done
+  exit 1
+}
+
+[ "$(id -u)" = 0 ] || skip "network namespaces need root (ip netns add)"
+command -v ip >/dev/null || skip "the ip command (iproute2) is missing"
+command -v unshare >/dev/null || skip "unshare (util-linux) is missing"
+command -v openssl >/dev/null || skip "the openssl command is missing"
+
+tag=la$$
+ns1=${tag}r
+ns2=${tag}w
+if1=${tag}0
+if2=${tag}1
+work=$(mktemp -d /var/tmp/actors-cluster.XXXXXX)
+addr1=10.251.$(($$ % 250)).1
+addr2=10.251.$(($$ % 250)).2
+port=7070
+
+cleanup() {
+  for ns in $ns1 $ns2; do
+    pids=$(ip netns pids $ns 2>/dev/null)
+    [ -n "$pids" ] && kill -9 $pids 2>/dev/null
+  done
+  sleep 0.2
+  ip netns del $ns1 2>/dev/null
+  ip netns del $ns2 2>/dev/null
+  ip link del $if1 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+ip netns add $ns1 2>"$work/netns.err" || skip "cannot create a network namespace: $(cat "$work/netns.err")"
+ip netns add $ns2 || skip "cannot create a second network namespace"
+ip link add $if1 type veth peer name $if2 || skip "cannot create a veth pair"
+ip link set $if1 netns $ns1
+ip link set $if2 netns $ns2
+ip -n $ns1 addr add $addr1/24 dev $if1
+ip -n $ns2 addr add $addr2/24 dev $if2
+for ns in $ns1 $ns2; do ip -n $ns link set lo up; done
+ip -n $ns1 link set $if1 up
+ip -n $ns2 link set $if2 up
+
+# The cluster's CA, a certificate for each host, and a rogue one.
+cd "$work"
+mkcert() { # name ca
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout $1.key \
+    -out $1.csr -subj "/CN=$1" 2>/dev/null &&
+    openssl x509 -req -in $1.csr -CA $2.pem -CAkey $2.key -CAcreateserial -out $1.pem \
+      -days 2 2>/dev/null
+}
+for ca in ca rogue_ca; do
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout $ca.key \
+    -out $ca.pem -days 2 -subj "/CN=$ca" 2>/dev/null || fail "openssl cannot make a CA"
+done
+mkcert root ca && mkcert h2 ca && mkcert rogue rogue_ca || fail "openssl cannot make certificates"
+
+# Runs a command on a host: in its network namespace, with a /tmp of its own.
+on_host() { # ns command...
+  local ns=$1
+  shift
+  ip netns exec $ns unshare -m --propagation private \
+    sh -c 'mount -t tmpfs tmpfs /tmp && exec "$@"' sh "$@"
+}
+
+root_pid=
+start_root() { # scenario address certs hosts
+  on_host $ns1 env CLUSTER_HEARTBEAT_MS=500 "$prog" "$1" "$2" $port "$3" "$4" >root.log 2>&1 &
+  root_pid=$!
+  for _ in $(seq 100); do
+    grep -q LISTENING root.log && return 0
+    sleep 0.1
+  done
+  fail "the root did not listen"
+}
+worker_pid=
+start_worker() { # ns join extra-args...
+  local ns=$1 join=$2
+  shift 2
+  on_host $ns "$node" --join "$join" --name h2 --heartbeat-ms 500 "$@" -- "$prog" \
+    >>worker.log 2>&1 &
+  worker_pid=$!
+}
+wait_for() { # pattern file seconds
+  for _ in $(seq $(($3 * 10))); do
+    grep -q "$1" "$2" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+wait_exit() { # pid seconds -> its exit status, or 124 if it still runs
+  for _ in $(seq $(($2 * 10))); do
+    if ! kill -0 $1 2>/dev/null; then
+      wait $1
+      return $?
+    fi
+    sleep 0.1
+  done
+  return 124
+}
+tls_worker=(--cert "$work/h2.pem" --key "$work/h2.key" --ca "$work/ca.pem")
+nothing_left() {
+  sleep 0.5
+  for ns in $ns1 $ns2; do
+    local left
+    left=$(ip netns pids $ns 2>/dev/null)
+    [ -z "$left" ] || fail "processes left behind in $ns: $(ps -o pid,args -p $left | tail -n +2)"
+  done
+}
+
+case $scenario in
+basic)
+  start_root basic $addr1 "$work" 2
+  start_worker $ns2 $addr1:$port "${tls_worker[@]}"
+  wait_exit $root_pid 60
+  rc=$?
+  [ $rc = 0 ] || fail "the root exited with $rc"
+  grep -q PASSED root.log || fail "the root's checks"
+  wait_exit $worker_pid 10
+  rc=$?
+  [ $rc = 0 ] || fail "the worker exited with $rc once the root stopped"
+  nothing_left
+  ;;
+wrong_certificate)
+  start_root alone $addr1 "$work" 2
+  start_worker $ns2 $addr1:$port --cert "$work/rogue.pem" --key "$work/rogue.key" --ca "$work/ca.pem"
+  wait_exit $worker_pid 30
+  rc=$?
+  [ $rc = 1 ] || fail "a worker with a certificate of another CA exited with $rc, not 1"
+  grep -q "refused this host's TLS handshake" worker.log || fail "the worker's message"
+  wait_exit $root_pid 30
+  rc=$?
+  [ $rc = 0 ] || fail "the root exited with $rc"
+  grep -q PASSED root.log || fail "the root's checks"
+  nothing_left
+  ;;
+no_certificate)
+  start_root alone $addr1 "$work" 2
+  # The tool refuses to start without certificates...
+  on_host $ns2 "$node" --join $addr1:$port --name h2 -- "$prog" >>worker.log 2>&1
+  rc=$?
+  [ $rc = 2 ] || fail "actors-node without certificates exited with $rc, not 2"
+  grep -q "give --cert, --key and --ca" worker.log || fail "the tool's message"
+  # ... and plain TCP is for loopback only.
+  on_host $ns2 "$node" --join $addr1:$port --name h2 --plaintext-loopback -- "$prog" \
+    >>worker.log 2>&1
+  rc=$?
+  [ $rc = 1 ] || fail "a plaintext join of $addr1 exited with $rc, not 1"
+  grep -q "not a loopback address" worker.log || fail "the plaintext refusal's message"
+  wait_exit $root_pid 30
+  grep -q PASSED root.log || fail "the root's checks"
+  nothing_left
+  ;;
+host_dies | rejoin)
+  start_root $scenario $addr1 "$work" 2
+  start_worker $ns2 $addr1:$port "${tls_worker[@]}"
+  wait_for READY root.log 30 || fail "the root never got ready"
+  kill -9 $(ip netns pids $ns2)
+  if [ $scenario = rejoin ]; then
+    wait_for WAITING root.log 30 || fail "the root did not see h2 go"
+    start_worker $ns2 $addr1:$port "${tls_worker[@]}"
+  fi
+  wait_exit $root_pid 60
+  rc=$?
+  [ $rc = 0 ] || fail "the root exited with $rc"
+  grep -q PASSED root.log || fail "the root's checks"
+  if [ $scenario = rejoin ]; then
+    wait_exit $worker_pid 10 || fail "the rejoined worker did not exit after the root"
+  fi
+  nothing_left
+  ;;
+partition)
+  start_root partition $addr1 "$work" 2
+  start_worker $ns2 $addr1:$port "${tls_worker[@]}"
+  wait_for READY root.log 30 || fail "the root never got ready"
+  ip -n $ns2 link set $if2 down
+  wait_exit $root_pid 30
+  rc=$?
+  [ $rc = 0 ] || fail "the root exited with $rc"
+  grep -q PASSED root.log || fail "the root's checks"
+  ms=$(sed -n 's/^DOWN after \([0-9]*\) ms.*/\1/p' root.log)
+  [ -n "$ms" ] && [ "$ms" -le 3000 ] || fail "the partition was seen after ${ms:-?} ms, not within 3 s"
+  # The cut-off worker sees it too, and ends.
+  wait_exit $worker_pid 10
+  rc=$?
+  [ $rc = 0 ] || fail "the partitioned worker exited with $rc"
+  nothing_left
+  ;;
+plaintext_loopback)
+  start_root basic 127.0.0.1 plaintext 2
+  start_worker $ns1 127.0.0.1:$port --plaintext-loopback
+  wait_exit $root_pid 60
+  rc=$?
+  [ $rc = 0 ] || fail "the root exited with $rc"
+  grep -q PASSED root.log || fail "the root's checks"
+  wait_exit $worker_pid 10 || fail "the worker did not exit after the root"
+  nothing_left
+  ;;
+*)
+  fail "unknown scenario $scenario"
+  ;;
+esac
+echo "PASSED: cluster.$scenario"
+cat root.log
