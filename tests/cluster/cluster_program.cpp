@@ -10,6 +10,10 @@
 //              h2's processes), check an ask then fails with actor_died
 //   partition  the same, while the test takes h2's link down
 //   rejoin     host_dies, then wait for h2 to join again and use it
+//   map        a pool with workers on both hosts: results in order, and
+//              both hosts ran tasks
+//   map_host_dies  a map with retries while the test kills h2: every
+//              result arrives, the lost tasks ran again on the root
 //   alone      nobody may join (the test's worker is refused): the wait for
 //              a second host times out
 // Every line the test checks starts with "CHECK ". Exit status 0 means every
@@ -24,6 +28,8 @@
 #include <cstdlib>
 #include <future>
 #include <iostream>
+#include <set>
+#include <thread>
 #include <string>
 
 namespace {
@@ -41,6 +47,21 @@ struct counter {
 };
 
 int failures = 0;
+
+int square(int x) {
+  return x * x;
+}
+
+// Which host ran it (after a little work, so every worker gets some).
+std::string where_run(int) {
+  ::usleep(20000);
+  return actors::cluster::this_host();
+}
+
+int slow_double(int x) {
+  ::usleep(100000);
+  return 2 * x;
+}
 
 void check(bool ok, const std::string& what) {
   std::cout << "CHECK " << (ok ? "ok " : "FAILED ") << what << std::endl;
@@ -141,6 +162,38 @@ int main(int argc, char** argv) {
   check(hosts.size() == want, "hosts() lists " + std::to_string(want) + " hosts");
   if (scenario == "basic") {
     basic(hosts);
+  } else if (scenario == "map") {
+    actors::pool p(actors::pool_options().processes(4).hosts({"root", "h2"}));
+    std::vector<int> xs(200);
+    for (int i = 0; i < 200; ++i)
+      xs[i] = i;
+    auto sq = p.map(square, xs);
+    bool in_order = sq.size() == 200;
+    for (int i = 0; in_order && i < 200; ++i)
+      in_order = sq[i] == i * i;
+    check(in_order, "a map across two hosts: 200 results in order");
+    auto hosts_run = p.map(where_run, std::vector<int>(40, 0), 1);
+    std::set<std::string> seen(hosts_run.begin(), hosts_run.end());
+    check(seen.count("root") && seen.count("h2"), "tasks ran on both hosts (" + std::to_string(seen.size()) + " seen)");
+  } else if (scenario == "map_host_dies") {
+    actors::pool p(actors::pool_options().processes(4).hosts({"root", "h2"}).max_retries(3));
+    std::vector<int> xs(60);
+    for (int i = 0; i < 60; ++i)
+      xs[i] = i;
+    auto f = p.map_async(slow_double, xs, 1);
+    std::this_thread::sleep_for(500ms);
+    std::cout << "READY map running" << std::endl;
+    try {
+      auto out = f.get(60s);
+      bool ok = out.size() == 60;
+      for (int i = 0; ok && i < 60; ++i)
+        ok = out[i] == 2 * i;
+      check(ok, "a map survived the loss of a host: 60 results");
+    } catch (const std::exception& e) {
+      check(false, std::string("a map survived the loss of a host: ") + e.what());
+    }
+    check(p.map(square, std::vector<int>{1, 2, 3}) == std::vector<int>{1, 4, 9},
+          "the pool works on after the host is gone");
   } else if (scenario == "host_dies" || scenario == "partition") {
     host_goes("h2", scenario.c_str());
   } else if (scenario == "rejoin") {

@@ -5,7 +5,7 @@
 #
 #   netns.sh <scenario> <cluster_program> <actors-node>
 #
-# Scenarios: basic, wrong_certificate, no_certificate, host_dies, partition,
+# Scenarios: basic, map, map_host_dies, wrong_certificate, no_certificate, host_dies, partition,
 # rejoin, plaintext_loopback (see tests/cluster/cluster_program.cpp for what
 # the root checks). Exits 0 when it passed, 77 (skipped, with the reason)
 # where namespaces cannot be made, 1 otherwise.
@@ -134,8 +134,8 @@ nothing_left() {
 }
 
 case $scenario in
-basic)
-  start_root basic $addr1 "$work" 2
+basic | map)
+  start_root $scenario $addr1 "$work" 2
   start_worker $ns2 $addr1:$port "${tls_worker[@]}"
   wait_exit $root_pid 60
   rc=$?
@@ -176,7 +176,7 @@ no_certificate)
   grep -q PASSED root.log || fail "the root's checks"
   nothing_left
   ;;
-host_dies | rejoin)
+host_dies | rejoin | map_host_dies)
   start_root $scenario $addr1 "$work" 2
   start_worker $ns2 $addr1:$port "${tls_worker[@]}"
   wait_for READY root.log 30 || fail "the root never got ready"

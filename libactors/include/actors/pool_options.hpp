@@ -80,6 +80,16 @@ public:
   /// (ProcessPoolExecutor's way since Python 3.9; the executor always does
   /// this). Default false: the pool starts every worker at once, as Pool.
   pool_options& on_demand(bool yes = true) { config_.on_demand = yes; return *this; }
+  /// Spreads the workers over these hosts of the cluster (cluster.hpp),
+  /// in turn: `hosts({"root", "h2"})` with processes(4) runs two workers on
+  /// each. A worker on another host is a process of that host's node; its
+  /// tasks and results cross through the cluster's gateways. When that host
+  /// dies or is cut off, the task its worker was running fails with
+  /// worker_died (or runs again, on any host, under max_retries), the rest
+  /// go back to the queue, and the worker is started again in turn. Empty
+  /// (default): every worker runs on this host. An initializer whose
+  /// arguments carry descriptors cannot cross hosts (errc::bad_argument).
+  pool_options& hosts(std::vector<std::string> names) { config_.hosts = std::move(names); return *this; }
   /// Default per-task timeout (see task_options::timeout).
   pool_options& task_timeout(duration d) { config_.task_timeout = d; return *this; }
   /// Every worker runs `fn(args...)` once before its first task. Arguments

@@ -26,12 +26,12 @@
 #include "base/log.hpp"
 #include "io/frame.hpp"
 #include "io/route.hpp"
-#include "io/service_loop.hpp"
 #include "io/transport.hpp"
 #include "runtime/node_hooks.hpp"
 #include "runtime/runtime.hpp"
 
 #include <actors/cluster.hpp>
+#include <actors/detail/actor_spawn.hpp>
 #include <actors/detail/serialize.hpp>
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
@@ -92,6 +92,7 @@ struct gateway_state {
   std::unique_ptr<caf::actor_system> sys;
   caf::actor gw;
   std::unique_ptr<private_server> server;
+  std::unique_ptr<event_loop> loop; // the relay's own thread
 
   // The service loop's thread only.
   std::map<stream_key, stream> streams;
@@ -101,6 +102,13 @@ struct gateway_state {
 
 gateway_state* g = nullptr; // set once, never freed (a fork child forgets it)
 std::mutex start_mtx;
+
+// The relay has a loop thread of its own, not the node's service loop: a
+// pool on the service loop may dial another host (its remote workers), and
+// the dial is answered here.
+event_loop& relay_loop() {
+  return *g->loop;
+}
 
 // --- options ---------------------------------------------------------------
 
@@ -184,7 +192,7 @@ void close_stream(const stream_key& key, bool tell_other_side) {
   auto& s = it->second;
   if (tell_other_side && s.gw)
     caf::anon_send(s.gw, close_atom::value, key.first, key.second);
-  service_loop().unwatch(s.fd);
+  relay_loop().unwatch(s.fd);
   g->by_fd.erase(s.fd);
   ::close(s.fd);
   g->streams.erase(it);
@@ -204,7 +212,7 @@ void flush(const stream_key& key) {
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      service_loop().rewatch(s.fd, EPOLLIN | EPOLLOUT);
+      relay_loop().rewatch(s.fd, EPOLLIN | EPOLLOUT);
       return;
     }
     close_stream(key, true); // the local process is gone
@@ -214,7 +222,7 @@ void flush(const stream_key& key) {
     close_stream(key, false);
     return;
   }
-  service_loop().rewatch(s.fd, EPOLLIN);
+  relay_loop().rewatch(s.fd, EPOLLIN);
 }
 
 void on_stream_event(const stream_key& key, std::uint32_t events) {
@@ -241,7 +249,7 @@ void on_stream_event(const stream_key& key, std::uint32_t events) {
 
 void watch_stream(const stream_key& key, std::uint32_t events) {
   auto fd = g->streams[key].fd;
-  service_loop().watch(fd, events, [key](std::uint32_t ev) { on_stream_event(key, ev); });
+  relay_loop().watch(fd, events, [key](std::uint32_t ev) { on_stream_event(key, ev); });
 }
 
 // A process of this host dials another host: its first frame names it.
@@ -295,8 +303,8 @@ void on_accept() {
   int pid = 0;
   while (auto fd = accept_same_user(g->server->fd(), pid, "cluster gateway")) {
     int raw = fd.release();
-    service_loop().watch(raw, EPOLLIN, [raw](std::uint32_t) {
-      service_loop().unwatch(raw);
+    relay_loop().watch(raw, EPOLLIN, [raw](std::uint32_t) {
+      relay_loop().unwatch(raw);
       on_dial(raw);
     });
   }
@@ -382,7 +390,7 @@ void drop_host_streams(const std::string& host) {
 }
 
 void post(std::function<void()> fn) {
-  service_loop().post(std::move(fn));
+  relay_loop().post(std::move(fn));
 }
 
 // --- membership ---------------------------------------------------------------
@@ -505,6 +513,8 @@ void start(const cluster::options& o, bool root) {
   s->sys = std::make_unique<caf::actor_system>(cfg);
   s->gw = s->sys->spawn(gateway_actor);
   s->server = std::make_unique<private_server>("gateway");
+  s->loop = std::make_unique<event_loop>(nullptr, -1, "actors.gateway", false);
+  s->loop->start();
   g = s;
   static const bool hooked = [] {
     node_hooks h;
@@ -517,7 +527,7 @@ void start(const cluster::options& o, bool root) {
   start_actor_runtime(); // the host's node serves actors from now on
   auto& tr = transport::get();
   set_cluster_route(s->name, s->server->path(), tr.endpoint());
-  service_loop().call([] { service_loop().watch(g->server->fd(), EPOLLIN, [](std::uint32_t) { on_accept(); }); });
+  relay_loop().call([] { relay_loop().watch(g->server->fd(), EPOLLIN, [](std::uint32_t) { on_accept(); }); });
 }
 
 void stop_gateway() noexcept {
@@ -525,14 +535,14 @@ void stop_gateway() noexcept {
   auto* s = g;
   if (!s)
     return;
-  if (auto* loop = service_loop_if_running())
-    loop->call([] {
+  if (s->loop)
+    s->loop->call([] {
       std::vector<stream_key> all;
       for (auto& [k, st] : g->streams)
         all.push_back(k);
       for (auto& k : all)
         close_stream(k, false);
-      service_loop().unwatch(g->server->fd());
+      relay_loop().unwatch(g->server->fd());
     });
   {
     std::lock_guard<std::mutex> lock(s->mtx);
@@ -552,6 +562,10 @@ void stop_gateway() noexcept {
   // root stopped aborted in free()). Its threads wait on nothing now.
   (void) s->sys.release();
   (void) s->cfg.release();
+  s->loop->stop();
+  s->loop->close_fds();
+  s->loop->retire();
+  (void) s->loop.release(); // as the service loop's: a late post is dropped
   s->server->close();
   g = nullptr; // leaked: a thread may still read it
   set_cluster_route("", "", "");

@@ -67,7 +67,9 @@ worker_starter process_workers(start_method method) {
 
 pool_core::pool_core(pool_config c, worker_starter start)
     : cfg(std::move(c)), loop_(service_loop()),
-      start_(start ? std::move(start) : process_workers(cfg.method)) {
+      start_(start               ? std::move(start)
+             : cfg.hosts.empty() ? process_workers(cfg.method)
+                                 : host_workers(cfg.hosts, cfg.method)) {
   if (cfg.processes <= 0)
     cfg.processes = cpu_count();
   // One slot per worker: a retiring worker (maxtasksperchild) keeps its
@@ -115,6 +117,8 @@ void pool_core::start_worker() {
   }
   w->proc = start_(boot, "PoolWorker-" + std::to_string(next_worker_++));
   theirs.reset();
+  if (auto remote = w->proc->take_socket())
+    mine = std::move(remote);
   int flags = ::fcntl(mine.get(), F_GETFL);
   ::fcntl(mine.get(), F_SETFL, flags | O_NONBLOCK);
   w->pid = w->proc->pid();
@@ -296,6 +300,8 @@ void pool_core::reap(worker& w) {
   }
   auto* slot = reinterpret_cast<std::atomic<std::uint64_t>*>(slots_->data()) + w.slot;
   auto running = slot->exchange(0);
+  if (running == 0 && w.proc->running_unknown() && !w.inflight.empty())
+    running = w.inflight.front().id;
   slot_used_[w.slot] = false;
   std::deque<job> back; // not started: they go back to the head of the queue
   for (auto& s : w.inflight) {

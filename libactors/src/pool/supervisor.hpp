@@ -69,6 +69,13 @@ public:
   virtual void terminate() = 0; // SIGTERM
   /// Python's exitcode: the exit status, or minus the signal; none while it runs.
   virtual std::optional<int> exitcode() = 0;
+  /// A worker on another host talks over a connection of its own (through
+  /// the cluster's gateways), not over boot.sock: it hands that over once.
+  virtual unique_fd take_socket() { return {}; }
+  /// True when its exit is known but not which task it was running (its
+  /// host was lost with its slot): the oldest job it was sent is taken as
+  /// the one that died.
+  virtual bool running_unknown() { return false; }
 };
 
 /// Starts a worker that serves `boot` (its socket is boot.sock.fd, which
@@ -78,6 +85,9 @@ using worker_starter =
 
 /// The library's starter: a process running pool_worker, with `method`.
 worker_starter process_workers(start_method method);
+/// Workers spread over cluster hosts in turn (pool_options::hosts); those
+/// of this host are process_workers(method). pool/remote.cpp.
+worker_starter host_workers(std::vector<std::string> hosts, start_method method);
 
 struct worker {
   std::unique_ptr<worker_process> proc;

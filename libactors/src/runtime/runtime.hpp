@@ -252,10 +252,6 @@ void drop_inherited_actors() noexcept;
 /// not the control endpoint (a spare process: actors-top sees it as a node
 /// once it hosts an actor).
 void prepare_actor_runtime();
-/// Starts the actor runtime as the first actor would: the transport with its
-/// handlers, CAF's threads and the control endpoint. A host's node calls it
-/// when it joins a cluster, so other hosts can spawn into it at once.
-void start_actor_runtime();
 /// Stops making spare processes and lets the idle ones go (node shutdown).
 void stop_spares() noexcept;
 /// In a fork()ed child: forgets the parent's spares (and its maker thread).

@@ -135,6 +135,7 @@ struct pool_config {
   std::optional<invocation> initializer; // its fds are those of initializer_fds
   std::shared_ptr<owned_fds> initializer_fds;
   bool on_demand = false; // workers start as tasks need them
+  std::vector<std::string> hosts; // cluster hosts the workers spread over; empty: here
 };
 
 class pool_core;
