@@ -15,6 +15,10 @@
 //                         process)
 //
 // Usage: caf_peer_bench [--quick] [--verbose] [--rounds N]
+//        caf_peer_bench --serve HOST PORT [--tls DIR]    (the far side, for
+//        bench/cluster.sh: until stdin closes)
+//        caf_peer_bench --connect HOST PORT [--tls DIR] [--quick] [--rounds N]
+//        (middleman_rtt_us and middleman_tell_per_s only, to a --serve peer)
 //   --quick    every measurement short (whole run well under 15 s)
 //   --rounds   timed rounds per figure (default 3 with --quick, else 7)
 //   --verbose  median/min/max of every figure on stderr
@@ -23,6 +27,7 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -345,11 +350,26 @@ double ask_round(caf::scoped_actor& self, const caf::actor& dest, int n, double 
   return s / done * 1e6;
 }
 
-void measure_middleman(remote_peer& peer) {
+// TLS files for --serve and --connect (empty: plain TCP): CAF's OpenSSL
+// module with <dir>/<name>.pem, <dir>/<name>.key and <dir>/ca.pem.
+std::string tls_dir;
+
+void use_tls(caf::actor_system_config& cfg, const char* name) {
+  if (tls_dir.empty())
+    return;
+  cfg.load<caf::openssl::manager>();
+  cfg.openssl_certificate = tls_dir + "/" + name + ".pem";
+  cfg.openssl_key = tls_dir + "/" + name + ".key";
+  cfg.openssl_cafile = tls_dir + "/ca.pem";
+}
+
+void measure_middleman(const std::string& host, uint16_t port) {
   caf::actor_system_config cfg;
   cfg.load<caf::io::middleman>();
+  use_tls(cfg, "h1");
   caf::actor_system sys{cfg};
-  auto remote = sys.middleman().remote_actor("127.0.0.1", peer.port);
+  auto remote = tls_dir.empty() ? sys.middleman().remote_actor(host, port)
+                                : caf::openssl::remote_actor(sys, host, port);
   if (!remote) {
     std::fprintf(stderr, "caf_peer: remote_actor failed: %s\n",
                  sys.render(remote.error()).c_str());
@@ -432,9 +452,46 @@ void measure_local() {
 
 } // namespace
 
+// --serve: publishes `server` at host:port and serves until stdin closes.
+int serve(const std::string& host, uint16_t port) {
+  caf::actor_system_config cfg;
+  cfg.load<caf::io::middleman>();
+  use_tls(cfg, "h2");
+  caf::actor_system sys{cfg};
+  auto srv = sys.spawn(server);
+  auto p = tls_dir.empty() ? sys.middleman().publish(srv, port, host.c_str(), true)
+                           : caf::openssl::publish(srv, port, host.c_str(), true);
+  if (!p) {
+    std::fprintf(stderr, "caf_peer: publish failed: %s\n", sys.render(p.error()).c_str());
+    ::_exit(1);
+  }
+  std::printf("serving %u\n", static_cast<unsigned>(*p));
+  std::fflush(stdout);
+  char c;
+  while (::read(0, &c, 1) > 0) {
+  }
+  ::_exit(0); // the actor_system is left as it is
+}
+
 int main(int argc, char** argv) {
   ::alarm(120); // never hang, whatever CAF does
+  std::string serve_host, connect_host;
+  int serve_port = 0, connect_port = 0;
   for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--serve") == 0 && i + 2 < argc) {
+      serve_host = argv[++i];
+      serve_port = std::atoi(argv[++i]);
+      continue;
+    }
+    if (std::strcmp(argv[i], "--connect") == 0 && i + 2 < argc) {
+      connect_host = argv[++i];
+      connect_port = std::atoi(argv[++i]);
+      continue;
+    }
+    if (std::strcmp(argv[i], "--tls") == 0 && i + 1 < argc) {
+      tls_dir = argv[++i];
+      continue;
+    }
     if (std::strcmp(argv[i], "--quick") == 0)
       quick = true;
     else if (std::strcmp(argv[i], "--verbose") == 0)
@@ -442,12 +499,21 @@ int main(int argc, char** argv) {
     else if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc && std::atoi(argv[i + 1]) > 0)
       n_rounds = std::atoi(argv[++i]);
     else {
-      std::fprintf(stderr, "usage: %s [--quick] [--verbose] [--rounds N]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--quick] [--verbose] [--rounds N] [--tls DIR] "
+                           "[--serve HOST PORT | --connect HOST PORT]\n", argv[0]);
       return 2;
     }
   }
   if (n_rounds == 0)
     n_rounds = quick ? 3 : 7;
+  if (!serve_host.empty()) {
+    ::alarm(0); // serves until its stdin closes
+    return serve(serve_host, static_cast<uint16_t>(serve_port));
+  }
+  if (!connect_host.empty()) { // the middleman figures only, to a --serve peer
+    measure_middleman(connect_host, static_cast<uint16_t>(connect_port));
+    return printed > 0 ? 0 : 1;
+  }
 
   // Every fork happens before this process creates its first actor_system
   // (and with it, threads).
@@ -461,7 +527,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "caf_peer: no server child: %s\n", e.what());
   }
   if (peer.port != 0)
-    measure_middleman(peer); // its actor_system is gone when it returns
+    measure_middleman("127.0.0.1", peer.port); // its actor_system is gone when it returns
   else if (peer.pid > 0)
     std::fprintf(stderr, "caf_peer: the server child published nothing\n");
   stop_server_child(peer);

@@ -511,7 +511,7 @@ void start(const cluster::options& o, bool root) {
   cfg.set("middleman.connection-timeout", caf::timespan{o.heartbeat() * 3});
   cfg.set("scheduler.max-threads", 2);
   s->sys = std::make_unique<caf::actor_system>(cfg);
-  s->gw = s->sys->spawn(gateway_actor);
+  s->gw = s->sys->spawn<caf::detached>(gateway_actor); // its own thread: no scheduler hop
   s->server = std::make_unique<private_server>("gateway");
   s->loop = std::make_unique<event_loop>(nullptr, -1, "actors.gateway", false);
   s->loop->start();
