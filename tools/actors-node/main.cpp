@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
   app.add_flag("--plaintext-loopback", plaintext,
                "no TLS; only when the root is on a loopback address (tests)");
   app.add_option("--heartbeat-ms", heartbeat_ms,
-                 "heartbeat interval; a host silent for four is gone (default 500)")
+                 "heartbeat interval; a host silent for three is gone (default 500)")
     ->check(CLI::Range(1, 60000));
   app.add_option("program", program, "the program and its arguments, after --")->required();
   CLI11_PARSE(app, argc, argv);

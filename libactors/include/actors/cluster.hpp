@@ -61,7 +61,7 @@ public:
     return *this;
   }
   /// How often linked hosts exchange heartbeats (default 500 ms). A host
-  /// silent for four intervals is taken as gone: its actors' monitors fire
+  /// silent for three intervals (1.5 s by default) is taken as gone: its actors' monitors fire
   /// and asks to them fail with actor_died.
   options& heartbeat(std::chrono::milliseconds every) {
     heartbeat_ = every;
