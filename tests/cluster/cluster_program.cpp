@@ -10,6 +10,8 @@
 //              h2's processes), check an ask then fails with actor_died
 //   partition  the same, while the test takes h2's link down
 //   rejoin     host_dies, then wait for h2 to join again and use it
+//   queue      an unbounded queue of the root's used from h2 both ways; a
+//              bounded one is a clear error there
 //   map        a pool with workers on both hosts: results in order, and
 //              both hosts ran tasks
 //   map_host_dies  a map with retries while the test kills h2: every
@@ -47,6 +49,37 @@ struct counter {
 };
 
 int failures = 0;
+
+// Would hold a pipe end: it cannot reach another host.
+struct pipe_user {
+  actors::connection<int> c;
+  explicit pipe_user(actors::connection<int> end) : c(std::move(end)) {}
+};
+
+// Holds a queue of the root's and uses it from the host it runs on.
+struct queue_user {
+  actors::queue<int> q;
+  explicit queue_user(actors::queue<int> queue) : q(std::move(queue)) {}
+  int produce(int n) {
+    for (int i = 0; i < n; ++i)
+      q.put(i);
+    return n;
+  }
+  long consume(int n) {
+    long sum = 0;
+    for (int i = 0; i < n; ++i)
+      sum += q.get(std::chrono::seconds(10));
+    return sum;
+  }
+  std::string bounded(actors::queue<int> b) {
+    try {
+      b.put(1);
+      return "put worked";
+    } catch (const actors::error& e) {
+      return e.what();
+    }
+  }
+};
 
 int square(int x) {
   return x * x;
@@ -162,6 +195,28 @@ int main(int argc, char** argv) {
   check(hosts.size() == want, "hosts() lists " + std::to_string(want) + " hosts");
   if (scenario == "basic") {
     basic(hosts);
+  } else if (scenario == "queue") {
+    actors::queue<int> q;
+    auto u = actors::spawn<queue_user>(actors::on_host("h2"), q);
+    check(u.ask(&queue_user::produce, 1000).get(30s) == 1000, "h2 put 1000 items into the root's queue");
+    bool in_order = true;
+    for (int i = 0; i < 1000 && in_order; ++i)
+      in_order = q.get(10s) == i;
+    check(in_order, "the root got them in order");
+    for (int i = 1; i <= 500; ++i)
+      q.put(i);
+    check(u.ask(&queue_user::consume, 500).get(30s) == 500L * 501 / 2, "h2 got the 500 items the root put");
+    actors::queue<int> b(8);
+    auto why = u.ask(&queue_user::bounded, b).get(30s);
+    check(why.find("owner's host only") != std::string::npos, "a bounded queue on another host is a clear error: " + why);
+    auto [mine, theirs] = actors::pipe<int>();
+    try {
+      actors::spawn<pipe_user>(actors::on_host("h2"), theirs);
+      check(false, "a pipe end sent to another host is refused");
+    } catch (const actors::error& e) {
+      check(std::string(e.what()).find("never to another host") != std::string::npos,
+            std::string("a pipe end sent to another host is refused: ") + e.what());
+    }
   } else if (scenario == "map") {
     actors::pool p(actors::pool_options().processes(4).hosts({"root", "h2"}));
     std::vector<int> xs(200);

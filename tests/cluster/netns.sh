@@ -5,7 +5,7 @@
 #
 #   netns.sh <scenario> <cluster_program> <actors-node>
 #
-# Scenarios: basic, map, map_host_dies, wrong_certificate, no_certificate, host_dies, partition,
+# Scenarios: basic, queue, map, map_host_dies, wrong_certificate, no_certificate, host_dies, partition,
 # rejoin, plaintext_loopback (see tests/cluster/cluster_program.cpp for what
 # the root checks). Exits 0 when it passed, 77 (skipped, with the reason)
 # where namespaces cannot be made, 1 otherwise.
@@ -134,7 +134,7 @@ nothing_left() {
 }
 
 case $scenario in
-basic | map)
+basic | map | queue)
   start_root $scenario $addr1 "$work" 2
   start_worker $ns2 $addr1:$port "${tls_worker[@]}"
   wait_exit $root_pid 60

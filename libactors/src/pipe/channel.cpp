@@ -235,10 +235,12 @@ std::uint32_t export_fd(int fd) {
   auto* out = outgoing_fds();
   if (!out)
     throw error(errc::bad_argument,
-                "it carries a descriptor, which travels only with a process's arguments "
-                "or through a pipe or queue, never in a pool task (encoded once, for "
-                "whichever worker runs it); give it to every worker at start-up through "
-                "pool_options::initializer instead");
+                "it carries a descriptor (a pipe end, lock or shared value), which travels "
+                "only in the start arguments of a process or actor on this host, or "
+                "through a pipe: never to another host of a cluster (pipes and shared "
+                "memory stay on their host), nor in a pool task (encoded once, for "
+                "whichever worker runs it: give it to every worker through "
+                "pool_options::initializer), an actor message or a queue item");
   out->push_back(fd);
   return static_cast<std::uint32_t>(out->size() - 1);
 }

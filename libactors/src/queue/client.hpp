@@ -5,6 +5,7 @@
 // Never installed.
 
 #include "queue/ring.hpp"
+#include "io/route.hpp"
 #include "queue/wire.hpp"
 #include "runtime/stats.hpp"
 
@@ -140,6 +141,11 @@ public:
   // The ring of a bounded queue, attached on first use: the server sends
   // its descriptor, and a record for this client.
   ring& attached_ring() {
+    if (is_remote_endpoint(addr.path))
+      throw error(errc::bad_argument,
+                  "a bounded queue (maxsize " + std::to_string(addr.maxsize)
+                    + ") works on its owner's host only: its items are in shared memory "
+                      "there; use an unbounded queue across hosts");
     if (auto* r = rng_ptr.load(std::memory_order_acquire))
       return *r;
     std::lock_guard<std::mutex> lock(ctl_mtx);
@@ -253,7 +259,18 @@ public:
   void ensure(unique_fd& fd) {
     if (fd)
       return;
-    auto s = connect_unix(addr.path);
+    unique_fd s;
+    if (is_remote_endpoint(addr.path)) { // another host's queue, through the gateways
+      int pid = 0;
+      try {
+        s = dial_remote(addr.path, pid);
+      } catch (const error& e) {
+        throw eof_error("the queue's owner on another host cannot be reached: "
+                        + std::string(e.what()));
+      }
+    } else {
+      s = connect_unix(addr.path);
+    }
     if (!s)
       throw owner_gone();
     std::string hello(1, static_cast<char>(op_hello));

@@ -12,6 +12,10 @@
 
 namespace actors::detail {
 
+const std::string& cluster_host() noexcept;
+std::string endpoint_to_wire(const std::string& endpoint);
+std::string endpoint_from_wire(std::string endpoint);
+
 /// Where a queue lives: its node's socket and its id there.
 struct queue_address {
   std::string path;
@@ -20,9 +24,16 @@ struct queue_address {
   bool joinable = false;
   int owner_pid = 0;
 
+  // In a cluster the path names its host on the wire (actor_core.hpp).
   template <class Archive>
-  void serialize(Archive& ar) {
+  void save(Archive& ar) const {
+    ar(cluster_host().empty() ? path : endpoint_to_wire(path), id, maxsize, joinable, owner_pid);
+  }
+  template <class Archive>
+  void load(Archive& ar) {
     ar(path, id, maxsize, joinable, owner_pid);
+    if (!cluster_host().empty())
+      path = endpoint_from_wire(std::move(path));
   }
 };
 
