@@ -123,3 +123,7 @@ example(31_listener_authkey
 example(32_supervised_pipeline "items: 2000, sum at the sink: 2668667000 \\(expected 2668667000\\)"
   "worker crashes survived: [1-9][0-9]*, in [0-9]+ ms"
   "squarers-1: pid [0-9]+, [0-9]+ restarts")
+
+# A map across two hosts (plain TCP on 127.0.0.1; the worker host is the
+# program itself, started as actors-node would).
+example(33_cluster_map "hosts: root h2\nsquares: 1 4 9 16 25 36 49 64\ntasks ran on: h2 root")

@@ -527,6 +527,14 @@ void start(const cluster::options& o, bool root) {
   set_cluster_route(s->name, s->server->path(), s->node_endpoint);
 }
 
+// A stopped gateway's state stays reachable (not freed: its idle actor
+// system's threads may still read it), like a retired service loop.
+void retire(gateway_state* s) noexcept {
+  static auto* retired = new std::vector<gateway_state*>;
+  retired->push_back(s);
+  g = nullptr;
+}
+
 void stop_gateway() noexcept {
   std::lock_guard<std::mutex> guard(start_mtx);
   auto* s = g;
@@ -551,15 +559,19 @@ void stop_gateway() noexcept {
   (void) s->sys.release();
   (void) s->cfg.release();
   s->server->close();
-  g = nullptr; // leaked: a thread may still read it
+  retire(s);
   set_cluster_route("", "", "");
 }
 
 void drop_inherited_gateway() noexcept {
-  if (g)
+  static gateway_state* inherited = nullptr; // reachable; no allocation here
+  if (g) {
     g->server->forget();
-  g = nullptr; // leaked: its threads are not in this process
-  set_cluster_route("", "", "");
+    inherited = g; // its threads are not in this process
+    g = nullptr;
+  }
+  // The route stays: this child reaches other hosts through the parent's
+  // gateway, as every other process of the host does.
 }
 
 errc from_caf(const caf::error& e) {
