@@ -235,9 +235,9 @@ std::uint32_t export_fd(int fd) {
   auto* out = outgoing_fds();
   if (!out)
     throw error(errc::bad_argument,
-                "it carries a descriptor (a pipe end, lock or shared value), which travels "
+                "it carries a descriptor, which travels "
                 "only in the start arguments of a process or actor on this host, or "
-                "through a pipe: never to another host of a cluster (pipes and shared "
+                "through a pipe: never to another host of a cluster (descriptors and shared "
                 "memory stay on their host), nor in a pool task (encoded once, for "
                 "whichever worker runs it: give it to every worker through "
                 "pool_options::initializer), an actor message or a queue item");
