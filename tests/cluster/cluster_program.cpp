@@ -11,7 +11,8 @@
 //   partition  the same, while the test takes h2's link down
 //   rejoin     host_dies, then wait for h2 to join again and use it
 //   queue      an unbounded queue of the root's used from h2 both ways; a
-//              bounded one is a clear error there
+//              bounded one is a clear error there; a manager dict of the
+//              root's set from h2; a pipe end refused
 //   map        a pool with workers on both hosts: results in order, and
 //              both hosts ran tasks
 //   map_host_dies  a map with retries while the test kills h2: every
@@ -70,6 +71,10 @@ struct queue_user {
     for (int i = 0; i < n; ++i)
       sum += q.get(std::chrono::seconds(10));
     return sum;
+  }
+  int record(actors::managed_dict<std::string, int> d) {
+    d.set(actors::cluster::this_host(), 42);
+    return d.size();
   }
   std::string bounded(actors::queue<int> b) {
     try {
@@ -209,6 +214,10 @@ int main(int argc, char** argv) {
     actors::queue<int> b(8);
     auto why = u.ask(&queue_user::bounded, b).get(30s);
     check(why.find("owner's host only") != std::string::npos, "a bounded queue on another host is a clear error: " + why);
+    actors::manager m;
+    auto d = m.dict<std::string, int>();
+    check(u.ask(&queue_user::record, d).get(30s) == 1, "h2 set a key of the root's manager dict");
+    check(d.get("h2") == 42, "the root reads what h2 set in its manager dict");
     auto [mine, theirs] = actors::pipe<int>();
     try {
       actors::spawn<pipe_user>(actors::on_host("h2"), theirs);

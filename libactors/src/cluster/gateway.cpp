@@ -64,7 +64,6 @@ using open_atom = caf::atom_constant<caf::atom("open")>;
 using opened_atom = caf::atom_constant<caf::atom("opened")>;
 using data_atom = caf::atom_constant<caf::atom("data")>;
 using close_atom = caf::atom_constant<caf::atom("close")>;
-using listen_atom = caf::atom_constant<caf::atom("listen")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 
 constexpr std::size_t read_chunk = 256 * 1024;
@@ -384,12 +383,12 @@ void remove_member(caf::io::broker* self, const caf::actor_addr& who) {
   drop_host_streams(self, name);
 }
 
-caf::behavior gateway_broker(caf::io::broker* self) {
+// `listener`: the gateway socket, where processes of this host dial (a
+// copy the broker's doorman owns).
+caf::behavior gateway_broker(caf::io::broker* self, int listener) {
   self->set_down_handler([self](caf::down_msg& m) { remove_member(self, m.source); });
+  self->add_doorman(listener);
   return {
-    [self](listen_atom, int fd) {
-      self->add_doorman(fd); // the gateway socket: processes of this host dial here
-    },
     [self](const caf::io::new_connection_msg& m) {
       g->dialling[m.handle];
       self->configure_read(m.handle, caf::io::receive_policy::at_most(read_chunk));
@@ -521,9 +520,8 @@ void start(const cluster::options& o, bool root) {
   (void) hooked;
   start_actor_runtime(); // the host's node serves actors from now on
   s->node_endpoint = transport::get().endpoint();
-  s->gw = s->sys->middleman().spawn_broker(gateway_broker);
   int listener = ::fcntl(s->server->fd(), F_DUPFD_CLOEXEC, 0); // the doorman owns its copy
-  caf::anon_send(s->gw, listen_atom::value, listener);
+  s->gw = s->sys->middleman().spawn_broker(gateway_broker, listener);
   set_cluster_route(s->name, s->server->path(), s->node_endpoint);
 }
 

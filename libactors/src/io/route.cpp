@@ -22,6 +22,7 @@ namespace {
 // set_cluster_route(), and never freed: readers hold plain references.
 struct route {
   std::string host, gateway, node;
+  const route* previous = nullptr; // kept, and reachable: see above
 };
 
 route* read_environment() {
@@ -60,7 +61,7 @@ const std::string& cluster_node() noexcept {
 
 void set_cluster_route(const std::string& host, const std::string& gateway,
                        const std::string& node) {
-  auto* r = new route{host, gateway, node};
+  auto* r = new route{host, gateway, node, current().load(std::memory_order_acquire)};
   current().store(r, std::memory_order_release); // the old one stays: see route
   ::setenv("ACTORS_CLUSTER_HOST", host.c_str(), 1);
   ::setenv("ACTORS_GATEWAY", gateway.c_str(), 1);

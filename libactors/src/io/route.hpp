@@ -11,12 +11,12 @@
 
 #include "base/fd.hpp"
 
+#include <actors/detail/wire_endpoint.hpp> // cluster_host, endpoint_to_wire, endpoint_from_wire
+
 #include <string>
 
 namespace actors::detail {
 
-/// This host's name in the cluster; empty outside one.
-const std::string& cluster_host() noexcept;
 /// The path of this host's gateway socket; empty outside a cluster.
 const std::string& gateway_path() noexcept;
 /// The actor endpoint of the node that runs this host's gateway (the host's
@@ -32,11 +32,6 @@ bool is_remote_endpoint(const std::string& endpoint) noexcept;
 /// Splits "<host>:<path>" (is_remote_endpoint() must hold).
 std::pair<std::string, std::string> split_endpoint(const std::string& endpoint);
 
-/// An endpoint as it is written into a message: qualified with this host's
-/// name inside a cluster, unchanged outside one or when already qualified.
-std::string endpoint_to_wire(const std::string& endpoint);
-/// An endpoint read from a message: this host's own are made local again.
-std::string endpoint_from_wire(std::string endpoint);
 
 /// A connection to `endpoint` on another host, through this host's gateway:
 /// the gateway asks that host's gateway to connect, and both answer before

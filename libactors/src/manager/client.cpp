@@ -9,6 +9,7 @@
 
 #include "base/fd.hpp"
 #include "io/frame.hpp"
+#include "io/route.hpp"
 #include "io/transport.hpp"
 #include "runtime/runtime.hpp"
 #include "io/wire.hpp"
@@ -92,7 +93,16 @@ manager_reply manager_call(const managed_address& a, mop op, const std::string& 
     }
   }
   if (!fd) {
-    fd = connect_unix(a.path);
+    if (is_remote_endpoint(a.path)) { // a manager on another host, through the gateways
+      int pid = 0;
+      try {
+        fd = dial_remote(a.path, pid);
+      } catch (const error&) {
+        throw manager_gone(a);
+      }
+    } else {
+      fd = connect_unix(a.path);
+    }
     if (!fd)
       throw manager_gone(a);
   }

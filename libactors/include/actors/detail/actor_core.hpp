@@ -4,6 +4,7 @@
 // into another process without registration. Internal; include
 // <actors/actor.hpp>.
 
+#include <actors/detail/wire_endpoint.hpp>
 #include <actors/detail/target.hpp>
 #include <actors/down_reason.hpp>
 #include <actors/mailbox.hpp>
@@ -74,13 +75,6 @@ private:
   }
   std::shared_ptr<const std::string> text_;
 };
-
-// In a cluster, endpoints are qualified with their host's name as they are
-// encoded, and this host's own are made local again as they are decoded
-// (io/route.hpp). Outside one, both are the identity.
-const std::string& cluster_host() noexcept;
-std::string endpoint_to_wire(const std::string& endpoint);
-std::string endpoint_from_wire(std::string endpoint);
 
 /// Where an actor lives: enough to reach it from any process of the machine,
 /// and in a cluster from any host (its endpoints then name their host).

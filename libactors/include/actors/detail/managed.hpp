@@ -4,6 +4,7 @@
 // Internal; use <actors/manager.hpp>.
 
 #include <actors/detail/serialize.hpp>
+#include <actors/detail/wire_endpoint.hpp>
 #include <actors/errors.hpp>
 #include <actors/time.hpp>
 
@@ -23,9 +24,16 @@ struct managed_address {
   std::uint32_t id = 0;
   int manager_pid = 0;
 
+  // In a cluster the path names its host on the wire (wire_endpoint.hpp).
   template <class Archive>
-  void serialize(Archive& ar) {
+  void save(Archive& ar) const {
+    ar(cluster_host().empty() ? path : endpoint_to_wire(path), id, manager_pid);
+  }
+  template <class Archive>
+  void load(Archive& ar) {
     ar(path, id, manager_pid);
+    if (!cluster_host().empty())
+      path = endpoint_from_wire(std::move(path));
   }
 };
 

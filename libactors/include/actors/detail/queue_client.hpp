@@ -3,6 +3,7 @@
 // in the node of the process that created the queue. Items travel as encoded
 // bytes; the server never decodes them. Internal; use actors::queue<T>.
 
+#include <actors/detail/wire_endpoint.hpp>
 #include <actors/time.hpp>
 
 #include <cstdint>
@@ -11,10 +12,6 @@
 #include <string>
 
 namespace actors::detail {
-
-const std::string& cluster_host() noexcept;
-std::string endpoint_to_wire(const std::string& endpoint);
-std::string endpoint_from_wire(std::string endpoint);
 
 /// Where a queue lives: its node's socket and its id there.
 struct queue_address {
