@@ -3,8 +3,8 @@
 //
 // On two machines, with certificates made as docs/cluster.md shows:
 //   root$    33_cluster_map 0.0.0.0 7070 certs/
-//   worker$  actors-node --join root-host:7070 --name h2 --cert certs/h2.pem \
-//                --key certs/h2.key --ca certs/ca.pem -- ./33_cluster_map
+//   worker$  actors-node --join root-host:7070 --name h2 --cert certs/h2.pem
+//                --key certs/h2.key --ca certs/ca.pem -- ./33_cluster_map    (one line)
 // With no arguments it tries the same on this machine: plain TCP on
 // 127.0.0.1, and it starts the worker host itself, as actors-node would.
 #include <actors/all.hpp>

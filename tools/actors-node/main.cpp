@@ -1,7 +1,7 @@
 // actors-node: starts a program as a worker host of a libactors cluster.
 //
-//   actors-node --join root-host:7070 --name h2 \
-//       --cert h2.pem --key h2.key --ca ca.pem -- ./program [args...]
+//   actors-node --join root-host:7070 --name h2
+//       --cert h2.pem --key h2.key --ca ca.pem -- ./program [args...]   (one line)
 //
 // The program must be the same build the root runs (the root refuses
 // another). Its actors::node constructor joins the root and serves: the

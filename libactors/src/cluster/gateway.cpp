@@ -103,6 +103,7 @@ struct gateway_state {
 };
 
 gateway_state* g = nullptr; // set once, never freed (a fork child forgets it)
+gateway_state* inherited_gateway = nullptr; // a fork child's: its threads are not there
 std::mutex start_mtx;
 
 // --- options ---------------------------------------------------------------
@@ -562,10 +563,9 @@ void stop_gateway() noexcept {
 }
 
 void drop_inherited_gateway() noexcept {
-  static gateway_state* inherited = nullptr; // reachable; no allocation here
   if (g) {
     g->server->forget();
-    inherited = g; // its threads are not in this process
+    inherited_gateway = g; // reachable; no allocation here
     g = nullptr;
   }
   // The route stays: this child reaches other hosts through the parent's
