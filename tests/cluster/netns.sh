@@ -27,66 +27,16 @@ fail() {
   exit 1
 }
 
-[ "$(id -u)" = 0 ] || skip "network namespaces need root (ip netns add)"
-command -v ip >/dev/null || skip "the ip command (iproute2) is missing"
-command -v unshare >/dev/null || skip "unshare (util-linux) is missing"
-command -v openssl >/dev/null || skip "the openssl command is missing"
-
-tag=la$$
-ns1=${tag}r
-ns2=${tag}w
-if1=${tag}0
-if2=${tag}1
-work=$(mktemp -d /var/tmp/actors-cluster.XXXXXX)
-addr1=10.251.$(($$ % 250)).1
-addr2=10.251.$(($$ % 250)).2
+. "$(dirname "$0")/hosts.sh"
+trap hosts_cleanup EXIT
+hosts_make 10.251.$(($$ % 250)) || skip "$hosts_why"
 port=7070
-
-cleanup() {
-  for ns in $ns1 $ns2; do
-    pids=$(ip netns pids $ns 2>/dev/null)
-    [ -n "$pids" ] && kill -9 $pids 2>/dev/null
-  done
-  sleep 0.2
-  ip netns del $ns1 2>/dev/null
-  ip netns del $ns2 2>/dev/null
-  ip link del $if1 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-ip netns add $ns1 2>"$work/netns.err" || skip "cannot create a network namespace: $(cat "$work/netns.err")"
-ip netns add $ns2 || skip "cannot create a second network namespace"
-ip link add $if1 type veth peer name $if2 || skip "cannot create a veth pair"
-ip link set $if1 netns $ns1
-ip link set $if2 netns $ns2
-ip -n $ns1 addr add $addr1/24 dev $if1
-ip -n $ns2 addr add $addr2/24 dev $if2
-for ns in $ns1 $ns2; do ip -n $ns link set lo up; done
-ip -n $ns1 link set $if1 up
-ip -n $ns2 link set $if2 up
 
 # The cluster's CA, a certificate for each host, and a rogue one.
 cd "$work"
-mkcert() { # name ca
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout $1.key \
-    -out $1.csr -subj "/CN=$1" 2>/dev/null &&
-    openssl x509 -req -in $1.csr -CA $2.pem -CAkey $2.key -CAcreateserial -out $1.pem \
-      -days 2 2>/dev/null
-}
-for ca in ca rogue_ca; do
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout $ca.key \
-    -out $ca.pem -days 2 -subj "/CN=$ca" 2>/dev/null || fail "openssl cannot make a CA"
-done
-mkcert root ca && mkcert h2 ca && mkcert rogue rogue_ca || fail "openssl cannot make certificates"
-
-# Runs a command on a host: in its network namespace, with a /tmp of its own.
-on_host() { # ns command...
-  local ns=$1
-  shift
-  ip netns exec $ns unshare -m --propagation private \
-    sh -c 'mount -t tmpfs tmpfs /tmp && exec "$@"' sh "$@"
-}
+hosts_ca ca && hosts_ca rogue_ca || fail "openssl cannot make a CA"
+hosts_cert root ca && hosts_cert h2 ca && hosts_cert rogue rogue_ca ||
+  fail "openssl cannot make certificates"
 
 root_pid=
 start_root() { # scenario address certs hosts
