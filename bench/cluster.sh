@@ -16,6 +16,8 @@ note() { echo "bench/cluster.sh: $*; no cluster figures" >&2; exit 0; }
 . "$(dirname "$0")/../tests/cluster/hosts.sh"
 trap hosts_cleanup EXIT
 hosts_make 10.252.$(($$ % 250)) || note "$hosts_why"
+hosts_stage bin peer node || note "cannot copy the programs"
+export CAF_PEER_BENCH=$peer # cluster_bench runs it from the root's host
 a1=$addr1
 a2=$addr2
 cd "$work"

@@ -10,6 +10,9 @@
 #   hosts_ca NAME       a CA: NAME.pem, NAME.key in $work
 #   hosts_cert NAME CA  NAME.pem, NAME.key signed by CA
 #   on_host NS CMD...   runs CMD in namespace NS with a /tmp of its own
+#   hosts_stage VAR...  copies the programs named by these variables into
+#                       $work/bin and points the variables there: a program
+#                       under /tmp (a clone built there) is hidden on a host
 # Needs root, ip (iproute2), unshare and openssl.
 
 hosts_tag=hx$$
@@ -74,4 +77,13 @@ on_host() {
   shift
   ip netns exec $ns unshare -m --propagation private \
     sh -c 'mount -t tmpfs tmpfs /tmp && exec "$@"' sh "$@"
+}
+
+hosts_stage() {
+  mkdir -p "$work/bin"
+  local v
+  for v in "$@"; do
+    cp "${!v}" "$work/bin/" || return 1
+    printf -v "$v" '%s' "$work/bin/$(basename "${!v}")"
+  done
 }

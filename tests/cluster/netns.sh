@@ -30,6 +30,7 @@ fail() {
 . "$(dirname "$0")/hosts.sh"
 trap hosts_cleanup EXIT
 hosts_make 10.251.$(($$ % 250)) || skip "$hosts_why"
+hosts_stage prog node || fail "cannot copy the programs"
 port=7070
 
 # The cluster's CA, a certificate for each host, and a rogue one.
