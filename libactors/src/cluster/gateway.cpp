@@ -75,7 +75,6 @@ struct stream {
   std::string host;               // the other side's host
   caf::actor gw;                  // the other side's gateway
   bool answered = true;           // origin side: the dial was answered
-  std::vector<char> held;         // bytes for it before the answer
 };
 using stream_key = std::pair<std::string, std::uint64_t>;
 
@@ -312,22 +311,15 @@ void on_opened(caf::io::broker* self, std::uint64_t id, std::int32_t code, std::
     return;
   }
   s.answered = true;
-  if (!s.held.empty()) {
-    self->write(s.hdl, s.held.size(), s.held.data());
-    self->flush(s.hdl);
-    s.held.clear();
-  }
 }
 
 void on_data(caf::io::broker* self, const stream_key& key, const std::vector<char>& bytes) {
   auto it = g->streams.find(key);
   if (it == g->streams.end())
     return; // closed here already; the close is on its way to the other side
+  // Never before the answer: the other side sends "opened" before it reads
+  // anything, and BASP keeps one sender's order.
   auto& s = it->second;
-  if (!s.answered) { // cannot happen: the other side answers before it sends
-    s.held.insert(s.held.end(), bytes.begin(), bytes.end());
-    return;
-  }
   self->write(s.hdl, bytes.size(), bytes.data());
   self->flush(s.hdl);
 }
