@@ -648,3 +648,27 @@ TEST(actor, a_bounded_mailbox_keeps_the_memory_of_a_flooded_actor_bounded) {
     std::printf("[ note     ] the flood did not outrun the unbounded actor (socket backpressure); "
                 "this run does not show the bound's effect\n");
 }
+
+namespace {
+// Asks another actor and waits for the answer inside its own method.
+struct waiting_relay {
+  actors::actor<counter> next;
+  explicit waiting_relay(actors::actor<counter> n) : next(std::move(n)) {}
+  int forward(int k) { return next.ask(&counter::add, k).get(10s); }
+};
+} // namespace
+
+// A method that waits for an ask it just sent: the ask leaves at once, not
+// at the end of the batch of the loop that runs the method (which is this
+// very wait). It once waited forever when the method ran on a loop.
+TEST(actor, a_method_may_wait_for_an_ask_to_another_process) {
+  auto c = actors::spawn<counter>(actors::in_new_process, 0);
+  for (auto where : {0, 1}) {
+    auto r = where == 0 ? actors::spawn<waiting_relay>(actors::in_new_process, c)
+                        : actors::spawn<waiting_relay>(actors::in_this_process, c);
+    EXPECT_EQ(r.ask(&waiting_relay::forward, 2).get(20s) % 2, 0) << where;
+    for (int i = 0; i < 20; ++i)
+      r.tell(&waiting_relay::forward, 2);
+    EXPECT_EQ(r.ask(&waiting_relay::forward, 2).get(20s), (where + 1) * 44) << where;
+  }
+}

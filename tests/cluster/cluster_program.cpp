@@ -6,8 +6,9 @@
 //
 // scenarios:
 //   basic      spawn on each other host, ask, tell in order, hosts() lists all
-//   host_dies  spawn on h2, print READY, wait for its down (the test kills
-//              h2's processes), check an ask then fails with actor_died
+//   host_dies  spawn on h2, which takes a lock of the root's; print READY,
+//              wait for its down (the test kills h2's processes), check an
+//              ask then fails with actor_died and the lock is free again
 //   partition  the same, while the test takes h2's link down
 //   rejoin     host_dies, then wait for h2 to join again and use it
 //   queue      an unbounded queue of the root's used from h2 both ways; a
@@ -17,6 +18,14 @@
 //              both hosts ran tasks
 //   map_host_dies  a map with retries while the test kills h2: every
 //              result arrives, the lost tasks ran again on the root
+//   sync       a lock, a semaphore and an event of the root's used from h2
+//              (through the root's coordinator actor), both sides excluding
+//              and waking each other
+//   links      an actor on the root linked to one on h2: either one's
+//              failure stops the other; a trapping one is told instead
+//   three      three hosts: basic on h2 and h3, an actor on h2 asks one on
+//              h3, a map runs on all three; then the test kills h3, and h2
+//              and the map go on
 //   alone      nobody may join (the test's worker is refused): the wait for
 //              a second host times out
 // Every line the test checks starts with "CHECK ". Exit status 0 means every
@@ -86,6 +95,64 @@ struct queue_user {
   }
 };
 
+// Uses a lock, a semaphore and an event of the root's from the host it runs on.
+struct sync_user {
+  actors::mutex m;
+  actors::semaphore s;
+  actors::event e;
+  sync_user(actors::mutex lock, actors::semaphore sem, actors::event ev)
+    : m(std::move(lock)), s(std::move(sem)), e(std::move(ev)) {}
+  bool try_take() {
+    if (!m.acquire(false))
+      return false;
+    m.release();
+    return true;
+  }
+  // Holds the lock for `ms`, then gives it back.
+  bool hold(int ms) {
+    if (!m.acquire(true, std::chrono::seconds(10)))
+      return false;
+    ::usleep(static_cast<useconds_t>(ms) * 1000);
+    m.release();
+    return true;
+  }
+  // Takes the lock and keeps it (until this host is gone).
+  bool keep() { return m.acquire(true, std::chrono::seconds(10)); }
+  bool wait_event(int ms) { return e.wait(std::chrono::milliseconds(ms)); }
+  void set_event() { e.set(); }
+  bool take_permit() { return s.acquire(false); }
+  // Microseconds per uncontended acquire() and release() pair, over n.
+  double lock_pair_us(int n) {
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < n; ++i) {
+      m.acquire();
+      m.release();
+    }
+    return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() / n;
+  }
+  unsigned permits() { return s.get_value(); }
+};
+
+// Fails when told to; links are tested with it.
+struct fragile {
+  int ping() { return 1; }
+  void fail() { throw std::runtime_error("told to fail"); }
+  void trap() {
+    actors::self().trap_exit([](const actors::down& d) { trapped_reason() = d.reason.describe(); });
+  }
+  std::string trapped() { return trapped_reason(); }
+  static std::string& trapped_reason() {
+    static std::string r;
+    return r;
+  }
+};
+
+// Asks an actor on a third host from the host it runs on.
+struct go_between {
+  int add_via(actors::actor<counter> c, int k) { return c.ask(&counter::add, k).get(std::chrono::seconds(10)); }
+  std::string where() const { return actors::cluster::this_host(); }
+};
+
 int square(int x) {
   return x * x;
 }
@@ -129,10 +196,88 @@ void basic(const std::vector<std::string>& hosts) {
   }
 }
 
+// Waits for the down of `a`; its reason, or "" after 30 s.
+template <class T>
+std::string down_of(const actors::actor<T>& a) {
+  auto p = std::make_shared<std::promise<std::string>>();
+  auto got = p->get_future();
+  actors::monitor(a, [p](const actors::down& d) { p->set_value(d.reason.describe()); });
+  if (got.wait_for(30s) != std::future_status::ready)
+    return "";
+  return got.get();
+}
+
+void links(const std::string& h) {
+  // h2's actor fails: the root's linked one stops too.
+  auto near = actors::spawn<fragile>(actors::in_this_process);
+  auto far = actors::spawn<fragile>(actors::on_host(h));
+  actors::link(near, far);
+  far.tell(&fragile::fail);
+  auto why = down_of(near);
+  check(why.find("link") != std::string::npos, "a failure on " + h + " stopped the root's linked actor (" + why + ")");
+  // The root's actor fails: the one on h2 stops too.
+  near = actors::spawn<fragile>(actors::in_this_process);
+  far = actors::spawn<fragile>(actors::on_host(h));
+  actors::link(near, far);
+  near.tell(&fragile::fail);
+  why = down_of(far);
+  check(why.find("link") != std::string::npos, "a failure on the root stopped the linked actor on " + h + " (" + why + ")");
+  // One that traps exits is told, and goes on.
+  near = actors::spawn<fragile>(actors::in_this_process);
+  far = actors::spawn<fragile>(actors::on_host(h));
+  far.ask(&fragile::trap).get(10s);
+  actors::link(near, far);
+  near.tell(&fragile::fail);
+  std::string told;
+  for (int i = 0; i < 300 && told.empty(); ++i) {
+    told = far.ask(&fragile::trapped).get(10s);
+    std::this_thread::sleep_for(10ms);
+  }
+  check(!told.empty(), "the trapping actor on " + h + " was told of its link's failure (" + told + ")");
+  check(far.ask(&fragile::ping).get(10s) == 1, "and goes on");
+}
+
+void sync_across(const std::string& h) {
+  actors::mutex m;
+  actors::semaphore s(2);
+  actors::event e;
+  auto u = actors::spawn<sync_user>(actors::on_host(h), m, s, e);
+  m.acquire();
+  check(!u.ask(&sync_user::try_take).get(10s), h + " cannot take the lock the root holds");
+  m.release();
+  check(u.ask(&sync_user::try_take).get(10s), h + " takes the lock once the root released it");
+  auto held = u.ask(&sync_user::hold, 300);
+  std::this_thread::sleep_for(100ms);
+  check(!m.acquire(false), "the root cannot take the lock " + h + " holds");
+  auto t0 = std::chrono::steady_clock::now();
+  check(m.acquire(true, 10s), "the root takes it once " + h + " gave it back");
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  std::cout << "LOCK handed over after " << ms << " ms" << std::endl;
+  m.release();
+  check(held.get(10s), h + " held the lock for 300 ms");
+  auto woken = u.ask(&sync_user::wait_event, 10000);
+  std::this_thread::sleep_for(100ms);
+  e.set();
+  check(woken.get(10s), "the root's set() woke the wait on " + h);
+  e.clear();
+  u.ask(&sync_user::set_event).get(10s);
+  check(e.wait(5s), "a set() on " + h + " is seen by the root");
+  check(u.ask(&sync_user::take_permit).get(10s), h + " took a permit");
+  check(s.get_value() == 1, "the root sees one permit left");
+  check(s.acquire(false) && !u.ask(&sync_user::take_permit).get(10s), "none left for " + h + " after the root took the last");
+  s.release();
+  check(u.ask(&sync_user::permits).get(10s) == 1, h + " sees the permit the root gave back");
+  std::cout << "LOCK acquire+release from " << h << ": " << u.ask(&sync_user::lock_pair_us, 200).get(30s)
+            << " us a pair" << std::endl;
+}
+
 // Spawns on h2, then waits for the test to end h2 (kill or partition).
 void host_goes(const std::string& h, const char* how) {
   auto c = actors::spawn<counter>(actors::on_host(h), 0);
   check(c.ask(&counter::add, 1).get(10s) == 1, "ask on " + h + " before it goes");
+  actors::mutex m;
+  auto u = actors::spawn<sync_user>(actors::on_host(h), m, actors::semaphore(1), actors::event());
+  check(u.ask(&sync_user::keep).get(10s) && !m.acquire(false), h + " holds a lock of the root's");
   std::promise<actors::down> p;
   auto got = p.get_future();
   actors::monitor(c, [&p](const actors::down& d) { p.set_value(d); });
@@ -154,6 +299,7 @@ void host_goes(const std::string& h, const char* how) {
   } catch (const std::exception& e) {
     check(false, std::string("an ask to the lost host failed with the wrong error: ") + e.what());
   }
+  check(m.acquire(true, 10s), "the lock " + h + " held is free again");
 }
 
 } // namespace
@@ -226,6 +372,28 @@ int main(int argc, char** argv) {
       check(std::string(e.what()).find("never to another host") != std::string::npos,
             std::string("a pipe end sent to another host is refused: ") + e.what());
     }
+  } else if (scenario == "three") {
+    basic(hosts);
+    auto on3 = actors::spawn<counter>(actors::on_host("h3"), 100);
+    auto on2 = actors::spawn<go_between>(actors::on_host("h2"));
+    check(on2.ask(&go_between::add_via, on3, 5).get(20s) == 105, "an actor on h2 asked one on h3");
+    {
+      actors::pool p(actors::pool_options().processes(3).hosts({"root", "h2", "h3"}));
+      auto ran = p.map(where_run, std::vector<int>(60, 0), 1);
+      std::set<std::string> seen(ran.begin(), ran.end());
+      check(seen.size() == 3, "a map ran tasks on all three hosts (" + std::to_string(seen.size()) + " seen)");
+    }
+    std::cout << "READY three" << std::endl;
+    auto why = down_of(on3);
+    check(!why.empty(), "the down of h3's actor arrived (" + why + ")");
+    check(on2.ask(&go_between::where).get(10s) == "h2", "h2 goes on without h3");
+    check(actors::cluster::hosts().size() == 2, "hosts() lists two hosts after h3 is gone");
+    actors::pool p(actors::pool_options().processes(2).hosts({"root", "h2"}));
+    check(p.map(square, std::vector<int>{1, 2, 3}) == std::vector<int>{1, 4, 9}, "a map on the two hosts left");
+  } else if (scenario == "sync") {
+    sync_across("h2");
+  } else if (scenario == "links") {
+    links("h2");
   } else if (scenario == "map") {
     actors::pool p(actors::pool_options().processes(4).hosts({"root", "h2"}));
     std::vector<int> xs(200);

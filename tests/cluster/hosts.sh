@@ -1,4 +1,4 @@
-# Two "hosts" on one machine, for the cluster's tests and benchmarks: network
+# Two (or three) "hosts" on one machine, for the cluster's tests and benchmarks: network
 # namespaces joined by a veth pair, each process in them with a /tmp of its
 # own (a mount namespace with a fresh tmpfs), so only the network joins them.
 # Sourced by tests/cluster/netns.sh and bench/cluster.sh.
@@ -6,6 +6,8 @@
 #   hosts_make NET      makes $ns1 and $ns2 with $addr1 and $addr2 (NET.1 and
 #                       NET.2, e.g. 10.251.7), and $work, a scratch folder;
 #                       on failure returns 1 with the reason in $hosts_why
+#   hosts_third NET     adds $ns3, joined to $ns1 by a veth pair of its own:
+#                       $addr1b (NET.1) in $ns1, $addr3 (NET.3) in $ns3
 #   hosts_cleanup       kills what runs in them and removes everything
 #   hosts_ca NAME       a CA: NAME.pem, NAME.key in $work
 #   hosts_cert NAME CA  NAME.pem, NAME.key signed by CA
@@ -18,13 +20,16 @@
 hosts_tag=hx$$
 ns1=${hosts_tag}a
 ns2=${hosts_tag}b
+ns3=${hosts_tag}c
 if1=${hosts_tag}0
 if2=${hosts_tag}1
+if3=${hosts_tag}2
+if4=${hosts_tag}3
 work=
 hosts_why=
 
 hosts_cleanup() {
-  for ns in $ns1 $ns2; do
+  for ns in $ns1 $ns2 $ns3; do
     local pids
     pids=$(ip netns pids $ns 2>/dev/null)
     [ -n "$pids" ] && kill -9 $pids 2>/dev/null
@@ -32,7 +37,9 @@ hosts_cleanup() {
   sleep 0.2
   ip netns del $ns1 2>/dev/null
   ip netns del $ns2 2>/dev/null
+  ip netns del $ns3 2>/dev/null
   ip link del $if1 2>/dev/null
+  ip link del $if3 2>/dev/null
   [ -n "$work" ] && rm -rf "$work"
 }
 
@@ -58,6 +65,21 @@ hosts_make() {
   for ns in $ns1 $ns2; do ip -n $ns link set lo up; done
   ip -n $ns1 link set $if1 up
   ip -n $ns2 link set $if2 up
+}
+
+hosts_third() {
+  local net=$1
+  addr1b=$net.1
+  addr3=$net.3
+  ip netns add $ns3 || { hosts_why="cannot create a third network namespace"; return 1; }
+  ip link add $if3 type veth peer name $if4 || { hosts_why="cannot create a second veth pair"; return 1; }
+  ip link set $if3 netns $ns1
+  ip link set $if4 netns $ns3
+  ip -n $ns1 addr add $addr1b/24 dev $if3
+  ip -n $ns3 addr add $addr3/24 dev $if4
+  ip -n $ns3 link set lo up
+  ip -n $ns1 link set $if3 up
+  ip -n $ns3 link set $if4 up
 }
 
 hosts_ca() {

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# One cluster test across two "hosts": network namespaces joined by a veth
+# One cluster test across two (or three) "hosts": network namespaces joined by a veth
 # pair, each with a /tmp of its own (a mount namespace with a fresh tmpfs),
 # so a process can reach the other host only through the network.
 #
 #   netns.sh <scenario> <cluster_program> <actors-node>
 #
-# Scenarios: basic, queue, map, map_host_dies, wrong_certificate, no_certificate, host_dies, partition,
-# rejoin, plaintext_loopback (see tests/cluster/cluster_program.cpp for what
+# Scenarios: basic, queue, sync, links, three (a third host), map, map_host_dies,
+# wrong_certificate, no_certificate, host_dies, partition, rejoin,
+# plaintext_loopback (see tests/cluster/cluster_program.cpp for what
 # the root checks). Exits 0 when it passed, 77 (skipped, with the reason)
 # where namespaces cannot be made, 1 otherwise.
 set -u
@@ -30,13 +31,16 @@ fail() {
 . "$(dirname "$0")/hosts.sh"
 trap hosts_cleanup EXIT
 hosts_make 10.251.$(($$ % 250)) || skip "$hosts_why"
+if [ "$scenario" = three ]; then
+  hosts_third 10.252.$(($$ % 250)) || skip "$hosts_why"
+fi
 hosts_stage prog node || fail "cannot copy the programs"
 port=7070
 
 # The cluster's CA, a certificate for each host, and a rogue one.
 cd "$work"
 hosts_ca ca && hosts_ca rogue_ca || fail "openssl cannot make a CA"
-hosts_cert root ca && hosts_cert h2 ca && hosts_cert rogue rogue_ca ||
+hosts_cert root ca && hosts_cert h2 ca && hosts_cert h3 ca && hosts_cert rogue rogue_ca ||
   fail "openssl cannot make certificates"
 
 root_pid=
@@ -50,11 +54,11 @@ start_root() { # scenario address certs hosts
   fail "the root did not listen"
 }
 worker_pid=
-start_worker() { # ns join extra-args...
+start_worker() { # ns join extra-args... (the host's name: $worker_name, h2 by default)
   local ns=$1 join=$2
   shift 2
-  on_host $ns "$node" --join "$join" --name h2 --heartbeat-ms 500 "$@" -- "$prog" \
-    >>worker.log 2>&1 &
+  on_host $ns "$node" --join "$join" --name "${worker_name:-h2}" --heartbeat-ms 500 "$@" \
+    -- "$prog" >>worker.log 2>&1 &
   worker_pid=$!
 }
 wait_for() { # pattern file seconds
@@ -77,7 +81,7 @@ wait_exit() { # pid seconds -> its exit status, or 124 if it still runs
 tls_worker=(--cert "$work/h2.pem" --key "$work/h2.key" --ca "$work/ca.pem")
 nothing_left() {
   sleep 0.5
-  for ns in $ns1 $ns2; do
+  for ns in $ns1 $ns2 $ns3; do
     local left
     left=$(ip netns pids $ns 2>/dev/null)
     [ -z "$left" ] || fail "processes left behind in $ns: $(ps -o pid,args -p $left | tail -n +2)"
@@ -85,7 +89,7 @@ nothing_left() {
 }
 
 case $scenario in
-basic | map | queue)
+basic | map | queue | sync | links)
   start_root $scenario $addr1 "$work" 2
   start_worker $ns2 $addr1:$port "${tls_worker[@]}"
   wait_exit $root_pid 60
@@ -143,6 +147,22 @@ host_dies | rejoin | map_host_dies)
   if [ $scenario = rejoin ]; then
     wait_exit $worker_pid 10 || fail "the rejoined worker did not exit after the root"
   fi
+  nothing_left
+  ;;
+three)
+  # h2 and h3 each reach the root over a link of their own.
+  start_root three 0.0.0.0 "$work" 3
+  start_worker $ns2 $addr1:$port "${tls_worker[@]}"
+  h2_pid=$worker_pid
+  worker_name=h3 start_worker $ns3 $addr1b:$port --cert "$work/h3.pem" --key "$work/h3.key" \
+    --ca "$work/ca.pem"
+  wait_for READY root.log 60 || fail "the root never got ready"
+  kill -9 $(ip netns pids $ns3)
+  wait_exit $root_pid 60
+  rc=$?
+  [ $rc = 0 ] || fail "the root exited with $rc"
+  grep -q PASSED root.log || fail "the root's checks"
+  wait_exit $h2_pid 10 || fail "h2 did not exit after the root"
   nothing_left
   ;;
 partition)

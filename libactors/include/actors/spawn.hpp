@@ -171,7 +171,7 @@ actor<T> spawn(const on_host& where, A&&... args) {
   if constexpr (detail::check_spawn<T, A...>()) {
     return detail::handle_access::make<T>(detail::spawn_remote(
       detail::host_endpoint(where.name), reinterpret_cast<detail::any_fn>(&detail::spawn_here<T, detail::travel_t<A>...>),
-      detail::encode(std::make_tuple(
+      detail::encode_across_hosts(std::make_tuple(
         where.box, std::tuple<detail::travel_t<A>...>(std::forward<A>(args)...)))));
   }
   return {};

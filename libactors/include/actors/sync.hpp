@@ -18,8 +18,18 @@
 /// mutexes: the kernel is their coordinator. When a process dies holding one,
 /// the next acquirer gets it at once and is told (`owner_died()`), where
 /// Python leaves the lock held forever.
+///
+/// Across hosts of a cluster (docs/cluster.md): a mutex, recursive_mutex,
+/// semaphore or event passed to an actor on another host, in the arguments
+/// of spawn(on_host) or of a tell/ask, arrives as a far handle. Each of its
+/// calls is an ask to a coordinator actor in the process that sent it
+/// (which must stay alive; else calls throw eof_error), and local users of
+/// the same object are excluded as usual. A far waiter is retried every
+/// millisecond; a far holder whose process or host dies gives back what it
+/// held. Conditions and barriers do not cross hosts (errc::bad_argument).
 
 #include <actors/detail/channel.hpp>
+#include <actors/detail/remote_sync.hpp>
 #include <actors/detail/serialize.hpp>
 #include <actors/detail/shm.hpp>
 #include <actors/time.hpp>
@@ -86,15 +96,11 @@ public:
 
   template <class Archive>
   void save(Archive& ar) const {
-    save_segment(ar, segment_);
-    ar(static_cast<std::uint64_t>(offset_));
+    save_sync(ar, far_, segment_, offset_, sync_kind::mutex);
   }
   template <class Archive>
   void load(Archive& ar) {
-    segment_ = load_segment(ar);
-    std::uint64_t offset = 0;
-    ar(offset);
-    offset_ = static_cast<std::size_t>(offset);
+    load_sync(ar, far_, segment_, offset_);
   }
 
   /// A handle on the mutex at `offset` of `segment` (value<T>::get_lock()).
@@ -111,6 +117,7 @@ private:
 
   std::shared_ptr<shm_segment> segment_;
   std::size_t offset_ = 0;
+  std::shared_ptr<far_sync> far_; // on another host: its coordinator
   bool owner_died_ = false;
 };
 
@@ -173,11 +180,23 @@ public:
   void unlock() { release(); }
   bool try_lock() { return acquire(false); }
 
+  template <class Archive>
+  void save(Archive& ar) const {
+    detail::save_sync(ar, far_, segment_, 0, detail::sync_kind::semaphore);
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    std::size_t offset = 0;
+    detail::load_sync(ar, far_, segment_, offset);
+  }
+
 protected:
   semaphore(unsigned value, bool bounded);
 
 private:
   friend std::ostream& operator<<(std::ostream& os, const semaphore& s);
+  friend struct detail::sync_access;
+  std::shared_ptr<detail::far_sync> far_; // on another host: its coordinator
   bool owner_died_ = false;
 };
 
@@ -352,6 +371,20 @@ public:
   bool is_set() const;
   /// Waits until the flag is set; false if `timeout` passed first.
   bool wait(duration timeout = forever) const;
+
+  template <class Archive>
+  void save(Archive& ar) const {
+    detail::save_sync(ar, far_, segment_, 0, detail::sync_kind::event);
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    std::size_t offset = 0;
+    detail::load_sync(ar, far_, segment_, offset);
+  }
+
+private:
+  friend struct detail::sync_access;
+  std::shared_ptr<detail::far_sync> far_; // on another host: its coordinator
 };
 
 /// `<actors::event set>` or `<actors::event unset>`. A snapshot; thread-safe.

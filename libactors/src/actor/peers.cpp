@@ -404,7 +404,10 @@ refusal send_remote(actor_ref& ref, const std::string& header, args_writer write
   put(out, std::uint64_t(0));
   put(out, static_cast<std::uint16_t>(header.size()));
   out += header;
-  write(out, args);
+  {
+    crossing_hosts_scope far(is_remote_endpoint(a.endpoint)); // locks go by coordinator
+    write(out, args);
+  }
   std::uint64_t req = 0;
   // An ask is written at once when it is the only one waiting on this
   // connection (its round trip is what the caller waits for). Behind others

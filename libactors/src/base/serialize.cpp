@@ -13,6 +13,11 @@ std::vector<int>*& incoming_fds() noexcept {
   return fds;
 }
 
+bool& crossing_hosts() noexcept {
+  thread_local bool flag = false;
+  return flag;
+}
+
 bool& decoding() noexcept {
   thread_local bool flag = false;
   return flag;
@@ -22,6 +27,7 @@ void forget_codec_state_after_fork() noexcept {
   outgoing_fds() = nullptr;
   incoming_fds() = nullptr;
   decoding() = false;
+  crossing_hosts() = false;
 }
 
 void throw_bad_payload(const char* what_failed) {

@@ -56,6 +56,8 @@
 
 namespace actors::detail {
 
+bool tls_error_queue_fix() noexcept; // cluster/tls_error_queue.cpp
+
 namespace {
 
 using join_atom = caf::atom_constant<caf::atom("join")>;
@@ -492,6 +494,8 @@ void start(const cluster::options& o, bool root) {
   auto& cfg = *s->cfg;
   cfg.load<caf::io::middleman>();
   if (!o.plaintext()) {
+    if (!tls_error_queue_fix()) // links cluster/tls_error_queue.cpp in
+      throw error(errc::system_error, "the TLS error-queue fix is missing");
     cfg.load<caf::openssl::manager>();
     cfg.openssl_certificate = o.certificate();
     cfg.openssl_key = o.key();

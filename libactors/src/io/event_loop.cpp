@@ -201,6 +201,21 @@ void event_loop::queue_flush(const peer_ptr& p) {
     wake();
 }
 
+void event_loop::flush_now() {
+  std::vector<peer_ptr> flush;
+  {
+    std::lock_guard<std::mutex> g(posted_mtx_);
+    flush.swap(to_flush_);
+  }
+  for (auto& p : flush) {
+    {
+      std::lock_guard<std::mutex> g(p->out_mtx_);
+      p->queued_ = false;
+    }
+    drain(*p, true); // this loop waits next: nobody else would finish the write
+  }
+}
+
 void event_loop::post(std::function<void()> fn) {
   std::function<void()> dropped; // destroyed after the lock is released
   std::lock_guard<std::mutex> g(posted_mtx_);

@@ -126,6 +126,10 @@ public:
   bool started() const noexcept { return started_.load(std::memory_order_acquire); }
   void add(const peer_ptr& p);
   void queue_flush(const peer_ptr& p);
+  /// On this loop's thread, before it blocks (a future's get() in an
+  /// actor's method): writes now what it kept for the end of its batch, or
+  /// the ask it is about to wait for would never leave.
+  void flush_now();
   /// Runs `fn` on the loop thread soon (in order with other posts).
   void post(std::function<void()> fn);
   /// Runs `fn` on the loop thread and returns once it has run: at once on

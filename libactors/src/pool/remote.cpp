@@ -21,9 +21,11 @@
 #include "runtime/runtime.hpp"
 
 #include <actors/actor_context.hpp>
+#include <actors/cluster.hpp>
 #include <actors/log.hpp>
 #include <actors/spawn.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <fcntl.h>
 #include <map>
@@ -326,7 +328,23 @@ worker_starter host_workers(std::vector<std::string> hosts, start_method method)
   auto turn = std::make_shared<std::size_t>(0);
   return [hosts = std::move(hosts), local, turn, method](const worker_boot& boot,
                                                          const std::string& name) {
-    const auto& host = hosts[(*turn)++ % hosts.size()];
+    // In turn, passing over hosts the cluster has lost (known in the
+    // gateway's process; elsewhere every host is tried): a lost host's
+    // start would only fail. If all are lost, the next one fails clearly.
+    auto up = actors::cluster::hosts();
+    auto is_up = [&up](const std::string& h) {
+      return up.empty() || h == cluster_host() || std::find(up.begin(), up.end(), h) != up.end();
+    };
+    std::string host = hosts[*turn % hosts.size()];
+    for (std::size_t tried = 0; tried < hosts.size(); ++tried) {
+      const auto& h = hosts[(*turn + tried) % hosts.size()];
+      if (is_up(h)) {
+        host = h;
+        *turn += tried;
+        break;
+      }
+    }
+    ++*turn;
     if (host == cluster_host())
       return local(boot, name);
     if (cluster_host().empty())

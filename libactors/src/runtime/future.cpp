@@ -72,6 +72,10 @@ bool wait_interruptibly(std::unique_lock<std::mutex>& lock, std::condition_varia
                 "waiting for a result on the thread that delivers actors' replies would "
                 "deadlock (a monitor callback?): keep such callbacks short, or use "
                 "actors::self().then(...) inside an actor");
+  // Inside an actor's method on a transport loop: the asks it just sent
+  // wait for the end of the loop's batch, which comes after this wait.
+  if (auto* loop = event_loop::current())
+    loop->flush_now();
   // The count is read before this call counts as a waiter: a SIGINT in
   // between ends the program (nobody waited yet), one after it is ours.
   auto seen = interrupts.load();

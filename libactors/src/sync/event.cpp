@@ -36,20 +36,32 @@ event::event() {
 }
 
 void event::set() {
+  if (far_) { // another host's event: its coordinator sets it
+    detail::far_call(*far_, detail::sync_op::set);
+    return;
+  }
   auto& w = detail::word(segment_);
   if (w.exchange(1) == 0)
     detail::futex(&w, FUTEX_WAKE, INT_MAX, nullptr);
 }
 
 void event::clear() {
+  if (far_) {
+    detail::far_call(*far_, detail::sync_op::clear);
+    return;
+  }
   detail::word(segment_).store(0);
 }
 
 bool event::is_set() const {
+  if (far_)
+    return detail::far_call(*far_, detail::sync_op::is_set).ok;
   return detail::word(segment_).load() != 0;
 }
 
 bool event::wait(duration timeout) const {
+  if (far_)
+    return detail::far_call(*far_, detail::sync_op::wait, true, timeout).ok;
   auto& w = detail::word(segment_);
   auto deadline = detail::deadline_in(timeout);
   while (w.load() == 0) {

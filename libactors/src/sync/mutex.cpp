@@ -130,6 +130,11 @@ void basic_mutex::recover_from_dead_holder(void* native_mutex) {
 }
 
 bool basic_mutex::acquire(bool blocking, duration timeout) {
+  if (far_) { // another host's lock: its coordinator takes it for this thread
+    auto a = far_call(*far_, sync_op::acquire, blocking, timeout);
+    owner_died_ = a.owner_died;
+    return a.ok;
+  }
   auto* m = static_cast<pthread_mutex_t*>(native());
   int rc;
   if (!blocking) {
@@ -163,6 +168,8 @@ bool basic_mutex::acquire(bool blocking, duration timeout) {
 }
 
 bool basic_mutex::locked() const {
+  if (far_)
+    return far_call(*far_, sync_op::locked).ok;
   auto* m = static_cast<pthread_mutex_t*>(native());
   int rc = pthread_mutex_trylock(m);
   if (rc == EOWNERDEAD) { // a dead holder: free now, and usable again
@@ -177,6 +184,8 @@ bool basic_mutex::locked() const {
 }
 
 bool basic_mutex::take_over_from_dead_holder() {
+  if (far_)
+    return false; // its coordinator gives a dead far holder's lock back itself
   auto* m = static_cast<pthread_mutex_t*>(native());
   int rc = pthread_mutex_trylock(m);
   if (rc == EOWNERDEAD) {
@@ -189,6 +198,10 @@ bool basic_mutex::take_over_from_dead_holder() {
 }
 
 void basic_mutex::release() {
+  if (far_) {
+    far_call(*far_, sync_op::release);
+    return;
+  }
   int rc = pthread_mutex_unlock(static_cast<pthread_mutex_t*>(native()));
   if (rc == EPERM)
     throw error(errc::not_owner,
@@ -215,6 +228,11 @@ int process_of_thread(int tid) {
 // (as lock_stats_of reads them); the kernel does not clear them when the
 // holder dies, so a holder that is gone is told apart by /proc.
 void describe_lock(std::ostream& os, const basic_mutex& m, bool recursive) {
+  if (m.far_) {
+    os << "<actors::" << (recursive ? "recursive_mutex" : "mutex")
+       << (m.locked() ? " locked" : " unlocked") << ", lent by another host>";
+    return;
+  }
   auto* native = static_cast<pthread_mutex_t*>(m.native());
   int tid = __atomic_load_n(&native->__data.__owner, __ATOMIC_RELAXED) & 0x3fffffff;
   unsigned count = __atomic_load_n(&native->__data.__count, __ATOMIC_RELAXED);

@@ -128,6 +128,11 @@ semaphore::semaphore(unsigned value, bool bounded) {
 }
 
 bool semaphore::acquire(bool blocking, duration timeout) {
+  if (far_) { // another host's semaphore: its coordinator takes a permit
+    auto a = detail::far_call(*far_, detail::sync_op::acquire, blocking, timeout);
+    owner_died_ = a.owner_died;
+    return a.ok;
+  }
   auto& st = detail::state_of(segment_);
   auto deadline = detail::deadline_in(timeout);
   owner_died_ = false;
@@ -153,6 +158,10 @@ bool semaphore::acquire(bool blocking, duration timeout) {
 }
 
 void semaphore::release() {
+  if (far_) {
+    detail::far_call(*far_, detail::sync_op::release);
+    return;
+  }
   auto& st = detail::state_of(segment_);
   {
     detail::state_lock hold(segment_);
@@ -167,6 +176,8 @@ void semaphore::release() {
 }
 
 unsigned semaphore::get_value() const {
+  if (far_)
+    return detail::far_call(*far_, detail::sync_op::value).value;
   auto& st = detail::state_of(segment_);
   detail::state_lock hold(segment_);
   auto value = st.value + detail::dead_permits(st);
@@ -174,6 +185,8 @@ unsigned semaphore::get_value() const {
 }
 
 std::ostream& operator<<(std::ostream& os, const semaphore& s) {
+  if (s.far_)
+    return os << "<actors::semaphore value=" << s.get_value() << ", lent by another host>";
   auto& st = detail::state_of(s.segment_);
   bool bounded = st.bounded != 0; // both are fixed at creation
   unsigned initial = st.initial;

@@ -152,6 +152,25 @@ save(output_archive& ar, const std::vector<T, A>& v) {
 std::vector<int>*& outgoing_fds() noexcept;
 std::vector<int>*& incoming_fds() noexcept;
 
+/// True while a value is encoded for an actor on another host of a cluster
+/// (a call or a spawn there): locks, semaphores and events then travel as
+/// the address of their coordinator, not as descriptors.
+bool& crossing_hosts() noexcept;
+
+/// Sets crossing_hosts() for a scope when `on` (nested scopes keep it).
+class crossing_hosts_scope {
+public:
+  explicit crossing_hosts_scope(bool on = true) noexcept : saved_(crossing_hosts()) {
+    crossing_hosts() = saved_ || on;
+  }
+  ~crossing_hosts_scope() { crossing_hosts() = saved_; }
+  crossing_hosts_scope(const crossing_hosts_scope&) = delete;
+  crossing_hosts_scope& operator=(const crossing_hosts_scope&) = delete;
+
+private:
+  bool saved_;
+};
+
 /// True while decode() runs on this thread: handles such as a queue that are
 /// default-constructed only to be loaded must not create anything then.
 bool& decoding() noexcept;
@@ -240,6 +259,13 @@ std::string encode(const T& value, std::vector<int>* fds = nullptr) {
   std::string out;
   encode_append(out, value, fds);
   return out;
+}
+
+/// Encodes `value` for an actor on another host (see crossing_hosts()).
+template <class T>
+std::string encode_across_hosts(const T& value) {
+  crossing_hosts_scope scope;
+  return encode(value);
 }
 
 /// A readable name for a type, from typeid(T).name() ("actors::mutex").
