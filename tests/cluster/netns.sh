@@ -112,6 +112,9 @@ wrong_certificate)
   rc=$?
   [ $rc = 0 ] || fail "the root exited with $rc"
   grep -q PASSED root.log || fail "the root's checks"
+  # The root says so too, naming the address and the reason.
+  grep -q "refused a TLS handshake from $addr2:.*signed by the cluster's CA" root.log ||
+    fail "the root's message about the refused handshake"
   nothing_left
   ;;
 no_certificate)
