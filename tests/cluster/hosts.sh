@@ -57,14 +57,8 @@ hosts_make() {
     return 1
   fi
   ip netns add $ns2 || { hosts_why="cannot create a second network namespace"; return 1; }
-  ip link add $if1 type veth peer name $if2 || { hosts_why="cannot create a veth pair"; return 1; }
-  ip link set $if1 netns $ns1
-  ip link set $if2 netns $ns2
-  ip -n $ns1 addr add $addr1/24 dev $if1
-  ip -n $ns2 addr add $addr2/24 dev $if2
-  for ns in $ns1 $ns2; do ip -n $ns link set lo up; done
-  ip -n $ns1 link set $if1 up
-  ip -n $ns2 link set $if2 up
+  ip -n $ns1 link set lo up
+  hosts_link $ns1 $if1 $addr1 $ns2 $if2 $addr2
 }
 
 hosts_third() {
@@ -72,14 +66,20 @@ hosts_third() {
   addr1b=$net.1
   addr3=$net.3
   ip netns add $ns3 || { hosts_why="cannot create a third network namespace"; return 1; }
-  ip link add $if3 type veth peer name $if4 || { hosts_why="cannot create a second veth pair"; return 1; }
-  ip link set $if3 netns $ns1
-  ip link set $if4 netns $ns3
-  ip -n $ns1 addr add $addr1b/24 dev $if3
-  ip -n $ns3 addr add $addr3/24 dev $if4
-  ip -n $ns3 link set lo up
-  ip -n $ns1 link set $if3 up
-  ip -n $ns3 link set $if4 up
+  hosts_link $ns1 $if3 $addr1b $ns3 $if4 $addr3
+}
+
+# hosts_link NS_A IF_A ADDR_A NS_B IF_B ADDR_B: a veth pair between two
+# namespaces, a /24 address on each end, both up (and NS_B's loopback).
+hosts_link() {
+  ip link add $2 type veth peer name $5 || { hosts_why="cannot create a veth pair"; return 1; }
+  ip link set $2 netns $1
+  ip link set $5 netns $4
+  ip -n $1 addr add $3/24 dev $2
+  ip -n $4 addr add $6/24 dev $5
+  ip -n $4 link set lo up
+  ip -n $1 link set $2 up
+  ip -n $4 link set $5 up
 }
 
 hosts_ca() {
