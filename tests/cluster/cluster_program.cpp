@@ -26,6 +26,8 @@
 //   three      three hosts: basic on h2 and h3, an actor on h2 asks one on
 //              h3, a map runs on all three; then the test kills h3, and h2
 //              and the map go on
+//   supervise  a supervisor on the root with a child on h2: it fails, is
+//              restarted there, and the same handle reaches the new one
 //   alone      nobody may join (the test's worker is refused): the wait for
 //              a second host times out
 // Every line the test checks starts with "CHECK ". Exit status 0 means every
@@ -56,6 +58,7 @@ struct counter {
   }
   std::string order() const { return log; }
   std::string where() const { return actors::cluster::this_host() + "/" + std::to_string(::getpid()); }
+  void fail() { throw std::runtime_error("told to fail"); }
 };
 
 int failures = 0;
@@ -390,6 +393,31 @@ int main(int argc, char** argv) {
     check(actors::cluster::hosts().size() == 2, "hosts() lists two hosts after h3 is gone");
     actors::pool p(actors::pool_options().processes(2).hosts({"root", "h2"}));
     check(p.map(square, std::vector<int>{1, 2, 3}) == std::vector<int>{1, 4, 9}, "a map on the two hosts left");
+  } else if (scenario == "supervise") {
+    actors::supervisor sup(actors::supervisor_options().intensity(5, 10s));
+    auto c = sup.spawn<counter>(actors::on_host("h2"), actors::child_spec("far-counter"), 10);
+    check(c.ask(&counter::add, 5).get(10s) == 15, "a supervised child on h2 answers");
+    auto where = c.ask(&counter::where).get(10s);
+    check(where.rfind("h2/", 0) == 0, "it runs on h2 (" + where + ")");
+    c.tell(&counter::fail);
+    for (int i = 0; i < 500 && sup.restarts() < 1; ++i)
+      std::this_thread::sleep_for(10ms);
+    check(sup.restarts() == 1, "the supervisor restarted it after its failure");
+    int after = 0;
+    for (int i = 0; i < 100 && after == 0; ++i) {
+      try {
+        after = c.ask(&counter::add, 1).get(10s);
+      } catch (const actors::actor_died&) { // the old one's last moments
+        std::this_thread::sleep_for(10ms);
+      }
+    }
+    check(after == 11, "the same handle reaches the new instance on h2, built anew (" + std::to_string(after) + ")");
+    where = c.ask(&counter::where).get(10s);
+    check(where.rfind("h2/", 0) == 0, "still on h2 (" + where + ")");
+    auto gone = std::make_shared<std::promise<void>>();
+    actors::monitor(c, [gone](const actors::down&) { gone->set_value(); });
+    sup.stop();
+    check(gone->get_future().wait_for(10s) == std::future_status::ready, "stop() stopped the child on h2");
   } else if (scenario == "sync") {
     sync_across("h2");
   } else if (scenario == "links") {

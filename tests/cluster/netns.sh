@@ -5,7 +5,7 @@
 #
 #   netns.sh <scenario> <cluster_program> <actors-node>
 #
-# Scenarios: basic, queue, sync, links, three (a third host), map, map_host_dies,
+# Scenarios: basic, queue, sync, links, supervise, three (a third host), map, map_host_dies,
 # wrong_certificate, no_certificate, host_dies, partition, rejoin,
 # plaintext_loopback (see tests/cluster/cluster_program.cpp for what
 # the root checks). Exits 0 when it passed, 77 (skipped, with the reason)
@@ -89,7 +89,7 @@ nothing_left() {
 }
 
 case $scenario in
-basic | map | queue | sync | links)
+basic | map | queue | sync | links | supervise)
   start_root $scenario $addr1 "$work" 2
   start_worker $ns2 $addr1:$port "${tls_worker[@]}"
   wait_exit $root_pid 60

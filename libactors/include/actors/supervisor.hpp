@@ -245,6 +245,38 @@ public:
     return {};
   }
 
+  /// Starts a child actor T(args...) in the node of another host of the
+  /// cluster (see on_host), supervised; arguments are serialized as for
+  /// actors::spawn. Its handle keeps working across restarts while that
+  /// host's node runs (a restart takes the same actor id there). If the
+  /// host is lost, the child's down counts as a failure, and so does each
+  /// restart that cannot reach the host (errc::host_unreachable), until
+  /// the restart limit stops the supervisor.
+  /// - Throws: errc::host_unreachable, errc::bad_argument outside a
+  ///   cluster; remote_error if T's constructor threw there; errc::bad_argument
+  ///   if the id is taken.
+  template <class T, class... A>
+  actor<T> spawn(const on_host& where, const child_spec& spec, A&&... args) {
+    using tuple = std::tuple<detail::travel_t<A>...>;
+    if constexpr (detail::check_spawn<T, A...>() && detail::copyable_args<tuple>()) {
+      auto args_t = std::make_shared<const tuple>(std::forward<A>(args)...);
+      detail::child_def d{named<T>(spec), typeid(T).name(), false, {}, nullptr};
+      auto id_there = std::make_shared<std::uint64_t>(0); // fixed by the first start
+      d.start = [args_t, host = where.name, id_there](const detail::cell_identity& who) {
+        auto there = who;
+        there.id = *id_there;
+        auto ref = detail::spawn_remote(
+          detail::host_endpoint(host),
+          reinterpret_cast<detail::any_fn>(&detail::spawn_identified_here<T, detail::travel_t<A>...>),
+          detail::encode_across_hosts(std::make_tuple(there, *args_t)));
+        *id_there = ref->address.id;
+        return ref;
+      };
+      return detail::handle_access::make<T>(detail::supervisor_add(*s_, std::move(d)));
+    }
+    return {};
+  }
+
   /// Starts a nested supervisor as a child of this one (in this process):
   /// a tree. Its children are added through the returned handle; when this
   /// supervisor restarts it, it starts all of them again.

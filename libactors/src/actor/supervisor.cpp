@@ -6,6 +6,8 @@
 
 #include "actor/cell.hpp"
 
+#include "io/route.hpp"
+#include "io/service_loop.hpp"
 #include "io/transport.hpp"
 
 #include <actors/log.hpp>
@@ -188,8 +190,22 @@ private:
       rec->pid = r->address.pid;
       rec->running = true;
     }
-    watch(*r, [this, rec, inc](const down& d) { child_down(rec, inc, d); },
-          &require_cell("supervisor"));
+    auto& me = require_cell("supervisor");
+    if (!is_remote_endpoint(r->address.endpoint)) {
+      watch(*r, [this, rec, inc](const down& d) { child_down(rec, inc, d); }, &me);
+      return;
+    }
+    // A child on another host: its down arrives on the loop that reads
+    // replies, and its restart waits for one (the spawn there). So the
+    // supervisor hears of it from the service loop, which hands it to a
+    // scheduler worker, where waiting is allowed.
+    std::weak_ptr<actor_cell> weak = me.shared_from_this();
+    watch(*r, [this, weak, rec, inc](const down& d) {
+      service_loop().post([this, weak, rec, inc, d] {
+        if (auto c = weak.lock(); c && c->alive)
+          post_local(*c, make_callable([this, rec, inc, d] { child_down(rec, inc, d); }));
+      });
+    }, nullptr);
   }
 
   // A restart's start: one that throws counts as another failure.
@@ -417,9 +433,10 @@ private:
       return;
     }
     log::error() << "supervisor " << s_->name << ": " << describe_child(*rec)
-                 << " did not stop within " << grace_ms
-                 << " ms; it runs in this process and cannot be killed, so it is counted "
-                    "as stopped";
+                 << " did not stop within " << grace_ms << " ms; it runs "
+                 << (is_remote_endpoint(rec->now->address.endpoint) ? "in another host's node"
+                                                                     : "in this process")
+                 << " and cannot be killed, so it is counted as stopped";
     rec->alive = false;
     rec->stopping = false;
     {

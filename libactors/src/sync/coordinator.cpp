@@ -356,6 +356,13 @@ struct coordinator_state {
 
 coordinator_state& state() { // service loop only
   static auto* s = new coordinator_state;
+  static int pid = 0;
+  if (pid != ::getpid()) { // first use, or a forked child: nothing lent yet
+    pid = ::getpid();
+    s->objects.clear();
+    s->waiting.clear();
+    s->polling = false;
+  }
   return *s;
 }
 
@@ -382,7 +389,8 @@ promise<sync_answer> sync_coordinator::call(std::uint64_t id, std::uint8_t op, b
     throw error(errc::bad_argument, "a coordinator call without its holder");
   auto process = holder.substr(0, slash + 1);
   if (!watched_.count(process))
-    watched_[process] = self().monitor(token, [process](const down&) {
+    watched_[process] = self().monitor(token, [this, process](const down&) {
+      watched_.erase(process); // a later process with its pid is watched anew
       service_loop().post([process] { state().holder_gone(process); });
     });
   auto deadline = timeout_ns < 0 ? steady::time_point::max()

@@ -89,6 +89,21 @@ std::shared_ptr<actor_ref> spawn_here(const char* data, std::size_t size) {
   T* obj = std::apply([](auto&... a) { return new T(std::move(a)...); }, args);
   return spawn_cell(kind_of<T>(), obj, {}, mailbox);
 }
+/// The next actor id of this node (for an identity that must outlive restarts).
+std::uint64_t reserve_actor_id();
+/// A supervised child built in another node (supervisor::spawn(on_host)):
+/// the arguments travel as (identity, tuple of constructor arguments). An
+/// identity without an id gets one of this node's, restartable; a restart
+/// brings the id the first start got, so the child keeps its address.
+template <class T, class... D>
+std::shared_ptr<actor_ref> spawn_identified_here(const char* data, std::size_t size) {
+  auto [who, args] = decode<std::tuple<cell_identity, std::tuple<D...>>>(data, size);
+  if (who.id == 0)
+    who.id = reserve_actor_id();
+  who.endpoint.clear(); // this node's own
+  T* obj = std::apply([](auto&... a) { return new T(std::move(a)...); }, args);
+  return spawn_cell(kind_of<T>(), obj, {}, who.mailbox, &who);
+}
 std::shared_ptr<actor_ref> spawn_remote(const std::string& endpoint, any_fn spawner,
                                         std::string args);
 /// Where to reach the actor transport of process `p`; waits (up to 30 s) for
