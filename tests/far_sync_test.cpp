@@ -253,3 +253,27 @@ TEST(far_sync, an_actor_in_another_process_calls_through_the_coordinator) {
   auto here = actors::spawn<far_user>(actors::in_this_process, far_bytes(m));
   EXPECT_TRUE(here.ask(&far_user::try_take).get(10s));
 }
+
+namespace {
+// A lender that goes away: it lends a lock and exits.
+void lend_and_exit(actors::connection<std::string> out) {
+  actors::mutex m;
+  out.send(far_bytes(m));
+}
+} // namespace
+
+TEST(far_sync, calls_fail_clearly_once_the_lender_is_gone) {
+  auto [mine, theirs] = actors::pipe<std::string>(false);
+  process p(lend_and_exit, theirs);
+  p.start();
+  auto bytes = mine.recv(10s);
+  p.join();
+  auto f = actors::detail::decode<actors::mutex>(bytes);
+  try {
+    f.acquire(true, 5s);
+    ADD_FAILURE() << "a far acquire from a gone lender returned";
+  } catch (const actors::error& e) {
+    EXPECT_EQ(e.value(), errc::eof) << e.what();
+    EXPECT_NE(std::string(e.what()).find("lent this lock"), std::string::npos) << e.what();
+  }
+}
