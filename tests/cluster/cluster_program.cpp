@@ -28,6 +28,9 @@
 //              and the map go on
 //   supervise  a supervisor on the root with a child on h2: it fails, is
 //              restarted there, and the same handle reaches the new one
+//   supervise_host_dies  the same child, then the test kills h2: each
+//              restart fails (the host is gone) until the restart limit
+//              stops the supervisor; nothing hangs
 //   alone      nobody may join (the test's worker is refused): the wait for
 //              a second host times out
 // Every line the test checks starts with "CHECK ". Exit status 0 means every
@@ -418,6 +421,17 @@ int main(int argc, char** argv) {
     actors::monitor(c, [gone](const actors::down&) { gone->set_value(); });
     sup.stop();
     check(gone->get_future().wait_for(10s) == std::future_status::ready, "stop() stopped the child on h2");
+  } else if (scenario == "supervise_host_dies") {
+    actors::supervisor sup(actors::supervisor_options().intensity(2, 30s));
+    auto c = sup.spawn<counter>(actors::on_host("h2"), actors::child_spec("far-counter"), 10);
+    check(c.ask(&counter::add, 5).get(10s) == 15, "a supervised child on h2 answers");
+    std::cout << "READY supervise_host_dies" << std::endl;
+    auto why = sup.join(30s);
+    check(why.has_value(), "the supervisor stopped after h2 was lost");
+    if (why) {
+      std::cout << "SUPERVISOR " << why->describe() << std::endl;
+      check(why->describe().find("restart limit") != std::string::npos, "at its restart limit: " + why->describe());
+    }
   } else if (scenario == "sync") {
     sync_across("h2");
   } else if (scenario == "links") {

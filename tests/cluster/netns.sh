@@ -5,7 +5,7 @@
 #
 #   netns.sh <scenario> <cluster_program> <actors-node>
 #
-# Scenarios: basic, queue, sync, links, supervise, three (a third host), map, map_host_dies,
+# Scenarios: basic, queue, sync, links, supervise, supervise_host_dies, three (a third host), map, map_host_dies,
 # wrong_certificate, no_certificate, host_dies, partition, rejoin,
 # plaintext_loopback (see tests/cluster/cluster_program.cpp for what
 # the root checks). Exits 0 when it passed, 77 (skipped, with the reason)
@@ -134,7 +134,7 @@ no_certificate)
   grep -q PASSED root.log || fail "the root's checks"
   nothing_left
   ;;
-host_dies | rejoin | map_host_dies)
+host_dies | rejoin | map_host_dies | supervise_host_dies)
   start_root $scenario $addr1 "$work" 2
   start_worker $ns2 $addr1:$port "${tls_worker[@]}"
   wait_for READY root.log 30 || fail "the root never got ready"
