@@ -238,9 +238,11 @@ std::uint32_t export_fd(int fd) {
                 "it carries a descriptor, which travels "
                 "only in the start arguments of a process or actor on this host, or "
                 "through a pipe: never to another host of a cluster (descriptors and shared "
-                "memory stay on their host), nor in a pool task (encoded once, for "
-                "whichever worker runs it: give it to every worker through "
-                "pool_options::initializer), an actor message or a queue item");
+                "memory stay on their host; a lock, semaphore or event given to an actor on "
+                "another host goes through a coordinator instead), nor in a pool task "
+                "(encoded once, for whichever worker runs it: give it to every worker "
+                "through pool_options::initializer), an actor message on this host or a "
+                "queue item");
   out->push_back(fd);
   return static_cast<std::uint32_t>(out->size() - 1);
 }
