@@ -190,21 +190,22 @@ private:
       rec->pid = r->address.pid;
       rec->running = true;
     }
-    auto& me = require_cell("supervisor");
-    if (!is_remote_endpoint(r->address.endpoint)) {
-      watch(*r, [this, rec, inc](const down& d) { child_down(rec, inc, d); }, &me);
-      return;
-    }
-    // A child on another host: its down arrives on the loop that reads
-    // replies, and its restart waits for one (the spawn there). So the
-    // supervisor hears of it from the service loop, which hands it to a
-    // scheduler worker, where waiting is allowed.
-    std::weak_ptr<actor_cell> weak = me.shared_from_this();
-    watch(*r, [this, weak, rec, inc](const down& d) {
-      service_loop().post([this, weak, rec, inc, d] {
-        if (auto c = weak.lock(); c && c->alive)
-          post_local(*c, make_callable([this, rec, inc, d] { child_down(rec, inc, d); }));
-      });
+    // A restart may wait: for a new process's report, or for the answer of
+    // another host's node. A down that arrives on the loop that delivers
+    // replies (a child in another process or on another host) must not
+    // wait there, so it goes through the service loop, which hands it to a
+    // scheduler worker; any other goes to this actor directly.
+    std::weak_ptr<actor_cell> weak = require_cell("supervisor").shared_from_this();
+    auto deliver = [this, weak, rec, inc](const down& d) {
+      if (auto c = weak.lock(); c && c->alive)
+        post_local(*c, make_callable([this, rec, inc, d] { child_down(rec, inc, d); }));
+    };
+    watch(*r, [deliver](const down& d) {
+      auto* loop = service_loop_if_running();
+      if (loop && on_reply_loop())
+        loop->post([deliver, d] { deliver(d); });
+      else
+        deliver(d);
     }, nullptr);
   }
 

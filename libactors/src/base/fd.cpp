@@ -259,6 +259,14 @@ unique_fd accept_same_user(int listener, int& pid, const char* server) {
   }
 }
 
+int peer_pid(int fd) noexcept {
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+    return 0;
+  return cred.pid;
+}
+
 unique_fd connect_unix(const std::string& path) {
   unique_fd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   auto addr = unix_address(path);

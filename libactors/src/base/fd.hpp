@@ -129,4 +129,8 @@ unique_fd accept_same_user(int listener, int& pid, const char* server);
 /// with errno set. Throws errc::bad_argument if `path` does not fit.
 unique_fd connect_unix(const std::string& path);
 
+/// The pid of the process at the other end of the Unix socket `fd`
+/// (SO_PEERCRED); 0 if it cannot be read.
+int peer_pid(int fd) noexcept;
+
 } // namespace actors::detail

@@ -166,16 +166,14 @@ void on_open(caf::io::broker* self, const std::string& origin, std::uint64_t id,
              const caf::actor& from) {
   if (path == "/")
     path = g->node_endpoint; // the host's node
-  auto fd = connect_unix(path);
+  auto fd = connect_unix(path); // this host's: never dial onward from the broker
   if (!fd) {
     self->send(from, opened_atom::value, id, static_cast<std::int32_t>(errc::eof), std::int32_t{0},
                "cannot reach the node at " + g->name + ":" + path + ": " + std::strerror(errno)
                  + " (its process has ended)");
     return;
   }
-  ucred cred{};
-  socklen_t len = sizeof cred;
-  ::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len);
+  int pid = peer_pid(fd.get());
   auto hdl = self->add_scribe(fd.release());
   self->configure_read(hdl, caf::io::receive_policy::at_most(read_chunk));
   stream_key key{origin, id};
@@ -184,7 +182,7 @@ void on_open(caf::io::broker* self, const std::string& origin, std::uint64_t id,
   s.host = origin;
   s.gw = from;
   g->by_hdl[hdl] = key;
-  self->send(from, opened_atom::value, id, std::int32_t{0}, static_cast<std::int32_t>(cred.pid),
+  self->send(from, opened_atom::value, id, std::int32_t{0}, static_cast<std::int32_t>(pid),
              std::string());
 }
 

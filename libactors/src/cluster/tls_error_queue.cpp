@@ -9,7 +9,7 @@
 // OpenSSL's documentation asks callers to empty the queue before each I/O
 // call; these definitions do that and then call OpenSSL's own. They
 // interpose OpenSSL's symbols for the whole program, which only adds that
-// step. Linked in through tls_error_queue_fix(), which the gateway calls.
+// step. Linked in through link_tls_error_queue_fix(), which the gateway calls.
 //
 // The same place reports a handshake that this side refused: CAF 0.17
 // drops such a connection without telling the application, so without this
@@ -113,9 +113,8 @@ int SSL_accept(SSL* ssl) {
 
 namespace actors::detail {
 
-/// Referenced by the gateway so that a static link keeps this file.
-bool tls_error_queue_fix() noexcept {
-  return true;
-}
+/// Called where the gateway starts TLS, so that a static link keeps this
+/// file (nothing else in a program refers to it). Does nothing.
+void link_tls_error_queue_fix() noexcept {}
 
 } // namespace actors::detail

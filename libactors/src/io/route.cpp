@@ -104,6 +104,21 @@ std::string endpoint_from_wire(std::string endpoint) {
   return endpoint;
 }
 
+unique_fd connect_endpoint(const std::string& endpoint, int* pid) {
+  int served_by = 0;
+  unique_fd fd;
+  if (is_remote_endpoint(endpoint)) {
+    fd = dial_remote(endpoint, served_by);
+  } else {
+    fd = connect_unix(endpoint);
+    if (fd)
+      served_by = peer_pid(fd.get());
+  }
+  if (pid)
+    *pid = served_by;
+  return fd;
+}
+
 unique_fd dial_remote(const std::string& endpoint, int& pid) {
   auto [host, path] = split_endpoint(endpoint);
   const auto& gw = gateway_path();

@@ -33,6 +33,14 @@ bool is_remote_endpoint(const std::string& endpoint) noexcept;
 std::pair<std::string, std::string> split_endpoint(const std::string& endpoint);
 
 
+/// A connection to `endpoint`, wherever it is: a Unix socket on this host,
+/// or through the gateway (dial_remote) for "<host>:<path>". On this host
+/// an empty fd means nothing listens there (errno says why); another host's
+/// failures throw as dial_remote does. `pid`, if given, gets the process
+/// that serves the endpoint (SO_PEERCRED on this host). The one place that
+/// tells the two kinds of endpoint apart when dialling.
+unique_fd connect_endpoint(const std::string& endpoint, int* pid = nullptr);
+
 /// A connection to `endpoint` on another host, through this host's gateway:
 /// the gateway asks that host's gateway to connect, and both answer before
 /// this returns, so it fails the way a local connect() does. `pid` is the

@@ -112,20 +112,11 @@ peer_ptr transport::connect(const std::string& endpoint) {
     if (it != dialled_.end() && !it->second->closed())
       return it->second;
   }
-  unique_fd fd;
   int pid = 0;
-  if (is_remote_endpoint(endpoint)) {
-    fd = dial_remote(endpoint, pid); // throws with its own message
-  } else {
-    fd = connect_unix(endpoint);
-    if (!fd)
-      throw error(errc::eof, "cannot reach the node at " + endpoint + ": "
-                               + std::string(std::strerror(errno)) + " (its process has ended)");
-    ucred cred{};
-    socklen_t len = sizeof cred;
-    ::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len);
-    pid = cred.pid;
-  }
+  auto fd = connect_endpoint(endpoint, &pid); // another host's failures throw their own message
+  if (!fd)
+    throw error(errc::eof, "cannot reach the node at " + endpoint + ": "
+                             + std::string(std::strerror(errno)) + " (its process has ended)");
   int flags = ::fcntl(fd.get(), F_GETFL);
   ::fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK);
   auto p = std::make_shared<peer>();

@@ -93,15 +93,10 @@ manager_reply manager_call(const managed_address& a, mop op, const std::string& 
     }
   }
   if (!fd) {
-    if (is_remote_endpoint(a.path)) { // a manager on another host, through the gateways
-      int pid = 0;
-      try {
-        fd = dial_remote(a.path, pid);
-      } catch (const error&) {
-        throw manager_gone(a);
-      }
-    } else {
-      fd = connect_unix(a.path);
+    try {
+      fd = connect_endpoint(a.path);
+    } catch (const error&) { // a manager on another host that cannot be reached
+      throw manager_gone(a);
     }
     if (!fd)
       throw manager_gone(a);

@@ -260,16 +260,11 @@ public:
     if (fd)
       return;
     unique_fd s;
-    if (is_remote_endpoint(addr.path)) { // another host's queue, through the gateways
-      int pid = 0;
-      try {
-        s = dial_remote(addr.path, pid);
-      } catch (const error& e) {
-        throw eof_error("the queue's owner on another host cannot be reached: "
-                        + std::string(e.what()));
-      }
-    } else {
-      s = connect_unix(addr.path);
+    try {
+      s = connect_endpoint(addr.path);
+    } catch (const error& e) { // only another host's queue throws (through the gateways)
+      throw eof_error("the queue's owner on another host cannot be reached: "
+                      + std::string(e.what()));
     }
     if (!s)
       throw owner_gone();
