@@ -295,7 +295,7 @@ TEST(queue_server, a_bounded_queue_refuses_the_relay_s_requests_and_a_second_att
   auto a = create_on_node_server(4, false);
   const std::vector<std::string> bad = {
     std::string(1, static_cast<char>(op_put)) + std::string("\x01\0\0\0\x01\0\0\0x", 9),
-    std::string(1, static_cast<char>(op_size)),
+    std::string(1, static_cast<char>(op_get)) + std::string("\x01\0\0\0\0\0\0\0\0", 9),
     std::string(1, '\x7f'),
   };
   for (std::size_t i = 0; i < bad.size(); ++i) {
@@ -310,6 +310,47 @@ TEST(queue_server, a_bounded_queue_refuses_the_relay_s_requests_and_a_second_att
   EXPECT_TRUE(twice.closed());
   wire_client good(a);
   EXPECT_TRUE(attach(good).rng) << "the queue goes on";
+}
+
+// A client on another host cannot map the ring: the server puts and gets
+// for it (queue/server_far.cpp), one answer per call.
+TEST(queue_server, a_bounded_queue_serves_a_far_client_and_cancels_its_waits) {
+  auto a = create_on_node_server(1, false);
+  wire_client c(a);
+  auto status = [](const std::optional<std::string>& r, op code) {
+    return r && r->size() >= 2 && static_cast<op>((*r)[0]) == code ? (*r)[1] : '?';
+  };
+  c.send(std::string(1, static_cast<char>(op_far_put)) + "one");
+  EXPECT_EQ(status(c.reply(), op_far_put), '\1');
+  c.send(std::string(1, static_cast<char>(op_size)));
+  auto r = c.reply();
+  ASSERT_TRUE(r);
+  reader rd{r->data() + 1, r->data() + r->size()};
+  EXPECT_EQ(rd.u64(), 1u);
+  EXPECT_EQ(rd.u64(), 1u) << "maxsize";
+  c.send(std::string(1, static_cast<char>(op_far_put)) + "two"); // full: waits
+  EXPECT_FALSE(c.reply(50ms));
+  c.send(std::string(1, static_cast<char>(op_cancel)));
+  EXPECT_EQ(status(c.reply(), op_far_put), '\0') << "not put";
+  r = c.reply();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(static_cast<op>((*r)[0]), op_cancelled);
+  c.send(std::string(1, static_cast<char>(op_far_get)));
+  r = c.reply();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, std::string(1, static_cast<char>(op_far_get)) + "\1one");
+  c.send(std::string(1, static_cast<char>(op_far_get))); // empty: waits
+  EXPECT_FALSE(c.reply(50ms));
+  wire_client other(a);
+  other.send(std::string(1, static_cast<char>(op_far_put)) + "three");
+  EXPECT_EQ(status(other.reply(), op_far_put), '\1');
+  r = c.reply();
+  ASSERT_TRUE(r) << "the waiting get was served";
+  EXPECT_EQ(*r, std::string(1, static_cast<char>(op_far_get)) + "\1three");
+  wire_client twice(a);
+  twice.send(std::string(1, static_cast<char>(op_far_get)));
+  twice.send(std::string(1, static_cast<char>(op_far_get)));
+  EXPECT_TRUE(twice.closed()) << "a second call before the first's answer is refused";
 }
 
 TEST(queue_server, shutdown_refuses_waiting_gets_once_empty_and_notifies_producers) {

@@ -11,9 +11,9 @@
 //              ask then fails with actor_died and the lock is free again
 //   partition  the same, while the test takes h2's link down
 //   rejoin     host_dies, then wait for h2 to join again and use it
-//   queue      an unbounded queue of the root's used from h2 both ways; a
-//              bounded one is a clear error there; a manager dict of the
-//              root's set from h2; a pipe end refused
+//   queue      an unbounded and a bounded queue of the root's used from h2
+//              both ways (h2's puts wait while the bounded one is full); a
+//              manager dict of the root's set from h2; a pipe end refused
 //   map        a pool with workers on both hosts: results in order, and
 //              both hosts ran tasks
 //   map_host_dies  a map with retries while the test kills h2: every
@@ -91,13 +91,29 @@ struct queue_user {
     d.set(actors::cluster::this_host(), 42);
     return d.size();
   }
-  std::string bounded(actors::queue<int> b) {
-    try {
-      b.put(1);
-      return "put worked";
-    } catch (const actors::error& e) {
-      return e.what();
+  // Puts 0..n-1 into a bounded queue of the root's, waiting while it is full.
+  int produce_bounded(actors::queue<int> b, int n) {
+    for (int i = 0; i < n; ++i)
+      b.put(i, std::chrono::seconds(10));
+    return n;
+  }
+  long consume_bounded(actors::queue<int> b, int n) {
+    long sum = 0;
+    for (int i = 0; i < n; ++i)
+      sum += b.get(std::chrono::seconds(10));
+    return sum;
+  }
+  // Whether a put into the full queue gives up after its timeout.
+  bool put_times_out(actors::queue<int> b) { return !b.try_put(99, std::chrono::milliseconds(100)); }
+  // Microseconds per put() and get() pair, over n, on an empty queue.
+  long pair_us(actors::queue<int> b, int n) {
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < n; ++i) {
+      b.put(i);
+      (void) b.get(std::chrono::seconds(10));
     }
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
+    return static_cast<long>(us.count()) / n;
   }
 };
 
@@ -364,8 +380,20 @@ int main(int argc, char** argv) {
       q.put(i);
     check(u.ask(&queue_user::consume, 500).get(30s) == 500L * 501 / 2, "h2 got the 500 items the root put");
     actors::queue<int> b(8);
-    auto why = u.ask(&queue_user::bounded, b).get(30s);
-    check(why.find("owner's host only") != std::string::npos, "a bounded queue on another host is a clear error: " + why);
+    auto produced = u.ask(&queue_user::produce_bounded, b, 200);
+    std::this_thread::sleep_for(300ms);
+    check(b.qsize() == 8, "h2's puts wait while the root's bounded queue is full (" + std::to_string(b.qsize()) + " items)");
+    in_order = true;
+    for (int i = 0; i < 200 && in_order; ++i)
+      in_order = b.get(10s) == i;
+    check(in_order && produced.get(30s) == 200, "h2 put 200 items into the root's bounded queue of 8, in order");
+    for (int i = 0; i < 8; ++i)
+      b.put(i);
+    check(u.ask(&queue_user::put_times_out, b).get(30s), "a put from h2 into the full queue times out");
+    check(u.ask(&queue_user::consume_bounded, b, 8).get(30s) == 28, "h2 got the 8 items the root put");
+    std::cout << "BOUNDED put+get from h2: " << u.ask(&queue_user::pair_us, b, 200).get(60s)
+              << " us a pair" << std::endl;
+    check(b.qsize() == 0, "the bounded queue is empty again");
     actors::manager m;
     auto d = m.dict<std::string, int>();
     check(u.ask(&queue_user::record, d).get(30s) == 1, "h2 set a key of the root's manager dict");

@@ -151,6 +151,82 @@ ring& live_ring(queue_client& c, const char* what) {
   return r;
 }
 
+// -- a bounded queue on another host: its server puts and gets for us ----------
+
+// A far put's or get's answer: true when done, false when not (the answer
+// to a cancel). Throws for a queue shut down, and for what the server's
+// ring refused.
+bool far_done(queue_client& c, const std::string& reply, bool put) {
+  if (static_cast<op>(reply[0]) == op_shut_down)
+    ring_failed(c, ring::result::shut_down, put);
+  if (reply.size() < 2)
+    throw c.owner_gone();
+  if (reply[1] == '\2') {
+    reader r{reply.data() + 2, reply.data() + reply.size()};
+    auto code = static_cast<errc>(r.u32());
+    throw error(code, "queue: the owner's host refused the item: " + std::string(r.p, r.end));
+  }
+  return reply[1] == '\1';
+}
+
+bool far_put(queue_client& c, const std::string& item, duration timeout) {
+  if (c.closed)
+    throw error(errc::closed, "this process closed the queue for putting");
+  std::lock_guard<std::mutex> lock(c.put_mtx);
+  c.ensure(c.put_fd);
+  // The op byte and the item, as one frame, without copying the item.
+  char head[frame_header_size + 1];
+  put_header(head, {static_cast<std::uint32_t>(1 + item.size()), 0, frame_kind::object});
+  head[frame_header_size] = static_cast<char>(op_far_put);
+  iovec iov[2] = {{head, sizeof head}, {const_cast<char*>(item.data()), item.size()}};
+  if (!send_all(c.put_fd.get(), iov, 2))
+    throw c.owner_gone();
+  auto reply = c.await(c.put_fd.get(), op_far_put, timeout);
+  return reply && far_done(c, *reply, true);
+}
+
+// Ends the watch a far wait() left on get_fd, so that the next answer
+// there is the get's: a "ready" already in is the end of it, otherwise
+// the watch is withdrawn (one round trip). Caller holds c.get_mtx.
+void far_end_watch(queue_client& c) {
+  if (!c.watch_pending.exchange(false))
+    return;
+  if (auto r = c.read_reply(c.get_fd.get(), duration::zero()); r && static_cast<op>((*r)[0]) == op_ready)
+    return;
+  {
+    std::lock_guard<std::mutex> w(c.get_write_mtx);
+    c.write_get(std::string(1, static_cast<char>(op_unwatch)));
+  }
+  while (static_cast<op>((*c.read_reply(c.get_fd.get(), forever))[0]) != op_unwatched) {
+  }
+}
+
+std::optional<std::string> far_get(queue_client& c, duration timeout) {
+  std::lock_guard<std::mutex> lock(c.get_mtx);
+  far_end_watch(c);
+  {
+    std::lock_guard<std::mutex> w(c.get_write_mtx);
+    c.write_get(std::string(1, static_cast<char>(op_far_get)));
+  }
+  auto reply = c.await(c.get_fd.get(), op_far_get, timeout);
+  if (!reply || !far_done(c, *reply, false))
+    return std::nullopt;
+  ++c.taken;
+  reply->erase(0, 2);
+  return reply;
+}
+
+// A far wait(): the server says on get_fd when an item can be taken (at
+// once if one can); the next get() reads that first.
+int far_wait_handle(queue_client& c) {
+  std::lock_guard<std::mutex> lock(c.get_mtx);
+  if (!c.watch_pending.exchange(true)) {
+    std::lock_guard<std::mutex> w(c.get_write_mtx);
+    c.write_get(std::string(1, static_cast<char>(op_watch)));
+  }
+  return c.get_fd.get();
+}
+
 } // namespace
 
 bool queue_put(queue_client& c, std::string item, duration timeout) {
@@ -159,6 +235,8 @@ bool queue_put(queue_client& c, std::string item, duration timeout) {
                 "queue item of " + std::to_string(item.size()) + " bytes is over the cap of "
                   + std::to_string(frame_cap())
                   + " bytes; nothing was sent (raise it with actors::set_max_frame_size)");
+  if (c.far)
+    return far_put(c, item, timeout);
   if (c.addr.maxsize > 0)
     return ring_put(c, item, timeout);
   flush_after_put after{c}; // after the lock is released
@@ -257,6 +335,8 @@ void finish_prefetch(queue_client& c) {
 } // namespace
 
 int queue_wait_handle(queue_client& c) {
+  if (c.far)
+    return far_wait_handle(c);
   if (c.addr.maxsize > 0) {
     auto& r = ring_of(c, "wait");
     if (r.get_would_return())
@@ -279,6 +359,8 @@ int queue_wait_handle(queue_client& c) {
 }
 
 std::optional<std::string> queue_get(queue_client& c, duration timeout) {
+  if (c.far)
+    return far_get(c, timeout);
   if (c.addr.maxsize > 0)
     return ring_get(c, timeout);
   std::lock_guard<std::mutex> lock(c.get_mtx);
@@ -316,10 +398,10 @@ std::optional<std::string> queue_get(queue_client& c, duration timeout) {
 }
 
 std::uint64_t queue_size(queue_client& c) {
-  if (c.addr.maxsize > 0)
+  if (c.addr.maxsize > 0 && !c.far)
     return live_ring(c, "qsize").size();
   refuse_on_serving_loop(c, "qsize");
-  if (auto size = c.sync_puts())
+  if (auto size = c.far ? std::nullopt : c.sync_puts()) // (a far put is in when it returns)
     return *size;
   std::lock_guard<std::mutex> lock(c.ctl_mtx);
   c.ensure(c.ctl_fd);
@@ -337,7 +419,7 @@ void queue_task_done(queue_client& c) {
                   "task_done() called more times than this process took items");
     ++c.done;
   }
-  if (c.addr.maxsize > 0) {
+  if (c.addr.maxsize > 0 && !c.far) {
     live_ring(c, "task_done").task_done(c.record);
     return;
   }
@@ -348,7 +430,7 @@ void queue_task_done(queue_client& c) {
 }
 
 bool queue_join(queue_client& c, duration timeout) {
-  if (c.addr.maxsize > 0) {
+  if (c.addr.maxsize > 0 && !c.far) {
     std::string why;
     auto res = ring_of(c, "join").join(deadline_in(timeout), c.ctl_open, why);
     if (res == ring::result::abandoned)
@@ -358,7 +440,8 @@ bool queue_join(queue_client& c, duration timeout) {
     return res == ring::result::ok;
   }
   refuse_on_serving_loop(c, "join");
-  (void) c.sync_puts();
+  if (!c.far)
+    (void) c.sync_puts();
   std::lock_guard<std::mutex> lock(c.ctl_mtx);
   c.ensure(c.ctl_fd);
   c.write(c.ctl_fd.get(), std::string(1, static_cast<char>(op_join)));
@@ -373,7 +456,7 @@ bool queue_join(queue_client& c, duration timeout) {
 bool queue_is_shut_down(queue_client& c) {
   if (c.shut_down)
     return true;
-  if (c.addr.maxsize > 0)
+  if (c.addr.maxsize > 0 && !c.far)
     return live_ring(c, "is_shutdown").is_shut_down();
   refuse_on_serving_loop(c, "is_shutdown");
   std::lock_guard<std::mutex> lock(c.ctl_mtx);
@@ -387,7 +470,7 @@ bool queue_is_shut_down(queue_client& c) {
 }
 
 void queue_shutdown(queue_client& c, bool immediate) {
-  if (c.addr.maxsize > 0) {
+  if (c.addr.maxsize > 0 && !c.far) {
     auto& r = live_ring(c, "shutdown");
     r.shutdown(immediate);
     c.shut_down = true;
@@ -396,7 +479,8 @@ void queue_shutdown(queue_client& c, bool immediate) {
     return;
   }
   refuse_on_serving_loop(c, "shutdown");
-  (void) c.sync_puts(); // what this process put before shutdown() is in the queue
+  if (!c.far)
+    (void) c.sync_puts(); // what this process put before shutdown() is in the queue
   std::lock_guard<std::mutex> lock(c.ctl_mtx);
   c.ensure(c.ctl_fd);
   std::string req(1, static_cast<char>(op_shutdown));

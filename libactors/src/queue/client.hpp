@@ -43,6 +43,12 @@ public:
   ~queue_client() { close_all(); }
 
   queue_address addr;
+  // A bounded queue on another host: its ring cannot be mapped here, so
+  // the owner's server puts and gets for this client (server_far.cpp), one
+  // round trip per call: put on put_fd, get, wait and task_done on get_fd,
+  // the rest on ctl_fd. Set from the address; a test may set it for a queue
+  // on this host.
+  bool far = addr.maxsize > 0 && is_remote_endpoint(addr.path);
 
   // Puts: a batch of encoded items, sent when full or by the flush timer.
   // The batch starts with room for the op byte and count, filled in when sent.
@@ -141,11 +147,6 @@ public:
   // The ring of a bounded queue, attached on first use: the server sends
   // its descriptor, and a record for this client.
   ring& attached_ring() {
-    if (is_remote_endpoint(addr.path))
-      throw error(errc::bad_argument,
-                  "a bounded queue (maxsize " + std::to_string(addr.maxsize)
-                    + ") works on its owner's host only: its items are in shared memory "
-                      "there; use an unbounded queue across hosts");
     if (auto* r = rng_ptr.load(std::memory_order_acquire))
       return *r;
     std::lock_guard<std::mutex> lock(ctl_mtx);

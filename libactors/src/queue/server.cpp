@@ -63,6 +63,8 @@ void server::stop() noexcept {
     return;
   stopped_ = true;
   loop_.call([this] {
+    if (std::exchange(far_armed_, false))
+      loop_.cancel(far_timer_);
     {
       std::lock_guard<std::mutex> guard(mtx_);
       for (auto& [id, q] : queues_)

@@ -45,6 +45,12 @@ struct server_conn {
   bool attached = false; // has a bounded queue's ring
   int record = -1;       // its record in the ring (joinable queues)
   bool watching = false; // waits for an item (a wait() on a bounded queue)
+  // A bounded queue's client on another host, which cannot map the ring:
+  // the server puts and gets for it (server_far.cpp).
+  std::string far_item;         // its put that waits for room
+  bool far_put_pending = false; // in queue_state::far_putters
+  bool far_get_pending = false; // in queue_state::far_getters
+  bool far_join_pending = false; // in queue_state::far_joiners
 };
 
 struct queue_state {
@@ -62,6 +68,9 @@ struct queue_state {
   // the records of clients that leave.
   std::unique_ptr<ring> rng;
   std::deque<server_conn*> watchers;
+  // Clients on other hosts whose put, get or join waits: the server retries
+  // them when a local put pokes it and every far_retry (server_far.cpp).
+  std::deque<server_conn*> far_putters, far_getters, far_joiners;
   std::uint64_t puts = 0, gets = 0; // items in and out, for actors-top
 };
 
@@ -91,6 +100,12 @@ private:
   void drop(server_conn& c);
   void serve(queue_state& q);
   void answer_watchers(queue_state& q);
+  // A bounded queue's clients on other hosts (server_far.cpp).
+  bool handle_far(server_conn& c, queue_state& q, std::uint8_t code, const char* data,
+                  std::size_t size);
+  void serve_far(queue_state& q);
+  void forget_far(server_conn& c);
+  void retry_far();
 
   std::string path_;  // the node's socket (runtime/control.hpp)
   event_loop& loop_;  // the node's service loop
@@ -99,6 +114,8 @@ private:
   std::unordered_map<std::uint32_t, std::unique_ptr<queue_state>> queues_;
   std::uint32_t next_id_ = 1;
   std::unordered_map<int, std::unique_ptr<server_conn>> conns_;
+  bool far_armed_ = false;    // retry_far() is due (loop thread)
+  event_loop::timer_id far_timer_ = 0;
   std::string scratch_;       // a get reply's small parts
   std::vector<iovec> iov_;    // ... and where its parts are
 };

@@ -79,8 +79,10 @@ void server::add_stats(node_stats& s) {
     qs.maxsize = q->maxsize;
     qs.puts = q->rng ? q->rng->puts() : q->puts;
     qs.gets = q->rng ? q->rng->gets() : q->gets;
-    qs.waiting_getters = q->rng ? q->rng->waiting_gets() : static_cast<std::uint32_t>(q->getters.size());
-    qs.waiting_putters = q->rng ? q->rng->waiting_puts() : 0; // (only bounded queues are ever full)
+    qs.waiting_getters = q->rng ? q->rng->waiting_gets() + static_cast<std::uint32_t>(q->far_getters.size())
+                                : static_cast<std::uint32_t>(q->getters.size());
+    qs.waiting_putters = q->rng ? q->rng->waiting_puts() + static_cast<std::uint32_t>(q->far_putters.size())
+                                : 0; // (only bounded queues are ever full)
     for (auto& [fd, other] : conns_)
       qs.connections += other->q == q.get() ? 1 : 0;
     s.queues.push_back(qs);
@@ -133,9 +135,10 @@ bool server::handle(server_conn& c, const char* data, std::size_t size) {
         send(c, std::string(1, static_cast<char>(op_unwatched)));
         break;
       case op_poke:
+        serve_far(q); // a local put: a far get may go on
         break;
-      default:
-        return false;
+      default: // the calls of a client on another host
+        return handle_far(c, q, code, r.p, static_cast<std::size_t>(r.end - r.p));
     }
     answer_watchers(q);
     return r.ok;
@@ -325,6 +328,7 @@ void server::answer_watchers(queue_state& q) {
 // had not taken is lost: those items go back to the head of the queue.
 void server::drop(server_conn& c) {
   if (c.q && c.q->rng) {
+    forget_far(c);
     if (std::exchange(c.watching, false)) {
       withdraw(c.q->watchers, &c);
       c.q->rng->watchers().fetch_sub(1);

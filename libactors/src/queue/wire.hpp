@@ -67,6 +67,15 @@
 //                                                 taken, or get() would end)
 //   unwatch                                  unwatched (a ready may precede)
 //   poke                                     - (the server answers watchers)
+//   bounded queues, a client on another host (it cannot map the ring, so
+//   the server puts and gets for it; server_far.cpp):
+//   far_put bytes                            far_put u8 status, why
+//   far_get                                  far_get u8 status, bytes
+//     (status 1: done; 0: not done, the answer to a cancel; 2: failed, with
+//      u32 errc and the message. shut_down instead once the queue is shut
+//      down: for a get, shut down and empty)
+//   size, done u32 n, join, shutdown u8 immediate, cancel: as above, on
+//   the ring (done counts in the record the connection's first get claimed)
 //
 // Shutdown (Python 3.13's Queue.shutdown) of an unbounded queue: the queue
 // takes no more items; gets are served until it is empty (or at once with
@@ -108,6 +117,8 @@ enum op : std::uint8_t {
   op_unwatch = 21,
   op_unwatched = 22,
   op_poke = 23,
+  op_far_put = 24,
+  op_far_get = 25,
 };
 
 constexpr std::uint32_t max_fetch = 4096;          // items per get batch
@@ -119,6 +130,7 @@ constexpr auto busy_retry = std::chrono::milliseconds(1);  // the flush timer, f
 constexpr std::size_t batch_prefix = 5;             // op byte and u32 count
 constexpr std::size_t reply_bytes = 256 * 1024;    // a get reply stops growing here
 constexpr std::size_t big_item = 64 * 1024;        // sent on its own, not copied into a batch
+constexpr auto far_retry = std::chrono::milliseconds(1); // a far client's waiting put, get or join
 
 // -- payload helpers -----------------------------------------------------------
 
