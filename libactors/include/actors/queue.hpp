@@ -27,6 +27,13 @@
 ///   using it maps (a ring of maxsize items): put() and get() copy straight
 ///   in and out, without a message. Items of any size fit (the memory grows
 ///   for an item bigger than it, while the queue is empty).
+/// - In a cluster (cluster.hpp) both kinds cross hosts. A handle on another
+///   host than the owner's sends a bounded queue's calls to the owner's
+///   node, which does them on the shared memory there: one round trip per
+///   put() or get() (~0.5 ms between two hosts on one machine here), so
+///   use an unbounded queue for throughput across hosts. A far get()'s item
+///   is lost if the link breaks before the answer arrives (at most once,
+///   as every message across hosts).
 ///
 /// Delivery rules:
 /// - Once put() returns, the item is not lost if the producer then exits
