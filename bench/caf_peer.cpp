@@ -22,6 +22,8 @@
 //   --quick    every measurement short (whole run well under 15 s)
 //   --rounds   timed rounds per figure (default 3 with --quick, else 7)
 //   --verbose  median/min/max of every figure on stderr
+// With CAF_PEER_TUNED=1 in the environment, --serve and --connect run CAF
+// with the gateway's two settings (see tune()).
 // A measurement that fails is left out (reason on stderr); the exit status is
 // 0 when at least one figure was printed.
 
@@ -354,7 +356,20 @@ double ask_round(caf::scoped_actor& self, const caf::actor& dest, int n, double 
 // module with <dir>/<name>.pem, <dir>/<name>.key and <dir>/ca.pem.
 std::string tls_dir;
 
+// CAF_PEER_TUNED=1: the two settings libactors' gateway uses (no BASP
+// deserializing workers, no polling by idle scheduler workers), to compare
+// with CAF tuned as well as with CAF's defaults. Never set by bench/run.
+void tune(caf::actor_system_config& cfg) {
+  const char* e = std::getenv("CAF_PEER_TUNED");
+  if (!e || std::string(e) != "1")
+    return;
+  cfg.set("middleman.workers", 0);
+  cfg.set("work-stealing.aggressive-poll-attempts", 0);
+  cfg.set("work-stealing.moderate-poll-attempts", 0);
+}
+
 void use_tls(caf::actor_system_config& cfg, const char* name) {
+  tune(cfg);
   if (tls_dir.empty())
     return;
   cfg.load<caf::openssl::manager>();

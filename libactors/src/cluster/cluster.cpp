@@ -140,6 +140,22 @@ void start(const cluster::options& o, bool root) {
   cfg.set("middleman.heartbeat-interval", caf::timespan{o.heartbeat()});
   cfg.set("middleman.connection-timeout", caf::timespan{o.heartbeat() * 3});
   cfg.set("scheduler.max-threads", 2);
+  // The relay runs on the multiplexer thread, and nothing on it should wait
+  // for a scheduler worker (bench/cluster.sh, alternated runs, 2026-12-03):
+  // - CAF 0.17 hands each message that arrives over BASP to a worker to
+  //   deserialize, which then hands it back to the broker on the
+  //   multiplexer: two thread hops per message on each host, ~65-95 us a
+  //   round trip in `perf sched timehist`. Here a message is a byte vector
+  //   for the broker, so the multiplexer deserializes it itself.
+  // - An idle CAF worker spins, then wakes every 50 us for ~25 ms after each
+  //   job; through a run of asks both workers of each host did so, on two
+  //   cores. Without polling they sleep until a job comes.
+  // cluster.ask_rtt against CAF's in the same runs: 1.33-2.1x before,
+  // 0.95-1.66x (median 1.02x) without polling, and 0.72-1.20x (median
+  // 0.99x) with both changes; cluster.tell is unchanged.
+  cfg.set("middleman.workers", 0);
+  cfg.set("work-stealing.aggressive-poll-attempts", 0);
+  cfg.set("work-stealing.moderate-poll-attempts", 0);
   s->sys = std::make_unique<caf::actor_system>(cfg);
   s->server = std::make_unique<private_server>("gateway");
   g = s;
