@@ -151,7 +151,7 @@ void start(const cluster::options& o, bool root) {
   //   job; through a run of asks both workers of each host did so, on two
   //   cores. Without polling they sleep until a job comes.
   // cluster.ask_rtt against CAF's in the same runs: 1.33-2.1x before,
-  // 0.95-1.66x (median 1.02x) without polling, and 0.72-1.20x (median
+  // 0.95-1.66x (median 1.02x) without polling, and 0.71-1.19x (median
   // 0.99x) with both changes; cluster.tell is unchanged.
   cfg.set("middleman.workers", 0);
   cfg.set("work-stealing.aggressive-poll-attempts", 0);
