@@ -208,9 +208,17 @@ TEST(far_queue, a_far_consumer_killed_holding_an_item_fails_join) {
   process p(take_and_hang, q, took);
   p.start();
   ASSERT_TRUE(took.wait(10s));
+  int pid = p.pid();
   p.kill();
   p.join();
-  EXPECT_EQ(error_of([&] { q.join(5s); }), errc::consumer_died);
+  try {
+    q.join(5s);
+    ADD_FAILURE() << "join() should fail";
+  } catch (const actors::error& e) {
+    EXPECT_EQ(e.code(), errc::consumer_died);
+    EXPECT_NE(std::string(e.what()).find("consumer pid " + std::to_string(pid) + " died"), std::string::npos)
+      << "names the far consumer, from its hello: " << e.what();
+  }
 }
 
 TEST(far_queue, a_far_producer_killed_while_its_put_waits_leaves_nothing) {

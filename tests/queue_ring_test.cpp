@@ -153,7 +153,7 @@ TEST(queue_ring, join_waits_for_every_task_done) {
   EXPECT_EQ(r.join(soon(), {}, why), result::ok);
   EXPECT_GE(now() - t0, 40ms);
   worker.join();
-  r.release_record(rec, ::getpid());
+  r.release_record(rec, ("pid " + std::to_string(::getpid())).c_str());
   EXPECT_EQ(r.join(soon(20ms), {}, why), result::ok) << "nothing was left unfinished";
 }
 

@@ -353,6 +353,21 @@ TEST(queue_server, a_bounded_queue_serves_a_far_client_and_cancels_its_waits) {
   EXPECT_TRUE(twice.closed()) << "a second call before the first's answer is refused";
 }
 
+TEST(queue_server, a_hello_naming_pid_0_is_refused) {
+  auto a = create_on_node_server(1, true);
+  auto fd = connect_unix(a.path);
+  ASSERT_TRUE(fd);
+  std::string hello(1, static_cast<char>(op_hello));
+  put_u32(hello, a.id);
+  put_u32(hello, 0); // pid 0 marks a free record in the ring
+  hello += "h2";
+  ASSERT_TRUE(send_frame(fd.get(), frame_kind::object, hello.data(), hello.size(), {}));
+  frame_header h;
+  std::string payload, why;
+  std::vector<int> fds;
+  EXPECT_EQ(recv_frame(fd.get(), h, payload, fds, 5s, why), recv_status::eof);
+}
+
 TEST(queue_server, shutdown_refuses_waiting_gets_once_empty_and_notifies_producers) {
   auto a = create_on_node_server(0, false);
   wire_client producer(a), consumer(a), ctl(a);

@@ -271,6 +271,10 @@ public:
       throw owner_gone();
     std::string hello(1, static_cast<char>(op_hello));
     put_u32(hello, addr.id);
+    if (far || is_remote_endpoint(addr.path)) { // the server sees the gateway's pid
+      put_u32(hello, static_cast<std::uint32_t>(::getpid()));
+      hello += cluster_host();
+    }
     if (!send_frame(s.get(), frame_kind::object, hello.data(), hello.size(), {}))
       throw owner_gone();
     fd = std::move(s);

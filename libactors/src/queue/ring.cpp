@@ -560,7 +560,7 @@ int ring::claim_record(int pid) noexcept {
   return -1;
 }
 
-void ring::release_record(int rec, int pid) noexcept {
+void ring::release_record(int rec, const char* who) noexcept {
   if (rec < 0 || rec >= max_records)
     return;
   {
@@ -570,7 +570,7 @@ void ring::release_record(int rec, int pid) noexcept {
     if (h_->joinable && taken > done) {
       auto lost = taken - done;
       std::snprintf(h_->why, sizeof h_->why,
-                    "consumer pid %d died holding %llu unfinished item(s) of this queue", pid,
+                    "consumer %s died holding %llu unfinished item(s) of this queue", who,
                     static_cast<unsigned long long>(lost));
       h_->abandoned.store(1);
       h_->done.fetch_add(static_cast<std::uint32_t>(lost)); // after: see join()

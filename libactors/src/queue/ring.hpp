@@ -115,8 +115,9 @@ public:
   /// A record for a client of process `pid`, or -1 if all are taken.
   int claim_record(int pid) noexcept;
   /// A client's connection closed: frees its record. If it had taken items it
-  /// did not mark done, a joinable queue's next join() fails with the reason.
-  void release_record(int rec, int pid) noexcept;
+  /// did not mark done, a joinable queue's next join() fails with the reason,
+  /// which names the client as `who` ("pid 123", "pid 123 on host h2").
+  void release_record(int rec, const char* who) noexcept;
 
 private:
   void map_data(std::size_t cap);

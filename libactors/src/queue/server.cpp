@@ -120,7 +120,7 @@ void server::handle_buffered(server_conn& c, bool eof) {
     return handle(c, p, size);
   }, "a malformed request");
   if (!problem.empty()) {
-    log::error() << "queue server: closing the connection of pid " << c.pid << " after "
+    log::error() << "queue server: closing the connection of " << c.who() << " after "
                  << problem;
     drop(c);
     return;

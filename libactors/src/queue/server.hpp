@@ -30,6 +30,11 @@ struct queue_state;
 struct server_conn {
   int fd = -1;
   int pid = 0;
+  std::string host; // a client on another host names its pid and host in its hello
+  // The client, for messages: "pid 123", or "pid 123 on host h2".
+  std::string who() const {
+    return "pid " + std::to_string(pid) + (host.empty() ? std::string() : " on host " + host);
+  }
   queue_state* q = nullptr;
   inbuf in; // received bytes not yet handled
   std::string out;

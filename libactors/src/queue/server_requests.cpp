@@ -94,6 +94,16 @@ bool server::handle(server_conn& c, const char* data, std::size_t size) {
   auto code = r.u8();
   if (code == op_hello) {
     auto id = r.u32();
+    if (r.ok && r.p != r.end) {
+      // Through the gateways: the pid seen here is the gateway's, so the
+      // client says who it is (for messages only; pid 0 is refused, it
+      // marks a free record).
+      auto pid = r.u32();
+      if (!r.ok || pid == 0 || pid > 0x7fffffffu)
+        return false;
+      c.pid = static_cast<int>(pid);
+      c.host.assign(r.p, r.end);
+    }
     std::lock_guard<std::mutex> guard(mtx_);
     auto it = queues_.find(id);
     if (!r.ok || it == queues_.end() || c.q)
@@ -111,7 +121,7 @@ bool server::handle(server_conn& c, const char* data, std::size_t size) {
           return false;
         if (q.joinable && (c.record = q.rng->claim_record(c.pid)) < 0)
           log::warning() << "queue server: more than " << ring::max_records
-                         << " processes use joinable queue " << q.id << "; pid " << c.pid
+                         << " processes use joinable queue " << q.id << "; " << c.who()
                          << " dying with unfinished items will not fail join()";
         std::string reply(1, static_cast<char>(op_attach));
         put_u32(reply, static_cast<std::uint32_t>(c.record));
@@ -333,7 +343,7 @@ void server::drop(server_conn& c) {
       withdraw(c.q->watchers, &c);
       c.q->rng->watchers().fetch_sub(1);
     }
-    c.q->rng->release_record(std::exchange(c.record, -1), c.pid);
+    c.q->rng->release_record(std::exchange(c.record, -1), c.who().c_str());
   } else if (auto* q = c.q) {
     withdraw(q->getters, &c);
     withdraw(q->joiners, &c);
@@ -341,7 +351,7 @@ void server::drop(server_conn& c) {
     if (q->joinable && c.taken > c.done) {
       auto lost = c.taken - c.done;
       q->unfinished -= std::min(q->unfinished, lost);
-      q->abandoned = "consumer pid " + std::to_string(c.pid) + " died holding "
+      q->abandoned = "consumer " + c.who() + " died holding "
                      + std::to_string(lost) + " unfinished item(s) of this queue";
     }
   }

@@ -40,7 +40,8 @@
 //
 // Wire: frames (frame.hpp); the first payload byte is the operation.
 //   client -> server                         server -> client
-//   hello  u32 queue id                      -
+//   hello  u32 queue id [u32 pid, host]      -
+//     (pid and host: a client through the gateways, for messages)
 //   put    u32 n, n x (u32 len, bytes)       -
 //   get    u32 max, u32 acks, u8 nowait      get u32 n, n x (u32 len, bytes)
 //   cancel                                   cancelled
