@@ -81,7 +81,8 @@ namespace {
 // serves this queue (a pool callback: callbacks run there), would wait for
 // itself forever: refused instead.
 void refuse_on_serving_loop(const queue_client& c, const char* what) {
-  if (c.addr.owner_pid == ::getpid() && on_service_loop())
+  // (An owner on another host may have our pid: its path names its host.)
+  if (c.addr.owner_pid == ::getpid() && !is_remote_endpoint(c.addr.path) && on_service_loop())
     throw error(errc::bad_argument,
                 std::string("queue::") + what
                   + " inside a pool callback would deadlock: callbacks run on the node's "
