@@ -63,8 +63,7 @@ void server::stop() noexcept {
     return;
   stopped_ = true;
   loop_.call([this] {
-    if (std::exchange(far_armed_, false))
-      loop_.cancel(far_timer_);
+    far_retry_.cancel(loop_);
     {
       std::lock_guard<std::mutex> guard(mtx_);
       for (auto& [id, q] : queues_)

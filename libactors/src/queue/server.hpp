@@ -7,11 +7,13 @@
 #include <actors/detail/queue_client.hpp>
 
 #include "base/fd.hpp"
+#include "io/retry_timer.hpp"
 #include "io/transport.hpp"
 #include "io/wire.hpp"
 #include "queue/ring.hpp"
 #include "runtime/stats.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -79,6 +81,11 @@ struct queue_state {
   std::uint64_t puts = 0, gets = 0; // items in and out, for actors-top
 };
 
+/// Takes a connection off one of a queue's wait lists.
+inline void withdraw(std::deque<server_conn*>& waiting, server_conn* c) {
+  waiting.erase(std::remove(waiting.begin(), waiting.end(), c), waiting.end());
+}
+
 class server {
 public:
   server();
@@ -105,6 +112,7 @@ private:
   void drop(server_conn& c);
   void serve(queue_state& q);
   void answer_watchers(queue_state& q);
+  void claim_record(server_conn& c, queue_state& q);
   // A bounded queue's clients on other hosts (server_far.cpp).
   bool handle_far(server_conn& c, queue_state& q, std::uint8_t code, const char* data,
                   std::size_t size);
@@ -119,8 +127,7 @@ private:
   std::unordered_map<std::uint32_t, std::unique_ptr<queue_state>> queues_;
   std::uint32_t next_id_ = 1;
   std::unordered_map<int, std::unique_ptr<server_conn>> conns_;
-  bool far_armed_ = false;    // retry_far() is due (loop thread)
-  event_loop::timer_id far_timer_ = 0;
+  retry_timer far_retry_;     // retry_far(), while far calls wait (loop thread)
   std::string scratch_;       // a get reply's small parts
   std::vector<iovec> iov_;    // ... and where its parts are
 };

@@ -21,10 +21,6 @@ using namespace queue_wire;
 
 namespace {
 
-void withdraw(std::deque<server_conn*>& waiting, server_conn* c) {
-  waiting.erase(std::remove(waiting.begin(), waiting.end(), c), waiting.end());
-}
-
 std::string status_reply(op code, char status) {
   std::string reply(1, static_cast<char>(code));
   reply += status;
@@ -42,18 +38,6 @@ std::string failed_reply(op code, const error& e) {
 
 steady_time now() {
   return steady_time::clock::now();
-}
-
-// The connection's record in a joinable queue's ring, claimed on its first
-// get: it counts what the client took and marked done, so the server can
-// tell a far consumer that vanished holding items (drop() releases it).
-int record_of(server_conn& c, queue_state& q) {
-  if (q.joinable && !std::exchange(c.attached, true)
-      && (c.record = q.rng->claim_record(c.pid)) < 0)
-    log::warning() << "queue server: more than " << ring::max_records
-                   << " clients use joinable queue " << q.id
-                   << "; one on another host vanishing with unfinished items will not fail join()";
-  return c.record;
 }
 
 } // namespace
@@ -86,9 +70,10 @@ bool server::handle_far(server_conn& c, queue_state& q, std::uint8_t code, const
       auto n = r.u32();
       if (!r.ok)
         return false;
-      auto rec = record_of(c, q);
+      if (!c.attached)
+        claim_record(c, q);
       for (std::uint32_t i = 0; i < n; ++i)
-        q.rng->task_done(rec);
+        q.rng->task_done(c.record);
       break;
     }
     case op_size: {
@@ -154,7 +139,9 @@ void server::serve_far(queue_state& q) {
       std::string reply = status_reply(op_far_get, '\1');
       try {
         std::string item;
-        auto res = q.rng->get(item, now(), {}, record_of(*c, q));
+        if (!c->attached) // its first get: the record counts what it takes
+          claim_record(*c, q);
+        auto res = q.rng->get(item, now(), {}, c->record);
         if (res == ring::result::timeout)
           break;
         if (res == ring::result::ok)
@@ -187,12 +174,10 @@ void server::serve_far(queue_state& q) {
   }
   answer_watchers(q); // a far put may have brought the item a watcher waits for
   if (!q.far_putters.empty() || !q.far_getters.empty() || !q.far_joiners.empty())
-    if (!std::exchange(far_armed_, true))
-      far_timer_ = loop_.at(event_loop::clock::now() + far_retry, [this] { retry_far(); });
+    far_retry_.arm(loop_, far_retry, [this] { retry_far(); });
 }
 
 void server::retry_far() {
-  far_armed_ = false;
   std::vector<queue_state*> waiting;
   {
     std::lock_guard<std::mutex> guard(mtx_);

@@ -37,11 +37,6 @@ using namespace queue_wire;
 
 namespace {
 
-// Takes a connection off one of a queue's wait lists.
-void withdraw(std::deque<server_conn*>& waiting, server_conn* c) {
-  waiting.erase(std::remove(waiting.begin(), waiting.end(), c), waiting.end());
-}
-
 // The first `acks` items the connection fetched were returned by get().
 void take_acked(server_conn& c, std::uint64_t acks) {
   acks = std::min<std::uint64_t>(acks, c.unacked.size());
@@ -117,12 +112,9 @@ bool server::handle(server_conn& c, const char* data, std::size_t size) {
   if (q.rng) { // a bounded queue: clients use its ring
     switch (code) {
       case op_attach: {
-        if (std::exchange(c.attached, true))
+        if (c.attached)
           return false;
-        if (q.joinable && (c.record = q.rng->claim_record(c.pid)) < 0)
-          log::warning() << "queue server: more than " << ring::max_records
-                         << " processes use joinable queue " << q.id << "; " << c.who()
-                         << " dying with unfinished items will not fail join()";
+        claim_record(c, q);
         std::string reply(1, static_cast<char>(op_attach));
         put_u32(reply, static_cast<std::uint32_t>(c.record));
         // The first reply on this connection: nothing waits in c.out.
@@ -318,6 +310,18 @@ void server::serve(queue_state& q) {
     q.joiners.clear();
     q.abandoned.clear();
   }
+}
+
+// A bounded queue's client gets its record in the ring (a joinable queue's:
+// what it took and marked done), which drop() releases: a client that leaves
+// holding unfinished items fails the next join(). Once per connection, at
+// its attach (or, for a client on another host, its first get).
+void server::claim_record(server_conn& c, queue_state& q) {
+  c.attached = true;
+  if (q.joinable && (c.record = q.rng->claim_record(c.pid)) < 0)
+    log::warning() << "queue server: more than " << ring::max_records
+                   << " clients use joinable queue " << q.id << "; " << c.who()
+                   << " dying with unfinished items will not fail join()";
 }
 
 // A bounded queue's watchers hear that an item can be taken (or that a get

@@ -26,6 +26,7 @@
 #include <actors/spawn.hpp>
 #include <actors/sync.hpp>
 
+#include "io/retry_timer.hpp"
 #include "io/route.hpp"
 #include "io/service_loop.hpp"
 #include "sync/shared_state.hpp"
@@ -156,7 +157,7 @@ std::string describe_holder(const std::string& prefix) {
 struct coordinator_state {
   std::map<std::uint64_t, object_state> objects;
   std::deque<request> waiting;
-  bool polling = false;
+  retry_timer retry_waiting; // retry(), every millisecond while any waits
 
   object_state& object(std::uint64_t id) {
     auto it = objects.find(id);
@@ -316,13 +317,8 @@ struct coordinator_state {
   }
 
   void schedule() {
-    if (waiting.empty() || polling)
-      return;
-    polling = true;
-    service_loop().at(steady::now() + std::chrono::milliseconds(1), [this] {
-      polling = false;
-      retry();
-    });
+    if (!waiting.empty())
+      retry_waiting.arm(service_loop(), std::chrono::milliseconds(1), [this] { retry(); });
   }
 
   // The process `prefix` ("host/pid/") is gone: give back what its threads held.
@@ -361,7 +357,7 @@ coordinator_state& state() { // service loop only
     pid = ::getpid();
     s->objects.clear();
     s->waiting.clear();
-    s->polling = false;
+    s->retry_waiting.forget(); // it was due on the parent's loop
   }
   return *s;
 }
